@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Makes sure the pinned Temporal CLI (dev server + Web UI) and tctl are built, and prints their
+# paths. The build takes minutes, so binaries live in a cache outside the checkout, keyed by
+# version, and are only built when missing.
+set -euo pipefail
+
+TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-v1.5.1}"
+TCTL_VERSION="${TCTL_VERSION:-v1.18.4}"
+CACHE_DIR="${SNAPKEEPER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/snapkeeper}"
+
+build() { # name module version
+  local name="$1" module="$2" version="$3"
+  local dir="$CACHE_DIR/$name/$version"
+  if [ -x "$dir/$name" ]; then
+    echo "$dir/$name"
+    return
+  fi
+  command -v go >/dev/null || { echo "ensure-temporal: Go is required to build $name ($module@$version)" >&2; exit 1; }
+  mkdir -p "$dir"
+  echo "ensure-temporal: building $name $version (a few minutes, once)" >&2
+  # A private GOBIN per version keeps two pinned versions side by side; the temp name keeps a
+  # half-written binary from ever being mistaken for a finished one.
+  GOBIN="$dir/.tmp" GOFLAGS="${GOFLAGS:-} -trimpath" go install "$module@$version" >&2
+  mv "$dir/.tmp/$name" "$dir/$name"
+  rmdir "$dir/.tmp" 2>/dev/null || true
+  echo "$dir/$name"
+}
+
+what="${1:-all}"
+case "$what" in
+  temporal) build temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" ;;
+  tctl) build tctl github.com/temporalio/tctl/cmd/tctl "$TCTL_VERSION" ;;
+  all)
+    build temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION"
+    build tctl github.com/temporalio/tctl/cmd/tctl "$TCTL_VERSION"
+    ;;
+  *) echo "usage: $0 [temporal|tctl|all]" >&2; exit 2 ;;
+esac

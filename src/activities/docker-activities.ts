@@ -1,0 +1,133 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
+import { DockerError } from '../docker/docker-port.js';
+import type { Logger } from '../logging/logger.js';
+import { ErrorType } from '../shared/errors.js';
+import { LABEL_MANAGED, LABEL_PROJECT, LABEL_WORK_ITEM } from '../shared/names.js';
+import type { ImageFacts } from '../shared/types.js';
+
+export interface DockerActivityDeps {
+  docker: DockerPort;
+  log: Logger;
+}
+
+export interface ImageOwner {
+  projectId: string;
+  workItemId: string;
+}
+
+export interface InspectSnapshotImageInput extends ImageOwner {
+  image: string;
+}
+
+export interface InvalidateSnapshotInput extends ImageOwner {
+  image: string;
+  imageId: string;
+}
+
+export type InvalidateOutcome = 'untagged' | 'already-gone';
+
+export interface RemoveSnapshotImageInput extends ImageOwner {
+  imageId: string;
+}
+
+export interface RemoveSnapshotImageResult {
+  outcome: 'removed' | 'already-gone' | 'in-use' | 'held-by-children';
+  /** Containers (ids) that keep the image, when in-use; child images, when held-by-children. */
+  holders: string[];
+}
+
+export const RETIRING_REPOSITORY = 'snapkeeper/retiring';
+
+export function isManagedBy(labels: Record<string, string>, owner: ImageOwner): boolean {
+  return (
+    labels[LABEL_MANAGED] === 'true' &&
+    labels[LABEL_PROJECT] === owner.projectId &&
+    labels[LABEL_WORK_ITEM] === owner.workItemId
+  );
+}
+
+function refuseUnmanaged(image: string, info: ImageInfo, owner: ImageOwner): never {
+  throw ApplicationFailure.nonRetryable(
+    `image ${image} (${info.id}) is not a managed snapshot of ${owner.projectId}/${owner.workItemId}: ` +
+      `it needs the labels ${LABEL_MANAGED}=true, ${LABEL_PROJECT}=${owner.projectId}, ` +
+      `${LABEL_WORK_ITEM}=${owner.workItemId}`,
+    ErrorType.unmanagedImage,
+  );
+}
+
+async function containersUsing(docker: DockerPort, imageId: string): Promise<string[]> {
+  return (await docker.listContainers()).filter((c) => c.imageId === imageId).map((c) => c.id);
+}
+
+export function createDockerActivities({ docker, log }: DockerActivityDeps) {
+  return {
+    /** Registration check: the image exists on this host and carries the labels of its work item. */
+    async inspectSnapshotImage(input: InspectSnapshotImageInput): Promise<ImageFacts> {
+      const info = await docker.inspectImage(input.image);
+      if (!info) {
+        throw ApplicationFailure.nonRetryable(
+          `image ${input.image} does not exist on this host`,
+          ErrorType.imageNotFound,
+        );
+      }
+      if (!isManagedBy(info.labels, input)) refuseUnmanaged(input.image, info, input);
+      return { imageId: info.id, sizeBytes: info.sizeBytes, labels: info.labels, createdAt: info.createdAt };
+    },
+
+    /**
+     * Removes the reuse reference so no new container starts from the image. Idempotent: a
+     * reference that is gone, or that now names another image (a newer commit under the same tag),
+     * is left alone and counts as done.
+     */
+    async invalidateSnapshot(input: InvalidateSnapshotInput): Promise<InvalidateOutcome> {
+      if (input.image === input.imageId) return 'already-gone';
+      const info = await docker.inspectImage(input.image);
+      if (!info || info.id !== input.imageId) return 'already-gone';
+      if (!isManagedBy(info.labels, input)) refuseUnmanaged(input.image, info, input);
+      if (info.repoTags.length <= 1 && (await containersUsing(docker, info.id)).length > 0) {
+        // Untagging the last reference of an image in use is a 409; a holding reference keeps the
+        // image (for removeSnapshotImage to delete once the container is gone) while the reuse
+        // reference goes now. Forcing instead would delete an image a stopped container still uses.
+        await tagHolding(docker, info.id);
+      }
+      const result = await docker.removeImage(input.image, { noprune: true });
+      log.info({ image: input.image, imageId: input.imageId, result }, 'reuse reference removed');
+      return 'untagged';
+    },
+
+    /**
+     * Deletes the image by id, never forced. A container using it is reported as in-use so the
+     * workflow can show removal-blocked and retry; the workflow, not this activity, owns the backoff.
+     */
+    async removeSnapshotImage(input: RemoveSnapshotImageInput): Promise<RemoveSnapshotImageResult> {
+      const info = await docker.inspectImage(input.imageId);
+      if (!info) return { outcome: 'already-gone', holders: [] };
+      if (!isManagedBy(info.labels, input)) refuseUnmanaged(input.imageId, info, input);
+      const users = await containersUsing(docker, info.id);
+      if (users.length > 0) return { outcome: 'in-use', holders: users };
+      // Every extra reference makes a delete by id a 409 (referenced in multiple repositories).
+      for (const tag of info.repoTags) await docker.removeImage(tag, { noprune: true });
+      try {
+        const result = await docker.removeImage(info.id);
+        log.info({ imageId: info.id, result }, 'snapshot image removed');
+        return { outcome: result === 'removed' ? 'removed' : 'already-gone', holders: [] };
+      } catch (err) {
+        if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
+        const nowUsing = await containersUsing(docker, info.id);
+        if (nowUsing.length > 0) return { outcome: 'in-use', holders: nowUsing };
+        // A snapshot committed from a container of this one shares its layers; the engine prunes
+        // this untagged parent when the child goes, and the child has a workflow of its own.
+        const children = (await docker.listImages({ all: true })).filter((i) => i.parentId === info.id);
+        if (children.length > 0) return { outcome: 'held-by-children', holders: children.map((c) => c.id) };
+        throw err;
+      }
+    },
+  };
+}
+
+async function tagHolding(docker: DockerPort, imageId: string): Promise<void> {
+  await docker.tagImage(imageId, RETIRING_REPOSITORY, imageId.replace(/^sha256:/, ''));
+}
+
+export type DockerActivities = ReturnType<typeof createDockerActivities>;

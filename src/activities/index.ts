@@ -1,0 +1,2 @@
+export * from './create-activities.js';
+export * from './docker-activities.js';

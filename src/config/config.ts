@@ -1,0 +1,85 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { DEFAULT_TTL_SECONDS, HOST_ID_PATTERN, MAX_TTL_SECONDS } from '../shared/limits.js';
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "5m", "24h" → milliseconds. */
+export function parseDuration(text: string): number {
+  const m = DURATION.exec(text.trim());
+  if (!m) throw new Error(`"${text}" is not a duration like 30s, 5m, 24h`);
+  return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+}
+
+const duration = z.string().transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const optionalSecret = z
+  .string()
+  .optional()
+  .transform((v) => (v && v.length > 0 ? v : undefined));
+
+const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  DOCKER_HOST: z.string().optional(),
+  SNAPKEEPER_HOST_ID: z
+    .string()
+    .regex(HOST_ID_PATTERN, 'host id: letters, digits, ".", "_", "-", at most 63 characters')
+    .default(hostname()),
+  SNAPKEEPER_PORT: intFromEnv(0, 65535).default(8080),
+  SNAPKEEPER_LISTEN_HOST: z.string().default('127.0.0.1'),
+  SNAPKEEPER_API_TOKEN: optionalSecret,
+  GITHUB_WEBHOOK_SECRET: optionalSecret,
+  SNAPKEEPER_DEFAULT_TTL: z.string().default(`${DEFAULT_TTL_SECONDS}s`).pipe(duration),
+  SNAPKEEPER_WORKER_ROLES: z
+    .string()
+    .default('workflow,docker')
+    .transform((v) => v.split(',').map((s) => s.trim()))
+    .pipe(z.array(z.enum(['workflow', 'docker'])).min(1)),
+  SNAPKEEPER_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+export interface Config {
+  temporal: { address: string; namespace: string };
+  docker: { host: string | undefined };
+  hostId: string;
+  api: { port: number; listenHost: string; token: string | undefined };
+  github: { webhookSecret: string | undefined };
+  defaultTtlSeconds: number;
+  workerRoles: Array<'workflow' | 'docker'>;
+  logLevel: string;
+}
+
+/** Builds the one validated configuration object from the environment; throws a readable error. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid snapkeeper configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const ttlSeconds = Math.round(e.SNAPKEEPER_DEFAULT_TTL / 1000);
+  if (ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) {
+    throw new Error(`invalid snapkeeper configuration:\n  SNAPKEEPER_DEFAULT_TTL: must be from 1s to ${MAX_TTL_SECONDS}s`);
+  }
+  return {
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE },
+    docker: { host: e.DOCKER_HOST },
+    hostId: e.SNAPKEEPER_HOST_ID,
+    api: { port: e.SNAPKEEPER_PORT, listenHost: e.SNAPKEEPER_LISTEN_HOST, token: e.SNAPKEEPER_API_TOKEN },
+    github: { webhookSecret: e.GITHUB_WEBHOOK_SECRET },
+    defaultTtlSeconds: ttlSeconds,
+    workerRoles: e.SNAPKEEPER_WORKER_ROLES,
+    logLevel: e.SNAPKEEPER_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,94 @@
+import Dockerode from 'dockerode';
+import type { ContainerInfo, DockerPort, ImageInfo } from './docker-port.js';
+import { DockerError, statusCodeOf } from './docker-port.js';
+
+/** Parses DOCKER_HOST (unix:///path, tcp://host:port, or a bare socket path) for dockerode. */
+export function dockerodeOptions(dockerHost: string | undefined): Dockerode.DockerOptions {
+  if (!dockerHost) return { socketPath: '/var/run/docker.sock' };
+  if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length) };
+  if (dockerHost.startsWith('/')) return { socketPath: dockerHost };
+  const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
+  return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
+}
+
+export function createDockerode(dockerHost: string | undefined): Dockerode {
+  return new Dockerode(dockerodeOptions(dockerHost));
+}
+
+function toDockerError(err: unknown, what: string): DockerError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new DockerError(`${what}: ${message}`, statusCodeOf(err));
+}
+
+export function createDockerPort(docker: Dockerode): DockerPort {
+  return {
+    async inspectImage(ref) {
+      try {
+        const info = await docker.getImage(ref).inspect();
+        return {
+          id: info.Id,
+          repoTags: info.RepoTags ?? [],
+          labels: info.Config?.Labels ?? {},
+          sizeBytes: info.Size,
+          createdAt: info.Created,
+          parentId: info.Parent ?? '',
+        };
+      } catch (err) {
+        if (statusCodeOf(err) === 404) return null;
+        throw toDockerError(err, `inspect image ${ref}`);
+      }
+    },
+    async removeImage(ref, options = {}) {
+      try {
+        await docker.getImage(ref).remove({ force: options.force ?? false, noprune: options.noprune ?? false });
+        return 'removed';
+      } catch (err) {
+        if (statusCodeOf(err) === 404) return 'not-found';
+        throw toDockerError(err, `remove image ${ref}`);
+      }
+    },
+    async tagImage(ref, repository, tag) {
+      try {
+        await docker.getImage(ref).tag({ repo: repository, tag });
+      } catch (err) {
+        throw toDockerError(err, `tag image ${ref}`);
+      }
+    },
+    async listImages(options = {}) {
+      try {
+        const filters = options.labels?.length ? { label: options.labels } : undefined;
+        const images = await docker.listImages({ all: options.all ?? false, ...(filters ? { filters } : {}) });
+        return images.map(
+          (i): ImageInfo => ({
+            id: i.Id,
+            repoTags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+            labels: i.Labels ?? {},
+            sizeBytes: i.Size,
+            createdAt: new Date(i.Created * 1000).toISOString(),
+            parentId: i.ParentId ?? '',
+          }),
+        );
+      } catch (err) {
+        throw toDockerError(err, 'list images');
+      }
+    },
+    async listContainers() {
+      try {
+        const containers = await docker.listContainers({ all: true });
+        return containers.map(
+          (c): ContainerInfo => ({ id: c.Id, imageId: c.ImageID, state: c.State, names: c.Names ?? [] }),
+        );
+      } catch (err) {
+        throw toDockerError(err, 'list containers');
+      }
+    },
+    async dataRoot() {
+      try {
+        const info = (await docker.info()) as { DockerRootDir?: string };
+        return info.DockerRootDir ?? '/var/lib/docker';
+      } catch (err) {
+        throw toDockerError(err, 'docker info');
+      }
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// Plain data shapes shared by workflows, activities, API and clients. No runtime imports: this
+// module is bundled into workflow code.
+
+export type SnapshotStatus = 'active' | 'invalidated' | 'removal-blocked' | 'removed';
+
+export type EndReason = 'merged' | 'invalidated' | 'evicted' | 'expired' | 'cancelled' | 'replaced' | 'vanished';
+
+export interface PullRequestRef {
+  repository: string;
+  number: number;
+}
+
+export interface RegisterRequest {
+  image: string;
+  host: string;
+  ttlSeconds?: number;
+  slidingTtl?: boolean;
+  pullRequest?: PullRequestRef;
+}
+
+/** What one image of a work item looks like, in the query, the API and the Web UI. */
+export interface SnapshotState {
+  projectId: string;
+  workItemId: string;
+  image: string;
+  imageId: string;
+  host: string;
+  state: SnapshotStatus;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string;
+  sizeBytes: number;
+  ttlSeconds: number;
+  slidingTtl: boolean;
+  pullRequest: PullRequestRef | null;
+  endReason: EndReason | null;
+  /** Why the engine refused the last removal attempt, while the state is removal-blocked. */
+  blockedBy: string | null;
+  message: string | null;
+}
+
+/** The query answer: the current image, plus the images still leaving the disk. */
+export interface SnapshotWorkflowView {
+  current: SnapshotState | null;
+  retiring: SnapshotState[];
+  last: SnapshotState | null;
+}
+
+export interface MergedSignal {
+  pullRequest?: PullRequestRef;
+  deliveryId?: string;
+}
+
+export interface InvalidateSignal {
+  reason: string;
+}
+
+export interface EvictSignal {
+  reason?: string;
+  /** Only evict when this is still the current image: an old eviction must not hit a newer image. */
+  imageId?: string;
+}
+
+export type RegisterOutcome = 'created' | 'replaced' | 'unchanged';
+
+export interface RegisterResult {
+  outcome: RegisterOutcome;
+  snapshot: SnapshotState;
+}
+
+export interface TouchRequest {
+  at?: string;
+}
+
+/** The image facts the engine reports, checked at registration. */
+export interface ImageFacts {
+  imageId: string;
+  sizeBytes: number;
+  labels: Record<string, string>;
+  createdAt: string;
+}

@@ -1,0 +1,449 @@
+// One durable workflow per work item owns that work item's snapshot images: the current one, and
+// the ones on their way off the disk. Deterministic code only: time comes from the workflow clock,
+// all I/O is in activities on the Docker queue of the host that holds the image.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  TimeoutFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import type { DockerActivities } from '../activities/docker-activities.js';
+import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS } from '../shared/errors.js';
+import { DEFAULT_TTL_SECONDS, REASON_MAX_LENGTH, validatePullRequest, validateRegistrationFields } from '../shared/limits.js';
+import { dockerTaskQueue } from '../shared/names.js';
+import { SA } from '../shared/search-attribute-keys.js';
+import type {
+  EndReason,
+  RegisterRequest,
+  RegisterResult,
+  SnapshotState,
+  SnapshotStatus,
+  SnapshotWorkflowView,
+} from '../shared/types.js';
+import {
+  evictSignal,
+  invalidateSignal,
+  linkPullRequestUpdate,
+  mergedSignal,
+  registerUpdate,
+  stateQuery,
+  touchUpdate,
+} from './messages.js';
+
+export interface SnapshotWorkflowOptions {
+  /** Continue-as-new once the history holds this many events (or when the server suggests it). */
+  continueAsNewAfterEvents?: number;
+  /** Backoff between removal attempts while a container keeps the image (409). */
+  removalBackoffInitialSeconds?: number;
+  removalBackoffMaxSeconds?: number;
+}
+
+/** What one run hands the next on continue-as-new: nothing pending may be dropped. */
+export interface SnapshotCarry {
+  current: SnapshotState | null;
+  retiring: SnapshotState[];
+  last: SnapshotState | null;
+  deliveries: string[];
+}
+
+export interface SnapshotWorkflowInput {
+  projectId: string;
+  workItemId: string;
+  options?: SnapshotWorkflowOptions;
+  carry?: SnapshotCarry;
+}
+
+export interface SnapshotWorkflowResult {
+  last: SnapshotState | null;
+}
+
+const DEFAULT_CONTINUE_AS_NEW_AFTER = 2000;
+const REMEMBERED_DELIVERIES = 200;
+
+// Registration answers the caller synchronously, so a host whose Docker worker is down must fail
+// fast with a clear message instead of queueing the check forever.
+const registrationProfile = {
+  scheduleToStartTimeout: '20 seconds',
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_DOCKER_ERRORS },
+} as const;
+
+// Cleanup must eventually happen whatever is down, so it waits in the host's queue for as long as
+// it takes and retries without limit; only permanent refusals stop it.
+const cleanupProfile = {
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: NON_RETRYABLE_DOCKER_ERRORS,
+  },
+} as const;
+
+interface HostActivities {
+  registration: DockerActivities;
+  cleanup: DockerActivities;
+}
+
+export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<SnapshotWorkflowResult> {
+  const { projectId, workItemId } = input;
+  const options = input.options ?? {};
+  const continueAsNewAfter = options.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER;
+  const backoffInitial = options.removalBackoffInitialSeconds ?? 2;
+  const backoffMax = options.removalBackoffMaxSeconds ?? 60;
+
+  let current: SnapshotState | null = input.carry?.current ?? null;
+  let retiring: SnapshotState[] = input.carry?.retiring ?? [];
+  let last: SnapshotState | null = input.carry?.last ?? null;
+  const deliveries: string[] = input.carry?.deliveries ?? [];
+  const refusals: string[] = [];
+  let pendingRegistrations = 0;
+  let closing = false;
+
+  const hosts = new Map<string, HostActivities>();
+  function activitiesOn(host: string): HostActivities {
+    let acts = hosts.get(host);
+    if (!acts) {
+      const taskQueue = dockerTaskQueue(host);
+      acts = {
+        registration: proxyActivities<DockerActivities>({ ...registrationProfile, taskQueue }),
+        cleanup: proxyActivities<DockerActivities>({ ...cleanupProfile, taskQueue }),
+      };
+      hosts.set(host, acts);
+    }
+    return acts;
+  }
+
+  const nowIso = () => new Date(Date.now()).toISOString();
+  const plusSeconds = (iso: string, s: number) => new Date(Date.parse(iso) + s * 1000).toISOString();
+
+  function publish(): void {
+    const shown = current ?? retiring[retiring.length - 1] ?? last;
+    if (!shown) return;
+    let state: SnapshotStatus = shown.state;
+    if (!current && retiring.some((r) => r.state === 'removal-blocked')) state = 'removal-blocked';
+    const pairs: SearchAttributeUpdatePair[] = [
+      { key: SA.projectId, value: projectId },
+      { key: SA.workItemId, value: workItemId },
+      { key: SA.image, value: shown.image },
+      { key: SA.host, value: shown.host },
+      { key: SA.state, value: state },
+      { key: SA.expiresAt, value: new Date(shown.expiresAt) },
+      { key: SA.sizeBytes, value: shown.sizeBytes },
+    ];
+    if (shown.pullRequest) {
+      pairs.push({ key: SA.repository, value: shown.pullRequest.repository });
+      pairs.push({ key: SA.pullRequest, value: shown.pullRequest.number });
+    }
+    upsertSearchAttributes(pairs);
+    setCurrentDetails(describe(state, shown, retiring));
+  }
+
+  function replaceRetiring(imageId: string, next: SnapshotState): void {
+    retiring = retiring.map((r) => (r.imageId === imageId ? next : r));
+    last = next;
+    publish();
+  }
+
+  function endCurrent(reason: EndReason, message: string): void {
+    if (!current) return;
+    const ended: SnapshotState = { ...current, state: 'invalidated', endReason: reason, message };
+    current = null;
+    retiring = [...retiring, ended];
+    last = ended;
+    publish();
+    log.info('snapshot ends', { imageId: ended.imageId, reason, message });
+    startCleanup(ended);
+  }
+
+  function startCleanup(image: SnapshotState): void {
+    // Cleanup is promised by the registration: a cancellation of the workflow must not stop it.
+    void CancellationScope.nonCancellable(() => cleanup(image)).catch((err: unknown) => {
+      const message = failureMessage(err);
+      log.error('snapshot removal refused', { imageId: image.imageId, error: message });
+      refusals.push(`${image.imageId}: ${message}`);
+      retiring = retiring.filter((r) => r.imageId !== image.imageId);
+      last = { ...image, message: `removal refused: ${message}` };
+      publish();
+    });
+  }
+
+  async function cleanup(image: SnapshotState): Promise<void> {
+    const acts = activitiesOn(image.host).cleanup;
+    const owner = { projectId, workItemId };
+    await acts.invalidateSnapshot({ ...owner, image: image.image, imageId: image.imageId });
+    let backoff = backoffInitial;
+    for (;;) {
+      const result = await acts.removeSnapshotImage({ ...owner, imageId: image.imageId });
+      if (result.outcome !== 'in-use') {
+        const note =
+          result.outcome === 'held-by-children'
+            ? `untagged; its layers stay with child image(s) ${result.holders.join(', ')} until they go`
+            : image.message;
+        const removed: SnapshotState = { ...latest(image), state: 'removed', blockedBy: null, message: note };
+        retiring = retiring.filter((r) => r.imageId !== image.imageId);
+        last = removed;
+        publish();
+        return;
+      }
+      const blocked: SnapshotState = {
+        ...latest(image),
+        state: 'removal-blocked',
+        blockedBy: `in use by container(s) ${result.holders.map((h) => h.slice(0, 12)).join(', ')}`,
+      };
+      replaceRetiring(image.imageId, blocked);
+      await sleep(backoff * 1000);
+      backoff = Math.min(backoff * 2, backoffMax);
+    }
+  }
+
+  function latest(image: SnapshotState): SnapshotState {
+    return retiring.find((r) => r.imageId === image.imageId) ?? image;
+  }
+
+  // Serialises registrations: each one awaits an activity, and two interleaved ones must not both
+  // see "no current image".
+  let registrationChain: Promise<unknown> = Promise.resolve();
+  function serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = registrationChain.then(fn);
+    registrationChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async function register(req: RegisterRequest): Promise<RegisterResult> {
+    let facts;
+    try {
+      facts = await activitiesOn(req.host).registration.inspectSnapshotImage({
+        projectId,
+        workItemId,
+        image: req.image,
+      });
+    } catch (err) {
+      throw registrationFailure(err, req);
+    }
+    if (closing) {
+      throw ApplicationFailure.nonRetryable('the snapshot workflow is shutting down', ErrorType.invalidRequest);
+    }
+    if (retiring.some((r) => r.imageId === facts.imageId)) {
+      throw ApplicationFailure.nonRetryable(
+        `image ${req.image} (${facts.imageId}) is being removed and cannot be registered again`,
+        ErrorType.invalidRequest,
+      );
+    }
+    if (current && current.imageId === facts.imageId && current.host === req.host) {
+      if (req.pullRequest && !current.pullRequest) {
+        current = { ...current, pullRequest: req.pullRequest };
+        publish();
+      }
+      return { outcome: 'unchanged', snapshot: current };
+    }
+    const now = nowIso();
+    const ttlSeconds = req.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    const replacing = current !== null;
+    if (current) endCurrent('replaced', `replaced by ${req.image} (${facts.imageId})`);
+    current = {
+      projectId,
+      workItemId,
+      image: req.image,
+      imageId: facts.imageId,
+      host: req.host,
+      state: 'active',
+      createdAt: now,
+      expiresAt: plusSeconds(now, ttlSeconds),
+      lastUsedAt: now,
+      sizeBytes: facts.sizeBytes,
+      ttlSeconds,
+      slidingTtl: req.slidingTtl ?? false,
+      pullRequest: req.pullRequest ?? null,
+      endReason: null,
+      blockedBy: null,
+      message: null,
+    };
+    last = current;
+    publish();
+    return { outcome: replacing ? 'replaced' : 'created', snapshot: current };
+  }
+
+  setHandler(
+    registerUpdate,
+    async (req) => {
+      pendingRegistrations++;
+      try {
+        return await serially(() => register(req));
+      } finally {
+        pendingRegistrations--;
+      }
+    },
+    {
+      validator: (req) => {
+        const problem = validateRegistrationFields(req ?? {});
+        if (problem) throw ApplicationFailure.nonRetryable(problem, ErrorType.invalidRequest);
+        if (closing) {
+          throw ApplicationFailure.nonRetryable('the snapshot workflow is shutting down', ErrorType.invalidRequest);
+        }
+      },
+    },
+  );
+
+  const requireActive = () => {
+    if (!current) {
+      throw ApplicationFailure.nonRetryable(
+        `no active snapshot for ${projectId}/${workItemId}`,
+        ErrorType.snapshotNotFound,
+      );
+    }
+  };
+
+  setHandler(
+    touchUpdate,
+    (_req) => {
+      requireActive();
+      const active = current as SnapshotState;
+      const now = nowIso();
+      current = {
+        ...active,
+        lastUsedAt: now,
+        expiresAt: active.slidingTtl ? plusSeconds(now, active.ttlSeconds) : active.expiresAt,
+      };
+      if (active.slidingTtl) publish();
+      return current;
+    },
+    { validator: (_req) => requireActive() },
+  );
+
+  setHandler(
+    linkPullRequestUpdate,
+    (pr) => {
+      requireActive();
+      current = { ...(current as SnapshotState), pullRequest: pr };
+      publish();
+      return current;
+    },
+    {
+      validator: (pr) => {
+        const problem = validatePullRequest(pr);
+        if (problem) throw ApplicationFailure.nonRetryable(problem, ErrorType.invalidRequest);
+        requireActive();
+      },
+    },
+  );
+
+  setHandler(mergedSignal, (signal) => {
+    const delivery = signal?.deliveryId;
+    // A redelivered webhook must not end an image registered after the first delivery.
+    if (delivery) {
+      if (deliveries.includes(delivery)) return;
+      deliveries.push(delivery);
+      if (deliveries.length > REMEMBERED_DELIVERIES) deliveries.shift();
+    }
+    const pr = signal?.pullRequest;
+    endCurrent('merged', pr ? `pull request ${pr.repository}#${pr.number} merged` : 'pull request merged');
+  });
+
+  setHandler(invalidateSignal, (signal) => {
+    const reason = String(signal?.reason ?? 'invalidated').slice(0, REASON_MAX_LENGTH);
+    endCurrent('invalidated', reason);
+  });
+
+  setHandler(evictSignal, (signal) => {
+    // An eviction decided for an older image must not hit the image that replaced it.
+    if (signal?.imageId && current && current.imageId !== signal.imageId) return;
+    endCurrent('evicted', String(signal?.reason ?? 'evicted').slice(0, REASON_MAX_LENGTH));
+  });
+
+  setHandler(stateQuery, (): SnapshotWorkflowView => ({ current, retiring, last }));
+
+  const continueAsNewDue = () =>
+    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= continueAsNewAfter;
+
+  // Cleanup of images handed over by the previous run starts again from the top: every step is
+  // idempotent, and an activity abandoned by continue-as-new may or may not have run.
+  for (const image of retiring) startCleanup(image);
+  publish();
+
+  try {
+    for (;;) {
+      if (current) {
+        const active = current;
+        const remaining = Math.max(Date.parse(active.expiresAt) - Date.now(), 1);
+        const woke = await condition(() => current !== active || continueAsNewDue(), remaining);
+        if (!woke && current === active) {
+          endCurrent('expired', `TTL of ${active.ttlSeconds}s reached`);
+        }
+      } else {
+        const idle = () => retiring.length === 0 && pendingRegistrations === 0;
+        await condition(() => current !== null || idle() || continueAsNewDue());
+        if (current === null && idle()) {
+          await condition(allHandlersFinished);
+          if (current === null && idle()) break;
+        }
+      }
+      if (continueAsNewDue()) {
+        await condition(() => pendingRegistrations === 0 && allHandlersFinished());
+        const carry: SnapshotCarry = { current, retiring, last, deliveries };
+        await continueAsNew<typeof snapshotWorkflow>({ projectId, workItemId, options, carry });
+      }
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    closing = true;
+    await CancellationScope.nonCancellable(async () => {
+      endCurrent('cancelled', 'the workflow was cancelled');
+      await condition(() => retiring.length === 0 && pendingRegistrations === 0);
+    });
+    throw err;
+  }
+
+  if (refusals.length > 0) {
+    throw ApplicationFailure.nonRetryable(`removal refused: ${refusals.join('; ')}`, ErrorType.unmanagedImage);
+  }
+  return { last };
+}
+
+function registrationFailure(err: unknown, req: RegisterRequest): ApplicationFailure {
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) {
+      return ApplicationFailure.nonRetryable(cause.message, cause.type ?? ErrorType.invalidRequest);
+    }
+    if (cause instanceof TimeoutFailure) {
+      return ApplicationFailure.nonRetryable(
+        `host ${req.host} did not answer: is a snapkeeper Docker worker running for it (task queue ${dockerTaskQueue(req.host)})?`,
+        ErrorType.hostUnavailable,
+      );
+    }
+  }
+  return ApplicationFailure.nonRetryable(failureMessage(err), ErrorType.invalidRequest);
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function describe(state: SnapshotStatus, shown: SnapshotState, retiring: SnapshotState[]): string {
+  const lines = [
+    `**${state}** · \`${shown.image}\` on host \`${shown.host}\``,
+    `image id: \`${shown.imageId.slice(0, 19)}\` · ${Math.round(shown.sizeBytes / 1e6)} MB`,
+    `expires: ${shown.expiresAt}${shown.slidingTtl ? ' (sliding)' : ''} · last used: ${shown.lastUsedAt}`,
+  ];
+  if (shown.pullRequest) lines.push(`pull request: ${shown.pullRequest.repository}#${shown.pullRequest.number}`);
+  if (shown.endReason) lines.push(`ended: ${shown.endReason}${shown.message ? ` (${shown.message})` : ''}`);
+  if (shown.blockedBy) lines.push(`blocked: ${shown.blockedBy}`);
+  if (retiring.length > 0) {
+    lines.push(`leaving the disk: ${retiring.map((r) => `${r.image} (${r.state})`).join(', ')}`);
+  }
+  return lines.join('\n\n');
+}
