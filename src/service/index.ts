@@ -1,0 +1,2 @@
+export * from './snapshot-error.js';
+export * from './snapshot-service.js';
