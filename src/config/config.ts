@@ -46,7 +46,17 @@ const schema = z.object({
     .default('workflow,docker')
     .transform((v) => v.split(',').map((s) => s.trim()))
     .pipe(z.array(z.enum(['workflow', 'docker'])).min(1)),
-  SNAPKEEPER_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  SNAPKEEPER_CONFIG: z.string().optional(),
+  SNAPKEEPER_ON_CLOSE_WITHOUT_MERGE: z.enum(['ignore', 'invalidate']).default('ignore'),
+  SNAPKEEPER_RECONCILE_INTERVAL: z.string().default('5m').pipe(duration),
+  SNAPKEEPER_ORPHAN_GRACE: z.string().default('10m').pipe(duration),
+  SNAPKEEPER_MAX_SNAPSHOTS: z.coerce.number().int().min(1).optional(),
+  SNAPKEEPER_MAX_BYTES: z.coerce.number().int().min(1).optional(),
+  SNAPKEEPER_DISK_HIGH_PERCENT: z.coerce.number().min(1).max(100).default(85),
+  SNAPKEEPER_DISK_LOW_PERCENT: z.coerce.number().min(0).max(100).default(80),
+  SNAPKEEPER_LOG_LEVEL: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+    .default('info'),
 });
 
 export interface Config {
@@ -58,6 +68,16 @@ export interface Config {
   defaultTtlSeconds: number;
   workerRoles: Array<'workflow' | 'docker'>;
   logLevel: string;
+  /** Path of the per-project policy file (JSON or YAML), if any. */
+  policyFile: string | undefined;
+  onCloseWithoutMerge: 'ignore' | 'invalidate';
+  reconcile: { intervalMs: number; orphanGraceMs: number };
+  budget: {
+    maxSnapshots: number | undefined;
+    maxBytes: number | undefined;
+    diskHighPercent: number;
+    diskLowPercent: number;
+  };
 }
 
 /** Builds the one validated configuration object from the environment; throws a readable error. */
@@ -70,7 +90,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const ttlSeconds = Math.round(e.SNAPKEEPER_DEFAULT_TTL / 1000);
   if (ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) {
-    throw new Error(`invalid snapkeeper configuration:\n  SNAPKEEPER_DEFAULT_TTL: must be from 1s to ${MAX_TTL_SECONDS}s`);
+    throw new Error(
+      `invalid snapkeeper configuration:\n  SNAPKEEPER_DEFAULT_TTL: must be from 1s to ${MAX_TTL_SECONDS}s`,
+    );
+  }
+  if (e.SNAPKEEPER_DISK_LOW_PERCENT >= e.SNAPKEEPER_DISK_HIGH_PERCENT) {
+    throw new Error(
+      'invalid snapkeeper configuration:\n  SNAPKEEPER_DISK_LOW_PERCENT: must be below SNAPKEEPER_DISK_HIGH_PERCENT',
+    );
   }
   return {
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE },
@@ -81,5 +108,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultTtlSeconds: ttlSeconds,
     workerRoles: e.SNAPKEEPER_WORKER_ROLES,
     logLevel: e.SNAPKEEPER_LOG_LEVEL,
+    policyFile: e.SNAPKEEPER_CONFIG,
+    onCloseWithoutMerge: e.SNAPKEEPER_ON_CLOSE_WITHOUT_MERGE,
+    reconcile: { intervalMs: e.SNAPKEEPER_RECONCILE_INTERVAL, orphanGraceMs: e.SNAPKEEPER_ORPHAN_GRACE },
+    budget: {
+      maxSnapshots: e.SNAPKEEPER_MAX_SNAPSHOTS,
+      maxBytes: e.SNAPKEEPER_MAX_BYTES,
+      diskHighPercent: e.SNAPKEEPER_DISK_HIGH_PERCENT,
+      diskLowPercent: e.SNAPKEEPER_DISK_LOW_PERCENT,
+    },
   };
 }
