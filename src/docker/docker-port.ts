@@ -27,7 +27,10 @@ export interface DockerPort {
   /** null when the engine answers 404. */
   inspectImage(ref: string): Promise<ImageInfo | null>;
   /** Removes one reference (tag or id). 'not-found' on 404; throws DockerError on any other failure. */
-  removeImage(ref: string, options?: { force?: boolean; noprune?: boolean }): Promise<'removed' | 'not-found'>;
+  removeImage(
+    ref: string,
+    options?: { force?: boolean; noprune?: boolean },
+  ): Promise<'removed' | 'not-found'>;
   tagImage(ref: string, repository: string, tag: string): Promise<void>;
   listImages(options?: { labels?: string[]; all?: boolean }): Promise<ImageInfo[]>;
   listContainers(): Promise<ContainerInfo[]>;

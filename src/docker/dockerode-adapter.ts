@@ -40,7 +40,9 @@ export function createDockerPort(docker: Dockerode): DockerPort {
     },
     async removeImage(ref, options = {}) {
       try {
-        await docker.getImage(ref).remove({ force: options.force ?? false, noprune: options.noprune ?? false });
+        await docker
+          .getImage(ref)
+          .remove({ force: options.force ?? false, noprune: options.noprune ?? false });
         return 'removed';
       } catch (err) {
         if (statusCodeOf(err) === 404) return 'not-found';
@@ -57,17 +59,18 @@ export function createDockerPort(docker: Dockerode): DockerPort {
     async listImages(options = {}) {
       try {
         const filters = options.labels?.length ? { label: options.labels } : undefined;
-        const images = await docker.listImages({ all: options.all ?? false, ...(filters ? { filters } : {}) });
-        return images.map(
-          (i): ImageInfo => ({
-            id: i.Id,
-            repoTags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
-            labels: i.Labels ?? {},
-            sizeBytes: i.Size,
-            createdAt: new Date(i.Created * 1000).toISOString(),
-            parentId: i.ParentId ?? '',
-          }),
-        );
+        const images = await docker.listImages({
+          all: options.all ?? false,
+          ...(filters ? { filters } : {}),
+        });
+        return images.map((i): ImageInfo => ({
+          id: i.Id,
+          repoTags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+          labels: i.Labels ?? {},
+          sizeBytes: i.Size,
+          createdAt: new Date(i.Created * 1000).toISOString(),
+          parentId: i.ParentId ?? '',
+        }));
       } catch (err) {
         throw toDockerError(err, 'list images');
       }
@@ -75,9 +78,12 @@ export function createDockerPort(docker: Dockerode): DockerPort {
     async listContainers() {
       try {
         const containers = await docker.listContainers({ all: true });
-        return containers.map(
-          (c): ContainerInfo => ({ id: c.Id, imageId: c.ImageID, state: c.State, names: c.Names ?? [] }),
-        );
+        return containers.map((c): ContainerInfo => ({
+          id: c.Id,
+          imageId: c.ImageID,
+          state: c.State,
+          names: c.Names ?? [],
+        }));
       } catch (err) {
         throw toDockerError(err, 'list containers');
       }

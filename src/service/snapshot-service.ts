@@ -52,20 +52,23 @@ export function createSnapshotService({ client, defaultTtlSeconds, workflowOptio
     const { projectId, workItemId, ...rest } = input;
     const request: RegisterRequest = { ...rest, ttlSeconds: rest.ttlSeconds ?? defaultTtlSeconds };
     for (let attempt = 1; ; attempt++) {
-      const startWorkflowOperation = new WithStartWorkflowOperation<typeof snapshotWorkflow>('snapshotWorkflow', {
-        workflowId: snapshotWorkflowId(projectId, workItemId),
-        taskQueue: WORKFLOW_TASK_QUEUE,
-        args: [{ projectId, workItemId, ...(workflowOptions ? { options: workflowOptions } : {}) }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        staticSummary: `Snapshot of work item ${workItemId} in project ${projectId}`,
-        staticDetails:
-          `Owns the Docker snapshot images of work item \`${workItemId}\` (project \`${projectId}\`). ` +
-          'Each image is removed after its pull request merges, its TTL, an invalidation, an eviction, a replacement or a cancel.',
-        typedSearchAttributes: [
-          { key: SA.projectId, value: projectId },
-          { key: SA.workItemId, value: workItemId },
-        ],
-      });
+      const startWorkflowOperation = new WithStartWorkflowOperation<typeof snapshotWorkflow>(
+        'snapshotWorkflow',
+        {
+          workflowId: snapshotWorkflowId(projectId, workItemId),
+          taskQueue: WORKFLOW_TASK_QUEUE,
+          args: [{ projectId, workItemId, ...(workflowOptions ? { options: workflowOptions } : {}) }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          staticSummary: `Snapshot of work item ${workItemId} in project ${projectId}`,
+          staticDetails:
+            `Owns the Docker snapshot images of work item \`${workItemId}\` (project \`${projectId}\`). ` +
+            'Each image is removed after its pull request merges, its TTL, an invalidation, an eviction, a replacement or a cancel.',
+          typedSearchAttributes: [
+            { key: SA.projectId, value: projectId },
+            { key: SA.workItemId, value: workItemId },
+          ],
+        },
+      );
       try {
         return await client.workflow.executeUpdateWithStart(registerUpdate, {
           args: [request],
@@ -113,7 +116,9 @@ export function createSnapshotService({ client, defaultTtlSeconds, workflowOptio
     pullRequest: PullRequestRef,
   ): Promise<SnapshotState | null> {
     try {
-      return await handle(projectId, workItemId).executeUpdate(linkPullRequestUpdate, { args: [pullRequest] });
+      return await handle(projectId, workItemId).executeUpdate(linkPullRequestUpdate, {
+        args: [pullRequest],
+      });
     } catch (err) {
       if (isMissing(err)) return null;
       const refusal = fromUpdateFailure(err);

@@ -19,7 +19,11 @@ export function validateRegistrationFields(input: {
   ttlSeconds?: unknown;
   pullRequest?: unknown;
 }): string | undefined {
-  if (typeof input.image !== 'string' || input.image.length > IMAGE_REF_MAX_LENGTH || !IMAGE_REF_PATTERN.test(input.image))
+  if (
+    typeof input.image !== 'string' ||
+    input.image.length > IMAGE_REF_MAX_LENGTH ||
+    !IMAGE_REF_PATTERN.test(input.image)
+  )
     return `image must be a Docker image reference (repository[:tag], @sha256 digest, or image id), got ${JSON.stringify(input.image)}`;
   if (typeof input.host !== 'string' || !HOST_ID_PATTERN.test(input.host))
     return `host must match ${HOST_ID_PATTERN.source}`;
@@ -28,7 +32,8 @@ export function validateRegistrationFields(input: {
     if (typeof t !== 'number' || !Number.isInteger(t) || t < MIN_TTL_SECONDS || t > MAX_TTL_SECONDS)
       return `ttlSeconds must be an integer from ${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS}`;
   }
-  if (input.pullRequest !== undefined && input.pullRequest !== null) return validatePullRequest(input.pullRequest);
+  if (input.pullRequest !== undefined && input.pullRequest !== null)
+    return validatePullRequest(input.pullRequest);
   return undefined;
 }
 

@@ -15,7 +15,9 @@ export function snapshotWorkflowId(projectId: string, workItemId: string): strin
   return `${SNAPSHOT_WORKFLOW_ID_PREFIX}${encodeURIComponent(projectId)}:${encodeURIComponent(workItemId)}`;
 }
 
-export function parseSnapshotWorkflowId(workflowId: string): { projectId: string; workItemId: string } | undefined {
+export function parseSnapshotWorkflowId(
+  workflowId: string,
+): { projectId: string; workItemId: string } | undefined {
   if (!workflowId.startsWith(SNAPSHOT_WORKFLOW_ID_PREFIX)) return undefined;
   const parts = workflowId.slice(SNAPSHOT_WORKFLOW_ID_PREFIX.length).split(':');
   if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;

@@ -3,7 +3,8 @@
 
 export type SnapshotStatus = 'active' | 'invalidated' | 'removal-blocked' | 'removed';
 
-export type EndReason = 'merged' | 'invalidated' | 'evicted' | 'expired' | 'cancelled' | 'replaced' | 'vanished';
+export type EndReason =
+  'merged' | 'invalidated' | 'evicted' | 'expired' | 'cancelled' | 'replaced' | 'vanished';
 
 export interface PullRequestRef {
   repository: string;

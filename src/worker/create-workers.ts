@@ -20,7 +20,13 @@ export interface WorkerDeps {
  * The workflow worker polls the shared queue and can run anywhere; the Docker worker polls its
  * host's queue and must run beside that host's engine, since its activities hold the socket.
  */
-export async function createWorkers({ config, connection, docker, log, workflowBundle }: WorkerDeps): Promise<Worker[]> {
+export async function createWorkers({
+  config,
+  connection,
+  docker,
+  log,
+  workflowBundle,
+}: WorkerDeps): Promise<Worker[]> {
   const workers: Worker[] = [];
   const namespace = config.temporal.namespace;
   if (config.workerRoles.includes('workflow')) {
@@ -29,9 +35,7 @@ export async function createWorkers({ config, connection, docker, log, workflowB
         connection,
         namespace,
         taskQueue: WORKFLOW_TASK_QUEUE,
-        ...(workflowBundle
-          ? { workflowBundle }
-          : { workflowsPath, bundlerOptions: { webpackConfigHook } }),
+        ...(workflowBundle ? { workflowBundle } : { workflowsPath, bundlerOptions: { webpackConfigHook } }),
       }),
     );
   }

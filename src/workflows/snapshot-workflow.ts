@@ -21,7 +21,12 @@ import {
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { DockerActivities } from '../activities/docker-activities.js';
 import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS } from '../shared/errors.js';
-import { DEFAULT_TTL_SECONDS, REASON_MAX_LENGTH, validatePullRequest, validateRegistrationFields } from '../shared/limits.js';
+import {
+  DEFAULT_TTL_SECONDS,
+  REASON_MAX_LENGTH,
+  validatePullRequest,
+  validateRegistrationFields,
+} from '../shared/limits.js';
 import { dockerTaskQueue } from '../shared/names.js';
 import { SA } from '../shared/search-attribute-keys.js';
 import type {
@@ -234,7 +239,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       throw registrationFailure(err, req);
     }
     if (closing) {
-      throw ApplicationFailure.nonRetryable('the snapshot workflow is shutting down', ErrorType.invalidRequest);
+      throw ApplicationFailure.nonRetryable(
+        'the snapshot workflow is shutting down',
+        ErrorType.invalidRequest,
+      );
     }
     if (retiring.some((r) => r.imageId === facts.imageId)) {
       throw ApplicationFailure.nonRetryable(
@@ -291,7 +299,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
         const problem = validateRegistrationFields(req ?? {});
         if (problem) throw ApplicationFailure.nonRetryable(problem, ErrorType.invalidRequest);
         if (closing) {
-          throw ApplicationFailure.nonRetryable('the snapshot workflow is shutting down', ErrorType.invalidRequest);
+          throw ApplicationFailure.nonRetryable(
+            'the snapshot workflow is shutting down',
+            ErrorType.invalidRequest,
+          );
         }
       },
     },
@@ -407,7 +418,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   }
 
   if (refusals.length > 0) {
-    throw ApplicationFailure.nonRetryable(`removal refused: ${refusals.join('; ')}`, ErrorType.unmanagedImage);
+    throw ApplicationFailure.nonRetryable(
+      `removal refused: ${refusals.join('; ')}`,
+      ErrorType.unmanagedImage,
+    );
   }
   return { last };
 }
@@ -439,7 +453,8 @@ function describe(state: SnapshotStatus, shown: SnapshotState, retiring: Snapsho
     `image id: \`${shown.imageId.slice(0, 19)}\` · ${Math.round(shown.sizeBytes / 1e6)} MB`,
     `expires: ${shown.expiresAt}${shown.slidingTtl ? ' (sliding)' : ''} · last used: ${shown.lastUsedAt}`,
   ];
-  if (shown.pullRequest) lines.push(`pull request: ${shown.pullRequest.repository}#${shown.pullRequest.number}`);
+  if (shown.pullRequest)
+    lines.push(`pull request: ${shown.pullRequest.repository}#${shown.pullRequest.number}`);
   if (shown.endReason) lines.push(`ended: ${shown.endReason}${shown.message ? ` (${shown.message})` : ''}`);
   if (shown.blockedBy) lines.push(`blocked: ${shown.blockedBy}`);
   if (retiring.length > 0) {
