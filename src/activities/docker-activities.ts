@@ -109,9 +109,10 @@ export function createDockerActivities({ docker, log }: DockerActivityDeps) {
       // Every extra reference makes a delete by id a 409 (referenced in multiple repositories).
       for (const tag of info.repoTags) await docker.removeImage(tag, { noprune: true });
       try {
-        const result = await docker.removeImage(info.id);
-        log.info({ imageId: info.id, result }, 'snapshot image removed');
-        return { outcome: result === 'removed' ? 'removed' : 'already-gone', holders: [] };
+        // 'not-found' here means untagging the last reference already deleted it: still our removal.
+        await docker.removeImage(info.id);
+        log.info({ imageId: info.id }, 'snapshot image removed');
+        return { outcome: 'removed', holders: [] };
       } catch (err) {
         if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
         const nowUsing = await containersUsing(docker, info.id);
