@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds a tiny base image from Debian's busybox-static, for engines that cannot pull anything.
+# Idempotent: an existing image of that name is left alone.
+#
+#   scripts/make-base-image.sh DOCKER_HOST_URI NAME[:TAG]
+#   e.g. scripts/make-base-image.sh unix:///tmp/x/docker.sock snapkeeper-test/base:latest
+set -euo pipefail
+
+[ $# -eq 2 ] || { echo "usage: $0 DOCKER_HOST_URI NAME[:TAG]" >&2; exit 2; }
+host="$1"
+name="$2"
+case "$name" in *:*) ;; *) name="$name:latest" ;; esac
+
+log() { echo "make-base-image: $*" >&2; }
+dk() { docker -H "$host" "$@"; }
+
+if dk image inspect --format '{{.Id}}' "$name" 2>/dev/null; then exit 0; fi
+
+# Only a static busybox works in an image with no libc; Debian's plain `busybox` is dynamic.
+is_static() { [ -x "$1" ] && ! ldd "$1" >/dev/null 2>&1; }
+busybox=/bin/busybox
+if ! is_static "$busybox"; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    log "installing Debian's busybox-static"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static >&2
+  fi
+  is_static "$busybox" || { log "a static /bin/busybox is required (Debian: apt-get install busybox-static)"; exit 1; }
+fi
+
+root="$(mktemp -d)"
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/proc" "$root/sys" "$root/dev"
+chmod 1777 "$root/tmp"
+cp "$busybox" "$root/bin/busybox"
+# Every applet, not a hand-picked few: tests and snapshots may use any ordinary shell tool.
+for applet in $("$busybox" --list); do
+  [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+
+tar --numeric-owner --owner=0 --group=0 -C "$root" -c . |
+  dk import \
+    --change 'ENV PATH=/bin' \
+    --change 'CMD ["/bin/sh"]' \
+    --message "busybox-static base image made by snapkeeper" \
+    - "$name" >/dev/null
+dk image inspect --format '{{.Id}}' "$name"
