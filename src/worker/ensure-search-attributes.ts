@@ -1,6 +1,9 @@
 import type { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_TYPES } from '../shared/names.js';
+
+// The proto package is CommonJS: its namespaces come through the default export under ESM.
+const { temporal } = proto;
 
 const INDEXED_TYPE = {
   Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
