@@ -1,0 +1,49 @@
+import { resolve } from 'node:path';
+import { repoPath } from './repo-root.js';
+import { runScript } from './run-script.js';
+
+export interface DockerEngine {
+  readonly dir: string;
+  readonly socketPath: string;
+  /** `unix://…`, as DOCKER_HOST wants it. */
+  readonly dockerHost: string;
+  stop(): Promise<void>;
+}
+
+export interface StartDockerEngineOptions {
+  /**
+   * The engine stops itself once this process is gone, so a run killed with SIGKILL does not
+   * leave a dockerd behind. Defaults to the current process.
+   */
+  ownerPid?: number | null;
+  startTimeoutSeconds?: number;
+}
+
+const SCRIPT = repoPath('scripts', 'docker-engine.sh');
+
+/** A private dockerd (own socket, data root, exec root; no bridge, no iptables) via scripts/docker-engine.sh. */
+export async function startDockerEngine(dir: string, options: StartDockerEngineOptions = {}): Promise<DockerEngine> {
+  const engineDir = resolve(dir);
+  const ownerPid = options.ownerPid === undefined ? process.pid : options.ownerPid;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (ownerPid !== null) env.DOCKER_ENGINE_OWNER_PID = String(ownerPid);
+  if (options.startTimeoutSeconds !== undefined) env.DOCKER_ENGINE_START_TIMEOUT = String(options.startTimeoutSeconds);
+  const socketPath = lastLine(await runScript(SCRIPT, ['start', engineDir], { env }));
+  let stopped = false;
+  return {
+    dir: engineDir,
+    socketPath,
+    dockerHost: `unix://${socketPath}`,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await runScript(SCRIPT, ['stop', engineDir]);
+    },
+  };
+}
+
+function lastLine(output: string): string {
+  const line = output.split('\n').pop()?.trim();
+  if (!line) throw new Error('docker-engine.sh printed no socket path');
+  return line;
+}

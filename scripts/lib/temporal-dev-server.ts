@@ -1,0 +1,170 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/shared/names.js';
+import { findFreePort } from './free-port.js';
+import type { ManagedChild, OutputStream } from './managed-child.js';
+import { describeExit, startChild, tail } from './managed-child.js';
+import { SearchAttributeTypeError, ensureSearchAttributes } from './search-attributes.js';
+
+export interface DevServerOptions {
+  /** The `temporal` CLI binary (see scripts/ensure-temporal.sh). */
+  cliPath: string;
+  /** SQLite file; the server keeps its state there across restarts. */
+  dbFile: string;
+  /** gRPC port; a free one when omitted. */
+  port?: number;
+  /** Web UI port; a free one when omitted (ignored when headless). */
+  uiPort?: number;
+  headless?: boolean;
+  /** Created at launch besides `default`, each with the search attributes. */
+  namespaces?: string[];
+  ip?: string;
+  startTimeoutMs?: number;
+  detached?: boolean;
+  onLine?: (line: string, stream: OutputStream) => void;
+}
+
+export interface DevServer {
+  /** host:port of the gRPC frontend. */
+  readonly address: string;
+  readonly port: number;
+  readonly uiPort: number | undefined;
+  /** Changes on restart. */
+  readonly pid: number;
+  readonly namespaces: readonly string[];
+  /** Graceful: SIGTERM, then SIGKILL only after a deadline. */
+  stop(): Promise<void>;
+  /** Stops gracefully and starts again on the same ports and the same SQLite file. */
+  restart(): Promise<void>;
+  logs(): string;
+}
+
+const PORT_ATTEMPTS = 3;
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const ip = options.ip ?? '127.0.0.1';
+  const headless = options.headless ?? false;
+  const namespaces = [...new Set(['default', ...(options.namespaces ?? [])])];
+  const dbFile = resolve(options.dbFile);
+  await mkdir(dirname(dbFile), { recursive: true });
+  const timeoutMs = options.startTimeoutMs ?? 120_000;
+
+  let port = 0;
+  let uiPort: number | undefined;
+  let child: ManagedChild | undefined;
+
+  const args = (): string[] => [
+    'server',
+    'start-dev',
+    '--db-filename',
+    dbFile,
+    '--ip',
+    ip,
+    '--port',
+    String(port),
+    ...(headless ? ['--headless'] : ['--ui-port', String(uiPort)]),
+    ...namespaces.filter((ns) => ns !== 'default').flatMap((ns) => ['--namespace', ns]),
+    ...Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    // The user's CLI profile (~/.config/temporalio) must not change how the server starts.
+    '--disable-config-file',
+    '--disable-config-env',
+  ];
+
+  const launch = async (): Promise<ManagedChild> => {
+    const started = await startChild({
+      name: 'temporal',
+      command: options.cliPath,
+      args: args(),
+      detached: options.detached ?? false,
+      ...(options.onLine ? { onLine: options.onLine } : {}),
+    });
+    try {
+      await waitReady(started, `${ip}:${port}`, namespaces, timeoutMs);
+      return started;
+    } catch (err) {
+      await started.stop({ timeoutMs: 5_000 });
+      throw err;
+    }
+  };
+
+  // Ports picked by listening on port 0 can be taken by someone else before the server binds
+  // them; only then is it worth another try with fresh ones.
+  for (let attempt = 1; ; attempt++) {
+    port = options.port ?? (await findFreePort(ip));
+    uiPort = headless ? undefined : (options.uiPort ?? (await findFreePort(ip)));
+    try {
+      child = await launch();
+      break;
+    } catch (err) {
+      const portsChosenHere = options.port === undefined && (headless || options.uiPort === undefined);
+      if (attempt >= PORT_ATTEMPTS || !portsChosenHere || !/address already in use/i.test(String(err))) throw err;
+    }
+  }
+
+  const current = (): ManagedChild => {
+    if (!child) throw new Error('temporal dev server is stopped');
+    return child;
+  };
+
+  const stop = async (): Promise<void> => {
+    if (!child) return;
+    const stopping = child;
+    child = undefined;
+    await stopping.stop({ signal: 'SIGTERM', timeoutMs: 30_000 });
+  };
+
+  let lastLogs = '';
+  return {
+    get address() {
+      return `${ip}:${port}`;
+    },
+    port,
+    uiPort,
+    get pid() {
+      return current().pid;
+    },
+    namespaces,
+    async stop() {
+      lastLogs = child?.logs() ?? lastLogs;
+      await stop();
+    },
+    async restart() {
+      lastLogs = child?.logs() ?? lastLogs;
+      await stop();
+      child = await launch();
+    },
+    logs: () => child?.logs() ?? lastLogs,
+  };
+}
+
+async function waitReady(child: ManagedChild, address: string, namespaces: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    const exit = child.exitStatus();
+    if (exit) throw new Error(`temporal dev server ${describeExit(exit)} during start-up:\n${tail(child.logs())}`);
+    let connection: Connection | undefined;
+    try {
+      connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      await connection.workflowService.getSystemInfo({});
+      for (const namespace of namespaces) {
+        await connection.workflowService.describeNamespace({ namespace });
+        // The --search-attribute flag covers the namespaces the server creates at launch, but
+        // this also repairs an older SQLite file made before an attribute was added.
+        await ensureSearchAttributes(connection, namespace);
+      }
+      return;
+    } catch (err) {
+      if (err instanceof SearchAttributeTypeError) throw err;
+      lastError = err;
+    } finally {
+      await connection?.close().catch(() => undefined);
+    }
+    await sleep(250);
+  }
+  throw new Error(
+    `temporal dev server at ${address} not ready within ${timeoutMs} ms (last error: ${String(lastError)}):\n${tail(child.logs())}`,
+  );
+}

@@ -1,0 +1,43 @@
+// What the integration global setup hands to every test file (vitest `provide` / `inject`). Values
+// cross a process boundary, so they must stay plain serializable data.
+export interface HarnessContext {
+  /** host:port of the shared Temporal dev server. */
+  temporalAddress: string;
+  /** `unix://…` of the private Docker engine; never the machine's own engine. */
+  dockerHost: string;
+  temporalCliPath: string;
+  /** null when tctl could not be built (the Go proxy may refuse it). */
+  tctlPath: string | null;
+  /** busybox base image, repo:tag. Must survive every test. */
+  baseImage: string;
+  baseImageId: string;
+  /** An image without managed labels, repo:tag. Must survive every test. */
+  canaryImage: string;
+  canaryImageId: string;
+  /** SQLite file of the shared dev server. */
+  devServerDbFile: string;
+  /** Namespaces the shared dev server created, each with the search attributes. */
+  temporalNamespaces: string[];
+  /** A temporary directory removed at teardown; tests may make subdirectories in it. */
+  workDir: string;
+}
+
+declare module 'vitest' {
+  // Declaration merging with vitest's own interface.
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  export interface ProvidedContext extends HarnessContext {}
+}
+
+export const HARNESS_KEYS = [
+  'temporalAddress',
+  'dockerHost',
+  'temporalCliPath',
+  'tctlPath',
+  'baseImage',
+  'baseImageId',
+  'canaryImage',
+  'canaryImageId',
+  'devServerDbFile',
+  'temporalNamespaces',
+  'workDir',
+] as const satisfies readonly (keyof HarnessContext)[];

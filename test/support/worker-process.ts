@@ -1,0 +1,45 @@
+import type { NodeService } from '../../scripts/lib/node-service.js';
+import { startNodeService } from '../../scripts/lib/node-service.js';
+
+export type WorkerProcess = NodeService;
+export type ApiProcess = NodeService;
+
+export interface StartProcessOptions {
+  /** The whole snapkeeper configuration of the process; nothing else leaks in (see cleanEnv). */
+  env: Record<string, string>;
+  /** Passes each output line on, e.g. to console.log while debugging a test. */
+  onLine?: (line: string) => void;
+}
+
+/** `src/worker/main.ts` in its own process, for tests that kill it. Ready on the `worker ready` log line. */
+export async function startWorkerProcess(options: StartProcessOptions): Promise<WorkerProcess> {
+  return startNodeService({
+    name: 'worker',
+    entry: 'src/worker/main.ts',
+    env: cleanEnv(options.env),
+    readyMessage: 'worker ready',
+    ...(options.onLine ? { onLine: options.onLine } : {}),
+  });
+}
+
+/** `src/api/main.ts` in its own process. Ready on the `api listening` log line. */
+export async function startApiProcess(options: StartProcessOptions): Promise<ApiProcess> {
+  return startNodeService({
+    name: 'api',
+    entry: 'src/api/main.ts',
+    env: cleanEnv(options.env),
+    readyMessage: 'api listening',
+    ...(options.onLine ? { onLine: options.onLine } : {}),
+  });
+}
+
+// A DOCKER_HOST or TEMPORAL_ADDRESS from the developer's shell must never reach a process under
+// test: the worker deletes images, and it would delete them on the machine's real engine.
+const CONFIG_PREFIXES = ['DOCKER_', 'TEMPORAL_', 'SNAPKEEPER_', 'GITHUB_'];
+
+function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !CONFIG_PREFIXES.some((prefix) => key.startsWith(prefix))),
+  );
+  return { ...inherited, ...env };
+}
