@@ -1,0 +1,56 @@
+// What the HTTP server needs from the rest of snapkeeper, as narrow interfaces: a real Temporal
+// Client and SnapshotService fit them, and unit tests pass fakes.
+import type { Config } from '../config/config.js';
+import type { ProjectPolicies } from '../config/project-policy.js';
+import type { Logger } from '../logging/logger.js';
+import type { VisibilityClient } from '../service/list-snapshots.js';
+import type { SnapshotService } from '../service/snapshot-service.js';
+import type { ApiMetrics } from './metrics.js';
+
+export type ApiSnapshotService = Pick<
+  SnapshotService,
+  'register' | 'lookup' | 'view' | 'invalidate' | 'merged' | 'linkPullRequest'
+>;
+
+export interface ApiTemporalClient extends VisibilityClient {
+  workflowService: VisibilityClient['workflowService'] & {
+    describeNamespace(request: { namespace: string }): Promise<unknown>;
+  };
+  connection: { withDeadline<R>(deadline: number | Date, fn: () => Promise<R>): Promise<R> };
+}
+
+export interface ApiServerDeps {
+  config: Pick<Config, 'api' | 'github' | 'hostId' | 'onCloseWithoutMerge'>;
+  service: ApiSnapshotService;
+  client: ApiTemporalClient;
+  policies: ProjectPolicies;
+  log: Logger;
+  /** Defaults to a fresh registry with Node's default metrics. */
+  metrics?: ApiMetrics;
+}
+
+export interface RouteDeps extends Omit<ApiServerDeps, 'metrics'> {
+  metrics: ApiMetrics;
+}
+
+/** Limits of the HTTP layer; docs/api.md lists them. */
+export const LIMITS = {
+  /** JSON bodies of /v1. */
+  apiBodyBytes: 64 * 1024,
+  /** GitHub caps webhook payloads at 25 MB. */
+  webhookBodyBytes: 25 * 1024 * 1024,
+  /** Time to receive a whole request (headers and body). */
+  requestTimeoutMs: 30_000,
+  /** Idle socket timeout; above the slowest handler (a registration waits up to ~20 s for its host). */
+  connectionTimeoutMs: 65_000,
+  keepAliveTimeoutMs: 5_000,
+  /** Temporal deadline of a registration, including the image check on its Docker host. */
+  registerDeadlineMs: 45_000,
+  /** Temporal deadline of the other /v1 calls. */
+  callDeadlineMs: 15_000,
+  /** The whole webhook fan-out; GitHub gives up after 10 s. */
+  webhookDeadlineMs: 8_000,
+  readinessDeadlineMs: 2_000,
+  /** Concurrent workflow queries of a `view=full` listing. */
+  fullViewConcurrency: 8,
+} as const;

@@ -1,0 +1,123 @@
+// Every failure leaves the API as JSON `{ error, message }` with a meaningful status, never as a
+// stack trace. Refusals of the workflow (SnapshotError) map by type; Temporal being unreachable is
+// a 503 the caller may retry; anything unexpected is a 500 with a generic message, logged in full.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorType } from '../shared/errors.js';
+import type { ErrorTypeName } from '../shared/errors.js';
+import { SnapshotError } from '../service/snapshot-error.js';
+import { InvalidListRequest, grpcCode } from '../service/list-snapshots.js';
+
+export interface ErrorBody {
+  error: string;
+  message: string;
+}
+
+/** An error the API answers with on purpose. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/**
+ * ProjectDisabled is 403: the request is well formed, the caller is authenticated, and the
+ * project's policy forbids snapshots; retrying cannot help until an operator enables it.
+ */
+export const STATUS_BY_ERROR_TYPE: Record<ErrorTypeName, number> = {
+  [ErrorType.imageNotFound]: 422,
+  [ErrorType.unmanagedImage]: 422,
+  [ErrorType.invalidRequest]: 400,
+  [ErrorType.snapshotNotFound]: 404,
+  [ErrorType.projectDisabled]: 403,
+  [ErrorType.hostUnavailable]: 503,
+};
+
+// gRPC codes of a Temporal server that is down, overloaded or too slow for our deadline.
+const UNAVAILABLE_CODES = new Set([
+  4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 14 /* UNAVAILABLE */,
+]);
+
+const FASTIFY_CODES: Record<string, { status: number; error: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, error: 'PayloadTooLarge' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, error: 'UnsupportedMediaType' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, error: 'InvalidRequest' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, error: 'InvalidRequest' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, error: 'InvalidRequest' },
+  FST_ERR_BAD_URL: { status: 400, error: 'InvalidRequest' },
+};
+
+export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
+  if (err instanceof ApiError) {
+    return { status: err.statusCode, body: { error: err.code, message: err.message }, unexpected: false };
+  }
+  if (err instanceof SnapshotError) {
+    return {
+      status: STATUS_BY_ERROR_TYPE[err.type] ?? 400,
+      body: { error: err.type, message: err.message },
+      unexpected: false,
+    };
+  }
+  if (err instanceof InvalidListRequest) {
+    return {
+      status: 400,
+      body: { error: ErrorType.invalidRequest, message: err.message },
+      unexpected: false,
+    };
+  }
+  const fe = err as Partial<FastifyError> | null;
+  if (fe && Array.isArray(fe.validation)) {
+    return {
+      status: 400,
+      body: { error: ErrorType.invalidRequest, message: fe.message ?? 'invalid request' },
+      unexpected: false,
+    };
+  }
+  const known = fe?.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (known) {
+    return {
+      status: known.status,
+      body: { error: known.error, message: fe?.message ?? '' },
+      unexpected: false,
+    };
+  }
+  const code = grpcCode(err);
+  if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
+    return {
+      status: 503,
+      body: {
+        error: 'TemporalUnavailable',
+        message: 'the Temporal service did not answer in time; retry later',
+      },
+      unexpected: false,
+    };
+  }
+  // Other framework errors with a client status (e.g. a malformed header) keep their status and text.
+  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
+  if (status >= 400 && status < 500 && typeof fe?.code === 'string' && fe.code.startsWith('FST_')) {
+    return {
+      status,
+      body: { error: 'InvalidRequest', message: fe.message ?? 'invalid request' },
+      unexpected: false,
+    };
+  }
+  return { status: 500, body: { error: 'InternalError', message: 'internal error' }, unexpected: true };
+}
+
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const { status, body, unexpected } = toErrorResponse(err);
+  if (unexpected) request.log.error({ err }, 'request failed');
+  else if (status >= 500) request.log.warn({ err: (err as Error)?.message, status }, 'request refused');
+  void reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
+  void reply.code(404).send({
+    error: 'NotFound',
+    message: `no route for ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}`,
+  });
+}

@@ -1,0 +1,359 @@
+// REST for routers: register, reuse lookup, invalidate, link a pull request, list.
+import type { FastifyInstance } from 'fastify';
+import { ErrorType } from '../../shared/errors.js';
+import type { PullRequestRef, SnapshotState, SnapshotStatus } from '../../shared/types.js';
+import { SnapshotError } from '../../service/snapshot-error.js';
+import type { SnapshotSummary } from '../../service/list-snapshots.js';
+import { listSnapshots } from '../../service/list-snapshots.js';
+import { requireBearerToken } from '../auth.js';
+import type { RouteDeps } from '../deps.js';
+import { LIMITS } from '../deps.js';
+import { ApiError } from '../errors.js';
+import {
+  invalidateQuerySchema,
+  invalidateResponseSchema,
+  listQuerySchema,
+  pullRequestSchema,
+  registerBodySchema,
+  registerResponseSchema,
+  snapshotPageSchema,
+  snapshotParamsSchema,
+  snapshotSchema,
+} from '../schemas.js';
+
+interface RegisterBody {
+  projectId: string;
+  workItemId: string;
+  image: string;
+  host?: string;
+  ttlSeconds?: number;
+  slidingTtl?: boolean;
+  pullRequest?: PullRequestRef;
+}
+
+interface SnapshotParams {
+  projectId: string;
+  workItemId: string;
+}
+
+interface ListQuery {
+  projectId?: string;
+  state?: SnapshotStatus;
+  host?: string;
+  pageSize?: string;
+  cursor?: string;
+  view?: 'summary' | 'full';
+}
+
+const EXAMPLE_STATE: SnapshotState = {
+  projectId: 'acme',
+  workItemId: 'TICKET-42',
+  image: 'snapkeeper/snapshot:acme-ticket-42-lx3k9a-1f2e3d4c',
+  imageId: 'sha256:5f1c0b2c7e4d9a8b6f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a',
+  host: 'build-01',
+  state: 'active',
+  createdAt: '2025-01-01T10:00:00.000Z',
+  expiresAt: '2025-01-02T10:00:00.000Z',
+  lastUsedAt: '2025-01-01T10:00:00.000Z',
+  sizeBytes: 734003200,
+  ttlSeconds: 86400,
+  slidingTtl: false,
+  pullRequest: { repository: 'acme/app', number: 17 },
+  endReason: null,
+  blockedBy: null,
+  message: null,
+};
+
+const notFound = (p: SnapshotParams) =>
+  new ApiError(404, ErrorType.snapshotNotFound, `no active snapshot for ${p.projectId}/${p.workItemId}`);
+
+const location = (p: SnapshotParams) =>
+  `/v1/snapshots/${encodeURIComponent(p.projectId)}/${encodeURIComponent(p.workItemId)}`;
+
+const COMMON_ERRORS = {
+  '400': { description: 'Invalid request (the message names the field)' },
+  '401': { description: 'Missing or wrong bearer token (only when SNAPKEEPER_API_TOKEN is set)' },
+  '503': { description: 'Temporal did not answer in time' },
+};
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const { service, client, policies, config, metrics } = deps;
+  const within = <R>(ms: number, fn: () => Promise<R>) => client.connection.withDeadline(Date.now() + ms, fn);
+
+  app.addHook('onRequest', requireBearerToken(config.api.token));
+
+  app.post(
+    '/v1/snapshots',
+    {
+      schema: { body: registerBodySchema },
+      config: {
+        openapi: {
+          summary: 'Register a snapshot image of a work item',
+          description:
+            'Idempotent. The image must exist on the host and carry the managed labels ' +
+            '(io.snapkeeper.managed=true, io.snapkeeper.project, io.snapkeeper.work-item). ' +
+            'A new image for the same work item replaces (and removes) the old one.',
+          tags: ['snapshots'],
+          auth: true,
+          requestExample: {
+            projectId: 'acme',
+            workItemId: 'TICKET-42',
+            image: EXAMPLE_STATE.image,
+            host: 'build-01',
+            ttlSeconds: 86400,
+            pullRequest: { repository: 'acme/app', number: 17 },
+          },
+          responses: {
+            '201': {
+              description: 'Registered a new snapshot',
+              schema: registerResponseSchema,
+              example: { ...EXAMPLE_STATE, outcome: 'created' },
+            },
+            '200': {
+              description:
+                'Replaced the previous image (outcome replaced) or repeated a registration (unchanged)',
+              schema: registerResponseSchema,
+            },
+            ...COMMON_ERRORS,
+            '403': { description: 'ProjectDisabled: the policy file disables snapshots for this project' },
+            '422': {
+              description:
+                'ImageNotFound (no such image on the host) or UnmanagedImage (labels missing or wrong)',
+              example: {
+                error: 'ImageNotFound',
+                message: 'image snapkeeper/snapshot:x does not exist on this host',
+              },
+            },
+            '503': {
+              description: 'HostUnavailable (no Docker worker for that host) or Temporal unreachable',
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as RegisterBody;
+      const policy = policies.forProject(body.projectId);
+      if (!policy.enabled) {
+        metrics.registrations.inc({ outcome: ErrorType.projectDisabled });
+        throw new ApiError(
+          403,
+          ErrorType.projectDisabled,
+          `snapshots are disabled for project ${body.projectId} by the policy file`,
+        );
+      }
+      const ttlSeconds = body.ttlSeconds ?? policy.ttlSeconds;
+      const slidingTtl = body.slidingTtl ?? policy.slidingTtl;
+      let result;
+      try {
+        result = await within(LIMITS.registerDeadlineMs, () =>
+          service.register({
+            projectId: body.projectId,
+            workItemId: body.workItemId,
+            image: body.image,
+            host: body.host ?? config.hostId,
+            ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
+            ...(slidingTtl !== undefined ? { slidingTtl } : {}),
+            ...(body.pullRequest ? { pullRequest: body.pullRequest } : {}),
+          }),
+        );
+      } catch (err) {
+        metrics.registrations.inc({ outcome: err instanceof SnapshotError ? err.type : 'error' });
+        throw err;
+      }
+      metrics.registrations.inc({ outcome: result.outcome });
+      request.log.info(
+        {
+          projectId: body.projectId,
+          workItemId: body.workItemId,
+          image: body.image,
+          outcome: result.outcome,
+        },
+        'snapshot registered',
+      );
+      void reply.code(result.outcome === 'created' ? 201 : 200).header('location', location(body));
+      return { ...result.snapshot, outcome: result.outcome };
+    },
+  );
+
+  app.get(
+    '/v1/snapshots/:projectId/:workItemId',
+    {
+      schema: { params: snapshotParamsSchema },
+      config: {
+        openapi: {
+          summary: 'Reuse lookup: the active snapshot of a work item',
+          description:
+            'Records the use (lastUsedAt) and, when the TTL slides, renews it. ' +
+            'Ids containing "/" are URL-encoded in the path (%2F).',
+          tags: ['snapshots'],
+          auth: true,
+          responses: {
+            '200': { description: 'The active snapshot', schema: snapshotSchema, example: EXAMPLE_STATE },
+            '404': { description: 'SnapshotNotFound: no active snapshot (a miss)' },
+            ...COMMON_ERRORS,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const params = request.params as SnapshotParams;
+      const state = await within(LIMITS.callDeadlineMs, () =>
+        service.lookup(params.projectId, params.workItemId),
+      );
+      if (!state) throw notFound(params);
+      return state;
+    },
+  );
+
+  app.delete(
+    '/v1/snapshots/:projectId/:workItemId',
+    {
+      schema: { params: snapshotParamsSchema, querystring: invalidateQuerySchema },
+      config: {
+        openapi: {
+          summary: 'Invalidate the snapshot of a work item',
+          description:
+            'Accepted at once; the reuse tag and then the image leave the engine in the background ' +
+            '(state invalidated, then removed; removal-blocked while a container still uses it).',
+          tags: ['snapshots'],
+          auth: true,
+          responses: {
+            '202': {
+              description: 'Invalidation accepted',
+              schema: invalidateResponseSchema,
+              example: {
+                projectId: 'acme',
+                workItemId: 'TICKET-42',
+                status: 'invalidating',
+                reason: 'tests failed',
+              },
+            },
+            '404': { description: 'SnapshotNotFound: no active snapshot' },
+            ...COMMON_ERRORS,
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const params = request.params as SnapshotParams;
+      const reason = (request.query as { reason?: string }).reason ?? 'invalidated through the API';
+      const sent = await within(LIMITS.callDeadlineMs, async () => {
+        const view = await service.view(params.projectId, params.workItemId);
+        if (!view?.current) return false;
+        return service.invalidate(params.projectId, params.workItemId, reason);
+      });
+      if (!sent) throw notFound(params);
+      request.log.info({ ...params, reason }, 'snapshot invalidated');
+      void reply.code(202);
+      return { projectId: params.projectId, workItemId: params.workItemId, status: 'invalidating', reason };
+    },
+  );
+
+  app.put(
+    '/v1/snapshots/:projectId/:workItemId/pull-request',
+    {
+      schema: { params: snapshotParamsSchema, body: pullRequestSchema },
+      config: {
+        openapi: {
+          summary: 'Link the active snapshot to a pull request',
+          description: 'When that pull request merges, the merge webhook ends the snapshot.',
+          tags: ['snapshots'],
+          auth: true,
+          requestExample: { repository: 'acme/app', number: 17 },
+          responses: {
+            '200': {
+              description: 'The snapshot, now linked',
+              schema: snapshotSchema,
+              example: EXAMPLE_STATE,
+            },
+            '404': { description: 'SnapshotNotFound: no active snapshot' },
+            ...COMMON_ERRORS,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const params = request.params as SnapshotParams;
+      const pr = request.body as PullRequestRef;
+      const state = await within(LIMITS.callDeadlineMs, () =>
+        service.linkPullRequest(params.projectId, params.workItemId, pr),
+      );
+      if (!state) throw notFound(params);
+      return state;
+    },
+  );
+
+  app.get(
+    '/v1/snapshots',
+    {
+      schema: { querystring: listQuerySchema },
+      config: {
+        openapi: {
+          summary: 'List snapshots through Temporal visibility, with cursor pagination',
+          description:
+            'Without state: the open snapshot workflows. state=active|invalidated|removal-blocked: open ones ' +
+            'in that state; state=removed: closed ones too, within the namespace retention. ' +
+            'Visibility is eventually consistent: a change shows after a short delay.',
+          tags: ['snapshots'],
+          auth: true,
+          responses: {
+            '200': {
+              description: 'One page',
+              schema: snapshotPageSchema,
+              example: {
+                items: [
+                  {
+                    ...EXAMPLE_STATE,
+                    imageId: null,
+                    createdAt: null,
+                    lastUsedAt: null,
+                    workflowId: 'snapshot:acme:TICKET-42',
+                    workflowStatus: 'running',
+                  },
+                ],
+                nextCursor: 'CgQIARAB',
+              },
+            },
+            ...COMMON_ERRORS,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query as ListQuery;
+      const page = await within(LIMITS.callDeadlineMs, () =>
+        listSnapshots(client, {
+          ...(q.projectId !== undefined ? { projectId: q.projectId } : {}),
+          ...(q.state !== undefined ? { state: q.state } : {}),
+          ...(q.host !== undefined ? { host: q.host } : {}),
+          ...(q.pageSize !== undefined ? { pageSize: Number(q.pageSize) } : {}),
+          ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+        }),
+      );
+      if (q.view !== 'full') return page;
+      const items = await within(LIMITS.callDeadlineMs, () =>
+        mapLimit(page.items, LIMITS.fullViewConcurrency, async (item): Promise<SnapshotSummary> => {
+          if (item.workflowStatus !== 'running') return item;
+          const view = await service.view(item.projectId, item.workItemId).catch(() => null);
+          const full = view?.current ?? view?.retiring[view.retiring.length - 1] ?? view?.last;
+          return full ? { ...item, ...full } : item;
+        }),
+      );
+      return { items, nextCursor: page.nextCursor };
+    },
+  );
+}

@@ -1,0 +1,240 @@
+// JSON schemas of the HTTP API. Fastify validates requests with them (ajv), and the OpenAPI
+// document is built from the same objects, so the two cannot drift. The patterns come from
+// src/shared/limits.ts, which the workflow's update validators enforce too.
+import {
+  HOST_ID_PATTERN,
+  ID_PATTERN,
+  IMAGE_REF_MAX_LENGTH,
+  IMAGE_REF_PATTERN,
+  MAX_TTL_SECONDS,
+  MIN_TTL_SECONDS,
+  REASON_MAX_LENGTH,
+  REPOSITORY_PATTERN,
+} from '../shared/limits.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SNAPSHOT_STATUSES } from '../service/list-snapshots.js';
+
+export const idSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 128,
+  pattern: ID_PATTERN.source,
+  description: 'Letters, digits, ".", "_", "-", "/"; starts with a letter or digit; at most 128 characters.',
+} as const;
+
+export const hostSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 63,
+  pattern: HOST_ID_PATTERN.source,
+  description: 'Docker host id (the SNAPKEEPER_HOST_ID of the Docker worker beside that engine).',
+} as const;
+
+export const imageSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: IMAGE_REF_MAX_LENGTH,
+  pattern: IMAGE_REF_PATTERN.source,
+  description: 'Docker image reference: repository[:tag], repository@sha256:digest, or an image id.',
+} as const;
+
+export const pullRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['repository', 'number'],
+  properties: {
+    repository: {
+      type: 'string',
+      maxLength: 201,
+      pattern: REPOSITORY_PATTERN.source,
+      description: 'GitHub "owner/name", spelled as GitHub spells it (the webhook matches it exactly).',
+    },
+    number: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1 },
+  },
+} as const;
+
+export const registerBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['projectId', 'workItemId', 'image'],
+  properties: {
+    projectId: idSchema,
+    workItemId: idSchema,
+    image: imageSchema,
+    host: { ...hostSchema, description: "Defaults to the API's SNAPKEEPER_HOST_ID." },
+    ttlSeconds: {
+      type: 'integer',
+      minimum: MIN_TTL_SECONDS,
+      maximum: MAX_TTL_SECONDS,
+      description: 'Defaults to the project policy, then SNAPKEEPER_DEFAULT_TTL.',
+    },
+    slidingTtl: {
+      type: 'boolean',
+      description: 'Each lookup renews the TTL. Defaults to the project policy, then false.',
+    },
+    pullRequest: pullRequestSchema,
+  },
+} as const;
+
+export const snapshotParamsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['projectId', 'workItemId'],
+  properties: {
+    projectId: { ...idSchema, description: `${idSchema.description} URL-encode "/" as %2F.` },
+    workItemId: { ...idSchema, description: `${idSchema.description} URL-encode "/" as %2F.` },
+  },
+} as const;
+
+export const invalidateQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    reason: { type: 'string', minLength: 1, maxLength: REASON_MAX_LENGTH },
+  },
+} as const;
+
+// Query strings arrive as text and the API does not coerce types (a JSON body must not turn "60"
+// into 60), so numbers in the query are digit strings.
+export const listQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    projectId: idSchema,
+    state: { type: 'string', enum: SNAPSHOT_STATUSES },
+    host: hostSchema,
+    pageSize: {
+      type: 'string',
+      pattern: '^(?:[1-9]|[1-9][0-9]|1[0-9]{2}|200)$',
+      description: `Items per page, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}).`,
+    },
+    cursor: {
+      type: 'string',
+      maxLength: 4096,
+      pattern: '^[A-Za-z0-9_-]*$',
+      description: 'The nextCursor of the previous page.',
+    },
+    view: {
+      type: 'string',
+      enum: ['summary', 'full'],
+      description:
+        'summary (default): search attributes only, imageId/createdAt/lastUsedAt are null. ' +
+        'full: one workflow query per open item fills every field.',
+    },
+  },
+} as const;
+
+// ---- responses (documentation only: fastify serialises handlers' results as they are) ----
+
+const nullableString = { type: ['string', 'null'] } as const;
+
+export const snapshotSchema = {
+  type: 'object',
+  required: [
+    'projectId',
+    'workItemId',
+    'image',
+    'imageId',
+    'host',
+    'state',
+    'createdAt',
+    'expiresAt',
+    'lastUsedAt',
+    'sizeBytes',
+    'pullRequest',
+  ],
+  properties: {
+    projectId: { type: 'string' },
+    workItemId: { type: 'string' },
+    image: { type: 'string' },
+    imageId: { type: 'string' },
+    host: { type: 'string' },
+    state: { type: 'string', enum: SNAPSHOT_STATUSES },
+    createdAt: { type: 'string', format: 'date-time' },
+    expiresAt: { type: 'string', format: 'date-time' },
+    lastUsedAt: { type: 'string', format: 'date-time' },
+    sizeBytes: { type: 'integer' },
+    ttlSeconds: { type: 'integer' },
+    slidingTtl: { type: 'boolean' },
+    pullRequest: { oneOf: [pullRequestSchema, { type: 'null' }] },
+    endReason: nullableString,
+    blockedBy: nullableString,
+    message: nullableString,
+  },
+} as const;
+
+export const registerResponseSchema = {
+  ...snapshotSchema,
+  required: [...snapshotSchema.required, 'outcome'],
+  properties: {
+    ...snapshotSchema.properties,
+    outcome: { type: 'string', enum: ['created', 'replaced', 'unchanged'] },
+  },
+} as const;
+
+export const snapshotSummarySchema = {
+  type: 'object',
+  required: [...snapshotSchema.required, 'workflowId', 'workflowStatus'],
+  properties: {
+    ...snapshotSchema.properties,
+    imageId: nullableString,
+    createdAt: nullableString,
+    lastUsedAt: nullableString,
+    workflowId: { type: 'string' },
+    workflowStatus: { type: 'string' },
+  },
+} as const;
+
+export const snapshotPageSchema = {
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  properties: {
+    items: { type: 'array', items: snapshotSummarySchema },
+    nextCursor: nullableString,
+  },
+} as const;
+
+export const invalidateResponseSchema = {
+  type: 'object',
+  required: ['projectId', 'workItemId', 'status', 'reason'],
+  properties: {
+    projectId: { type: 'string' },
+    workItemId: { type: 'string' },
+    status: { type: 'string', enum: ['invalidating'] },
+    reason: { type: 'string' },
+  },
+} as const;
+
+export const errorSchema = {
+  type: 'object',
+  required: ['error', 'message'],
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+export const webhookResponseSchema = {
+  type: 'object',
+  required: ['event', 'deliveryId', 'outcome'],
+  properties: {
+    event: { type: 'string' },
+    deliveryId: { type: 'string' },
+    outcome: { type: 'string', enum: ['ignored', 'merged', 'invalidated'] },
+    reason: { type: 'string' },
+    workItems: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['projectId', 'workItemId', 'signalled'],
+        properties: {
+          projectId: { type: 'string' },
+          workItemId: { type: 'string' },
+          signalled: { type: 'boolean', description: 'false when the work item had no open workflow' },
+        },
+      },
+    },
+  },
+} as const;
+
+export const healthSchema = {
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string' }, temporal: { type: 'string' } },
+} as const;

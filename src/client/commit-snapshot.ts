@@ -1,0 +1,65 @@
+// Commits a job's container to a snapshot image that snapkeeper will accept: the managed labels
+// of its work item are set at commit time, and the tag is unique per commit, so a new snapshot
+// never moves the tag of one still in use.
+import { randomBytes } from 'node:crypto';
+import type Dockerode from 'dockerode';
+import { ID_PATTERN, IMAGE_REF_MAX_LENGTH, IMAGE_REF_PATTERN } from '../shared/limits.js';
+import { managedLabels } from '../shared/names.js';
+
+export const DEFAULT_SNAPSHOT_REPOSITORY = 'snapkeeper/snapshot';
+
+export interface CommitSnapshotOptions {
+  containerId: string;
+  projectId: string;
+  workItemId: string;
+  /** Image repository (lowercase, Docker's rules); default `snapkeeper/snapshot`. */
+  repository?: string;
+  /** Default: `<project>-<work item>-<time>-<random>`, made safe for a tag. */
+  tag?: string;
+  /** Pause the container while committing (Docker's default: true). */
+  pause?: boolean;
+}
+
+export interface CommittedSnapshot {
+  /** `repository:tag`, what to register and what the next job starts from. */
+  image: string;
+  /** The engine's `sha256:…` id. */
+  imageId: string;
+}
+
+const slug = (s: string) => s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[.-]+/, '');
+
+export function defaultSnapshotTag(projectId: string, workItemId: string, now = Date.now()): string {
+  const suffix = `-${now.toString(36)}-${randomBytes(4).toString('hex')}`;
+  return `${slug(projectId).slice(0, 50)}-${slug(workItemId).slice(0, 60)}${suffix}`.slice(0, 128);
+}
+
+export async function commitSnapshot(
+  docker: Dockerode,
+  options: CommitSnapshotOptions,
+): Promise<CommittedSnapshot> {
+  const { containerId, projectId, workItemId } = options;
+  if (!ID_PATTERN.test(projectId))
+    throw new Error(`projectId ${JSON.stringify(projectId)} is not a valid id`);
+  if (!ID_PATTERN.test(workItemId))
+    throw new Error(`workItemId ${JSON.stringify(workItemId)} is not a valid id`);
+  const repository = options.repository ?? DEFAULT_SNAPSHOT_REPOSITORY;
+  const tag = options.tag ?? defaultSnapshotTag(projectId, workItemId);
+  const image = `${repository}:${tag}`;
+  if (image.length > IMAGE_REF_MAX_LENGTH || !IMAGE_REF_PATTERN.test(image) || image.includes('@')) {
+    throw new Error(`${JSON.stringify(image)} is not a valid repository:tag for a snapshot`);
+  }
+  // One Dockerfile LABEL instruction; the ids cannot hold quotes or backslashes (ID_PATTERN).
+  const labels = Object.entries(managedLabels(projectId, workItemId))
+    .map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`)
+    .join(' ');
+  const result = (await docker.getContainer(containerId).commit({
+    repo: repository,
+    tag,
+    pause: options.pause ?? true,
+    changes: [`LABEL ${labels}`],
+  })) as { Id?: string; id?: string };
+  const imageId = result.Id ?? result.id;
+  if (!imageId) throw new Error(`docker commit of ${containerId} returned no image id`);
+  return { image, imageId };
+}

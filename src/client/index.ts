@@ -1,0 +1,2 @@
+export * from './commit-snapshot.js';
+export * from './snapkeeper-client.js';

@@ -1,0 +1,218 @@
+// Snapshot listings through Temporal visibility: no state of our own, so any API replica answers
+// the same. Visibility is eventually consistent (a change shows up after a short delay), and it
+// only holds what the workflows publish as search attributes; see toSnapshotSummary.
+import type { Payload } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { ID_PATTERN, HOST_ID_PATTERN, REPOSITORY_PATTERN } from '../shared/limits.js';
+import { SEARCH_ATTRIBUTES, parseSnapshotWorkflowId } from '../shared/names.js';
+import type { PullRequestRef, SnapshotState, SnapshotStatus } from '../shared/types.js';
+
+export const SNAPSHOT_WORKFLOW_TYPE = 'snapshotWorkflow';
+export const SNAPSHOT_STATUSES: SnapshotStatus[] = ['active', 'invalidated', 'removal-blocked', 'removed'];
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 200;
+
+/** Temporal's numeric WorkflowExecutionStatus → the name the API shows. */
+const EXECUTION_STATUS: Record<number, string> = {
+  1: 'running',
+  2: 'completed',
+  3: 'failed',
+  4: 'canceled',
+  5: 'terminated',
+  6: 'continued-as-new',
+  7: 'timed-out',
+};
+
+/** One execution as `listWorkflowExecutions` returns it; only the fields read here. */
+export interface RawExecutionInfo {
+  execution?: { workflowId?: string | null } | null;
+  status?: number | null;
+  searchAttributes?: { indexedFields?: Record<string, Payload> | null } | null;
+}
+
+/** The slice of a Temporal `Client` that listings use (a real Client fits; tests pass fakes). */
+export interface VisibilityClient {
+  options: { namespace: string };
+  workflowService: {
+    listWorkflowExecutions(request: {
+      namespace: string;
+      query: string;
+      pageSize: number;
+      nextPageToken?: Uint8Array;
+    }): Promise<{ executions?: RawExecutionInfo[] | null; nextPageToken?: Uint8Array | null }>;
+  };
+}
+
+export interface ListSnapshotsFilter {
+  projectId?: string;
+  state?: SnapshotStatus;
+  host?: string;
+  pageSize?: number;
+  cursor?: string;
+}
+
+/**
+ * A snapshot as visibility knows it. `imageId`, `createdAt` and `lastUsedAt` are not search
+ * attributes, so a listing shows them as null unless it asked for the full view (a query per item).
+ */
+export interface SnapshotSummary extends Omit<
+  SnapshotState,
+  'imageId' | 'createdAt' | 'lastUsedAt' | 'ttlSeconds' | 'slidingTtl' | 'endReason' | 'blockedBy' | 'message'
+> {
+  imageId: string | null;
+  createdAt: string | null;
+  lastUsedAt: string | null;
+  ttlSeconds?: number;
+  slidingTtl?: boolean;
+  endReason?: SnapshotState['endReason'];
+  blockedBy?: string | null;
+  message?: string | null;
+  workflowId: string;
+  /** Temporal's execution status of the owning workflow: running, completed, terminated, … */
+  workflowStatus: string;
+}
+
+export interface SnapshotPage {
+  items: SnapshotSummary[];
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export class InvalidListRequest extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidListRequest';
+  }
+}
+
+/** A visibility string literal; every value reaching here was validated, this is the last guard. */
+export function visibilityLiteral(value: string): string {
+  if (/['"\\\n\r]/.test(value))
+    throw new InvalidListRequest(`unsupported characters in ${JSON.stringify(value)}`);
+  return `'${value}'`;
+}
+
+/**
+ * Without a state, the open workflows (snapshots on disk or leaving it). A state of the living
+ * (active, invalidated, removal-blocked) also asks for open workflows, so a terminated workflow's
+ * last published state never shows as alive; `removed` lists closed ones too, within retention.
+ */
+export function buildListQuery(filter: Pick<ListSnapshotsFilter, 'projectId' | 'state' | 'host'>): string {
+  const parts = [`WorkflowType = ${visibilityLiteral(SNAPSHOT_WORKFLOW_TYPE)}`];
+  if (filter.projectId !== undefined) {
+    if (!ID_PATTERN.test(filter.projectId)) throw new InvalidListRequest('projectId is not a valid id');
+    parts.push(`${SEARCH_ATTRIBUTES.projectId} = ${visibilityLiteral(filter.projectId)}`);
+  }
+  if (filter.host !== undefined) {
+    if (!HOST_ID_PATTERN.test(filter.host)) throw new InvalidListRequest('host is not a valid host id');
+    parts.push(`${SEARCH_ATTRIBUTES.host} = ${visibilityLiteral(filter.host)}`);
+  }
+  if (filter.state !== undefined) {
+    if (!SNAPSHOT_STATUSES.includes(filter.state))
+      throw new InvalidListRequest(`state must be one of ${SNAPSHOT_STATUSES.join(', ')}`);
+    parts.push(`${SEARCH_ATTRIBUTES.state} = ${visibilityLiteral(filter.state)}`);
+  }
+  if (filter.state !== 'removed') parts.push(`ExecutionStatus = 'Running'`);
+  return parts.join(' AND ');
+}
+
+export function encodeCursor(token: Uint8Array | null | undefined): string | null {
+  if (!token || token.length === 0) return null;
+  return Buffer.from(token).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined): Uint8Array | undefined {
+  if (cursor === undefined || cursor === '') return undefined;
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidListRequest('cursor is not valid');
+  return new Uint8Array(Buffer.from(cursor, 'base64url'));
+}
+
+function decodeAttribute(payload: Payload | undefined): unknown {
+  if (!payload) return undefined;
+  try {
+    const value: unknown = defaultPayloadConverter.fromPayload(payload);
+    // Keyword lists come back as arrays; every attribute read here holds one value.
+    return Array.isArray(value) ? value[0] : value;
+  } catch {
+    return undefined;
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Builds a summary from one execution's search attributes; undefined when it never published one. */
+export function toSnapshotSummary(raw: RawExecutionInfo): SnapshotSummary | undefined {
+  const workflowId = raw.execution?.workflowId ?? '';
+  const fields = raw.searchAttributes?.indexedFields ?? {};
+  const get = (name: string) => decodeAttribute(fields[name]);
+  const ids = parseSnapshotWorkflowId(workflowId);
+  const projectId = str(get(SEARCH_ATTRIBUTES.projectId)) ?? ids?.projectId;
+  const workItemId = str(get(SEARCH_ATTRIBUTES.workItemId)) ?? ids?.workItemId;
+  const state = str(get(SEARCH_ATTRIBUTES.state));
+  if (!projectId || !workItemId || !state) return undefined;
+  const expires = get(SEARCH_ATTRIBUTES.expiresAt);
+  const expiresAt =
+    expires instanceof Date ? expires.toISOString() : typeof expires === 'string' ? expires : '';
+  const repository = str(get(SEARCH_ATTRIBUTES.repository));
+  const prNumber = Number(get(SEARCH_ATTRIBUTES.pullRequest));
+  const pullRequest: PullRequestRef | null =
+    repository && REPOSITORY_PATTERN.test(repository) && Number.isInteger(prNumber) && prNumber > 0
+      ? { repository, number: prNumber }
+      : null;
+  const size = Number(get(SEARCH_ATTRIBUTES.sizeBytes));
+  return {
+    projectId,
+    workItemId,
+    image: str(get(SEARCH_ATTRIBUTES.image)) ?? '',
+    imageId: null,
+    host: str(get(SEARCH_ATTRIBUTES.host)) ?? '',
+    state: state as SnapshotStatus,
+    createdAt: null,
+    expiresAt,
+    lastUsedAt: null,
+    sizeBytes: Number.isFinite(size) ? size : 0,
+    pullRequest,
+    workflowId,
+    workflowStatus: EXECUTION_STATUS[raw.status ?? 0] ?? 'unknown',
+  };
+}
+
+/** One page of snapshots matching the filter; the cursor is Temporal's page token, base64url. */
+export async function listSnapshots(
+  client: VisibilityClient,
+  filter: ListSnapshotsFilter,
+): Promise<SnapshotPage> {
+  const pageSize = Math.min(Math.max(filter.pageSize ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
+  const nextPageToken = decodeCursor(filter.cursor);
+  let response;
+  try {
+    response = await client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query: buildListQuery(filter),
+      pageSize,
+      ...(nextPageToken ? { nextPageToken } : {}),
+    });
+  } catch (err) {
+    // INVALID_ARGUMENT: a token the server cannot read (forged, or from another query).
+    if (nextPageToken && grpcCode(err) === 3)
+      throw new InvalidListRequest('cursor is not valid for this query');
+    throw err;
+  }
+  const items: SnapshotSummary[] = [];
+  for (const raw of response.executions ?? []) {
+    const item = toSnapshotSummary(raw);
+    if (item) items.push(item);
+  }
+  return { items, nextCursor: encodeCursor(response.nextPageToken) };
+}
+
+export function grpcCode(err: unknown): number | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'number') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
