@@ -1,11 +1,36 @@
+import type { BudgetControlDeps, BudgetHostDeps } from './budget-activities.js';
+import { createBudgetControlActivities, createBudgetHostActivities } from './budget-activities.js';
 import type { DockerActivityDeps } from './docker-activities.js';
 import { createDockerActivities } from './docker-activities.js';
+import type { ReconcileHostDeps } from './reconcile-activities.js';
+import { createReconcileControlActivities, createReconcileHostActivities } from './reconcile-activities.js';
 
-export type ActivityDeps = DockerActivityDeps;
+export type ActivityDeps = DockerActivityDeps &
+  Omit<ReconcileHostDeps, keyof DockerActivityDeps> &
+  Omit<BudgetHostDeps, keyof DockerActivityDeps>;
 
-/** Every activity of this process, built from its dependencies (real clients, or test fakes). */
+/**
+ * Every Docker activity of this process, built from its dependencies (real clients, or test
+ * fakes): registered on the Docker queue of the host whose engine `docker` talks to.
+ */
 export function createActivities(deps: ActivityDeps) {
-  return { ...createDockerActivities(deps) };
+  return {
+    ...createDockerActivities(deps),
+    ...createReconcileHostActivities(deps),
+    ...createBudgetHostActivities(deps),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+export type ControlActivityDeps = BudgetControlDeps;
+
+/**
+ * The generic activities that talk to Temporal itself (visibility, queries, signals, the budget
+ * entity): registered on the workflow queue, where any worker with a client can run them.
+ */
+export function createControlActivities(deps: ControlActivityDeps) {
+  return { ...createReconcileControlActivities(deps), ...createBudgetControlActivities(deps) };
+}
+
+export type ControlActivities = ReturnType<typeof createControlActivities>;

@@ -54,6 +54,9 @@ const schema = z.object({
   SNAPKEEPER_MAX_BYTES: z.coerce.number().int().min(1).optional(),
   SNAPKEEPER_DISK_HIGH_PERCENT: z.coerce.number().min(1).max(100).default(85),
   SNAPKEEPER_DISK_LOW_PERCENT: z.coerce.number().min(0).max(100).default(80),
+  SNAPKEEPER_DISK_PATH: z.string().optional(),
+  SNAPKEEPER_WORKER_METRICS_PORT: intFromEnv(0, 65535).default(9464),
+  SNAPKEEPER_WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   SNAPKEEPER_LOG_LEVEL: z
     .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
     .default('info'),
@@ -77,7 +80,11 @@ export interface Config {
     maxBytes: number | undefined;
     diskHighPercent: number;
     diskLowPercent: number;
+    /** Where the engine's data root is mounted in this process, if not at the engine's own path. */
+    diskPath: string | undefined;
   };
+  /** The worker's Prometheus endpoint (reconcile and budget metrics); port 0 turns it off. */
+  workerMetrics: { port: number; host: string };
 }
 
 /** Builds the one validated configuration object from the environment; throws a readable error. */
@@ -116,6 +123,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBytes: e.SNAPKEEPER_MAX_BYTES,
       diskHighPercent: e.SNAPKEEPER_DISK_HIGH_PERCENT,
       diskLowPercent: e.SNAPKEEPER_DISK_LOW_PERCENT,
+      diskPath: e.SNAPKEEPER_DISK_PATH || undefined,
+    },
+    workerMetrics: {
+      port: e.SNAPKEEPER_WORKER_METRICS_PORT,
+      host: e.SNAPKEEPER_WORKER_METRICS_HOST,
     },
   };
 }

@@ -1,11 +1,16 @@
+import { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
+import { createActivities, createControlActivities } from '../activities/index.js';
 import type { Config } from '../config/config.js';
+import type { ProjectPolicies } from '../config/project-policy.js';
+import { loadProjectPolicies } from '../config/project-policy.js';
 import type { DockerPort } from '../docker/docker-port.js';
 import type { Logger } from '../logging/logger.js';
 import { WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../shared/names.js';
+import type { BudgetWorkflowOptions } from '../workflows/budget-workflow.js';
 import { webpackConfigHook, workflowsPath } from './workflow-bundle-options.js';
+import type { UpkeepMetrics } from './worker-metrics.js';
 
 export interface WorkerDeps {
   config: Config;
@@ -14,6 +19,12 @@ export interface WorkerDeps {
   log: Logger;
   /** A prebuilt bundle (tests share one) instead of bundling the workflows at start-up. */
   workflowBundle?: { code: string } | { codePath: string };
+  /** Where the Docker worker records reconcile and budget metrics (main.ts serves them). */
+  metrics?: UpkeepMetrics;
+  /** Per-project policies for the budget; loaded from config.policyFile when absent. */
+  policies?: ProjectPolicies;
+  /** Options for the budget workflows this process starts (tests shorten history limits). */
+  budgetWorkflowOptions?: BudgetWorkflowOptions;
 }
 
 /**
@@ -26,6 +37,9 @@ export async function createWorkers({
   docker,
   log,
   workflowBundle,
+  metrics,
+  policies,
+  budgetWorkflowOptions,
 }: WorkerDeps): Promise<Worker[]> {
   const workers: Worker[] = [];
   const namespace = config.temporal.namespace;
@@ -36,6 +50,12 @@ export async function createWorkers({
         namespace,
         taskQueue: WORKFLOW_TASK_QUEUE,
         ...(workflowBundle ? { workflowBundle } : { workflowsPath, bundlerOptions: { webpackConfigHook } }),
+        // Generic activities (visibility, queries, signals, the budget entity) need a client only.
+        activities: createControlActivities({
+          client: new Client({ connection, namespace }),
+          log,
+          ...(budgetWorkflowOptions ? { budgetWorkflowOptions } : {}),
+        }),
       }),
     );
   }
@@ -45,7 +65,13 @@ export async function createWorkers({
         connection,
         namespace,
         taskQueue: dockerTaskQueue(config.hostId),
-        activities: createActivities({ docker, log: log.child({ hostId: config.hostId }) }),
+        activities: createActivities({
+          docker,
+          log: log.child({ hostId: config.hostId }),
+          budget: config.budget,
+          policies: policies ?? (await loadProjectPolicies(config.policyFile)),
+          ...(metrics ? { metrics } : {}),
+        }),
       }),
     );
   }

@@ -1,1 +1,3 @@
 export * from './snapshot-workflow.js';
+export * from './reconcile-workflow.js';
+export * from './budget-workflow.js';

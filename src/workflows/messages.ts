@@ -12,6 +12,14 @@ import type {
   SnapshotWorkflowView,
   TouchRequest,
 } from '../shared/types.js';
+import type {
+  AdmitRequest,
+  AdmitResult,
+  BudgetCheckRequest,
+  BudgetCheckResult,
+  BudgetView,
+} from './budget-types.js';
+import type { VanishedSignal } from './reconcile-types.js';
 
 export const registerUpdate = defineUpdate<RegisterResult, [RegisterRequest]>('register');
 export const touchUpdate = defineUpdate<SnapshotState, [TouchRequest]>('touch');
@@ -20,3 +28,10 @@ export const mergedSignal = defineSignal<[MergedSignal]>('merged');
 export const invalidateSignal = defineSignal<[InvalidateSignal]>('invalidate');
 export const evictSignal = defineSignal<[EvictSignal]>('evict');
 export const stateQuery = defineQuery<SnapshotWorkflowView>('state');
+/** From the reconciler: the current image is gone from its engine (someone ran `docker rmi`). */
+export const vanishedSignal = defineSignal<[VanishedSignal]>('vanished');
+
+// The per-host budget workflow (`budget:<hostId>`).
+export const budgetAdmitUpdate = defineUpdate<AdmitResult, [AdmitRequest]>('admit');
+export const budgetCheckUpdate = defineUpdate<BudgetCheckResult, [BudgetCheckRequest]>('check');
+export const budgetStateQuery = defineQuery<BudgetView>('budget');

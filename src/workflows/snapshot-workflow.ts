@@ -45,7 +45,9 @@ import {
   registerUpdate,
   stateQuery,
   touchUpdate,
+  vanishedSignal,
 } from './messages.js';
+import { admitToBudget } from './budget-hooks.js';
 
 export interface SnapshotWorkflowOptions {
   /** Continue-as-new once the history holds this many events (or when the server suggests it). */
@@ -281,7 +283,9 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     };
     last = current;
     publish();
-    return { outcome: replacing ? 'replaced' : 'created', snapshot: current };
+    const accepted = current;
+    await admitToBudget(accepted); // per-host budget (issue 4); may evict other snapshots, never fails
+    return { outcome: replacing ? 'replaced' : 'created', snapshot: accepted };
   }
 
   setHandler(
@@ -372,6 +376,13 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     // An eviction decided for an older image must not hit the image that replaced it.
     if (signal?.imageId && current && current.imageId !== signal.imageId) return;
     endCurrent('evicted', String(signal?.reason ?? 'evicted').slice(0, REASON_MAX_LENGTH));
+  });
+
+  setHandler(vanishedSignal, (signal) => {
+    // From the reconciler, after a 404 on the image id; cleanup then finds nothing and completes.
+    if (!current || (signal?.imageId && current.imageId !== signal.imageId)) return;
+    const message = signal?.message ?? `image ${current.image} vanished from host ${current.host}`;
+    endCurrent('vanished', String(message).slice(0, REASON_MAX_LENGTH));
   });
 
   setHandler(stateQuery, (): SnapshotWorkflowView => ({ current, retiring, last }));

@@ -1,0 +1,252 @@
+// Activities of the reconciler. The host ones run on the Docker queue of the host they inspect; the
+// control ones talk to Temporal (visibility, queries, signals) and run on the workflow queue.
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { DockerPort } from '../docker/docker-port.js';
+import { DockerError } from '../docker/docker-port.js';
+import type { Logger } from '../logging/logger.js';
+import { ErrorType } from '../shared/errors.js';
+import { HOST_ID_PATTERN } from '../shared/limits.js';
+import { LABEL_MANAGED, LABEL_PROJECT, LABEL_WORK_ITEM, SEARCH_ATTRIBUTES } from '../shared/names.js';
+import { SA } from '../shared/search-attribute-keys.js';
+import type { SnapshotWorkflowView } from '../shared/types.js';
+import type { UpkeepMetrics } from '../worker/worker-metrics.js';
+import { stateQuery, vanishedSignal } from '../workflows/messages.js';
+import type { ManagedImage, ReconcileReport, SnapshotOwnerView } from '../workflows/reconcile-types.js';
+import { hostOfReconcileSchedule } from '../workflows/upkeep-names.js';
+import { mapLimit } from './map-limit.js';
+
+export interface ReconcileHostDeps {
+  docker: DockerPort;
+  log: Logger;
+  metrics?: UpkeepMetrics;
+  /** The clock the age checks use (tests move it). */
+  now?: () => number;
+}
+
+export interface RemoveOrphanInput {
+  imageId: string;
+  orphanGraceSeconds: number;
+}
+
+export interface RemoveOrphanResult {
+  outcome: 'removed' | 'already-gone' | 'too-young' | 'in-use' | 'held-by-children' | 'unmanaged';
+  holders: string[];
+}
+
+const MANAGED_FILTER = `${LABEL_MANAGED}=true`;
+
+export function createReconcileHostActivities({ docker, log, metrics, now = Date.now }: ReconcileHostDeps) {
+  const containersUsing = async (imageId: string) =>
+    (await docker.listContainers()).filter((c) => c.imageId === imageId).map((c) => c.id);
+
+  return {
+    /** The managed images of this host (label filter), with their age on the host's clock. */
+    async listManagedImages(): Promise<ManagedImage[]> {
+      const images = await docker.listImages({ labels: [MANAGED_FILTER] });
+      const t = now();
+      return images
+        .filter((i) => i.labels[LABEL_MANAGED] === 'true')
+        .map((i) => ({
+          imageId: i.id,
+          tags: i.repoTags,
+          projectId: i.labels[LABEL_PROJECT] ?? null,
+          workItemId: i.labels[LABEL_WORK_ITEM] ?? null,
+          createdAt: i.createdAt,
+          ageSeconds: Math.max(0, Math.floor((t - Date.parse(i.createdAt)) / 1000)),
+          sizeBytes: i.sizeBytes,
+        }));
+    },
+
+    /** The ids among these that the engine does not know (404). */
+    async findMissingImages(input: { imageIds: string[] }): Promise<string[]> {
+      const missing: string[] = [];
+      for (const id of input.imageIds) if (!(await docker.inspectImage(id))) missing.push(id);
+      return missing;
+    },
+
+    /**
+     * Removes one orphan, after checking again what the reconciler saw: the managed label, the age
+     * (on this host's clock), and that no container (running or not) uses it. Never forced; a 404
+     * at any step means someone else removed it, which is success.
+     */
+    async removeOrphanImage(input: RemoveOrphanInput): Promise<RemoveOrphanResult> {
+      const info = await docker.inspectImage(input.imageId);
+      if (!info) return { outcome: 'already-gone', holders: [] };
+      if (info.labels[LABEL_MANAGED] !== 'true') {
+        log.error({ imageId: info.id }, 'reconciler refused to remove an image without the managed label');
+        return { outcome: 'unmanaged', holders: [] };
+      }
+      if (now() - Date.parse(info.createdAt) < input.orphanGraceSeconds * 1000) {
+        return { outcome: 'too-young', holders: [] };
+      }
+      const users = await containersUsing(info.id);
+      if (users.length > 0) return { outcome: 'in-use', holders: users };
+      try {
+        // Every extra reference makes a delete by id a 409; the last one deletes the image. noprune:
+        // an untagged parent may still be someone's, and is listed (and judged) on its own if not.
+        for (const tag of info.repoTags) await docker.removeImage(tag, { noprune: true });
+        const result = await docker.removeImage(info.id, { noprune: true });
+        log.info({ imageId: info.id, tags: info.repoTags, result }, 'orphaned snapshot image removed');
+        return {
+          outcome: result === 'removed' || info.repoTags.length > 0 ? 'removed' : 'already-gone',
+          holders: [],
+        };
+      } catch (err) {
+        if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
+        const nowUsing = await containersUsing(info.id);
+        if (nowUsing.length > 0) return { outcome: 'in-use', holders: nowUsing };
+        const children = (await docker.listImages({ all: true })).filter((i) => i.parentId === info.id);
+        if (children.length > 0) return { outcome: 'held-by-children', holders: children.map((c) => c.id) };
+        throw err;
+      }
+    },
+
+    /** Logs a finished run and exports it as metrics of this host's worker. */
+    async recordReconcileReport(report: ReconcileReport): Promise<void> {
+      metrics?.recordReconcile(report);
+      const summary = {
+        host: report.host,
+        dryRun: report.dryRun,
+        managedImages: report.managedImages,
+        owned: report.owned,
+        orphansRemoved: report.orphansRemoved.map((i) => i.imageId),
+        orphansKeptYoung: report.orphansKeptYoung.length,
+        blocked: report.blocked.map((b) => `${b.imageId}: ${b.reason}`),
+        vanished: report.vanished.map((v) => v.workflowId),
+        unverified: report.unverified.length,
+        error: report.error,
+      };
+      if (report.error) log.warn(summary, 'reconcile failed');
+      else log.info(summary, 'reconcile finished');
+    },
+  };
+}
+
+export type ReconcileHostActivities = ReturnType<typeof createReconcileHostActivities>;
+
+export interface ControlDeps {
+  /** A Temporal client; the control activities run on the workflow queue, where one exists. */
+  client?: Client;
+  log: Logger;
+}
+
+export function requireClient(client: Client | undefined): Client {
+  if (!client) {
+    throw ApplicationFailure.nonRetryable(
+      'this worker has no Temporal client for control activities (createActivities needs `client`)',
+      ErrorType.invalidRequest,
+    );
+  }
+  return client;
+}
+
+const QUERY_CONCURRENCY = 8;
+
+export function openSnapshotsQuery(host?: string): string {
+  const base = `WorkflowType='snapshotWorkflow' AND ExecutionStatus='Running'`;
+  if (host === undefined) return base;
+  if (!HOST_ID_PATTERN.test(host)) throw new Error(`invalid host id ${JSON.stringify(host)}`);
+  return `${base} AND ${SEARCH_ATTRIBUTES.host}='${host}'`;
+}
+
+/** Asks one snapshot workflow which images it holds: only a running one holds any. */
+export async function describeSnapshotOwner(client: Client, workflowId: string): Promise<SnapshotOwnerView> {
+  const empty = { workflowId, images: [], current: null, error: null };
+  try {
+    const handle = client.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    // A closed run still answers queries by replay (a terminated one with the image it held
+    // then): only the status tells whether anyone still owns anything.
+    if (description.status.name !== 'RUNNING') return { ...empty, status: 'closed' };
+    const view: SnapshotWorkflowView = await handle.query(stateQuery);
+    const images: SnapshotOwnerView['images'] = [];
+    if (view.current) {
+      images.push({
+        imageId: view.current.imageId,
+        image: view.current.image,
+        host: view.current.host,
+        role: 'current',
+      });
+    }
+    for (const r of view.retiring)
+      images.push({ imageId: r.imageId, image: r.image, host: r.host, role: 'retiring' });
+    const c = view.current;
+    return {
+      ...empty,
+      status: 'running',
+      images,
+      current: c
+        ? {
+            imageId: c.imageId,
+            image: c.image,
+            host: c.host,
+            projectId: c.projectId,
+            sizeBytes: c.sizeBytes,
+            createdAt: c.createdAt,
+            lastUsedAt: c.lastUsedAt,
+          }
+        : null,
+    };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return { ...empty, status: 'not-found' };
+    return { ...empty, status: 'error', error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export function createReconcileControlActivities({ client, log }: ControlDeps) {
+  return {
+    /** Hosts with a reconcile schedule (one per Docker worker) or an open snapshot workflow. */
+    async listKnownHosts(): Promise<string[]> {
+      const c = requireClient(client);
+      const hosts = new Set<string>();
+      for await (const schedule of c.schedule.list()) {
+        const host = hostOfReconcileSchedule(schedule.scheduleId);
+        if (host && HOST_ID_PATTERN.test(host)) hosts.add(host);
+      }
+      for await (const wf of c.workflow.list({ query: openSnapshotsQuery() })) {
+        const host = wf.typedSearchAttributes.get(SA.host);
+        if (typeof host === 'string' && HOST_ID_PATTERN.test(host)) hosts.add(host);
+      }
+      return [...hosts].sort();
+    },
+
+    /** Open snapshot workflows whose shown image is on this host, from visibility (which lags). */
+    async listOpenSnapshotWorkflows(input: { host: string }): Promise<string[]> {
+      const c = requireClient(client);
+      const ids: string[] = [];
+      for await (const wf of c.workflow.list({ query: openSnapshotsQuery(input.host) }))
+        ids.push(wf.workflowId);
+      return ids;
+    },
+
+    /** Status and held images of each workflow: the owner check, by query, not by visibility. */
+    async describeSnapshotWorkflows(input: { workflowIds: string[] }): Promise<SnapshotOwnerView[]> {
+      const c = requireClient(client);
+      const unique = [...new Set(input.workflowIds)];
+      return mapLimit(unique, QUERY_CONCURRENCY, (id) => describeSnapshotOwner(c, id));
+    },
+
+    /** Tells a snapshot workflow its image is gone; 'gone' when the workflow is closed or absent. */
+    async signalVanished(input: {
+      workflowId: string;
+      imageId: string;
+      message: string;
+    }): Promise<'signalled' | 'gone'> {
+      const c = requireClient(client);
+      try {
+        await c.workflow
+          .getHandle(input.workflowId)
+          .signal(vanishedSignal, { imageId: input.imageId, message: input.message });
+        log.warn(input, 'snapshot image vanished from its engine; its workflow was told');
+        return 'signalled';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return 'gone';
+        throw err;
+      }
+    },
+  };
+}
+
+export type ReconcileControlActivities = ReturnType<typeof createReconcileControlActivities>;

@@ -1,0 +1,172 @@
+// Prometheus metrics of a worker process: what the reconciler found and did on this worker's host,
+// and what the budget decided there. The Docker worker of a host records them (its activities run
+// the reconcile report and budget recording steps), and serves them on /metrics.
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BudgetDecision } from '../workflows/budget-types.js';
+import type { ReconcileReport } from '../workflows/reconcile-types.js';
+
+export interface UpkeepMetrics {
+  readonly registry: Registry;
+  recordReconcile(report: ReconcileReport): void;
+  recordBudget(host: string, decision: BudgetDecision): void;
+  recordDisk(host: string, usedPercent: number): void;
+}
+
+export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): UpkeepMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'snapkeeper_worker_' });
+  const labelNames = ['host', 'dry_run'] as const;
+  const runs = new Counter({
+    name: 'snapkeeper_reconcile_runs_total',
+    help: 'Reconcile runs of a host (failed ones have result="error")',
+    labelNames: ['host', 'dry_run', 'result'] as const,
+    registers: [registry],
+  });
+  const lastRun = new Gauge({
+    name: 'snapkeeper_reconcile_last_run_timestamp_seconds',
+    help: 'When the last reconcile run of a host finished',
+    labelNames,
+    registers: [registry],
+  });
+  const managed = new Gauge({
+    name: 'snapkeeper_reconcile_managed_images',
+    help: 'Managed images on the host at the last reconcile run',
+    labelNames,
+    registers: [registry],
+  });
+  const owned = new Gauge({
+    name: 'snapkeeper_reconcile_owned_images',
+    help: 'Managed images an open snapshot workflow held at the last reconcile run',
+    labelNames,
+    registers: [registry],
+  });
+  const keptYoung = new Gauge({
+    name: 'snapkeeper_reconcile_orphans_kept_young',
+    help: 'Unowned managed images younger than the grace period at the last reconcile run',
+    labelNames,
+    registers: [registry],
+  });
+  const blocked = new Gauge({
+    name: 'snapkeeper_reconcile_blocked_images',
+    help: 'Orphans the engine refused to remove (in use, or held by child images) at the last run',
+    labelNames,
+    registers: [registry],
+  });
+  const removed = new Counter({
+    name: 'snapkeeper_reconcile_orphans_removed_total',
+    help: 'Orphaned managed images removed by the reconciler (dry runs: that would have been)',
+    labelNames,
+    registers: [registry],
+  });
+  const removedBytes = new Counter({
+    name: 'snapkeeper_reconcile_orphan_bytes_removed_total',
+    help: 'Size of the orphaned images removed by the reconciler',
+    labelNames,
+    registers: [registry],
+  });
+  const vanished = new Counter({
+    name: 'snapkeeper_reconcile_vanished_total',
+    help: 'Snapshot workflows whose image vanished from the engine, ended by the reconciler',
+    labelNames,
+    registers: [registry],
+  });
+  const evictions = new Counter({
+    name: 'snapkeeper_budget_evictions_total',
+    help: 'Snapshots evicted by the budget of a host, by the limit that was crossed',
+    labelNames: ['host', 'limit'] as const,
+    registers: [registry],
+  });
+  const snapshots = new Gauge({
+    name: 'snapkeeper_budget_snapshots',
+    help: 'Snapshots the budget of a host counts after its last decision',
+    labelNames: ['host'] as const,
+    registers: [registry],
+  });
+  const bytes = new Gauge({
+    name: 'snapkeeper_budget_bytes',
+    help: 'Bytes of snapshots the budget of a host counts after its last decision',
+    labelNames: ['host'] as const,
+    registers: [registry],
+  });
+  const disk = new Gauge({
+    name: 'snapkeeper_disk_used_percent',
+    help: "Use of the filesystem that holds the Docker engine's data root",
+    labelNames: ['host'] as const,
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    recordReconcile(report) {
+      const labels = { host: report.host, dry_run: String(report.dryRun) };
+      runs.inc({ ...labels, result: report.error ? 'error' : 'ok' });
+      lastRun.set(labels, Date.parse(report.finishedAt) / 1000);
+      if (report.error) return;
+      managed.set(labels, report.managedImages);
+      owned.set(labels, report.owned);
+      keptYoung.set(labels, report.orphansKeptYoung.length);
+      blocked.set(labels, report.blocked.length);
+      removed.inc(labels, report.orphansRemoved.length);
+      removedBytes.inc(
+        labels,
+        report.orphansRemoved.reduce((sum, i) => sum + i.sizeBytes, 0),
+      );
+      vanished.inc(labels, report.vanished.length);
+    },
+    recordBudget(host, decision) {
+      for (const e of decision.evicted) evictions.inc({ host, limit: e.limit });
+      snapshots.set({ host }, decision.usage.snapshots);
+      bytes.set({ host }, decision.usage.bytes);
+      if (decision.usage.diskUsedPercent !== null) disk.set({ host }, decision.usage.diskUsedPercent);
+    },
+    recordDisk(host, usedPercent) {
+      disk.set({ host }, usedPercent);
+    },
+  };
+}
+
+/** Serves GET /metrics (and GET /healthz) until closed. Port 0 picks a free port (tests). */
+export async function startMetricsServer(
+  metrics: UpkeepMetrics,
+  options: { port: number; host: string },
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
+      metrics.registry
+        .metrics()
+        .then((body) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(body);
+        })
+        .catch((err: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(String(err));
+        });
+      return;
+    }
+    if (req.method === 'GET' && path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

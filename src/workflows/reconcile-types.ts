@@ -1,0 +1,92 @@
+// Data shapes of the reconciler. Types only: bundled into workflow code.
+
+export interface ReconcileWorkflowInput {
+  /** Hosts to reconcile; by default every host that has a reconcile schedule or an open snapshot. */
+  hosts?: string[];
+  /** Unowned managed images younger than this are left alone (a registration may be on its way). */
+  orphanGraceSeconds: number;
+  /** Report what would be done, and change nothing. */
+  dryRun: boolean;
+}
+
+/** One managed image as the reconciler saw it. */
+export interface ManagedImage {
+  imageId: string;
+  tags: string[];
+  projectId: string | null;
+  workItemId: string | null;
+  createdAt: string;
+  ageSeconds: number;
+  sizeBytes: number;
+}
+
+export interface BlockedImage {
+  imageId: string;
+  tags: string[];
+  /** Why the engine kept it: containers using it, or child images holding its layers. */
+  reason: string;
+  holders: string[];
+}
+
+export interface VanishedSnapshot {
+  workflowId: string;
+  imageId: string;
+  image: string;
+}
+
+/** A managed image kept because its owner could not be asked (the owner's query failed). */
+export interface UnverifiedImage {
+  imageId: string;
+  workflowId: string;
+  error: string;
+}
+
+export interface ReconcileReport {
+  host: string;
+  startedAt: string;
+  finishedAt: string;
+  dryRun: boolean;
+  orphanGraceSeconds: number;
+  /** Managed images on the engine. */
+  managedImages: number;
+  /** Of those, the ones an open snapshot workflow holds (current or being removed). */
+  owned: number;
+  /** Removed (or, in a dry run, that would be removed). */
+  orphansRemoved: ManagedImage[];
+  orphansKeptYoung: ManagedImage[];
+  blocked: BlockedImage[];
+  /** Open snapshot workflows whose current image is gone from the engine; told to end. */
+  vanished: VanishedSnapshot[];
+  unverified: UnverifiedImage[];
+  /** Set when the host could not be reconciled at all (its Docker worker is down, say). */
+  error: string | null;
+}
+
+export interface ReconcileResult {
+  reports: ReconcileReport[];
+}
+
+/** The answer of the owner check for one snapshot workflow. */
+export interface SnapshotOwnerView {
+  workflowId: string;
+  status: 'running' | 'closed' | 'not-found' | 'error';
+  /** Image ids it holds on each host, current or retiring (running workflows only). */
+  images: Array<{ imageId: string; image: string; host: string; role: 'current' | 'retiring' }>;
+  /** Its current image, for the budget and the vanished check. */
+  current: {
+    imageId: string;
+    image: string;
+    host: string;
+    projectId: string;
+    sizeBytes: number;
+    createdAt: string;
+    lastUsedAt: string;
+  } | null;
+  error: string | null;
+}
+
+export interface VanishedSignal {
+  /** Only act when this is still the current image. */
+  imageId?: string;
+  message?: string;
+}

@@ -1,0 +1,200 @@
+// The reconciler: for each host, every managed image must be owned by an open snapshot workflow,
+// be younger than the grace period, or go. This is what removes the image of a terminated workflow,
+// of a router that crashed between commit and register, and of the days before snapkeeper. It also
+// ends the snapshot workflows whose image someone removed behind their back.
+import { log, proxyActivities } from '@temporalio/workflow';
+import type { BudgetControlActivities } from '../activities/budget-activities.js';
+import type {
+  ReconcileControlActivities,
+  ReconcileHostActivities,
+} from '../activities/reconcile-activities.js';
+import { NON_RETRYABLE_DOCKER_ERRORS } from '../shared/errors.js';
+import { dockerTaskQueue, snapshotWorkflowId } from '../shared/names.js';
+import type {
+  ManagedImage,
+  ReconcileReport,
+  ReconcileResult,
+  ReconcileWorkflowInput,
+  SnapshotOwnerView,
+} from './reconcile-types.js';
+
+export type { ReconcileWorkflowInput, ReconcileResult, ReconcileReport } from './reconcile-types.js';
+
+/** Orphans are re-checked against their owners, then removed, this many at a time. */
+const REMOVAL_BATCH = 10;
+
+const control = proxyActivities<ReconcileControlActivities & BudgetControlActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 3 },
+});
+
+export async function reconcileWorkflow(input: ReconcileWorkflowInput): Promise<ReconcileResult> {
+  const hosts = input.hosts?.length ? [...new Set(input.hosts)] : await control.listKnownHosts();
+  const reports = await Promise.all(hosts.map((host) => reconcileHost(host, input)));
+  return { reports };
+}
+
+function ownerOf(image: ManagedImage): string | null {
+  return image.projectId && image.workItemId ? snapshotWorkflowId(image.projectId, image.workItemId) : null;
+}
+
+function heldOn(host: string, views: SnapshotOwnerView[]): Set<string> {
+  const held = new Set<string>();
+  for (const v of views) {
+    if (v.status !== 'running') continue;
+    for (const i of v.images) if (i.host === host) held.add(i.imageId);
+  }
+  return held;
+}
+
+async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promise<ReconcileReport> {
+  const docker = proxyActivities<ReconcileHostActivities>({
+    taskQueue: dockerTaskQueue(host),
+    // A host whose Docker worker is down is reported as such instead of holding the run forever.
+    scheduleToStartTimeout: '1 minute',
+    startToCloseTimeout: '2 minutes',
+    retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_DOCKER_ERRORS },
+  });
+  const grace = input.orphanGraceSeconds;
+  const report: ReconcileReport = {
+    host,
+    startedAt: new Date(Date.now()).toISOString(),
+    finishedAt: '',
+    dryRun: input.dryRun,
+    orphanGraceSeconds: grace,
+    managedImages: 0,
+    owned: 0,
+    orphansRemoved: [],
+    orphansKeptYoung: [],
+    blocked: [],
+    vanished: [],
+    unverified: [],
+    error: null,
+  };
+
+  try {
+    const images = await docker.listManagedImages();
+    report.managedImages = images.length;
+    // An image can only be owned by the workflow its labels name (registration checks them), so
+    // that workflow's own answer decides; visibility adds the open workflows of this host, whose
+    // current image may have vanished. Queries, unlike visibility, do not lag.
+    const visible = await control.listOpenSnapshotWorkflows({ host });
+    const labelled = images.map(ownerOf).filter((id): id is string => id !== null);
+    const views = await control.describeSnapshotWorkflows({
+      workflowIds: [...new Set([...labelled, ...visible])],
+    });
+    const byId = new Map(views.map((v) => [v.workflowId, v]));
+    const held = heldOn(host, views);
+
+    const candidates: ManagedImage[] = [];
+    for (const image of images) {
+      const owner = ownerOf(image);
+      const view = owner ? byId.get(owner) : undefined;
+      if (held.has(image.imageId)) report.owned++;
+      else if (owner && view?.status === 'error') {
+        report.unverified.push({ imageId: image.imageId, workflowId: owner, error: view.error ?? 'unknown' });
+      } else if (image.ageSeconds < grace) report.orphansKeptYoung.push(image);
+      else candidates.push(image);
+    }
+
+    // Open workflows whose current image on this host is not among the managed images: ask the
+    // engine by id, since only a 404 proves it vanished.
+    const listed = new Set(images.map((i) => i.imageId));
+    const suspects = views.filter(
+      (v) => v.status === 'running' && v.current?.host === host && !listed.has(v.current.imageId),
+    );
+    if (suspects.length > 0) {
+      const missing = new Set(
+        await docker.findMissingImages({ imageIds: suspects.map((v) => v.current!.imageId) }),
+      );
+      for (const v of suspects) {
+        const current = v.current!;
+        if (!missing.has(current.imageId)) continue;
+        report.vanished.push({ workflowId: v.workflowId, imageId: current.imageId, image: current.image });
+        if (input.dryRun) continue;
+        await control.signalVanished({
+          workflowId: v.workflowId,
+          imageId: current.imageId,
+          message: `image ${current.image} (${current.imageId}) vanished from host ${host}`,
+        });
+      }
+    }
+
+    if (input.dryRun) report.orphansRemoved = candidates;
+    for (let i = 0; !input.dryRun && i < candidates.length; i += REMOVAL_BATCH) {
+      const batch = candidates.slice(i, i + REMOVAL_BATCH);
+      // Ask the owners once more right before removing: a registration may have come in since.
+      const owners = batch.map(ownerOf).filter((id): id is string => id !== null);
+      const again = owners.length > 0 ? await control.describeSnapshotWorkflows({ workflowIds: owners }) : [];
+      const heldNow = heldOn(host, again);
+      const failedNow = new Set(again.filter((v) => v.status === 'error').map((v) => v.workflowId));
+      for (const image of batch) {
+        const owner = ownerOf(image);
+        if (heldNow.has(image.imageId)) {
+          report.owned++;
+          continue;
+        }
+        if (owner && failedNow.has(owner)) {
+          report.unverified.push({ imageId: image.imageId, workflowId: owner, error: 'owner query failed' });
+          continue;
+        }
+        const result = await docker.removeOrphanImage({ imageId: image.imageId, orphanGraceSeconds: grace });
+        switch (result.outcome) {
+          case 'removed':
+          case 'already-gone':
+            report.orphansRemoved.push(image);
+            break;
+          case 'too-young':
+            report.orphansKeptYoung.push(image);
+            break;
+          case 'in-use':
+            report.blocked.push({
+              imageId: image.imageId,
+              tags: image.tags,
+              reason: `in use by container(s) ${result.holders.map((h) => h.slice(0, 12)).join(', ')}`,
+              holders: result.holders,
+            });
+            break;
+          case 'held-by-children':
+            report.blocked.push({
+              imageId: image.imageId,
+              tags: image.tags,
+              reason: `its layers are held by child image(s) ${result.holders.map((h) => h.slice(0, 19)).join(', ')}`,
+              holders: result.holders,
+            });
+            break;
+          case 'unmanaged':
+            break;
+        }
+      }
+    }
+  } catch (err) {
+    report.error = failureMessage(err);
+    log.warn('reconcile of a host failed', { host, error: report.error });
+  }
+  report.finishedAt = new Date(Date.now()).toISOString();
+
+  try {
+    await docker.recordReconcileReport(report);
+  } catch (err) {
+    log.warn('could not record the reconcile report on the host', { host, error: failureMessage(err) });
+  }
+  if (!input.dryRun && !report.error) {
+    // Budgets are enforced at registration; this catches what changed between registrations
+    // (disk filled by other means, owners terminated) once an interval.
+    try {
+      await control.checkBudget({ host, discover: true });
+    } catch (err) {
+      log.warn('budget check failed', { host, error: failureMessage(err) });
+    }
+  }
+  return report;
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
+  }
+  return String(err);
+}
