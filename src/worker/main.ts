@@ -1,4 +1,4 @@
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config/config.js';
 import { createDockerPort, createDockerode } from '../docker/dockerode-adapter.js';
@@ -6,6 +6,10 @@ import { createLogger } from '../logging/logger.js';
 import { WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../shared/names.js';
 import { createWorkers } from './create-workers.js';
 import { ensureSearchAttributes } from './ensure-search-attributes.js';
+import { reconcileScheduleId } from '../workflows/upkeep-names.js';
+import { ensureBudgetWorkflow } from './ensure-budget-workflow.js';
+import { ensureReconcileSchedule } from './ensure-reconcile-schedule.js';
+import { createWorkerMetrics, startMetricsServer } from './worker-metrics.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -15,15 +19,35 @@ async function main(): Promise<void> {
   const client = await Connection.connect({ address });
   const added = await ensureSearchAttributes(client, namespace);
   if (added.length > 0) log.info({ added }, 'search attributes registered');
+  if (config.workerRoles.includes('docker')) {
+    // Each Docker worker keeps the reconcile schedule of its own host (issue 4).
+    const outcome = await ensureReconcileSchedule(new Client({ connection: client, namespace }), {
+      hostId: config.hostId,
+      intervalMs: config.reconcile.intervalMs,
+      orphanGraceSeconds: Math.round(config.reconcile.orphanGraceMs / 1000),
+    });
+    log.info({ scheduleId: reconcileScheduleId(config.hostId), outcome }, 'reconcile schedule ensured');
+  }
   await client.close();
+
+  const metrics = createWorkerMetrics({ defaultMetrics: true });
+  const metricsServer =
+    config.workerMetrics.port > 0
+      ? await startMetricsServer(metrics, {
+          port: config.workerMetrics.port,
+          host: config.workerMetrics.host,
+        })
+      : undefined;
+  if (metricsServer) log.info({ port: metricsServer.port }, 'worker metrics on /metrics');
 
   const docker = createDockerPort(createDockerode(config.docker.host));
   const connection = await NativeConnection.connect({ address });
-  const workers = await createWorkers({ config, connection, docker, log });
+  const workers = await createWorkers({ config, connection, docker, log, metrics });
 
   const stop = (signal: string) => {
     log.info({ signal }, 'worker shutting down');
     for (const w of workers) w.shutdown();
+    void metricsServer?.close();
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
@@ -41,6 +65,12 @@ async function main(): Promise<void> {
     },
     'worker ready',
   );
+  if (config.workerRoles.includes('docker')) {
+    // Best effort, in the background: it needs a workflow worker, which may be another process.
+    ensureBudgetWorkflow(new Client({ connection, namespace }), config.hostId, log).catch((err: unknown) =>
+      log.warn({ error: (err as Error).message }, 'budget check at start-up failed; the reconciler retries'),
+    );
+  }
   await running;
   await connection.close();
   log.info('worker stopped');
