@@ -6,7 +6,9 @@ import { runScript } from './run-script.js';
  * image ID.
  */
 export async function ensureBaseImage(dockerHost: string, name: string): Promise<string> {
-  const output = await runScript(repoPath('scripts', 'make-base-image.sh'), [dockerHost, name], { passStderr: true });
+  const output = await runScript(repoPath('scripts', 'make-base-image.sh'), [dockerHost, name], {
+    passStderr: true,
+  });
   const id = output.split('\n').pop()?.trim();
   if (!id?.startsWith('sha256:')) throw new Error(`make-base-image.sh printed no image ID (got: ${output})`);
   return id;

@@ -22,12 +22,16 @@ export interface StartDockerEngineOptions {
 const SCRIPT = repoPath('scripts', 'docker-engine.sh');
 
 /** A private dockerd (own socket, data root, exec root; no bridge, no iptables) via scripts/docker-engine.sh. */
-export async function startDockerEngine(dir: string, options: StartDockerEngineOptions = {}): Promise<DockerEngine> {
+export async function startDockerEngine(
+  dir: string,
+  options: StartDockerEngineOptions = {},
+): Promise<DockerEngine> {
   const engineDir = resolve(dir);
   const ownerPid = options.ownerPid === undefined ? process.pid : options.ownerPid;
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (ownerPid !== null) env.DOCKER_ENGINE_OWNER_PID = String(ownerPid);
-  if (options.startTimeoutSeconds !== undefined) env.DOCKER_ENGINE_START_TIMEOUT = String(options.startTimeoutSeconds);
+  if (options.startTimeoutSeconds !== undefined)
+    env.DOCKER_ENGINE_START_TIMEOUT = String(options.startTimeoutSeconds);
   const socketPath = lastLine(await runScript(SCRIPT, ['start', engineDir], { env }));
   let stopped = false;
   return {

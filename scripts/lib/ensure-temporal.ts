@@ -12,7 +12,10 @@ export interface TemporalBinaries {
 export async function ensureTemporal(): Promise<TemporalBinaries> {
   // stderr passes through: a first build takes minutes and should show that it is working.
   const output = await runScript(repoPath('scripts', 'ensure-temporal.sh'), ['all'], { passStderr: true });
-  const paths = output.split('\n').map((line) => line.trim()).filter(Boolean);
+  const paths = output
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
   const temporalCliPath = paths.find((p) => basename(p) === 'temporal');
   if (!temporalCliPath) throw new Error(`ensure-temporal.sh printed no temporal binary (got: ${output})`);
   return { temporalCliPath, tctlPath: paths.find((p) => basename(p) === 'tctl') ?? null };

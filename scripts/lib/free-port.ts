@@ -20,3 +20,18 @@ export async function findFreePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/**
+ * Fails when something already listens on the port. A server started on a taken port dies, but a
+ * readiness probe could meanwhile get its answer from the other process and report success.
+ */
+export async function assertPortFree(port: number, host = '127.0.0.1'): Promise<void> {
+  await new Promise<void>((resolveFree, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${host}:${port} is already in use`) : err),
+    );
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolveFree()));
+  });
+}

@@ -71,7 +71,10 @@ export async function startNodeService(options: StartNodeServiceOptions): Promis
         }),
       ]).finally(() => clearTimeout(timer));
       if (outcome === 'ready') return;
-      const why = outcome === 'timeout' ? `did not log "${options.readyMessage}" within ${timeoutMs} ms` : describeExit(outcome);
+      const why =
+        outcome === 'timeout'
+          ? `did not log "${options.readyMessage}" within ${timeoutMs} ms`
+          : describeExit(outcome);
       throw new Error(`${options.name} (pid ${child.pid}) ${why}; last output:\n${tail(child.logs())}`);
     },
     stop: (signal?: NodeJS.Signals, timeoutMs?: number) => {

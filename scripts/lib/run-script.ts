@@ -7,7 +7,11 @@ export interface RunScriptOptions {
 }
 
 /** Runs a bash script of this repository and resolves with its stdout, trimmed. */
-export async function runScript(scriptPath: string, args: readonly string[], options: RunScriptOptions = {}): Promise<string> {
+export async function runScript(
+  scriptPath: string,
+  args: readonly string[],
+  options: RunScriptOptions = {},
+): Promise<string> {
   const child = spawn('bash', [scriptPath, ...args], {
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', options.passStderr ? 'inherit' : 'pipe'],

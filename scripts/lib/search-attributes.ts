@@ -1,8 +1,9 @@
 import type { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/shared/names.js';
 
-const { IndexedValueType } = temporal.api.enums.v1;
+// CommonJS package: under Node's ESM loader its namespaces exist only on the default export.
+const { IndexedValueType } = proto.temporal.api.enums.v1;
 
 const INDEXED_TYPE = {
   Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -35,7 +36,8 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
       if ((err as { code?: unknown }).code !== ALREADY_EXISTS) throw err;
     }
     const still = await findMissing(connection, namespace);
-    if (still.length > 0) throw new Error(`search attributes still missing in namespace ${namespace}: ${still.join(', ')}`);
+    if (still.length > 0)
+      throw new Error(`search attributes still missing in namespace ${namespace}: ${still.join(', ')}`);
   }
 }
 

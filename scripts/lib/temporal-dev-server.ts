@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/shared/names.js';
-import { findFreePort } from './free-port.js';
+import { assertPortFree, findFreePort } from './free-port.js';
 import type { ManagedChild, OutputStream } from './managed-child.js';
 import { describeExit, startChild, tail } from './managed-child.js';
 import { SearchAttributeTypeError, ensureSearchAttributes } from './search-attributes.js';
@@ -66,13 +66,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     String(port),
     ...(headless ? ['--headless'] : ['--ui-port', String(uiPort)]),
     ...namespaces.filter((ns) => ns !== 'default').flatMap((ns) => ['--namespace', ns]),
-    ...Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ...Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => [
+      '--search-attribute',
+      `${name}=${type}`,
+    ]),
     // The user's CLI profile (~/.config/temporalio) must not change how the server starts.
     '--disable-config-file',
     '--disable-config-env',
   ];
 
   const launch = async (): Promise<ManagedChild> => {
+    await assertPortFree(port, ip);
+    if (uiPort !== undefined) await assertPortFree(uiPort, ip);
     const started = await startChild({
       name: 'temporal',
       command: options.cliPath,
@@ -99,7 +104,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       break;
     } catch (err) {
       const portsChosenHere = options.port === undefined && (headless || options.uiPort === undefined);
-      if (attempt >= PORT_ATTEMPTS || !portsChosenHere || !/address already in use/i.test(String(err))) throw err;
+      if (attempt >= PORT_ATTEMPTS || !portsChosenHere || !/already in use/i.test(String(err))) throw err;
     }
   }
 
@@ -139,12 +144,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
 }
 
-async function waitReady(child: ManagedChild, address: string, namespaces: readonly string[], timeoutMs: number): Promise<void> {
+async function waitReady(
+  child: ManagedChild,
+  address: string,
+  namespaces: readonly string[],
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     const exit = child.exitStatus();
-    if (exit) throw new Error(`temporal dev server ${describeExit(exit)} during start-up:\n${tail(child.logs())}`);
+    if (exit)
+      throw new Error(`temporal dev server ${describeExit(exit)} during start-up:\n${tail(child.logs())}`);
     let connection: Connection | undefined;
     try {
       connection = await Connection.connect({ address, connectTimeout: 2_000 });

@@ -1,12 +1,18 @@
 import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import { LABEL_MANAGED, LABEL_PROJECT, LABEL_WORK_ITEM, SEARCH_ATTRIBUTE_TYPES } from '../../src/shared/names.js';
+import {
+  LABEL_MANAGED,
+  LABEL_PROJECT,
+  LABEL_WORK_ITEM,
+  SEARCH_ATTRIBUTE_TYPES,
+} from '../../src/shared/names.js';
 import { imageExists, makeSnapshotImage, runContainerFrom } from '../support/snapshot-images.js';
 import { newDocker, testEnv, uniqueIds } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 
-const { IndexedValueType } = temporal.api.enums.v1;
+// CommonJS package: under Node's ESM loader its namespaces exist only on the default export.
+const { IndexedValueType } = proto.temporal.api.enums.v1;
 
 // Proves the harness itself, so that a failure elsewhere points at snapkeeper and not at the setup.
 describe('integration harness', () => {
@@ -52,7 +58,9 @@ describe('integration harness', () => {
     expect(inspected.Size).toBeGreaterThan(32 * 1024);
 
     const unlabelled = await makeSnapshotImage(docker, { ...ids, labels: 'none' });
-    expect((await docker.getImage(unlabelled.imageId).inspect()).Config.Labels ?? {}).not.toHaveProperty(LABEL_MANAGED);
+    expect((await docker.getImage(unlabelled.imageId).inspect()).Config.Labels ?? {}).not.toHaveProperty(
+      LABEL_MANAGED,
+    );
 
     // A running container blocks removal with 409, which the removal tests rely on.
     const running = await runContainerFrom(docker, first.image);
@@ -62,7 +70,10 @@ describe('integration harness', () => {
       await running.stop();
     }
     for (const img of [first, second, unlabelled]) await docker.getImage(img.imageId).remove({ force: true });
-    await waitFor(async () => !(await imageExists(docker, first.imageId)), { timeoutMs: 10_000, message: 'image not removed' });
+    await waitFor(async () => !(await imageExists(docker, first.imageId)), {
+      timeoutMs: 10_000,
+      message: 'image not removed',
+    });
     expect(await imageExists(docker, second.imageId)).toBe(false);
     expect(await imageExists(docker, 'snapkeeper-test/does-not-exist:nope')).toBe(false);
   });

@@ -32,7 +32,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const cleanUp = async (): Promise<void> => {
     const errors: unknown[] = [];
-    for (const step of [() => server?.stop(), () => engine?.stop(), () => rm(workDir, { recursive: true, force: true })]) {
+    for (const step of [
+      () => server?.stop(),
+      () => engine?.stop(),
+      () => rm(workDir, { recursive: true, force: true }),
+    ]) {
       try {
         await step();
       } catch (err) {
@@ -67,7 +71,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
         return { baseImageId, canary };
       }),
       timed('temporal dev server start', () =>
-        startDevServer({ cliPath: binaries.temporalCliPath, dbFile, headless: true, namespaces: TEST_NAMESPACES }),
+        startDevServer({
+          cliPath: binaries.temporalCliPath,
+          dbFile,
+          headless: true,
+          namespaces: TEST_NAMESPACES,
+        }),
       ),
     ]);
     if (serverResult.status === 'fulfilled') server = serverResult.value;
@@ -100,14 +109,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
         ] as const) {
           if (!(await imageExists(docker, id))) gone.push(`${what} ${id}`);
         }
-        if (gone.length > 0) survivors = new Error(`unmanaged images were removed during the run: ${gone.join(', ')}`);
+        if (gone.length > 0)
+          survivors = new Error(`unmanaged images were removed during the run: ${gone.join(', ')}`);
       } finally {
         await cleanUp();
       }
       if (survivors) throw survivors;
     };
   } catch (err) {
-    await cleanUp().catch((cleanupErr: unknown) => log(`clean-up after a failed setup also failed: ${String(cleanupErr)}`));
+    await cleanUp().catch((cleanupErr: unknown) =>
+      log(`clean-up after a failed setup also failed: ${String(cleanupErr)}`),
+    );
     throw err;
   }
 }
@@ -118,7 +130,11 @@ function settled<T>(result: PromiseSettledResult<T>): T {
 }
 
 // A generic key keeps `provide` typed per key without a cast.
-function provide<K extends keyof HarnessContext>(project: TestProject, key: K, context: HarnessContext): void {
+function provide<K extends keyof HarnessContext>(
+  project: TestProject,
+  key: K,
+  context: HarnessContext,
+): void {
   project.provide(key, context[key]);
 }
 

@@ -29,7 +29,10 @@ export interface SnapshotImage {
  * A real snapshot: a container from the base image writes random bytes and a random marker, and is
  * committed, exactly as the agent platform does after a job. Every call yields a distinct image ID.
  */
-export async function makeSnapshotImage(docker: Dockerode, options: MakeSnapshotImageOptions): Promise<SnapshotImage> {
+export async function makeSnapshotImage(
+  docker: Dockerode,
+  options: MakeSnapshotImageOptions,
+): Promise<SnapshotImage> {
   const fromImage = options.fromImage ?? testEnv().baseImage;
   const kib = Math.max(1, Math.ceil((options.bytes ?? 64 * 1024) / 1024));
   const marker = randomBytes(8).toString('hex');
@@ -38,7 +41,11 @@ export async function makeSnapshotImage(docker: Dockerode, options: MakeSnapshot
 
   const container = await docker.createContainer({
     Image: fromImage,
-    Cmd: ['sh', '-c', `dd if=/dev/urandom of=/payload bs=1024 count=${kib} 2>/dev/null && echo ${marker} > /marker-${marker}`],
+    Cmd: [
+      'sh',
+      '-c',
+      `dd if=/dev/urandom of=/payload bs=1024 count=${kib} 2>/dev/null && echo ${marker} > /marker-${marker}`,
+    ],
     HostConfig: { NetworkMode: 'none' },
   });
   try {
@@ -106,7 +113,8 @@ function labelsFor(options: MakeSnapshotImageOptions): Record<string, string> {
 function commitChanges(labels: Record<string, string>): string[] {
   // The container ran a one-off script; a snapshot should start a shell like its base does.
   const changes = ['CMD ["/bin/sh"]'];
-  for (const [key, value] of Object.entries(labels)) changes.push(`LABEL ${JSON.stringify(key)}=${JSON.stringify(value)}`);
+  for (const [key, value] of Object.entries(labels))
+    changes.push(`LABEL ${JSON.stringify(key)}=${JSON.stringify(value)}`);
   return changes;
 }
 
@@ -128,7 +136,12 @@ function splitRef(ref: string): { repo: string; tag: string } {
 }
 
 function idOf(committed: unknown): string {
-  if (typeof committed === 'object' && committed !== null && 'Id' in committed && typeof committed.Id === 'string') {
+  if (
+    typeof committed === 'object' &&
+    committed !== null &&
+    'Id' in committed &&
+    typeof committed.Id === 'string'
+  ) {
     return committed.Id;
   }
   throw new Error(`docker commit answered without an Id: ${JSON.stringify(committed)}`);

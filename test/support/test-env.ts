@@ -7,9 +7,13 @@ import { HARNESS_KEYS } from './provided-context.js';
 /** The values the global setup provided, typed. Only callable inside a test file. */
 export function testEnv(): HarnessContext {
   const entries = HARNESS_KEYS.map((key) => [key, inject(key)] as const);
-  const missing = entries.filter(([key, value]) => value === undefined && key !== 'tctlPath').map(([key]) => key);
+  const missing = entries
+    .filter(([key, value]) => value === undefined && key !== 'tctlPath')
+    .map(([key]) => key);
   if (missing.length > 0) {
-    throw new Error(`global setup did not provide ${missing.join(', ')}: run this file with --project integration`);
+    throw new Error(
+      `global setup did not provide ${missing.join(', ')}: run this file with --project integration`,
+    );
   }
   return Object.fromEntries(entries) as unknown as HarnessContext;
 }

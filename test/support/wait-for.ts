@@ -11,7 +11,10 @@ export interface WaitForOptions {
  * Polls until `fn` resolves with a truthy value and returns it. An error thrown by `fn` counts as
  * "not yet" (the engine or server may be restarting), and is reported if time runs out.
  */
-export async function waitFor<T>(fn: () => Promise<T | undefined | false | null>, options: WaitForOptions): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | false | null>,
+  options: WaitForOptions,
+): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
   const intervalMs = options.intervalMs ?? 250;
   let last: { value: unknown } | { error: unknown } = { value: undefined };
@@ -26,7 +29,8 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false | null>
     if (Date.now() + intervalMs > deadline) break;
     await sleep(intervalMs);
   }
-  const detail = 'error' in last ? `last error: ${describe(last.error)}` : `last value: ${describe(last.value)}`;
+  const detail =
+    'error' in last ? `last error: ${describe(last.error)}` : `last value: ${describe(last.value)}`;
   throw new Error(`${options.message} (after ${options.timeoutMs} ms; ${detail})`);
 }
 
