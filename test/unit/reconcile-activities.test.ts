@@ -1,0 +1,105 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  createReconcileHostActivities,
+  openSnapshotsQuery,
+} from '../../src/activities/reconcile-activities.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { LABEL_MANAGED, managedLabels } from '../../src/shared/names.js';
+import { FakeDocker } from './fake-docker.js';
+
+const NOW = Date.parse('2026-01-01T12:00:00Z');
+const id = (c: string) => `sha256:${c.repeat(64)}`;
+const minutesAgo = (m: number) => new Date(NOW - m * 60_000).toISOString();
+
+describe('reconcile host activities', () => {
+  let docker: FakeDocker;
+  let acts: ReturnType<typeof createReconcileHostActivities>;
+
+  beforeEach(() => {
+    docker = new FakeDocker();
+    acts = createReconcileHostActivities({ docker, log: createLogger({ level: 'silent' }), now: () => NOW });
+  });
+
+  function add(c: string, tags: string[], labels: Record<string, string>, ageMinutes: number, parentId = '') {
+    docker.addImage(id(c), tags, labels, parentId);
+    docker.images.get(id(c))!.createdAt = minutesAgo(ageMinutes);
+  }
+
+  it('lists only managed images, with their owners and ages on the host clock', async () => {
+    add('a', ['snap/p:w'], managedLabels('p', 'w'), 15);
+    add('b', ['base:latest'], {}, 500);
+    add('c', [], { [LABEL_MANAGED]: 'true' }, 1);
+    add('d', ['x:y'], { [LABEL_MANAGED]: 'false' }, 100);
+    const images = await acts.listManagedImages();
+    expect(images).toEqual([
+      expect.objectContaining({
+        imageId: id('a'),
+        tags: ['snap/p:w'],
+        projectId: 'p',
+        workItemId: 'w',
+        ageSeconds: 900,
+      }),
+      expect.objectContaining({ imageId: id('c'), projectId: null, workItemId: null, ageSeconds: 60 }),
+    ]);
+  });
+
+  it('removes an old orphan: its tags, then the image, never forced', async () => {
+    add('a', ['snap/p:w', 'snap/p:alias'], managedLabels('p', 'w'), 15);
+    const result = await acts.removeOrphanImage({ imageId: id('a'), orphanGraceSeconds: 600 });
+    expect(result.outcome).toBe('removed');
+    expect(docker.images.has(id('a'))).toBe(false);
+    expect(docker.calls.filter((c) => c.startsWith('remove'))).toEqual([
+      'remove snap/p:w',
+      'remove snap/p:alias',
+      `remove ${id('a')}`,
+    ]);
+  });
+
+  it('counts a 404 as success', async () => {
+    expect(await acts.removeOrphanImage({ imageId: id('z'), orphanGraceSeconds: 0 })).toEqual({
+      outcome: 'already-gone',
+      holders: [],
+    });
+  });
+
+  it('re-checks the label and the age before removing', async () => {
+    add('a', ['base:latest'], {}, 500);
+    add('b', ['snap/p:w'], managedLabels('p', 'w'), 5);
+    expect((await acts.removeOrphanImage({ imageId: id('a'), orphanGraceSeconds: 0 })).outcome).toBe(
+      'unmanaged',
+    );
+    expect((await acts.removeOrphanImage({ imageId: id('b'), orphanGraceSeconds: 600 })).outcome).toBe(
+      'too-young',
+    );
+    expect(docker.images.size).toBe(2);
+    expect(docker.calls.some((c) => c.startsWith('remove'))).toBe(false);
+  });
+
+  it('reports an image a container uses as in-use, and leaves it', async () => {
+    add('a', ['snap/p:w'], managedLabels('p', 'w'), 15);
+    docker.containers.push({ id: 'c'.repeat(64), imageId: id('a'), state: 'exited', names: ['/x'] });
+    const result = await acts.removeOrphanImage({ imageId: id('a'), orphanGraceSeconds: 600 });
+    expect(result).toEqual({ outcome: 'in-use', holders: ['c'.repeat(64)] });
+    expect(docker.images.get(id('a'))?.repoTags).toEqual(['snap/p:w']);
+  });
+
+  it('reports an untagged parent of another image as held by children', async () => {
+    add('a', [], managedLabels('p', 'w'), 15);
+    add('b', ['snap/p:w2'], managedLabels('p', 'w2'), 10, id('a'));
+    const result = await acts.removeOrphanImage({ imageId: id('a'), orphanGraceSeconds: 600 });
+    expect(result).toEqual({ outcome: 'held-by-children', holders: [id('b')] });
+    expect(docker.images.has(id('a'))).toBe(true);
+  });
+
+  it('finds the images the engine no longer has', async () => {
+    add('a', ['snap/p:w'], managedLabels('p', 'w'), 15);
+    expect(await acts.findMissingImages({ imageIds: [id('a'), id('b')] })).toEqual([id('b')]);
+  });
+
+  it('builds visibility queries only from valid host ids', () => {
+    expect(openSnapshotsQuery('h-1')).toBe(
+      "WorkflowType='snapshotWorkflow' AND ExecutionStatus='Running' AND SnapshotHost='h-1'",
+    );
+    expect(() => openSnapshotsQuery("x' OR '1'='1")).toThrow(/invalid host id/);
+  });
+});
