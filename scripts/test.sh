@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `npm test`: static checks, then every vitest project (unit, and integration against a real
+# Temporal dev server and a private Docker engine). Extra arguments go to vitest, e.g.
+#   npm test -- --project unit
+#   npm test -- --project integration test/integration/harness.test.ts
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+phase() { echo "==> $*" >&2; }
+
+phase typecheck
+npm run --silent typecheck
+phase lint
+npm run --silent lint
+# Built here rather than in the vitest global setup so a first build (minutes) is not mistaken
+# for a hung test run, and its progress stays visible.
+phase ensure-temporal
+bash scripts/ensure-temporal.sh all >/dev/null
+phase vitest
+exec npx vitest run "$@"
