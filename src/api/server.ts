@@ -1,6 +1,6 @@
 // The HTTP server: fastify, for its JSON-schema validation (ajv), per-route body limits, and
 // `inject` for tests. Stateless: everything lives in Temporal, so any number of replicas serve.
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiServerDeps, RouteDeps } from './deps.js';
 import { LIMITS } from './deps.js';
@@ -20,7 +20,8 @@ export function createApiServer(deps: ApiServerDeps) {
 
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One line per answered request comes from the onResponse hook below instead.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: LIMITS.apiBodyBytes,
     connectionTimeout: LIMITS.connectionTimeoutMs,
     requestTimeout: LIMITS.requestTimeoutMs,

@@ -31,7 +31,8 @@ const slug = (s: string) => s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[.-]+/
 
 export function defaultSnapshotTag(projectId: string, workItemId: string, now = Date.now()): string {
   const suffix = `-${now.toString(36)}-${randomBytes(4).toString('hex')}`;
-  return `${slug(projectId).slice(0, 50)}-${slug(workItemId).slice(0, 60)}${suffix}`.slice(0, 128);
+  // The unique suffix always survives: the ids give way to it.
+  return `${slug(projectId).slice(0, 50)}-${slug(workItemId).slice(0, 128 - 51 - suffix.length)}${suffix}`;
 }
 
 export async function commitSnapshot(

@@ -94,6 +94,8 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   const within = <R>(ms: number, fn: () => Promise<R>) => client.connection.withDeadline(Date.now() + ms, fn);
 
   app.addHook('onRequest', requireBearerToken(config.api.token));
+  // JSON only: fastify's built-in text/plain parser would turn a stray text body into a string.
+  app.removeContentTypeParser('text/plain');
 
   app.post(
     '/v1/snapshots',
