@@ -85,10 +85,10 @@ export function createDockerActivities({ docker, log }: DockerActivityDeps) {
       const info = await docker.inspectImage(input.image);
       if (!info || info.id !== input.imageId) return 'already-gone';
       if (!isManagedBy(info.labels, input)) refuseUnmanaged(input.image, info, input);
-      if (info.repoTags.length <= 1 && (await containersUsing(docker, info.id)).length > 0) {
-        // Untagging the last reference of an image in use is a 409; a holding reference keeps the
-        // image (for removeSnapshotImage to delete once the container is gone) while the reuse
-        // reference goes now. Forcing instead would delete an image a stopped container still uses.
+      if (info.repoTags.length <= 1) {
+        // Untagging the last reference would delete the image here (skipping removeSnapshotImage's
+        // checks and parent clean-up), or be a 409 while a container uses it. A holding reference
+        // keeps the image for removeSnapshotImage while the reuse reference goes now.
         await tagHolding(docker, info.id);
       }
       const result = await docker.removeImage(input.image, { noprune: true });
@@ -110,8 +110,9 @@ export function createDockerActivities({ docker, log }: DockerActivityDeps) {
       for (const tag of info.repoTags) await docker.removeImage(tag, { noprune: true });
       try {
         // 'not-found' here means untagging the last reference already deleted it: still our removal.
-        await docker.removeImage(info.id);
+        await docker.removeImage(info.id, { noprune: true });
         log.info({ imageId: info.id }, 'snapshot image removed');
+        await removeRetiredParents(docker, info, input, log);
         return { outcome: 'removed', holders: [] };
       } catch (err) {
         if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
@@ -125,6 +126,29 @@ export function createDockerActivities({ docker, log }: DockerActivityDeps) {
       }
     },
   };
+}
+
+/**
+ * The engine's own pruning would also delete untagged parents that are not snapshots, so removal
+ * runs with noprune and walks up itself: a parent goes only when it is an untagged snapshot of the
+ * same work item (retired earlier as held-by-children) that nothing else uses.
+ */
+async function removeRetiredParents(
+  docker: DockerPort,
+  removed: ImageInfo,
+  owner: ImageOwner,
+  log: Logger,
+): Promise<void> {
+  let parentId = removed.parentId;
+  for (let depth = 0; parentId && depth < 20; depth++) {
+    const parent = await docker.inspectImage(parentId);
+    if (!parent || parent.repoTags.length > 0 || !isManagedBy(parent.labels, owner)) return;
+    if ((await containersUsing(docker, parent.id)).length > 0) return;
+    if ((await docker.listImages({ all: true })).some((i) => i.parentId === parent.id)) return;
+    await docker.removeImage(parent.id, { noprune: true });
+    log.info({ imageId: parent.id, child: removed.id }, 'retired parent snapshot removed with its child');
+    parentId = parent.parentId;
+  }
 }
 
 async function tagHolding(docker: DockerPort, imageId: string): Promise<void> {

@@ -50,6 +50,8 @@ export interface SnapshotWorkflowView {
 export interface MergedSignal {
   pullRequest?: PullRequestRef;
   deliveryId?: string;
+  /** When the pull request merged (GitHub's merged_at); an image registered later is not ended by it. */
+  mergedAt?: string;
 }
 
 export interface InvalidateSignal {

@@ -363,6 +363,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       deliveries.push(delivery);
       if (deliveries.length > REMEMBERED_DELIVERIES) deliveries.shift();
     }
+    // A merge that happened before the current image was registered belongs to earlier work; this
+    // also covers a redelivery that reaches a newer run, which no longer knows the delivery id.
+    const mergedAt = signal?.mergedAt ? Date.parse(signal.mergedAt) : NaN;
+    if (current && !Number.isNaN(mergedAt) && mergedAt < Date.parse(current.createdAt)) return;
     const pr = signal?.pullRequest;
     endCurrent('merged', pr ? `pull request ${pr.repository}#${pr.number} merged` : 'pull request merged');
   });

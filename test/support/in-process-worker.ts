@@ -1,0 +1,66 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import type { Config } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createDockerPort, createDockerode } from '../../src/docker/dockerode-adapter.js';
+import { createLogger } from '../../src/logging/logger.js';
+import type { SnapshotService } from '../../src/service/snapshot-service.js';
+import { createSnapshotService } from '../../src/service/snapshot-service.js';
+import { createWorkers } from '../../src/worker/create-workers.js';
+import type { SnapshotWorkflowOptions } from '../../src/workflows/snapshot-workflow.js';
+import { testEnv } from './test-env.js';
+
+export interface InProcessWorker {
+  config: Config;
+  client: Client;
+  service: SnapshotService;
+  stop(): Promise<void>;
+}
+
+/** Short backoffs so blocked removals settle within a test's deadline. */
+export const TEST_WORKFLOW_OPTIONS: SnapshotWorkflowOptions = {
+  removalBackoffInitialSeconds: 1,
+  removalBackoffMaxSeconds: 2,
+};
+
+/**
+ * The real workers (workflow + Docker roles) in this test process, on the shared dev server and
+ * private engine. Each test file passes its own hostId so Docker queues never mix across files.
+ */
+export async function startInProcessWorker(options: {
+  hostId: string;
+  env?: Record<string, string>;
+  workflowOptions?: SnapshotWorkflowOptions;
+}): Promise<InProcessWorker> {
+  const env = testEnv();
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: env.temporalAddress,
+    DOCKER_HOST: env.dockerHost,
+    SNAPKEEPER_HOST_ID: options.hostId,
+    SNAPKEEPER_LOG_LEVEL: 'warn',
+    ...options.env,
+  });
+  const log = createLogger({ level: config.logLevel, name: `test-worker-${options.hostId}` });
+  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const docker = createDockerPort(createDockerode(config.docker.host));
+  const workers = await createWorkers({ config, connection: nativeConnection, docker, log });
+  const running = Promise.all(workers.map((w) => w.run()));
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const service = createSnapshotService({
+    client,
+    defaultTtlSeconds: 3600,
+    workflowOptions: options.workflowOptions ?? TEST_WORKFLOW_OPTIONS,
+  });
+  return {
+    config,
+    client,
+    service,
+    async stop() {
+      for (const w of workers) w.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
