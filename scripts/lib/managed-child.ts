@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { guardAgainstOrphaning } from './orphan-guard.js';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -25,6 +26,8 @@ export interface StartChildOptions {
   onLine?: (line: string, stream: OutputStream) => void;
   /** Oldest lines are dropped beyond this, so a chatty long-lived child cannot grow without bound. */
   maxLogBytes?: number;
+  /** The child is stopped once this process is gone (default: this process; null: never). */
+  ownerPid?: number | null;
 }
 
 export interface StopOptions {
@@ -73,9 +76,13 @@ export async function startChild(options: StartChildOptions): Promise<ManagedChi
   createInterface({ input: child.stdout }).on('line', capture('stdout'));
   createInterface({ input: child.stderr }).on('line', capture('stderr'));
 
+  const ownerPid = options.ownerPid === undefined ? process.pid : options.ownerPid;
+  const releaseGuard = ownerPid === null ? () => undefined : guardAgainstOrphaning(pid, ownerPid);
+
   let status: ChildExit | undefined;
   const exited = waitForExit(child).then((exit) => {
     status = exit;
+    releaseGuard();
     return exit;
   });
 
