@@ -114,7 +114,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       } finally {
         await cleanUp();
       }
-      if (survivors) throw survivors;
+      if (survivors) {
+        // vitest only logs an error thrown by a global teardown ("error during close") and exits
+        // 0; a removed canary must fail the run.
+        process.exitCode = 1;
+        throw survivors;
+      }
     };
   } catch (err) {
     await cleanUp().catch((cleanupErr: unknown) =>
