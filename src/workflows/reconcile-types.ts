@@ -7,6 +7,8 @@ export interface ReconcileWorkflowInput {
   orphanGraceSeconds: number;
   /** Report what would be done, and change nothing. */
   dryRun: boolean;
+  /** How long a host's Docker worker may take to pick up a task before the host counts as down (60). */
+  hostTimeoutSeconds?: number;
 }
 
 /** One managed image as the reconciler saw it. */

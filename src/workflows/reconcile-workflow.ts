@@ -2,7 +2,8 @@
 // be younger than the grace period, or go. This is what removes the image of a terminated workflow,
 // of a router that crashed between commit and register, and of the days before snapkeeper. It also
 // ends the snapshot workflows whose image someone removed behind their back.
-import { log, proxyActivities } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
+import { ActivityFailure, TimeoutFailure, log, proxyActivities } from '@temporalio/workflow';
 import type { BudgetControlActivities } from '../activities/budget-activities.js';
 import type {
   ReconcileControlActivities,
@@ -51,7 +52,7 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
   const docker = proxyActivities<ReconcileHostActivities>({
     taskQueue: dockerTaskQueue(host),
     // A host whose Docker worker is down is reported as such instead of holding the run forever.
-    scheduleToStartTimeout: '1 minute',
+    scheduleToStartTimeout: `${input.hostTimeoutSeconds ?? 60} seconds`,
     startToCloseTimeout: '2 minutes',
     retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_DOCKER_ERRORS },
   });
@@ -71,6 +72,7 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
     unverified: [],
     error: null,
   };
+  let unreachable = false;
 
   try {
     const images = await docker.listManagedImages();
@@ -170,14 +172,18 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
     }
   } catch (err) {
     report.error = failureMessage(err);
+    unreachable = isScheduleToStartTimeout(err);
     log.warn('reconcile of a host failed', { host, error: report.error });
   }
   report.finishedAt = new Date(Date.now()).toISOString();
 
-  try {
-    await docker.recordReconcileReport(report);
-  } catch (err) {
-    log.warn('could not record the reconcile report on the host', { host, error: failureMessage(err) });
+  // The host's worker records the run in its metrics, unless it is the part that is down.
+  if (!unreachable) {
+    try {
+      await docker.recordReconcileReport(report);
+    } catch (err) {
+      log.warn('could not record the reconcile report on the host', { host, error: failureMessage(err) });
+    }
   }
   if (!input.dryRun && !report.error) {
     // Budgets are enforced at registration; this catches what changed between registrations
@@ -189,6 +195,14 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
     }
   }
   return report;
+}
+
+function isScheduleToStartTimeout(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START
+  );
 }
 
 function failureMessage(err: unknown): string {
