@@ -111,7 +111,7 @@ export const listQuerySchema = {
       type: 'string',
       maxLength: 4096,
       pattern: '^[A-Za-z0-9_-]*$',
-      description: 'The nextCursor of the previous page.',
+      description: 'The nextCursor of the previous page (opaque; only valid with the same filters).',
     },
     view: {
       type: 'string',

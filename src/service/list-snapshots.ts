@@ -1,6 +1,7 @@
 // Snapshot listings through Temporal visibility: no state of our own, so any API replica answers
 // the same. Visibility is eventually consistent (a change shows up after a short delay), and it
 // only holds what the workflows publish as search attributes; see toSnapshotSummary.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { ID_PATTERN, HOST_ID_PATTERN, REPOSITORY_PATTERN } from '../shared/limits.js';
@@ -111,20 +112,37 @@ export function buildListQuery(filter: Pick<ListSnapshotsFilter, 'projectId' | '
     if (!SNAPSHOT_STATUSES.includes(filter.state))
       throw new InvalidListRequest(`state must be one of ${SNAPSHOT_STATUSES.join(', ')}`);
     parts.push(`${SEARCH_ATTRIBUTES.state} = ${visibilityLiteral(filter.state)}`);
-  }
+  } else parts.push(`${SEARCH_ATTRIBUTES.state} IS NOT NULL`);
   if (filter.state !== 'removed') parts.push(`ExecutionStatus = 'Running'`);
   return parts.join(' AND ');
 }
 
-export function encodeCursor(token: Uint8Array | null | undefined): string | null {
-  if (!token || token.length === 0) return null;
-  return Buffer.from(token).toString('base64url');
+// A cursor is Temporal's page token with a version byte and a checksum over the query and the
+// token in front. The server spends its whole deadline retrying a token it cannot read, so a
+// garbled, forged or foreign cursor (from another filter) is refused here at once instead.
+const CURSOR_VERSION = 1;
+const CHECKSUM_BYTES = 8;
+
+function cursorChecksum(query: string, token: Uint8Array): Buffer {
+  return createHash('sha256').update(query).update('\0').update(token).digest().subarray(0, CHECKSUM_BYTES);
 }
 
-export function decodeCursor(cursor: string | undefined): Uint8Array | undefined {
+export function encodeCursor(token: Uint8Array | null | undefined, query: string): string | null {
+  if (!token || token.length === 0) return null;
+  return Buffer.concat([Buffer.from([CURSOR_VERSION]), cursorChecksum(query, token), token]).toString(
+    'base64url',
+  );
+}
+
+export function decodeCursor(cursor: string | undefined, query: string): Uint8Array | undefined {
   if (cursor === undefined || cursor === '') return undefined;
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidListRequest('cursor is not valid');
-  return new Uint8Array(Buffer.from(cursor, 'base64url'));
+  const invalid = () => new InvalidListRequest('cursor is not valid for this query');
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  const raw = Buffer.from(cursor, 'base64url');
+  if (raw.length <= 1 + CHECKSUM_BYTES || raw[0] !== CURSOR_VERSION) throw invalid();
+  const token = raw.subarray(1 + CHECKSUM_BYTES);
+  if (!timingSafeEqual(raw.subarray(1, 1 + CHECKSUM_BYTES), cursorChecksum(query, token))) throw invalid();
+  return new Uint8Array(token);
 }
 
 function decodeAttribute(payload: Payload | undefined): unknown {
@@ -185,17 +203,18 @@ export async function listSnapshots(
   filter: ListSnapshotsFilter,
 ): Promise<SnapshotPage> {
   const pageSize = Math.min(Math.max(filter.pageSize ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
-  const nextPageToken = decodeCursor(filter.cursor);
+  const query = buildListQuery(filter);
+  const nextPageToken = decodeCursor(filter.cursor, query);
   let response;
   try {
     response = await client.workflowService.listWorkflowExecutions({
       namespace: client.options.namespace,
-      query: buildListQuery(filter),
+      query,
       pageSize,
       ...(nextPageToken ? { nextPageToken } : {}),
     });
   } catch (err) {
-    // INVALID_ARGUMENT: a token the server cannot read (forged, or from another query).
+    // INVALID_ARGUMENT: a token the server refuses even though its checksum matched.
     if (nextPageToken && grpcCode(err) === 3)
       throw new InvalidListRequest('cursor is not valid for this query');
     throw err;
@@ -205,7 +224,7 @@ export async function listSnapshots(
     const item = toSnapshotSummary(raw);
     if (item) items.push(item);
   }
-  return { items, nextCursor: encodeCursor(response.nextPageToken) };
+  return { items, nextCursor: encodeCursor(response.nextPageToken, query) };
 }
 
 export function grpcCode(err: unknown): number | undefined {

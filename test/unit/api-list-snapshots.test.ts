@@ -33,15 +33,17 @@ describe('visibility queries', () => {
 });
 
 describe('cursors', () => {
-  it('round-trip page tokens as base64url; an empty token ends the listing', () => {
+  it('round-trip page tokens bound to their query; an empty token ends the listing', () => {
     const token = new Uint8Array([0, 255, 62, 63, 1]);
-    const cursor = encodeCursor(token) as string;
+    const cursor = encodeCursor(token, 'q1') as string;
     expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(Array.from(decodeCursor(cursor) as Uint8Array)).toEqual(Array.from(token));
-    expect(encodeCursor(new Uint8Array())).toBeNull();
-    expect(encodeCursor(null)).toBeNull();
-    expect(decodeCursor('')).toBeUndefined();
-    expect(() => decodeCursor('a+b=')).toThrow(InvalidListRequest);
+    expect(Array.from(decodeCursor(cursor, 'q1') as Uint8Array)).toEqual(Array.from(token));
+    expect(() => decodeCursor(cursor, 'q2')).toThrow(InvalidListRequest);
+    expect(encodeCursor(new Uint8Array(), 'q1')).toBeNull();
+    expect(encodeCursor(null, 'q1')).toBeNull();
+    expect(decodeCursor('', 'q1')).toBeUndefined();
+    expect(() => decodeCursor('a+b=', 'q1')).toThrow(InvalidListRequest);
+    expect(() => decodeCursor(Buffer.from(token).toString('base64url'), 'q1')).toThrow(InvalidListRequest);
   });
 });
 

@@ -219,7 +219,7 @@ describe('GET /v1/snapshots', () => {
         "WorkflowType = 'snapshotWorkflow' AND SnapshotProjectId = 'acme' AND SnapshotHost = 'unit-host' AND SnapshotState = 'active' AND ExecutionStatus = 'Running'",
       pageSize: 1,
     });
-    expect(page.nextCursor).toBe(Buffer.from([1, 2, 250]).toString('base64url'));
+    expect(page.nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(page.items).toHaveLength(1);
     expect(page.items[0]).toMatchObject({
       projectId: 'acme',
@@ -251,7 +251,8 @@ describe('GET /v1/snapshots', () => {
     await h.app.inject('/v1/snapshots');
     await h.app.inject('/v1/snapshots?state=removed');
     expect(h.temporal.queries[0]).toEqual({
-      query: "WorkflowType = 'snapshotWorkflow' AND ExecutionStatus = 'Running'",
+      query:
+        "WorkflowType = 'snapshotWorkflow' AND SnapshotState IS NOT NULL AND ExecutionStatus = 'Running'",
       pageSize: 50,
     });
     expect(h.temporal.queries[1]?.query).toBe(
@@ -277,10 +278,29 @@ describe('GET /v1/snapshots', () => {
     expect(items[1]).toMatchObject({ workItemId: 'x', imageId: null, workflowStatus: 'completed' });
   });
 
-  it('a cursor the server cannot read is a 400', async () => {
+  it('a forged cursor, or one from another filter, is a 400 without asking Temporal', async () => {
     h = buildApp();
+    h.temporal.rows = () => ({ executions: [], next: new Uint8Array([9, 9]) });
+    const cursor = (await h.app.inject('/v1/snapshots?projectId=a')).json().nextCursor as string;
+    const asked = h.temporal.queries.length;
+    for (const bad of ['AAAA', 'Zm9yZ2Vk', `${cursor.slice(0, -2)}xx`]) {
+      const res = await h.app.inject(`/v1/snapshots?projectId=a&cursor=${bad}`);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ error: 'InvalidRequest', message: 'cursor is not valid for this query' });
+    }
+    expect((await h.app.inject(`/v1/snapshots?projectId=b&cursor=${cursor}`)).statusCode).toBe(400);
+    expect(h.temporal.queries.length).toBe(asked);
+    expect((await h.app.inject(`/v1/snapshots?projectId=a&pageSize=5&cursor=${cursor}`)).statusCode).toBe(
+      200,
+    );
+  });
+
+  it('a cursor Temporal refuses (INVALID_ARGUMENT) is a 400', async () => {
+    h = buildApp();
+    h.temporal.rows = () => ({ executions: [], next: new Uint8Array([7]) });
+    const cursor = (await h.app.inject('/v1/snapshots')).json().nextCursor as string;
     h.temporal.listError = Object.assign(new Error('3 INVALID_ARGUMENT: bad token'), { code: 3 });
-    const res = await h.app.inject('/v1/snapshots?cursor=AAAA');
+    const res = await h.app.inject(`/v1/snapshots?cursor=${cursor}`);
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({
       error: 'InvalidRequest',
