@@ -6,7 +6,10 @@ import { SEARCH_ATTRIBUTE_TYPES } from '../../src/shared/names.js';
 import { assertPortFree, findFreePort } from './free-port.js';
 import type { ManagedChild, OutputStream } from './managed-child.js';
 import { describeExit, startChild, tail } from './managed-child.js';
-import { SearchAttributeTypeError, ensureSearchAttributes } from './search-attributes.js';
+import {
+  SearchAttributeTypeError,
+  ensureSearchAttributes,
+} from '../../src/worker/ensure-search-attributes.js';
 
 export interface DevServerOptions {
   /** The `temporal` CLI binary (see scripts/ensure-temporal.sh). */
