@@ -35,8 +35,14 @@ case "$what" in
     build temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION"
     # tctl is optional: the Go module proxy reachable here refuses github.com/temporalio/tctl
     # (403 "not available"), so a missing tctl must not stop the dev server or the tests.
-    build tctl github.com/temporalio/tctl/cmd/tctl "$TCTL_VERSION" ||
+    # A refusal is remembered for a day so every test run does not repeat the same failed fetch.
+    marker="$CACHE_DIR/tctl/$TCTL_VERSION/.unavailable"
+    if [ -n "$(find "$marker" -mmin -1440 2>/dev/null)" ]; then
+      echo "ensure-temporal: tctl $TCTL_VERSION unavailable (remembered in $marker); continuing without it" >&2
+    elif ! build tctl github.com/temporalio/tctl/cmd/tctl "$TCTL_VERSION"; then
+      mkdir -p "$(dirname "$marker")" && date -u > "$marker"
       echo "ensure-temporal: tctl $TCTL_VERSION could not be built (see above); continuing without it" >&2
+    fi
     ;;
   *) echo "usage: $0 [temporal|tctl|all]" >&2; exit 2 ;;
 esac
