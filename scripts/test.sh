@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 phase() { echo "==> $*" >&2; }
 
+phase dependencies
+bash scripts/ensure-deps.sh
 phase typecheck
 npm run --silent typecheck
 phase lint
