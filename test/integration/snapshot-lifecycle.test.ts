@@ -64,8 +64,25 @@ describe('snapshot lifecycle', () => {
     expect(result.snapshot.sizeBytes).toBeGreaterThan(0);
     const found = await worker.service.lookup(ids.projectId, ids.workItemId);
     expect(found?.imageId).toBe(img.imageId);
+
+    // What operators see: the summary in the Web UI, the current details, the search attributes.
+    const handle = worker.service.handle(ids.projectId, ids.workItemId);
+    expect(await (await handle.describe()).staticSummary()).toContain(ids.workItemId);
+    const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    expect(metadata.currentDetails).toContain('**active**');
+    expect(metadata.currentDetails).toContain(img.image);
+    const visible = (state: string) => async () => {
+      const { executions } = await worker.client.workflowService.listWorkflowExecutions({
+        namespace: 'default',
+        query: `SnapshotProjectId = '${ids.projectId}' AND SnapshotWorkItemId = '${ids.workItemId}' AND SnapshotState = '${state}' AND SnapshotHost = '${HOST}'`,
+      });
+      return executions.length === 1;
+    };
+    await waitFor(visible('active'), { ...DEADLINE, message: 'search attributes never showed active' });
+
     await worker.service.invalidate(ids.projectId, ids.workItemId, 'test cleanup');
     await waitGone(img.imageId, 'cleanup');
+    await waitFor(visible('removed'), { ...DEADLINE, message: 'search attributes never showed removed' });
   });
 
   it('a merge removes the image and the workflow completes as removed', async () => {
