@@ -261,6 +261,29 @@ describe('replays', () => {
   });
 });
 
+describe('replays across runs', () => {
+  it('a redelivery reaching a newer workflow run does not end the image registered after the merge', async () => {
+    const workItemId = `again-${randomUUID().slice(0, 8)}`;
+    const ids = { projectId: BRANCH_PROJECT, workItemId };
+    const first = await registered('hook-rerun', { ids });
+    const d = mergedDelivery(nextPr++, `wi/${workItemId}`, { deliveryId: randomUUID() });
+    expect((await postWebhook(api.baseUrl, d)).status).toBe(200);
+    await waitGone(first.img.imageId, 'first image');
+    expect(await endReason(ids)).toBe('merged');
+
+    // Follow-up work on the same work item starts a new workflow run, which never saw the delivery.
+    const next = await makeSnapshotImage(docker, { ...ids, labels: 'managed' });
+    expect((await api.client.register({ ...ids, image: next.image, host: HOST })).outcome).toBe('created');
+    const again = await postWebhook(api.baseUrl, d);
+    expect(again.status).toBe(200);
+    expect(again.body.workItems).toEqual([{ ...ids, signalled: true }]);
+    expect((await api.client.lookup(ids.projectId, ids.workItemId))?.imageId).toBe(next.imageId);
+    expect(await imageExists(docker, next.imageId)).toBe(true);
+    expect(await api.client.invalidate(ids.projectId, ids.workItemId, 'test over')).toBe(true);
+    await waitGone(next.imageId, 'second image');
+  });
+});
+
 describe('load', () => {
   it('100 concurrent deliveries: all answered 2xx, every merged snapshot ends as merged and leaves the engine', async () => {
     const prs = Array.from({ length: 5 }, () => nextPr++);

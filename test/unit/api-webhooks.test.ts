@@ -5,6 +5,7 @@ import type { Harness } from './api-fakes.js';
 import { SECRET, buildApp, execution, state } from './api-fakes.js';
 import type { Delivery } from './api-github-payloads.js';
 import { delivery, otherEvent, pullRequestEvent, signature } from './api-github-payloads.js';
+import { mergedAtBound } from '../../src/api/routes/webhooks.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -139,7 +140,12 @@ describe('events', () => {
     const signalled = h.service.calls.merged.map(([p, w]) => `${p}:${w}`).sort();
     expect(signalled).toEqual(['acme:TICKET-7', 'p1:w1', 'p2:w/2']);
     for (const [, , signal] of h.service.calls.merged) {
-      expect(signal).toEqual({ pullRequest: { repository: REPO, number: 7 }, deliveryId });
+      expect(signal).toEqual({
+        pullRequest: { repository: REPO, number: 7 },
+        deliveryId,
+        mergedAt: expect.any(String),
+      });
+      expect(Date.now() - Date.parse(signal.mergedAt as string)).toBeLessThan(60_000);
     }
     expect(body.workItems).toHaveLength(3);
     expect(h.service.active.size).toBe(0);
@@ -257,6 +263,16 @@ describe('events', () => {
     });
     expect(res.statusCode).toBe(413);
     expect(res.json()).toMatchObject({ error: 'PayloadTooLarge' });
+  });
+});
+
+describe('mergedAt', () => {
+  it("passes GitHub's merged_at, rounded up to the end of its second when it has whole seconds", () => {
+    expect(mergedAtBound('2025-01-01T10:00:05Z')).toBe('2025-01-01T10:00:05.999Z');
+    expect(mergedAtBound('2025-01-01T10:00:05.250Z')).toBe('2025-01-01T10:00:05.250Z');
+    expect(mergedAtBound('2025-01-01T12:00:05+02:00')).toBe('2025-01-01T10:00:05.999Z');
+    expect(mergedAtBound(null)).toBeUndefined();
+    expect(mergedAtBound('yesterday')).toBeUndefined();
   });
 });
 

@@ -30,6 +30,21 @@ interface PullRequestClosed {
   number: number;
   headRef: string;
   merged: boolean;
+  /** ISO time of the merge, when GitHub gave one. */
+  mergedAt?: string;
+}
+
+/**
+ * GitHub's merged_at has whole seconds; a merge "at 10:00:05Z" happened before 10:00:06, so the
+ * end of that second is the bound the workflow compares image creation times with (an image
+ * registered within that second is still ended by the merge, never wrongly spared).
+ */
+export function mergedAtBound(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return undefined;
+  const wholeSeconds = !/\.\d+/.test(value);
+  return new Date(wholeSeconds ? ms + 999 : ms).toISOString();
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
@@ -80,7 +95,11 @@ function readPullRequest(payload: Record<string, unknown>): { action: string; pr
   const merged = pr.merged;
   if (merged !== undefined && merged !== null && typeof merged !== 'boolean')
     throw malformed('pull_request.merged must be a boolean');
-  return { action, pr: { repository, number, headRef, merged: merged === true } };
+  const mergedAt = mergedAtBound(pr.merged_at);
+  return {
+    action,
+    pr: { repository, number, headRef, merged: merged === true, ...(mergedAt ? { mergedAt } : {}) },
+  };
 }
 
 export async function webhookRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
@@ -110,6 +129,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: RouteDeps): Prom
             ? service.merged(w.projectId, w.workItemId, {
                 pullRequest: { repository: pr.repository, number: pr.number },
                 deliveryId,
+                ...(pr.mergedAt ? { mergedAt: pr.mergedAt } : {}),
               })
             : service.invalidate(
                 w.projectId,
