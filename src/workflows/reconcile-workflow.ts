@@ -39,13 +39,19 @@ function ownerOf(image: ManagedImage): string | null {
   return image.projectId && image.workItemId ? snapshotWorkflowId(image.projectId, image.workItemId) : null;
 }
 
-function heldOn(host: string, views: SnapshotOwnerView[]): Set<string> {
-  const held = new Set<string>();
+/**
+ * Image ids that open workflows hold, on whichever host they say. Deliberately not per host: two
+ * host ids wrongly pointed at one engine (two Docker workers sharing a socket) must not make
+ * either reconciler remove the images the other's workflows own. The price is that a byte-identical
+ * copy of an owned image on another engine (docker save/load, same labels) is never an orphan there.
+ */
+function held(views: SnapshotOwnerView[]): Set<string> {
+  const ids = new Set<string>();
   for (const v of views) {
     if (v.status !== 'running') continue;
-    for (const i of v.images) if (i.host === host) held.add(i.imageId);
+    for (const i of v.images) ids.add(i.imageId);
   }
-  return held;
+  return ids;
 }
 
 async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promise<ReconcileReport> {
@@ -86,13 +92,13 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
       workflowIds: [...new Set([...labelled, ...visible])],
     });
     const byId = new Map(views.map((v) => [v.workflowId, v]));
-    const held = heldOn(host, views);
+    const owned = held(views);
 
     const candidates: ManagedImage[] = [];
     for (const image of images) {
       const owner = ownerOf(image);
       const view = owner ? byId.get(owner) : undefined;
-      if (held.has(image.imageId)) report.owned++;
+      if (owned.has(image.imageId)) report.owned++;
       else if (owner && view?.status === 'error') {
         report.unverified.push({ imageId: image.imageId, workflowId: owner, error: view.error ?? 'unknown' });
       } else if (image.ageSeconds < grace) report.orphansKeptYoung.push(image);
@@ -128,7 +134,7 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
       // Ask the owners once more right before removing: a registration may have come in since.
       const owners = batch.map(ownerOf).filter((id): id is string => id !== null);
       const again = owners.length > 0 ? await control.describeSnapshotWorkflows({ workflowIds: owners }) : [];
-      const heldNow = heldOn(host, again);
+      const heldNow = held(again);
       const failedNow = new Set(again.filter((v) => v.status === 'error').map((v) => v.workflowId));
       for (const image of batch) {
         const owner = ownerOf(image);

@@ -68,6 +68,8 @@ export interface StartTestHostOptions {
   /** Extra configuration (SNAPKEEPER_MAX_SNAPSHOTS and the like). */
   env?: Record<string, string>;
   budgetWorkflowOptions?: BudgetWorkflowOptions;
+  /** Another host id on the engine of this test host (a misconfiguration the reconciler survives). */
+  engineOf?: TestHost;
 }
 
 let bundle: Promise<{ code: string }> | undefined;
@@ -109,7 +111,9 @@ export async function startTestHost(options: StartTestHostOptions): Promise<Test
     let dockerHost = env.dockerHost;
     let baseImageId = env.baseImageId;
     let canaryImageId = env.canaryImageId;
-    if (options.privateEngine ?? true) {
+    if (options.engineOf) {
+      ({ dockerHost, baseImageId, canaryImageId } = options.engineOf);
+    } else if (options.privateEngine ?? true) {
       const dir = join(env.workDir, hostId);
       await mkdir(join(dir, 'data'), { recursive: true });
       cleanups.push(() => rm(dir, { recursive: true, force: true }));

@@ -105,6 +105,21 @@ describe('reconciler: orphans', () => {
     expect(await imageExists(host.docker, held.imageId)).toBe(true);
   });
 
+  it("never removes another host id's images from a shared engine", async () => {
+    const mine = await orphan('shared');
+    await host.service.register({ ...mine.ids, image: mine.image, host: host.hostId });
+    await olderThan(mine.imageId, 1);
+    const twin = await startTestHost({ name: 'twin', engineOf: host });
+    try {
+      const report = await twin.reconcile({ orphanGraceSeconds: 0, dryRun: false });
+      expect(ids(report.orphansRemoved)).not.toContain(mine.imageId);
+      expect(report.owned).toBeGreaterThanOrEqual(1);
+      expect(await imageExists(host.docker, mine.imageId)).toBe(true);
+    } finally {
+      await twin.stop();
+    }
+  });
+
   it('reports an orphan a container uses as blocked, never forces, and removes it once the container is gone', async () => {
     const used = await orphan('used');
     const container = await runContainerFrom(host.docker, used.image);
