@@ -150,10 +150,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       { key: SA.expiresAt, value: new Date(shown.expiresAt) },
       { key: SA.sizeBytes, value: shown.sizeBytes },
     ];
-    if (shown.pullRequest) {
-      pairs.push({ key: SA.repository, value: shown.pullRequest.repository });
-      pairs.push({ key: SA.pullRequest, value: shown.pullRequest.number });
-    }
+    // Cleared when the shown image has no pull request, so a replacement without one is not found
+    // (and ended) by the merge of its predecessor's pull request.
+    pairs.push({ key: SA.repository, value: shown.pullRequest?.repository ?? null });
+    pairs.push({ key: SA.pullRequest, value: shown.pullRequest?.number ?? null });
     upsertSearchAttributes(pairs);
     setCurrentDetails(describe(state, shown, retiring));
   }
