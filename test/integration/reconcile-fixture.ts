@@ -22,7 +22,7 @@ import { createWorkers } from '../../src/worker/create-workers.js';
 import type { UpkeepMetrics } from '../../src/worker/worker-metrics.js';
 import { createWorkerMetrics } from '../../src/worker/worker-metrics.js';
 import { webpackConfigHook, workflowsPath } from '../../src/worker/workflow-bundle-options.js';
-import type { BudgetWorkflowOptions } from '../../src/workflows/budget-workflow.js';
+import type { BudgetWorkflowOptions, budgetWorkflow } from '../../src/workflows/budget-workflow.js';
 import type { BudgetView } from '../../src/workflows/budget-types.js';
 import { budgetStateQuery } from '../../src/workflows/messages.js';
 import type {
@@ -171,6 +171,15 @@ export async function startTestHost(options: StartTestHostOptions): Promise<Test
       workflowOptions: TEST_WORKFLOW_OPTIONS,
     });
     const dataRoot = ((await docker.info()) as { DockerRootDir: string }).DockerRootDir;
+    if (options.budgetWorkflowOptions) {
+      // Any worker on the shared queue may run the admission that starts the budget, with its own
+      // options; start it here so these options are the ones it runs with.
+      await client.workflow.start<typeof budgetWorkflow>('budgetWorkflow', {
+        workflowId: budgetWorkflowId(hostId),
+        taskQueue: WORKFLOW_TASK_QUEUE,
+        args: [{ hostId, options: options.budgetWorkflowOptions }],
+      });
+    }
 
     return {
       hostId,
