@@ -31,11 +31,18 @@ async function main(): Promise<void> {
   await client.close();
 
   const metrics = createWorkerMetrics({ defaultMetrics: true });
+  // Metrics must not keep snapshots from being cleaned up: a port in use is an error, not a stop.
   const metricsServer =
     config.workerMetrics.port > 0
       ? await startMetricsServer(metrics, {
           port: config.workerMetrics.port,
           host: config.workerMetrics.host,
+        }).catch((err: unknown) => {
+          log.error(
+            { port: config.workerMetrics.port, error: (err as Error).message },
+            'worker metrics endpoint could not start (SNAPKEEPER_WORKER_METRICS_PORT); running without it',
+          );
+          return undefined;
         })
       : undefined;
   if (metricsServer) log.info({ port: metricsServer.port }, 'worker metrics on /metrics');
