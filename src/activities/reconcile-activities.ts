@@ -41,6 +41,43 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
   const containersUsing = async (imageId: string) =>
     (await docker.listContainers()).filter((c) => c.imageId === imageId).map((c) => c.id);
 
+  /**
+   * Removes one orphan, after checking again what the reconciler saw: the managed label, the age
+   * (on this host's clock), and that no container (running or not) uses it. Never forced; a 404
+   * at any step means someone else removed it, which is success.
+   */
+  async function removeOrphan(input: RemoveOrphanInput): Promise<RemoveOrphanResult> {
+    const info = await docker.inspectImage(input.imageId);
+    if (!info) return { outcome: 'already-gone', holders: [] };
+    if (info.labels[LABEL_MANAGED] !== 'true') {
+      log.error({ imageId: info.id }, 'reconciler refused to remove an image without the managed label');
+      return { outcome: 'unmanaged', holders: [] };
+    }
+    if (now() - Date.parse(info.createdAt) < input.orphanGraceSeconds * 1000) {
+      return { outcome: 'too-young', holders: [] };
+    }
+    const users = await containersUsing(info.id);
+    if (users.length > 0) return { outcome: 'in-use', holders: users };
+    try {
+      // Every extra reference makes a delete by id a 409; the last one deletes the image. noprune:
+      // an untagged parent may still be someone's, and is listed (and judged) on its own if not.
+      for (const tag of info.repoTags) await docker.removeImage(tag, { noprune: true });
+      const result = await docker.removeImage(info.id, { noprune: true });
+      log.info({ imageId: info.id, tags: info.repoTags, result }, 'orphaned snapshot image removed');
+      return {
+        outcome: result === 'removed' || info.repoTags.length > 0 ? 'removed' : 'already-gone',
+        holders: [],
+      };
+    } catch (err) {
+      if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
+      const nowUsing = await containersUsing(info.id);
+      if (nowUsing.length > 0) return { outcome: 'in-use', holders: nowUsing };
+      const children = (await docker.listImages({ all: true })).filter((i) => i.parentId === info.id);
+      if (children.length > 0) return { outcome: 'held-by-children', holders: children.map((c) => c.id) };
+      throw err;
+    }
+  }
+
   return {
     /** The managed images of this host (label filter), with their age on the host's clock. */
     async listManagedImages(): Promise<ManagedImage[]> {
@@ -66,41 +103,19 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
       return missing;
     },
 
-    /**
-     * Removes one orphan, after checking again what the reconciler saw: the managed label, the age
-     * (on this host's clock), and that no container (running or not) uses it. Never forced; a 404
-     * at any step means someone else removed it, which is success.
-     */
-    async removeOrphanImage(input: RemoveOrphanInput): Promise<RemoveOrphanResult> {
-      const info = await docker.inspectImage(input.imageId);
-      if (!info) return { outcome: 'already-gone', holders: [] };
-      if (info.labels[LABEL_MANAGED] !== 'true') {
-        log.error({ imageId: info.id }, 'reconciler refused to remove an image without the managed label');
-        return { outcome: 'unmanaged', holders: [] };
+    /** One orphan: see removeOrphan. */
+    removeOrphanImage: removeOrphan,
+
+    /** removeOrphanImage for a batch, one after the other: fewer events in the reconcile's history. */
+    async removeOrphanImages(input: {
+      imageIds: string[];
+      orphanGraceSeconds: number;
+    }): Promise<RemoveOrphanResult[]> {
+      const results: RemoveOrphanResult[] = [];
+      for (const imageId of input.imageIds) {
+        results.push(await removeOrphan({ imageId, orphanGraceSeconds: input.orphanGraceSeconds }));
       }
-      if (now() - Date.parse(info.createdAt) < input.orphanGraceSeconds * 1000) {
-        return { outcome: 'too-young', holders: [] };
-      }
-      const users = await containersUsing(info.id);
-      if (users.length > 0) return { outcome: 'in-use', holders: users };
-      try {
-        // Every extra reference makes a delete by id a 409; the last one deletes the image. noprune:
-        // an untagged parent may still be someone's, and is listed (and judged) on its own if not.
-        for (const tag of info.repoTags) await docker.removeImage(tag, { noprune: true });
-        const result = await docker.removeImage(info.id, { noprune: true });
-        log.info({ imageId: info.id, tags: info.repoTags, result }, 'orphaned snapshot image removed');
-        return {
-          outcome: result === 'removed' || info.repoTags.length > 0 ? 'removed' : 'already-gone',
-          holders: [],
-        };
-      } catch (err) {
-        if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
-        const nowUsing = await containersUsing(info.id);
-        if (nowUsing.length > 0) return { outcome: 'in-use', holders: nowUsing };
-        const children = (await docker.listImages({ all: true })).filter((i) => i.parentId === info.id);
-        if (children.length > 0) return { outcome: 'held-by-children', holders: children.map((c) => c.id) };
-        throw err;
-      }
+      return results;
     },
 
     /** Logs a finished run and exports it as metrics of this host's worker. */
@@ -111,11 +126,10 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
         dryRun: report.dryRun,
         managedImages: report.managedImages,
         owned: report.owned,
+        counts: report.counts,
         orphansRemoved: report.orphansRemoved.map((i) => i.imageId),
-        orphansKeptYoung: report.orphansKeptYoung.length,
         blocked: report.blocked.map((b) => `${b.imageId}: ${b.reason}`),
         vanished: report.vanished.map((v) => v.workflowId),
-        unverified: report.unverified.length,
         error: report.error,
       };
       if (report.error) log.warn(summary, 'reconcile failed');

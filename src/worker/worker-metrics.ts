@@ -107,14 +107,11 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       if (report.error) return;
       managed.set(labels, report.managedImages);
       owned.set(labels, report.owned);
-      keptYoung.set(labels, report.orphansKeptYoung.length);
-      blocked.set(labels, report.blocked.length);
-      removed.inc(labels, report.orphansRemoved.length);
-      removedBytes.inc(
-        labels,
-        report.orphansRemoved.reduce((sum, i) => sum + i.sizeBytes, 0),
-      );
-      vanished.inc(labels, report.vanished.length);
+      keptYoung.set(labels, report.counts.orphansKeptYoung);
+      blocked.set(labels, report.counts.blocked);
+      removed.inc(labels, report.counts.orphansRemoved);
+      removedBytes.inc(labels, report.counts.orphanBytesRemoved);
+      vanished.inc(labels, report.counts.vanished);
     },
     recordBudget(host, decision) {
       for (const e of decision.evicted) evictions.inc({ host, limit: e.limit });

@@ -28,6 +28,7 @@ import type {
   PendingRemoval,
 } from './budget-types.js';
 import { formatBytes, planEvictions } from './budget-policy.js';
+import { describeOwners } from './owners.js';
 import { budgetAdmitUpdate, budgetCheckUpdate, budgetStateQuery, evictSignal } from './messages.js';
 
 export interface BudgetWorkflowOptions {
@@ -102,7 +103,7 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
       ids = [...new Set([...ids, ...open])];
     }
     if (ids.length === 0) return;
-    for (const view of await control.describeSnapshotWorkflows({ workflowIds: ids })) {
+    for (const view of await describeOwners(control.describeSnapshotWorkflows, ids)) {
       if (view.status === 'error') continue; // unknown: keep what we had
       const prev = entries.get(view.workflowId);
       const c = view.current;

@@ -1,4 +1,4 @@
-// Data shapes of the reconciler. Types only: bundled into workflow code.
+// Data shapes of the reconciler, and one constant. Pure: bundled into workflow code.
 
 export interface ReconcileWorkflowInput {
   /** Hosts to reconcile; by default every host that has a reconcile schedule or an open snapshot. */
@@ -60,9 +60,22 @@ export interface ReconcileReport {
   /** Open snapshot workflows whose current image is gone from the engine; told to end. */
   vanished: VanishedSnapshot[];
   unverified: UnverifiedImage[];
+  /** Exact numbers: each list above keeps at most REPORT_LIST_LIMIT entries (a first run may find thousands). */
+  counts: ReconcileCounts;
   /** Set when the host could not be reconciled at all (its Docker worker is down, say). */
   error: string | null;
 }
+
+export interface ReconcileCounts {
+  orphansRemoved: number;
+  orphanBytesRemoved: number;
+  orphansKeptYoung: number;
+  blocked: number;
+  vanished: number;
+  unverified: number;
+}
+
+export const REPORT_LIST_LIMIT = 200;
 
 export interface ReconcileResult {
   reports: ReconcileReport[];

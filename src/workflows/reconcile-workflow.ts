@@ -18,6 +18,8 @@ import type {
   ReconcileWorkflowInput,
   SnapshotOwnerView,
 } from './reconcile-types.js';
+import { describeOwners } from './owners.js';
+import { REPORT_LIST_LIMIT } from './reconcile-types.js';
 
 export type { ReconcileWorkflowInput, ReconcileResult, ReconcileReport } from './reconcile-types.js';
 
@@ -76,6 +78,14 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
     blocked: [],
     vanished: [],
     unverified: [],
+    counts: {
+      orphansRemoved: 0,
+      orphanBytesRemoved: 0,
+      orphansKeptYoung: 0,
+      blocked: 0,
+      vanished: 0,
+      unverified: 0,
+    },
     error: null,
   };
   let unreachable = false;
@@ -88,9 +98,7 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
     // current image may have vanished. Queries, unlike visibility, do not lag.
     const visible = await control.listOpenSnapshotWorkflows({ host });
     const labelled = images.map(ownerOf).filter((id): id is string => id !== null);
-    const views = await control.describeSnapshotWorkflows({
-      workflowIds: [...new Set([...labelled, ...visible])],
-    });
+    const views = await describeOwners(control.describeSnapshotWorkflows, [...labelled, ...visible]);
     const byId = new Map(views.map((v) => [v.workflowId, v]));
     const owned = held(views);
 
@@ -108,20 +116,21 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
     // Open workflows whose current image on this host is not among the managed images: ask the
     // engine by id, since only a 404 proves it vanished.
     const listed = new Set(images.map((i) => i.imageId));
-    const suspects = views.filter(
-      (v) => v.status === 'running' && v.current?.host === host && !listed.has(v.current.imageId),
+    const suspects = views.flatMap((v) =>
+      v.status === 'running' && v.current && v.current.host === host && !listed.has(v.current.imageId)
+        ? [{ workflowId: v.workflowId, current: v.current }]
+        : [],
     );
     if (suspects.length > 0) {
       const missing = new Set(
-        await docker.findMissingImages({ imageIds: suspects.map((v) => v.current!.imageId) }),
+        await docker.findMissingImages({ imageIds: suspects.map((s) => s.current.imageId) }),
       );
-      for (const v of suspects) {
-        const current = v.current!;
+      for (const { workflowId, current } of suspects) {
         if (!missing.has(current.imageId)) continue;
-        report.vanished.push({ workflowId: v.workflowId, imageId: current.imageId, image: current.image });
+        report.vanished.push({ workflowId, imageId: current.imageId, image: current.image });
         if (input.dryRun) continue;
         await control.signalVanished({
-          workflowId: v.workflowId,
+          workflowId,
           imageId: current.imageId,
           message: `image ${current.image} (${current.imageId}) vanished from host ${host}`,
         });
@@ -130,23 +139,31 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
 
     if (input.dryRun) report.orphansRemoved = candidates;
     for (let i = 0; !input.dryRun && i < candidates.length; i += REMOVAL_BATCH) {
-      const batch = candidates.slice(i, i + REMOVAL_BATCH);
       // Ask the owners once more right before removing: a registration may have come in since.
-      const owners = batch.map(ownerOf).filter((id): id is string => id !== null);
-      const again = owners.length > 0 ? await control.describeSnapshotWorkflows({ workflowIds: owners }) : [];
+      const batch = candidates.slice(i, i + REMOVAL_BATCH);
+      const again = await describeOwners(
+        control.describeSnapshotWorkflows,
+        batch.map(ownerOf).filter((id): id is string => id !== null),
+      );
       const heldNow = held(again);
       const failedNow = new Set(again.filter((v) => v.status === 'error').map((v) => v.workflowId));
+      const go: ManagedImage[] = [];
       for (const image of batch) {
         const owner = ownerOf(image);
-        if (heldNow.has(image.imageId)) {
-          report.owned++;
-          continue;
-        }
-        if (owner && failedNow.has(owner)) {
+        if (heldNow.has(image.imageId)) report.owned++;
+        else if (owner && failedNow.has(owner)) {
           report.unverified.push({ imageId: image.imageId, workflowId: owner, error: 'owner query failed' });
-          continue;
-        }
-        const result = await docker.removeOrphanImage({ imageId: image.imageId, orphanGraceSeconds: grace });
+        } else go.push(image);
+      }
+      if (go.length === 0) continue;
+      const results = await docker.removeOrphanImages({
+        imageIds: go.map((g) => g.imageId),
+        orphanGraceSeconds: grace,
+      });
+      go.forEach((image, k) => {
+        const result = results[k];
+        if (!result) return;
+        const short = (ids: string[], n: number) => ids.map((h) => h.slice(0, n)).join(', ');
         switch (result.outcome) {
           case 'removed':
           case 'already-gone':
@@ -159,7 +176,7 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
             report.blocked.push({
               imageId: image.imageId,
               tags: image.tags,
-              reason: `in use by container(s) ${result.holders.map((h) => h.slice(0, 12)).join(', ')}`,
+              reason: `in use by container(s) ${short(result.holders, 12)}`,
               holders: result.holders,
             });
             break;
@@ -167,14 +184,14 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
             report.blocked.push({
               imageId: image.imageId,
               tags: image.tags,
-              reason: `its layers are held by child image(s) ${result.holders.map((h) => h.slice(0, 19)).join(', ')}`,
+              reason: `its layers are held by child image(s) ${short(result.holders, 19)}`,
               holders: result.holders,
             });
             break;
           case 'unmanaged':
             break;
         }
-      }
+      });
     }
   } catch (err) {
     report.error = failureMessage(err);
@@ -182,6 +199,7 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
     log.warn('reconcile of a host failed', { host, error: report.error });
   }
   report.finishedAt = new Date(Date.now()).toISOString();
+  capLists(report);
 
   // The host's worker records the run in its metrics, unless it is the part that is down.
   if (!unreachable) {
@@ -201,6 +219,23 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
     }
   }
   return report;
+}
+
+/** Exact counts, and lists short enough for a workflow result (a first run may find thousands). */
+function capLists(report: ReconcileReport): void {
+  report.counts = {
+    orphansRemoved: report.orphansRemoved.length,
+    orphanBytesRemoved: report.orphansRemoved.reduce((sum, i) => sum + i.sizeBytes, 0),
+    orphansKeptYoung: report.orphansKeptYoung.length,
+    blocked: report.blocked.length,
+    vanished: report.vanished.length,
+    unverified: report.unverified.length,
+  };
+  report.orphansRemoved = report.orphansRemoved.slice(0, REPORT_LIST_LIMIT);
+  report.orphansKeptYoung = report.orphansKeptYoung.slice(0, REPORT_LIST_LIMIT);
+  report.blocked = report.blocked.slice(0, REPORT_LIST_LIMIT);
+  report.vanished = report.vanished.slice(0, REPORT_LIST_LIMIT);
+  report.unverified = report.unverified.slice(0, REPORT_LIST_LIMIT);
 }
 
 function isScheduleToStartTimeout(err: unknown): boolean {

@@ -64,6 +64,8 @@ describe('reconciler: orphans', () => {
     expect(ids(report.orphansKeptYoung)).toContain(young.imageId);
     expect(report.owned).toBeGreaterThanOrEqual(1);
     expect(report.managedImages).toBeGreaterThanOrEqual(3);
+    expect(report.counts.orphansRemoved).toBe(report.orphansRemoved.length);
+    expect(report.counts.orphanBytesRemoved).toBeGreaterThan(0);
     expect(await imageExists(host.docker, old.imageId)).toBe(false);
     expect(await imageExists(host.docker, young.imageId)).toBe(true);
     expect(await imageExists(host.docker, registered.imageId)).toBe(true);

@@ -55,6 +55,17 @@ describe('reconcile host activities', () => {
     ]);
   });
 
+  it('removes a batch, each image on its own checks', async () => {
+    add('a', ['snap/p:a'], managedLabels('p', 'a'), 15);
+    add('b', ['snap/p:b'], managedLabels('p', 'b'), 1);
+    const results = await acts.removeOrphanImages({
+      imageIds: [id('a'), id('b'), id('c')],
+      orphanGraceSeconds: 600,
+    });
+    expect(results.map((r) => r.outcome)).toEqual(['removed', 'too-young', 'already-gone']);
+    expect([...docker.images.keys()]).toEqual([id('b')]);
+  });
+
   it('counts a 404 as success', async () => {
     expect(await acts.removeOrphanImage({ imageId: id('z'), orphanGraceSeconds: 0 })).toEqual({
       outcome: 'already-gone',

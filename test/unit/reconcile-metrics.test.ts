@@ -25,6 +25,14 @@ function report(over: Partial<ReconcileReport> = {}): ReconcileReport {
     blocked: [],
     vanished: [{ workflowId: 'snapshot:p:w', imageId: 'sha256:4', image: 'x:y' }],
     unverified: [],
+    counts: {
+      orphansRemoved: 2,
+      orphanBytesRemoved: 1500,
+      orphansKeptYoung: 1,
+      blocked: 0,
+      vanished: 1,
+      unverified: 0,
+    },
     error: null,
     ...over,
   };
