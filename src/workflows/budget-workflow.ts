@@ -163,10 +163,10 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
       // About to evict: decide on what the owners say now (last use, whether they still hold the
       // image), not on what they reported at registration.
       await refresh(discover);
-      if (current.diskOverHigh || trigger === 'check') {
-        f = await facts([...entries.values()].map((e) => e.imageId));
-        pendingBytes = sum(f.pendingPresent);
-      }
+      // Measure again: the refresh may have found ended snapshots whose images are still leaving.
+      // What each candidate would free matters only under disk pressure (it costs an inspect each).
+      f = await facts(current.diskOverHigh ? [...entries.values()].map((e) => e.imageId) : []);
+      pendingBytes = sum(f.pendingPresent);
       current = plan(f.uniqueBytes, pendingBytes);
     }
 
