@@ -3,6 +3,7 @@ import type { SnapshotPage, SnapshotSummary } from '../service/list-snapshots.js
 import type {
   PullRequestRef,
   RegisterOutcome,
+  RegisterSnapshotBody,
   RegisterResult,
   SnapshotState,
   SnapshotStatus,
@@ -19,16 +20,7 @@ export interface SnapkeeperClientOptions {
   fetch?: typeof fetch;
 }
 
-export interface RegisterSnapshotInput {
-  projectId: string;
-  workItemId: string;
-  image: string;
-  /** The Docker host holding the image; the API's own host id when omitted. */
-  host?: string;
-  ttlSeconds?: number;
-  slidingTtl?: boolean;
-  pullRequest?: PullRequestRef;
-}
+export type RegisterSnapshotInput = RegisterSnapshotBody;
 
 export interface ListSnapshotsOptions {
   projectId?: string;

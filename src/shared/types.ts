@@ -19,6 +19,14 @@ export interface RegisterRequest {
   pullRequest?: PullRequestRef;
 }
 
+/** The body of `POST /v1/snapshots`: a registration before the API fills in the host. */
+export interface RegisterSnapshotBody extends Omit<RegisterRequest, 'host'> {
+  projectId: string;
+  workItemId: string;
+  /** The Docker host holding the image; the API's own host id when omitted. */
+  host?: string;
+}
+
 /** What one image of a work item looks like, in the query, the API and the Web UI. */
 export interface SnapshotState {
   projectId: string;

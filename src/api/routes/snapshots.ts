@@ -1,7 +1,12 @@
 // REST for routers: register, reuse lookup, invalidate, link a pull request, list.
 import type { FastifyInstance } from 'fastify';
 import { ErrorType } from '../../shared/errors.js';
-import type { PullRequestRef, SnapshotState, SnapshotStatus } from '../../shared/types.js';
+import type {
+  PullRequestRef,
+  RegisterSnapshotBody,
+  SnapshotState,
+  SnapshotStatus,
+} from '../../shared/types.js';
 import { SnapshotError } from '../../service/snapshot-error.js';
 import type { SnapshotSummary } from '../../service/list-snapshots.js';
 import { listSnapshots } from '../../service/list-snapshots.js';
@@ -21,15 +26,7 @@ import {
   snapshotSchema,
 } from '../schemas.js';
 
-interface RegisterBody {
-  projectId: string;
-  workItemId: string;
-  image: string;
-  host?: string;
-  ttlSeconds?: number;
-  slidingTtl?: boolean;
-  pullRequest?: PullRequestRef;
-}
+type RegisterBody = RegisterSnapshotBody;
 
 interface SnapshotParams {
   projectId: string;
