@@ -41,5 +41,6 @@ function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !CONFIG_PREFIXES.some((prefix) => key.startsWith(prefix))),
   );
-  return { ...inherited, ...env };
+  // Processes under test serve no worker metrics unless asked: two on one machine would share 9464.
+  return { ...inherited, SNAPKEEPER_WORKER_METRICS_PORT: '0', ...env };
 }
