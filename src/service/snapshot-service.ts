@@ -102,8 +102,18 @@ export function createSnapshotService({ client, defaultTtlSeconds, workflowOptio
   }
 
   /** false when the work item has no open workflow. */
-  async function invalidate(projectId: string, workItemId: string, reason: string): Promise<boolean> {
-    return signalOpen(() => handle(projectId, workItemId).signal(invalidateSignal, { reason }));
+  async function invalidate(
+    projectId: string,
+    workItemId: string,
+    reason: string,
+    occurredAt?: string,
+  ): Promise<boolean> {
+    return signalOpen(() =>
+      handle(projectId, workItemId).signal(invalidateSignal, {
+        reason,
+        ...(occurredAt ? { occurredAt } : {}),
+      }),
+    );
   }
 
   async function merged(projectId: string, workItemId: string, signal: MergedSignal): Promise<boolean> {

@@ -64,6 +64,8 @@ export interface MergedSignal {
 
 export interface InvalidateSignal {
   reason: string;
+  /** When the cause happened (e.g. a pull request closed); an image registered later is not ended by it. */
+  occurredAt?: string;
 }
 
 export interface EvictSignal {

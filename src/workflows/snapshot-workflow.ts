@@ -355,6 +355,14 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     },
   );
 
+  // An event (a merge, a close) that happened before the current image was registered belongs to
+  // earlier work; this also covers a redelivery that reaches a newer run, which no longer knows
+  // the delivery id.
+  const happenedBeforeCurrent = (at: string | undefined): boolean => {
+    const t = at ? Date.parse(at) : NaN;
+    return current !== null && !Number.isNaN(t) && t < Date.parse(current.createdAt);
+  };
+
   setHandler(mergedSignal, (signal) => {
     const delivery = signal?.deliveryId;
     // A redelivered webhook must not end an image registered after the first delivery.
@@ -363,15 +371,13 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       deliveries.push(delivery);
       if (deliveries.length > REMEMBERED_DELIVERIES) deliveries.shift();
     }
-    // A merge that happened before the current image was registered belongs to earlier work; this
-    // also covers a redelivery that reaches a newer run, which no longer knows the delivery id.
-    const mergedAt = signal?.mergedAt ? Date.parse(signal.mergedAt) : NaN;
-    if (current && !Number.isNaN(mergedAt) && mergedAt < Date.parse(current.createdAt)) return;
+    if (happenedBeforeCurrent(signal?.mergedAt)) return;
     const pr = signal?.pullRequest;
     endCurrent('merged', pr ? `pull request ${pr.repository}#${pr.number} merged` : 'pull request merged');
   });
 
   setHandler(invalidateSignal, (signal) => {
+    if (happenedBeforeCurrent(signal?.occurredAt)) return;
     const reason = String(signal?.reason ?? 'invalidated').slice(0, REASON_MAX_LENGTH);
     endCurrent('invalidated', reason);
   });

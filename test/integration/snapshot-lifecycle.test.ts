@@ -5,7 +5,7 @@ import { SnapshotError } from '../../src/service/snapshot-error.js';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';
 import { snapshotWorkflowId } from '../../src/shared/names.js';
 import type { SnapshotState } from '../../src/shared/types.js';
-import { mergedSignal, stateQuery } from '../../src/workflows/messages.js';
+import { invalidateSignal, mergedSignal, stateQuery } from '../../src/workflows/messages.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { TEST_WORKFLOW_OPTIONS, startInProcessWorker } from '../support/in-process-worker.js';
 import { imageExists, makeSnapshotImage, runContainerFrom } from '../support/snapshot-images.js';
@@ -227,6 +227,16 @@ describe('snapshot lifecycle', () => {
     expect(view?.current?.imageId).toBe(second.imageId);
     await worker.service.invalidate(ids.projectId, ids.workItemId, 'cleanup');
     await waitGone(second.imageId, 'cleanup');
+  });
+
+  it('an invalidation that happened before the image was registered does not end it', async () => {
+    const { ids, img, handle, result } = await registered('stale-inval');
+    const before = new Date(Date.parse(result.snapshot.createdAt) - 5000).toISOString();
+    await handle.signal(invalidateSignal, { reason: 'old close redelivered', occurredAt: before });
+    const after = new Date(Date.now() + 1000).toISOString();
+    await worker.service.invalidate(ids.projectId, ids.workItemId, 'closed now', after);
+    await waitGone(img.imageId, 'current invalidation');
+    expect((await handle.result()).last).toMatchObject({ endReason: 'invalidated', message: 'closed now' });
   });
 
   it('a sliding TTL is renewed by each lookup; a fixed one is not', async () => {

@@ -41,7 +41,10 @@ export function pullRequestEvent(o: PullRequestEventOptions): Record<string, unk
   const pr = payload.pull_request as Record<string, unknown>;
   pr.number = o.number;
   pr.merged = merged;
-  pr.merged_at = merged ? new Date().toISOString() : null;
+  // As GitHub sends them: the close (and merge) happen now, after the snapshot was registered.
+  const now = new Date().toISOString();
+  pr.merged_at = merged ? now : null;
+  pr.closed_at = payload.action === 'closed' ? now : null;
   pr.state = payload.action === 'closed' ? 'closed' : 'open';
   (pr.head as Record<string, unknown>).ref = o.headRef;
   ((pr.base as Record<string, unknown>).repo as Record<string, unknown>).full_name = o.repository;

@@ -32,10 +32,12 @@ interface PullRequestClosed {
   merged: boolean;
   /** ISO time of the merge, when GitHub gave one. */
   mergedAt?: string;
+  /** ISO time of the close, when GitHub gave one. */
+  closedAt?: string;
 }
 
 /**
- * GitHub's merged_at has whole seconds; a merge "at 10:00:05Z" happened before 10:00:06, so the
+ * GitHub's merged_at (and closed_at) has whole seconds; a merge "at 10:00:05Z" happened before 10:00:06, so the
  * end of that second is the bound the workflow compares image creation times with (an image
  * registered within that second is still ended by the merge, never wrongly spared).
  */
@@ -96,9 +98,17 @@ function readPullRequest(payload: Record<string, unknown>): { action: string; pr
   if (merged !== undefined && merged !== null && typeof merged !== 'boolean')
     throw malformed('pull_request.merged must be a boolean');
   const mergedAt = mergedAtBound(pr.merged_at);
+  const closedAt = mergedAtBound(pr.closed_at);
   return {
     action,
-    pr: { repository, number, headRef, merged: merged === true, ...(mergedAt ? { mergedAt } : {}) },
+    pr: {
+      repository,
+      number,
+      headRef,
+      merged: merged === true,
+      ...(mergedAt ? { mergedAt } : {}),
+      ...(closedAt ? { closedAt } : {}),
+    },
   };
 }
 
@@ -135,6 +145,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: RouteDeps): Prom
                 w.projectId,
                 w.workItemId,
                 `pull request ${pr.repository}#${pr.number} closed without merge (delivery ${deliveryId})`,
+                pr.closedAt,
               ),
         ),
       );
