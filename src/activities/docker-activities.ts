@@ -3,7 +3,7 @@ import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import { DockerError } from '../docker/docker-port.js';
 import type { Logger } from '../logging/logger.js';
 import { ErrorType } from '../shared/errors.js';
-import { LABEL_MANAGED, LABEL_PROJECT, LABEL_WORK_ITEM } from '../shared/names.js';
+import { LABEL_MANAGED, LABEL_PROJECT, LABEL_WORK_ITEM, REAPING_REPOSITORY } from '../shared/names.js';
 import type { ImageFacts } from '../shared/types.js';
 
 export interface DockerActivityDeps {
@@ -72,6 +72,13 @@ export function createDockerActivities({ docker, log }: DockerActivityDeps) {
         );
       }
       if (!isManagedBy(info.labels, input)) refuseUnmanaged(input.image, info, input);
+      if (info.repoTags.some((t) => t.startsWith(`${REAPING_REPOSITORY}:`))) {
+        throw ApplicationFailure.nonRetryable(
+          `image ${input.image} (${info.id}) is being removed by the reconciler: it went unregistered ` +
+            'for longer than the orphan grace period. Commit a new snapshot and register that.',
+          ErrorType.invalidRequest,
+        );
+      }
       return { imageId: info.id, sizeBytes: info.sizeBytes, labels: info.labels, createdAt: info.createdAt };
     },
 

@@ -8,7 +8,14 @@ import { DockerError } from '../docker/docker-port.js';
 import type { Logger } from '../logging/logger.js';
 import { ErrorType } from '../shared/errors.js';
 import { HOST_ID_PATTERN } from '../shared/limits.js';
-import { LABEL_MANAGED, LABEL_PROJECT, LABEL_WORK_ITEM, SEARCH_ATTRIBUTES } from '../shared/names.js';
+import {
+  LABEL_MANAGED,
+  LABEL_PROJECT,
+  LABEL_WORK_ITEM,
+  REAPING_REPOSITORY,
+  SEARCH_ATTRIBUTES,
+  reapingTag,
+} from '../shared/names.js';
 import { SA } from '../shared/search-attribute-keys.js';
 import type { SnapshotWorkflowView } from '../shared/types.js';
 import type { UpkeepMetrics } from '../worker/worker-metrics.js';
@@ -101,6 +108,36 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
       const missing: string[] = [];
       for (const id of input.imageIds) if (!(await docker.inspectImage(id))) missing.push(id);
       return missing;
+    },
+
+    /**
+     * Tags orphan candidates before the owners are asked a last time: from then on a registration
+     * refuses them, and one that finished before is seen by that last owner query. Returns the ids
+     * fenced (gone or unmanaged ones are skipped).
+     */
+    async fenceOrphanImages(input: { imageIds: string[] }): Promise<string[]> {
+      const fenced: string[] = [];
+      for (const id of input.imageIds) {
+        const info = await docker.inspectImage(id);
+        if (!info || info.labels[LABEL_MANAGED] !== 'true') continue;
+        await docker.tagImage(info.id, REAPING_REPOSITORY, info.id.replace(/^sha256:/, ''));
+        fenced.push(info.id);
+      }
+      return fenced;
+    },
+
+    /**
+     * Takes the fence off images that turned out to be owned. Never the last reference: untagging
+     * that would delete the image, so a fence that is the only tag stays (and only blocks a
+     * re-registration of the same image).
+     */
+    async unfenceImages(input: { imageIds: string[] }): Promise<void> {
+      for (const id of input.imageIds) {
+        const info = await docker.inspectImage(id);
+        const fence = reapingTag(id);
+        if (!info || !info.repoTags.includes(fence) || info.repoTags.length < 2) continue;
+        await docker.removeImage(fence, { noprune: true });
+      }
     },
 
     /** One orphan: see removeOrphan. */

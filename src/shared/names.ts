@@ -36,6 +36,17 @@ export function managedLabels(projectId: string, workItemId: string): Record<str
   return { [LABEL_MANAGED]: 'true', [LABEL_PROJECT]: projectId, [LABEL_WORK_ITEM]: workItemId };
 }
 
+/**
+ * The reconciler tags an orphan candidate with this repository before it asks the owner a last
+ * time; a registration refuses an image so tagged, which closes the race between that last check
+ * and the removal.
+ */
+export const REAPING_REPOSITORY = 'snapkeeper/reaping';
+
+export function reapingTag(imageId: string): string {
+  return `${REAPING_REPOSITORY}:${imageId.replace(/^sha256:/, '')}`;
+}
+
 export const SEARCH_ATTRIBUTES = {
   projectId: 'SnapshotProjectId',
   workItemId: 'SnapshotWorkItemId',

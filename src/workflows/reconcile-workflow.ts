@@ -139,8 +139,10 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
 
     if (input.dryRun) report.orphansRemoved = candidates;
     for (let i = 0; !input.dryRun && i < candidates.length; i += REMOVAL_BATCH) {
-      // Ask the owners once more right before removing: a registration may have come in since.
+      // Fence, then ask the owners once more right before removing: a registration may have come
+      // in since, and one that starts after the fence refuses these images.
       const batch = candidates.slice(i, i + REMOVAL_BATCH);
+      await docker.fenceOrphanImages({ imageIds: batch.map((b) => b.imageId) });
       const again = await describeOwners(
         control.describeSnapshotWorkflows,
         batch.map(ownerOf).filter((id): id is string => id !== null),
@@ -155,6 +157,8 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
           report.unverified.push({ imageId: image.imageId, workflowId: owner, error: 'owner query failed' });
         } else go.push(image);
       }
+      const spared = batch.filter((b) => !go.includes(b)).map((b) => b.imageId);
+      if (spared.length > 0) await docker.unfenceImages({ imageIds: spared });
       if (go.length === 0) continue;
       const results = await docker.removeOrphanImages({
         imageIds: go.map((g) => g.imageId),

@@ -132,6 +132,14 @@ describe('reconciler: orphans', () => {
       expect(blocked?.reason).toMatch(/in use by container/);
       expect(blocked?.holders).toEqual([container.id]);
       expect(await imageExists(host.docker, used.imageId)).toBe(true);
+      // Fenced by the reconciler: a late registration of this orphan is refused, not raced.
+      const late = await host.service
+        .register({ ...used.ids, image: used.image, host: host.hostId })
+        .catch((e: unknown) => e);
+      expect(late).toMatchObject({
+        type: 'InvalidRequest',
+        message: expect.stringContaining('being removed by the reconciler'),
+      });
     } finally {
       await container.stop();
     }

@@ -3,6 +3,7 @@ import {
   createReconcileHostActivities,
   openSnapshotsQuery,
 } from '../../src/activities/reconcile-activities.js';
+import { createDockerActivities } from '../../src/activities/docker-activities.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { LABEL_MANAGED, managedLabels } from '../../src/shared/names.js';
 import { FakeDocker } from './fake-docker.js';
@@ -24,6 +25,35 @@ describe('reconcile host activities', () => {
     docker.addImage(id(c), tags, labels, parentId);
     docker.images.get(id(c))!.createdAt = minutesAgo(ageMinutes);
   }
+
+  it('fences orphan candidates so a registration refuses them, and unfences spared ones without deleting them', async () => {
+    add('a', ['snap/p:w'], managedLabels('p', 'w'), 15);
+    add('b', [], managedLabels('p', 'w2'), 15);
+    add('c', ['base:latest'], {}, 500);
+    expect(await acts.fenceOrphanImages({ imageIds: [id('a'), id('b'), id('c'), id('9')] })).toEqual([
+      id('a'),
+      id('b'),
+    ]);
+    expect(docker.images.get(id('a'))?.repoTags).toEqual([
+      'snap/p:w',
+      `snapkeeper/reaping:${'a'.repeat(64)}`,
+    ]);
+    expect(docker.images.get(id('c'))?.repoTags).toEqual(['base:latest']);
+
+    const docker2 = createDockerActivities({ docker, log: createLogger({ level: 'silent' }) });
+    await expect(
+      docker2.inspectSnapshotImage({ projectId: 'p', workItemId: 'w', image: 'snap/p:w' }),
+    ).rejects.toMatchObject({
+      type: 'InvalidRequest',
+      nonRetryable: true,
+      message: expect.stringContaining('being removed by the reconciler'),
+    });
+
+    await acts.unfenceImages({ imageIds: [id('a'), id('b')] });
+    expect(docker.images.get(id('a'))?.repoTags).toEqual(['snap/p:w']);
+    // The fence is b's only reference: taking it off would delete the image.
+    expect(docker.images.get(id('b'))?.repoTags).toEqual([`snapkeeper/reaping:${'b'.repeat(64)}`]);
+  });
 
   it('lists only managed images, with their owners and ages on the host clock', async () => {
     add('a', ['snap/p:w'], managedLabels('p', 'w'), 15);
