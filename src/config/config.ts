@@ -62,6 +62,9 @@ const schema = z.object({
     .default('info'),
 });
 
+/** Every environment variable snapkeeper reads (the README documents each one). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export interface Config {
   temporal: { address: string; namespace: string };
   docker: { host: string | undefined };

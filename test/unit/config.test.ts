@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseDuration } from '../../src/config/config.js';
+import { readFileSync } from 'node:fs';
+import { CONFIG_VARIABLES, loadConfig, parseDuration } from '../../src/config/config.js';
 import { parseProjectPolicies } from '../../src/config/project-policy.js';
 
 describe('config', () => {
@@ -20,6 +21,12 @@ describe('config', () => {
     expect(() => loadConfig({ SNAPKEEPER_DEFAULT_TTL: '3 days' })).toThrow(/SNAPKEEPER_DEFAULT_TTL/);
     expect(() => loadConfig({ SNAPKEEPER_HOST_ID: 'bad host' })).toThrow(/SNAPKEEPER_HOST_ID/);
     expect(() => loadConfig({ SNAPKEEPER_DISK_LOW_PERCENT: '90' })).toThrow(/LOW/);
+  });
+
+  it('every variable is documented in the README settings table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const undocumented = CONFIG_VARIABLES.filter((name) => !readme.includes(`| \`${name}\``));
+    expect(undocumented).toEqual([]);
   });
 
   it('parses durations', () => {
