@@ -3,7 +3,14 @@ import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import { DockerError } from '../docker/docker-port.js';
 import type { Logger } from '../logging/logger.js';
 import { ErrorType } from '../shared/errors.js';
-import { LABEL_MANAGED, LABEL_PROJECT, LABEL_WORK_ITEM, REAPING_REPOSITORY } from '../shared/names.js';
+import {
+  LABEL_MANAGED,
+  LABEL_PROJECT,
+  LABEL_WORK_ITEM,
+  REAPING_REPOSITORY,
+  RETIRING_REPOSITORY,
+  imageIdTag,
+} from '../shared/names.js';
 import type { ImageFacts } from '../shared/types.js';
 
 export interface DockerActivityDeps {
@@ -36,8 +43,6 @@ export interface RemoveSnapshotImageResult {
   /** Containers (ids) that keep the image, when in-use; child images, when held-by-children. */
   holders: string[];
 }
-
-export const RETIRING_REPOSITORY = 'snapkeeper/retiring';
 
 export function isManagedBy(labels: Record<string, string>, owner: ImageOwner): boolean {
   return (
@@ -159,7 +164,7 @@ async function removeRetiredParents(
 }
 
 async function tagHolding(docker: DockerPort, imageId: string): Promise<void> {
-  await docker.tagImage(imageId, RETIRING_REPOSITORY, imageId.replace(/^sha256:/, ''));
+  await docker.tagImage(imageId, RETIRING_REPOSITORY, imageIdTag(imageId));
 }
 
 export type DockerActivities = ReturnType<typeof createDockerActivities>;

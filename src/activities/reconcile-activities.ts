@@ -14,6 +14,7 @@ import {
   LABEL_WORK_ITEM,
   REAPING_REPOSITORY,
   SEARCH_ATTRIBUTES,
+  imageIdTag,
   reapingTag,
 } from '../shared/names.js';
 import { SA } from '../shared/search-attribute-keys.js';
@@ -120,7 +121,7 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
       for (const id of input.imageIds) {
         const info = await docker.inspectImage(id);
         if (!info || info.labels[LABEL_MANAGED] !== 'true') continue;
-        await docker.tagImage(info.id, REAPING_REPOSITORY, info.id.replace(/^sha256:/, ''));
+        await docker.tagImage(info.id, REAPING_REPOSITORY, imageIdTag(info.id));
         fenced.push(info.id);
       }
       return fenced;

@@ -36,6 +36,14 @@ export function managedLabels(projectId: string, workItemId: string): Record<str
   return { [LABEL_MANAGED]: 'true', [LABEL_PROJECT]: projectId, [LABEL_WORK_ITEM]: workItemId };
 }
 
+/** Holds an image whose reuse reference was removed, until removeSnapshotImage deletes it. */
+export const RETIRING_REPOSITORY = 'snapkeeper/retiring';
+
+/** The tag snapkeeper's own references use: the image id without its algorithm prefix. */
+export function imageIdTag(imageId: string): string {
+  return imageId.replace(/^sha256:/, '');
+}
+
 /**
  * The reconciler tags an orphan candidate with this repository before it asks the owner a last
  * time; a registration refuses an image so tagged, which closes the race between that last check
@@ -44,7 +52,7 @@ export function managedLabels(projectId: string, workItemId: string): Record<str
 export const REAPING_REPOSITORY = 'snapkeeper/reaping';
 
 export function reapingTag(imageId: string): string {
-  return `${REAPING_REPOSITORY}:${imageId.replace(/^sha256:/, '')}`;
+  return `${REAPING_REPOSITORY}:${imageIdTag(imageId)}`;
 }
 
 export const SEARCH_ATTRIBUTES = {

@@ -10,7 +10,7 @@ import { startInProcessWorker } from '../support/in-process-worker.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
 import { newDocker, uniqueIds } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';
-import { VALIDATION_MATRIX, requestParts } from '../unit/api-validation-cases.js';
+import { SNAPSHOT_CONTRACT_FIELDS, VALIDATION_MATRIX, requestParts } from '../unit/api-validation-cases.js';
 import type { ApiUnderTest } from './api-helpers.js';
 import { DEADLINE, http, startApi } from './api-helpers.js';
 
@@ -49,20 +49,6 @@ async function waitGone(imageId: string, what: string) {
   });
 }
 
-const REQUIRED_FIELDS = [
-  'projectId',
-  'workItemId',
-  'image',
-  'imageId',
-  'host',
-  'state',
-  'createdAt',
-  'expiresAt',
-  'lastUsedAt',
-  'sizeBytes',
-  'pullRequest',
-];
-
 describe('register, lookup, invalidate over HTTP', () => {
   it('201 created, 200 unchanged, 200 replaced (and the old image leaves the engine)', async () => {
     const { ids, img } = await snapshotImage('rest-reg');
@@ -71,7 +57,7 @@ describe('register, lookup, invalidate over HTTP', () => {
       body: JSON.stringify({ ...ids, image: img.image, host: HOST }),
     });
     expect(first.status).toBe(201);
-    for (const f of REQUIRED_FIELDS) expect(first.body).toHaveProperty(f);
+    for (const f of SNAPSHOT_CONTRACT_FIELDS) expect(first.body).toHaveProperty(f);
     expect(first.body).toMatchObject({
       ...ids,
       image: img.image,
@@ -145,7 +131,7 @@ describe('register, lookup, invalidate over HTTP', () => {
     });
     const hit = await http(open.baseUrl, 'GET', `/v1/snapshots/${ids.projectId}/${ids.workItemId}`);
     expect(hit.status).toBe(200);
-    for (const f of REQUIRED_FIELDS) expect(hit.body).toHaveProperty(f);
+    for (const f of SNAPSHOT_CONTRACT_FIELDS) expect(hit.body).toHaveProperty(f);
     await waitFor(
       async () => {
         const s = await api.lookup(ids.projectId, ids.workItemId);

@@ -3,26 +3,13 @@ import { SnapshotError } from '../../src/service/snapshot-error.js';
 import { snapshotWorkflowId } from '../../src/shared/names.js';
 import type { Harness } from './api-fakes.js';
 import { buildApp, execution, state } from './api-fakes.js';
+import { SNAPSHOT_CONTRACT_FIELDS } from './api-validation-cases.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.app.close();
   h = undefined;
 });
-
-const REQUIRED_FIELDS = [
-  'projectId',
-  'workItemId',
-  'image',
-  'imageId',
-  'host',
-  'state',
-  'createdAt',
-  'expiresAt',
-  'lastUsedAt',
-  'sizeBytes',
-  'pullRequest',
-];
 
 const register = (body: Record<string, unknown>) =>
   (h as Harness).app.inject({ method: 'POST', url: '/v1/snapshots', payload: body });
@@ -35,7 +22,7 @@ describe('POST /v1/snapshots', () => {
     expect(first.statusCode).toBe(201);
     expect(first.headers.location).toBe('/v1/snapshots/p1/w1');
     const json = first.json();
-    for (const f of REQUIRED_FIELDS) expect(json).toHaveProperty(f);
+    for (const f of SNAPSHOT_CONTRACT_FIELDS) expect(json).toHaveProperty(f);
     expect(json).toMatchObject({ outcome: 'created', image: 'snap/p1:1', host: 'h-1', state: 'active' });
 
     const again = await register(body);
@@ -131,7 +118,7 @@ describe('GET/DELETE/PUT /v1/snapshots/{projectId}/{workItemId}', () => {
     await register({ projectId: 'p', workItemId: 'w', image: 'snap/x:1' });
     const hit = await h.app.inject('/v1/snapshots/p/w');
     expect(hit.statusCode).toBe(200);
-    for (const f of REQUIRED_FIELDS) expect(hit.json()).toHaveProperty(f);
+    for (const f of SNAPSHOT_CONTRACT_FIELDS) expect(hit.json()).toHaveProperty(f);
     const miss = await h.app.inject('/v1/snapshots/p/other');
     expect(miss.statusCode).toBe(404);
     expect(miss.json()).toEqual({ error: 'SnapshotNotFound', message: 'no active snapshot for p/other' });
@@ -236,7 +223,7 @@ describe('GET /v1/snapshots', () => {
       workflowId: snapshotWorkflowId('acme', 'T-1'),
       workflowStatus: 'running',
     });
-    for (const f of REQUIRED_FIELDS) expect(page.items[0]).toHaveProperty(f);
+    for (const f of SNAPSHOT_CONTRACT_FIELDS) expect(page.items[0]).toHaveProperty(f);
 
     const second = await h.app.inject(
       `/v1/snapshots?pageSize=1&projectId=acme&state=active&host=unit-host&cursor=${page.nextCursor}`,

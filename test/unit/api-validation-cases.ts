@@ -1,5 +1,20 @@
 // The validation matrix, shared by the unit test (inject) and the integration test (a real
 // server): every route, each bad input, and the field its 400 message must name.
+/** The snapshot fields issue 3 promises in every state answer; written out, not read from the schema. */
+export const SNAPSHOT_CONTRACT_FIELDS = [
+  'projectId',
+  'workItemId',
+  'image',
+  'imageId',
+  'host',
+  'state',
+  'createdAt',
+  'expiresAt',
+  'lastUsedAt',
+  'sizeBytes',
+  'pullRequest',
+];
+
 export const valid = { projectId: 'p', workItemId: 'w', image: 'snap/p:1' };
 export const id128 = `a${'b'.repeat(127)}`;
 export const id129 = `a${'b'.repeat(128)}`;
