@@ -2,6 +2,7 @@ import type { BudgetControlDeps, BudgetHostDeps } from './budget-activities.js';
 import { createBudgetControlActivities, createBudgetHostActivities } from './budget-activities.js';
 import type { DockerActivityDeps } from './docker-activities.js';
 import { createDockerActivities } from './docker-activities.js';
+import { createPullRequestControlActivities } from './pull-request-activities.js';
 import type { ReconcileHostDeps } from './reconcile-activities.js';
 import { createReconcileControlActivities, createReconcileHostActivities } from './reconcile-activities.js';
 
@@ -30,7 +31,11 @@ export type ControlActivityDeps = BudgetControlDeps;
  * entity): registered on the workflow queue, where any worker with a client can run them.
  */
 export function createControlActivities(deps: ControlActivityDeps) {
-  return { ...createReconcileControlActivities(deps), ...createBudgetControlActivities(deps) };
+  return {
+    ...createReconcileControlActivities(deps),
+    ...createBudgetControlActivities(deps),
+    ...createPullRequestControlActivities(deps),
+  };
 }
 
 export type ControlActivities = ReturnType<typeof createControlActivities>;

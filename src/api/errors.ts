@@ -35,6 +35,8 @@ export const STATUS_BY_ERROR_TYPE: Record<ErrorTypeName, number> = {
   [ErrorType.snapshotNotFound]: 404,
   [ErrorType.projectDisabled]: 403,
   [ErrorType.hostUnavailable]: 503,
+  [ErrorType.pullRequestMerged]: 409,
+  [ErrorType.imageNotCurrent]: 409,
 };
 
 // gRPC codes of a Temporal server that is down, overloaded or too slow for our deadline.

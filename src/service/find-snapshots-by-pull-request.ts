@@ -1,20 +1,17 @@
-// The open snapshot workflows linked to one pull request, found through visibility. Used by the
-// merge webhook; eventually consistent like every visibility read, so a link made a moment before
-// the merge may be missed here; the branch rule is the second path that catches those.
+// The open snapshot workflows linked to one pull request, found through visibility, every page.
+// Eventually consistent like every visibility read: a link made a moment before the merge may be
+// missed by one look, which is why the per-pull-request workflow looks again later, and why a link
+// made after the merge is checked against the merge record instead.
 import { REPOSITORY_PATTERN } from '../shared/limits.js';
 import { SEARCH_ATTRIBUTES, parseSnapshotWorkflowId } from '../shared/names.js';
 import type { PullRequestRef } from '../shared/types.js';
+import type { WorkItemRef } from '../workflows/pull-request-types.js';
 import type { VisibilityClient } from './list-snapshots.js';
 import { SNAPSHOT_WORKFLOW_TYPE, visibilityLiteral } from './list-snapshots.js';
 
-export interface WorkItemRef {
-  projectId: string;
-  workItemId: string;
-}
+export type { WorkItemRef } from '../workflows/pull-request-types.js';
 
 const PAGE_SIZE = 500;
-/** A pull request linked to more work items than this is almost certainly a mistake; stop there. */
-export const MAX_LINKED_WORK_ITEMS = 5000;
 
 export function pullRequestQuery(pr: PullRequestRef): string {
   if (!REPOSITORY_PATTERN.test(pr.repository)) throw new Error('repository must be "owner/name"');
@@ -30,6 +27,7 @@ export function pullRequestQuery(pr: PullRequestRef): string {
 export async function findSnapshotsByPullRequest(
   client: VisibilityClient,
   pr: PullRequestRef,
+  options: { pageSize?: number } = {},
 ): Promise<WorkItemRef[]> {
   const query = pullRequestQuery(pr);
   const found = new Map<string, WorkItemRef>();
@@ -38,7 +36,7 @@ export async function findSnapshotsByPullRequest(
     const page = await client.workflowService.listWorkflowExecutions({
       namespace: client.options.namespace,
       query,
-      pageSize: PAGE_SIZE,
+      pageSize: options.pageSize ?? PAGE_SIZE,
       ...(nextPageToken ? { nextPageToken } : {}),
     });
     for (const raw of page.executions ?? []) {
@@ -47,6 +45,6 @@ export async function findSnapshotsByPullRequest(
       if (ids) found.set(workflowId, ids);
     }
     nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
-  } while (nextPageToken && found.size < MAX_LINKED_WORK_ITEMS);
+  } while (nextPageToken);
   return [...found.values()];
 }

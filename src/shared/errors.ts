@@ -8,6 +8,10 @@ export const ErrorType = {
   snapshotNotFound: 'SnapshotNotFound',
   projectDisabled: 'ProjectDisabled',
   hostUnavailable: 'HostUnavailable',
+  /** The pull request a registration or link names has merged: nothing may keep it alive. */
+  pullRequestMerged: 'PullRequestMerged',
+  /** The caller named an image that is no longer the work item's current one. */
+  imageNotCurrent: 'ImageNotCurrent',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];

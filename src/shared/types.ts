@@ -55,17 +55,37 @@ export interface SnapshotWorkflowView {
   last: SnapshotState | null;
 }
 
+/**
+ * How a pull request event found a work item: `link` through the image's own link (visibility),
+ * `branch` through a branch rule. A `link` signal ends only an image linked to that pull request; a
+ * `branch` one also ends an image without any link. Without it, `link` is assumed.
+ */
+export type PullRequestMatch = 'link' | 'branch';
+
 export interface MergedSignal {
   pullRequest?: PullRequestRef;
   deliveryId?: string;
   /** When the pull request merged (GitHub's merged_at); an image registered later is not ended by it. */
   mergedAt?: string;
+  match?: PullRequestMatch;
 }
 
 export interface InvalidateSignal {
   reason: string;
   /** When the cause happened (e.g. a pull request closed); an image registered later is not ended by it. */
   occurredAt?: string;
+  /** Only this image: an invalidation decided for one image must not end the one that replaced it. */
+  imageId?: string;
+  /** Only an image meant by this pull request (a close without merge), found as `match` says. */
+  pullRequest?: PullRequestRef;
+  match?: PullRequestMatch;
+}
+
+/** The `invalidateImage` update (DELETE /v1/snapshots/…): refused when another image is current. */
+export interface InvalidateRequest {
+  reason: string;
+  /** The image the caller means; refused with ImageNotCurrent when another one is current. */
+  imageId?: string;
 }
 
 export interface EvictSignal {

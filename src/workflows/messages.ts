@@ -3,6 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
   EvictSignal,
+  InvalidateRequest,
   InvalidateSignal,
   MergedSignal,
   PullRequestRef,
@@ -26,6 +27,8 @@ export const touchUpdate = defineUpdate<SnapshotState, [TouchRequest]>('touch');
 export const linkPullRequestUpdate = defineUpdate<SnapshotState, [PullRequestRef]>('linkPullRequest');
 export const mergedSignal = defineSignal<[MergedSignal]>('merged');
 export const invalidateSignal = defineSignal<[InvalidateSignal]>('invalidate');
+/** Ends the current image now and answers with it; refused when the named image is not current. */
+export const invalidateUpdate = defineUpdate<SnapshotState, [InvalidateRequest]>('invalidateImage');
 export const evictSignal = defineSignal<[EvictSignal]>('evict');
 export const stateQuery = defineQuery<SnapshotWorkflowView>('state');
 /** From the reconciler: the current image is gone from its engine (someone ran `docker rmi`). */

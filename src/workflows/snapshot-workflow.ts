@@ -31,6 +31,7 @@ import { dockerTaskQueue } from '../shared/names.js';
 import { SA } from '../shared/search-attribute-keys.js';
 import type {
   EndReason,
+  PullRequestRef,
   RegisterRequest,
   RegisterResult,
   SnapshotState,
@@ -40,6 +41,7 @@ import type {
 import {
   evictSignal,
   invalidateSignal,
+  invalidateUpdate,
   linkPullRequestUpdate,
   mergedSignal,
   registerUpdate,
@@ -48,6 +50,8 @@ import {
   vanishedSignal,
 } from './messages.js';
 import { admitToBudget } from './budget-hooks.js';
+import { heardMerge, mergeRecorded, rememberMerge } from './merge-guard.js';
+import { meantFor } from './pull-request-match.js';
 
 export interface SnapshotWorkflowOptions {
   /** Continue-as-new once the history holds this many events (or when the server suggests it). */
@@ -63,6 +67,8 @@ export interface SnapshotCarry {
   retiring: SnapshotState[];
   last: SnapshotState | null;
   deliveries: string[];
+  /** Pull requests heard to have merged (keys of pull-request-names.ts). */
+  mergedPullRequests?: string[];
 }
 
 export interface SnapshotWorkflowInput {
@@ -115,6 +121,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   let retiring: SnapshotState[] = input.carry?.retiring ?? [];
   let last: SnapshotState | null = input.carry?.last ?? null;
   const deliveries: string[] = input.carry?.deliveries ?? [];
+  const mergedPullRequests: string[] = input.carry?.mergedPullRequests ?? [];
   const refusals: string[] = [];
   let pendingRegistrations = 0;
   let closing = false;
@@ -293,7 +300,11 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     async (req) => {
       pendingRegistrations++;
       try {
-        return await serially(() => register(req));
+        return await serially(async () => {
+          const result = await register(req);
+          if (req.pullRequest) await refuseMergedLink(req.pullRequest, result.snapshot.imageId);
+          return result;
+        });
       } finally {
         pendingRegistrations--;
       }
@@ -338,13 +349,37 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     { validator: (_req) => requireActive() },
   );
 
+  const mergedRefusal = (pr: PullRequestRef) =>
+    ApplicationFailure.nonRetryable(
+      `pull request ${pr.repository}#${pr.number} has already merged: it cannot keep a snapshot alive, and the image is removed`,
+      ErrorType.pullRequestMerged,
+    );
+
+  /**
+   * After a link became visible (published), a merge that was already recorded ends the image at
+   * once and the caller gets 409; see merge-guard.ts for why this order closes the race.
+   */
+  async function refuseMergedLink(pr: PullRequestRef, imageId: string): Promise<void> {
+    if (!heardMerge(mergedPullRequests, pr) && !(await mergeRecorded(pr))) return;
+    rememberMerge(mergedPullRequests, pr);
+    if (current?.imageId === imageId && meantFor(current, pr, 'link')) {
+      endCurrent(
+        'merged',
+        `pull request ${pr.repository}#${pr.number} had already merged when it was linked`,
+      );
+    }
+    throw mergedRefusal(pr);
+  }
+
   setHandler(
     linkPullRequestUpdate,
-    (pr) => {
+    async (pr) => {
       requireActive();
-      current = { ...(current as SnapshotState), pullRequest: pr };
+      const linked: SnapshotState = { ...(current as SnapshotState), pullRequest: pr };
+      current = linked;
       publish();
-      return current;
+      await refuseMergedLink(pr, linked.imageId);
+      return current?.imageId === linked.imageId ? current : linked;
     },
     {
       validator: (pr) => {
@@ -371,16 +406,44 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       deliveries.push(delivery);
       if (deliveries.length > REMEMBERED_DELIVERIES) deliveries.shift();
     }
-    if (happenedBeforeCurrent(signal?.mergedAt)) return;
     const pr = signal?.pullRequest;
+    // Remembered even when it ends nothing now: a registration linked to it may be in flight.
+    if (pr) rememberMerge(mergedPullRequests, pr);
+    if (!current || happenedBeforeCurrent(signal?.mergedAt)) return;
+    // Only the image the merge was meant for: not a newer one linked elsewhere or to nothing.
+    if (pr && !meantFor(current, pr, signal?.match)) return;
     endCurrent('merged', pr ? `pull request ${pr.repository}#${pr.number} merged` : 'pull request merged');
   });
 
   setHandler(invalidateSignal, (signal) => {
-    if (happenedBeforeCurrent(signal?.occurredAt)) return;
+    if (!current || happenedBeforeCurrent(signal?.occurredAt)) return;
+    if (signal?.imageId && current.imageId !== signal.imageId) return;
+    if (signal?.pullRequest && !meantFor(current, signal.pullRequest, signal.match)) return;
     const reason = String(signal?.reason ?? 'invalidated').slice(0, REASON_MAX_LENGTH);
     endCurrent('invalidated', reason);
   });
+
+  setHandler(
+    invalidateUpdate,
+    (req) => {
+      requireActive();
+      const ended = current as SnapshotState;
+      endCurrent('invalidated', String(req?.reason ?? 'invalidated').slice(0, REASON_MAX_LENGTH));
+      return latest(ended);
+    },
+    {
+      validator: (req) => {
+        requireActive();
+        const active = current as SnapshotState;
+        if (req?.imageId && req.imageId !== active.imageId) {
+          throw ApplicationFailure.nonRetryable(
+            `image ${req.imageId} is not the current snapshot of ${projectId}/${workItemId} (the current one is ${active.imageId}); nothing was invalidated`,
+            ErrorType.imageNotCurrent,
+          );
+        }
+      },
+    },
+  );
 
   setHandler(evictSignal, (signal) => {
     // An eviction decided for an older image must not hit the image that replaced it.
@@ -424,7 +487,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       }
       if (continueAsNewDue()) {
         await condition(() => pendingRegistrations === 0 && allHandlersFinished());
-        const carry: SnapshotCarry = { current, retiring, last, deliveries };
+        const carry: SnapshotCarry = { current, retiring, last, deliveries, mergedPullRequests };
         await continueAsNew<typeof snapshotWorkflow>({ projectId, workItemId, options, carry });
       }
     }

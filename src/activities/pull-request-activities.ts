@@ -1,0 +1,81 @@
+// Control activities of the per-pull-request workflow and of the snapshot workflow's merge check.
+// They talk to Temporal only (visibility, signals, describe) and run on the workflow queue.
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Logger } from '../logging/logger.js';
+import type { TargetSignaller } from '../service/signal-pull-request-targets.js';
+import { signalPullRequestTargets as signalTargets } from '../service/signal-pull-request-targets.js';
+import { snapshotWorkflowId } from '../shared/names.js';
+import type { PullRequestRef } from '../shared/types.js';
+import { invalidateSignal, mergedSignal } from '../workflows/messages.js';
+import { mergedPullRequestWorkflowId } from '../workflows/pull-request-names.js';
+import type { PullRequestTargetsRequest } from '../workflows/pull-request-types.js';
+import type { ControlDeps } from './reconcile-activities.js';
+import { requireClient } from './reconcile-activities.js';
+
+export interface TargetsSignalled {
+  found: number;
+  signalled: number;
+}
+
+async function signalOpen(send: () => Promise<void>): Promise<boolean> {
+  try {
+    await send();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+function signallerFor(client: Client): TargetSignaller {
+  const handle = (p: string, w: string) => client.workflow.getHandle(snapshotWorkflowId(p, w));
+  return {
+    merged: (p, w, signal) => signalOpen(() => handle(p, w).signal(mergedSignal, signal)),
+    invalidate: (p, w, signal) => signalOpen(() => handle(p, w).signal(invalidateSignal, signal)),
+  };
+}
+
+export function createPullRequestControlActivities({ client, log }: ControlDeps) {
+  return {
+    /** One look and its signals; any failed signal fails the attempt, and the retry sends them all again. */
+    async signalPullRequestTargets(req: PullRequestTargetsRequest): Promise<TargetsSignalled> {
+      const c = requireClient(client);
+      const { workItems, failures } = await signalTargets(c, signallerFor(c), req);
+      if (failures.length > 0) {
+        const first = failures[0]?.error;
+        throw new Error(
+          `${failures.length} of ${workItems.length} signals for ${req.pullRequest.repository}#${req.pullRequest.number} failed: ${
+            first instanceof Error ? first.message : String(first)
+          }`,
+        );
+      }
+      const signalled = workItems.filter((w) => w.signalled).length;
+      log.info(
+        {
+          pullRequest: req.pullRequest,
+          kind: req.kind,
+          deliveryId: req.deliveryId,
+          found: workItems.length,
+          signalled,
+        },
+        'pull request targets signalled',
+      );
+      return { found: workItems.length, signalled };
+    },
+
+    /** Whether a merge of this pull request was received: its workflow exists, running or closed. */
+    async isPullRequestMerged(pr: PullRequestRef): Promise<boolean> {
+      const c = requireClient(client);
+      try {
+        await c.workflow.getHandle(mergedPullRequestWorkflowId(pr)).describe();
+        return true;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    },
+  };
+}
+
+export type PullRequestControlActivities = ReturnType<typeof createPullRequestControlActivities>;

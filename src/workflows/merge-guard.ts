@@ -1,0 +1,45 @@
+// The snapshot workflow's side of "a merged pull request keeps nothing alive". A link (at
+// registration or later) is first made visible, then checked against the merge record; the
+// webhook first writes the record, then searches visibility (twice, see pull-request-workflow.ts).
+// Whichever comes second sees the other, so a link racing a merge always ends. Workflow code.
+import { log, proxyActivities } from '@temporalio/workflow';
+import type { PullRequestControlActivities } from '../activities/pull-request-activities.js';
+import type { PullRequestRef } from '../shared/types.js';
+import { pullRequestKey } from './pull-request-names.js';
+
+// The check is on the caller's path (registration, link): short, with a few quick retries.
+const control = proxyActivities<Pick<PullRequestControlActivities, 'isPullRequestMerged'>>({
+  scheduleToCloseTimeout: '20 seconds',
+  startToCloseTimeout: '5 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumAttempts: 4 },
+});
+
+/** Pull requests this run (and the runs before it) heard merge; bounded, oldest forgotten first. */
+export const REMEMBERED_MERGES = 200;
+
+export function rememberMerge(merged: string[], pr: PullRequestRef): void {
+  const key = pullRequestKey(pr);
+  if (merged.includes(key)) return;
+  merged.push(key);
+  if (merged.length > REMEMBERED_MERGES) merged.shift();
+}
+
+export function heardMerge(merged: string[], pr: PullRequestRef): boolean {
+  return merged.includes(pullRequestKey(pr));
+}
+
+/**
+ * Whether the merge record of this pull request exists. A failed check lets the link stand (the
+ * caller is waiting, and the webhook's later look still finds a link made before it): logged.
+ */
+export async function mergeRecorded(pr: PullRequestRef): Promise<boolean> {
+  try {
+    return await control.isPullRequestMerged(pr);
+  } catch (err) {
+    log.warn('could not check whether the pull request merged; the link stands', {
+      pullRequest: pr,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return false;
+  }
+}

@@ -1,0 +1,52 @@
+// Data shapes of the per-pull-request workflow and its activities. Types only: bundled into
+// workflow code.
+import type { PullRequestMatch, PullRequestRef } from '../shared/types.js';
+
+export interface WorkItemRef {
+  projectId: string;
+  workItemId: string;
+}
+
+export type PullRequestEventKind = 'merged' | 'closed';
+
+/** One look for the work items a closed pull request ends, and the signals to them. */
+export interface PullRequestTargetsRequest {
+  kind: PullRequestEventKind;
+  pullRequest: PullRequestRef;
+  deliveryId: string;
+  /** GitHub's merged_at (or closed_at), rounded up to the end of its second. */
+  at?: string;
+  /** Work items the API's branch rules derived from the head branch (same-repository pull requests only). */
+  branchTargets: WorkItemRef[];
+  /** Visibility page size (tests make it small to prove every page is read). */
+  pageSize?: number;
+}
+
+export interface SignalledWorkItem extends WorkItemRef {
+  match: PullRequestMatch;
+  /** false when the work item had no open workflow. */
+  signalled: boolean;
+}
+
+export interface PullRequestWorkflowOptions {
+  /**
+   * Looks after the first one, in seconds after it: visibility trails the workflows, so a link
+   * made just before the merge may only show in a later look.
+   */
+  lookDelaysSeconds?: number[];
+  pageSize?: number;
+}
+
+export interface PullRequestClosedInput extends Omit<PullRequestTargetsRequest, 'pageSize'> {
+  options?: PullRequestWorkflowOptions;
+}
+
+export interface PullRequestLook {
+  at: string;
+  found: number;
+  signalled: number;
+}
+
+export interface PullRequestClosedResult {
+  looks: PullRequestLook[];
+}

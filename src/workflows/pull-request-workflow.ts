@@ -1,0 +1,57 @@
+// The durable side of a closed pull request: once the webhook has handed a merge (or a close) over
+// to this workflow, every snapshot it ends is signalled, whatever process crashes, because each
+// look is an activity retried until it succeeds. Visibility trails the snapshot workflows, so it
+// looks again after a delay: a link made just before the merge shows in a later look. A link made
+// after the merge is caught the other way round: registration and linking ask whether this
+// workflow exists (see merge-guard.ts).
+import { log, proxyActivities, sleep } from '@temporalio/workflow';
+import type { PullRequestControlActivities } from '../activities/pull-request-activities.js';
+import { ErrorType } from '../shared/errors.js';
+import type {
+  PullRequestClosedInput,
+  PullRequestClosedResult,
+  PullRequestLook,
+} from './pull-request-types.js';
+
+export type { PullRequestClosedInput, PullRequestClosedResult } from './pull-request-types.js';
+
+/** Seconds after the first look; visibility normally trails by well under a second. */
+export const DEFAULT_LOOK_DELAYS_SECONDS = [10, 60];
+
+// Retried without limit: a 2xx to GitHub promised these signals, and GitHub will not redeliver.
+const control = proxyActivities<PullRequestControlActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: [ErrorType.invalidRequest],
+  },
+});
+
+export async function pullRequestClosedWorkflow(
+  input: PullRequestClosedInput,
+): Promise<PullRequestClosedResult> {
+  const { options, ...request } = input;
+  const delays = options?.lookDelaysSeconds ?? DEFAULT_LOOK_DELAYS_SECONDS;
+  const looks: PullRequestLook[] = [];
+  let waited = 0;
+  for (const at of [0, ...delays]) {
+    if (at > waited) {
+      await sleep((at - waited) * 1000);
+      waited = at;
+    }
+    const result = await control.signalPullRequestTargets({
+      ...request,
+      ...(options?.pageSize ? { pageSize: options.pageSize } : {}),
+    });
+    looks.push({ at: new Date(Date.now()).toISOString(), ...result });
+  }
+  log.info('pull request handled', {
+    pullRequest: input.pullRequest,
+    kind: input.kind,
+    deliveryId: input.deliveryId,
+    looks,
+  });
+  return { looks };
+}
