@@ -349,9 +349,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     { validator: (_req) => requireActive() },
   );
 
-  const mergedRefusal = (pr: PullRequestRef) =>
+  const mergedRefusal = (pr: PullRequestRef, ended: boolean) =>
     ApplicationFailure.nonRetryable(
-      `pull request ${pr.repository}#${pr.number} has already merged: it cannot keep a snapshot alive, and the image is removed`,
+      `pull request ${pr.repository}#${pr.number} has already merged and cannot keep a snapshot alive: ` +
+        (ended ? 'the snapshot ended and its image is being removed' : 'the link was not made'),
       ErrorType.pullRequestMerged,
     );
 
@@ -362,13 +363,14 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   async function refuseMergedLink(pr: PullRequestRef, imageId: string): Promise<void> {
     if (!heardMerge(mergedPullRequests, pr) && !(await mergeRecorded(pr))) return;
     rememberMerge(mergedPullRequests, pr);
-    if (current?.imageId === imageId && meantFor(current, pr, 'link')) {
+    const ends = current?.imageId === imageId && meantFor(current, pr, 'link');
+    if (ends) {
       endCurrent(
         'merged',
         `pull request ${pr.repository}#${pr.number} had already merged when it was linked`,
       );
     }
-    throw mergedRefusal(pr);
+    throw mergedRefusal(pr, ends);
   }
 
   setHandler(
