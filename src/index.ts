@@ -1,6 +1,7 @@
 // The package entry: what routers and operators' scripts import. Re-exports only.
 export { SnapkeeperApiError, SnapkeeperClient } from './client/snapkeeper-client.js';
 export type {
+  InvalidateOptions,
   ListSnapshotsOptions,
   RegisterSnapshotInput,
   SnapkeeperClientOptions,

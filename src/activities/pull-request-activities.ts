@@ -2,7 +2,6 @@
 // They talk to Temporal only (visibility, signals, describe) and run on the workflow queue.
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { Logger } from '../logging/logger.js';
 import type { TargetSignaller } from '../service/signal-pull-request-targets.js';
 import { signalPullRequestTargets as signalTargets } from '../service/signal-pull-request-targets.js';
 import { snapshotWorkflowId } from '../shared/names.js';

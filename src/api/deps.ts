@@ -9,7 +9,14 @@ import type { ApiMetrics } from './metrics.js';
 
 export type ApiSnapshotService = Pick<
   SnapshotService,
-  'register' | 'lookup' | 'view' | 'invalidate' | 'merged' | 'linkPullRequest'
+  | 'register'
+  | 'lookup'
+  | 'view'
+  | 'invalidate'
+  | 'invalidateImage'
+  | 'merged'
+  | 'linkPullRequest'
+  | 'handOffPullRequestClosed'
 >;
 
 export interface ApiTemporalClient extends VisibilityClient {
@@ -25,6 +32,11 @@ export interface ApiServerDeps {
   client: ApiTemporalClient;
   policies: ProjectPolicies;
   log: Logger;
+  /**
+   * Whether the webhook signals what visibility shows at once, beside the durable workflow
+   * (default true); tests turn it off to prove the workflow alone.
+   */
+  webhookFastPass?: boolean;
   /** Defaults to a fresh registry with Node's default metrics. */
   metrics?: ApiMetrics;
 }
@@ -37,8 +49,11 @@ export interface RouteDeps extends Omit<ApiServerDeps, 'metrics'> {
 export const LIMITS = {
   /** JSON bodies of /v1. */
   apiBodyBytes: 64 * 1024,
-  /** GitHub caps webhook payloads at 25 MB. */
-  webhookBodyBytes: 25 * 1024 * 1024,
+  /**
+   * pull_request deliveries (the only ones whose body is read) are tens of KB: GitHub caps a pull
+   * request's description at 65,536 characters. Other events are answered without reading them.
+   */
+  webhookBodyBytes: 1024 * 1024,
   /** Time to receive a whole request (headers and body). */
   requestTimeoutMs: 30_000,
   /** Idle socket timeout; above the slowest handler (a registration waits up to ~20 s for its host). */
@@ -48,8 +63,10 @@ export const LIMITS = {
   registerDeadlineMs: 45_000,
   /** Temporal deadline of the other /v1 calls. */
   callDeadlineMs: 15_000,
-  /** The whole webhook fan-out; GitHub gives up after 10 s. */
-  webhookDeadlineMs: 8_000,
+  /** Handing a closed pull request to its workflow; with the fast pass below GitHub's 10 s. */
+  webhookHandOffMs: 5_000,
+  /** The API's best-effort first pass of signals, after the hand-off. */
+  webhookFastPassMs: 3_000,
   readinessDeadlineMs: 2_000,
   /** Concurrent workflow queries of a `view=full` listing. */
   fullViewConcurrency: 8,

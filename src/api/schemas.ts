@@ -90,6 +90,12 @@ export const invalidateQuerySchema = {
   additionalProperties: false,
   properties: {
     reason: { type: 'string', minLength: 1, maxLength: REASON_MAX_LENGTH },
+    imageId: {
+      type: 'string',
+      pattern: '^sha256:[0-9a-f]{64}$',
+      description:
+        'The image the caller means (its id, as register and lookup return it); 409 ImageNotCurrent when another image is current',
+    },
   },
 } as const;
 
@@ -195,12 +201,13 @@ export const snapshotPageSchema = {
 
 export const invalidateResponseSchema = {
   type: 'object',
-  required: ['projectId', 'workItemId', 'status', 'reason'],
+  required: ['projectId', 'workItemId', 'status', 'reason', 'imageId'],
   properties: {
     projectId: { type: 'string' },
     workItemId: { type: 'string' },
     status: { type: 'string', enum: ['invalidating'] },
     reason: { type: 'string' },
+    imageId: { type: 'string', description: 'The image that was invalidated' },
   },
 } as const;
 
@@ -218,14 +225,25 @@ export const webhookResponseSchema = {
     deliveryId: { type: 'string' },
     outcome: { type: 'string', enum: ['ignored', 'merged', 'invalidated'] },
     reason: { type: 'string' },
+    workflowId: {
+      type: 'string',
+      description: 'The per-pull-request workflow that signals every snapshot the event ends, with retries',
+    },
     workItems: {
       type: 'array',
+      description: 'What the fast first pass signalled at once; absent when it did not finish in time',
       items: {
         type: 'object',
-        required: ['projectId', 'workItemId', 'signalled'],
+        required: ['projectId', 'workItemId', 'match', 'signalled'],
         properties: {
           projectId: { type: 'string' },
           workItemId: { type: 'string' },
+          match: {
+            type: 'string',
+            enum: ['link', 'branch'],
+            description:
+              'link: found through its link (ends only an image linked to this pull request); branch: through a branch rule (also ends an image without a link)',
+          },
           signalled: { type: 'boolean', description: 'false when the work item had no open workflow' },
         },
       },

@@ -32,6 +32,11 @@ export interface ListSnapshotsOptions {
   view?: 'summary' | 'full';
 }
 
+export interface InvalidateOptions {
+  /** The image the caller means (`imageId` of register or lookup). */
+  imageId?: string;
+}
+
 /** A refusal or failure of the API: `status` is the HTTP status, `code` the `error` field. */
 export class SnapkeeperApiError extends Error {
   constructor(
@@ -80,9 +85,21 @@ export class SnapkeeperClient {
     return res.status === 404 ? null : res.data;
   }
 
-  /** true when accepted; false when the work item had no active snapshot. */
-  async invalidate(projectId: string, workItemId: string, reason?: string): Promise<boolean> {
-    const query = reason ? `?${new URLSearchParams({ reason }).toString()}` : '';
+  /**
+   * true when accepted; false when the work item had no active snapshot. With `imageId`, only that
+   * image is invalidated: when another image is current, nothing is, and this throws a
+   * SnapkeeperApiError with status 409 and code ImageNotCurrent.
+   */
+  async invalidate(
+    projectId: string,
+    workItemId: string,
+    reason?: string,
+    options: InvalidateOptions = {},
+  ): Promise<boolean> {
+    const params = new URLSearchParams();
+    if (reason) params.set('reason', reason);
+    if (options.imageId) params.set('imageId', options.imageId);
+    const query = params.size > 0 ? `?${params.toString()}` : '';
     const res = await this.request('DELETE', `/v1/snapshots/${seg(projectId)}/${seg(workItemId)}${query}`, {
       allow404: true,
     });

@@ -80,6 +80,20 @@ export interface ProjectPolicies {
   forProject(projectId: string): EffectivePolicy;
   /** The work items a branch of a repository belongs to, by every matching rule. */
   workItemsForBranch(repository: string, branch: string): Array<{ projectId: string; workItemId: string }>;
+  /**
+   * The work items a pull request's head branch belongs to. Only a branch of the base repository
+   * itself counts: a fork's owner names its branches freely (a fork branch named like a work item
+   * must never end that work item's snapshot), so a pull request from a fork matches no rule.
+   */
+  workItemsForPullRequest(pr: PullRequestHead): Array<{ projectId: string; workItemId: string }>;
+}
+
+export interface PullRequestHead {
+  /** The base repository, `owner/name`. */
+  repository: string;
+  /** The repository the head branch lives in; null when GitHub no longer knows it (a deleted fork). */
+  headRepository: string | null;
+  headRef: string;
 }
 
 export function parseProjectPolicies(text: string, source = 'policy'): ProjectPolicies {
@@ -107,7 +121,7 @@ type PolicyFile = z.infer<typeof policyFile>;
 function buildPolicies(file: PolicyFile): ProjectPolicies {
   const defaults = file.defaults ?? {};
   const projects = file.projects ?? {};
-  return {
+  const policies: ProjectPolicies = {
     forProject(projectId) {
       const own = projects[projectId] ?? {};
       return {
@@ -129,5 +143,10 @@ function buildPolicies(file: PolicyFile): ProjectPolicies {
       }
       return found;
     },
+    workItemsForPullRequest({ repository, headRepository, headRef }) {
+      if (headRepository === null || headRepository.toLowerCase() !== repository.toLowerCase()) return [];
+      return policies.workItemsForBranch(repository, headRef);
+    },
   };
+  return policies;
 }

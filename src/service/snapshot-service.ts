@@ -1,9 +1,15 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import { ErrorType } from '../shared/errors.js';
 import { WORKFLOW_TASK_QUEUE, snapshotWorkflowId } from '../shared/names.js';
 import { SA } from '../shared/search-attribute-keys.js';
 import type {
+  InvalidateRequest,
+  InvalidateSignal,
   MergedSignal,
   PullRequestRef,
   RegisterRequest,
@@ -13,6 +19,7 @@ import type {
 } from '../shared/types.js';
 import {
   invalidateSignal,
+  invalidateUpdate,
   linkPullRequestUpdate,
   mergedSignal,
   registerUpdate,
@@ -20,6 +27,9 @@ import {
   touchUpdate,
 } from '../workflows/messages.js';
 import type { SnapshotWorkflowOptions, snapshotWorkflow } from '../workflows/snapshot-workflow.js';
+import type { pullRequestClosedWorkflow } from '../workflows/pull-request-workflow.js';
+import { closedPullRequestWorkflowId, mergedPullRequestWorkflowId } from '../workflows/pull-request-names.js';
+import type { PullRequestClosedInput, PullRequestWorkflowOptions } from '../workflows/pull-request-types.js';
 import { SnapshotError, fromUpdateFailure } from './snapshot-error.js';
 
 export interface SnapshotServiceDeps {
@@ -27,6 +37,8 @@ export interface SnapshotServiceDeps {
   defaultTtlSeconds: number;
   /** Passed to new workflows; tests shorten backoffs and history limits with it. */
   workflowOptions?: SnapshotWorkflowOptions;
+  /** Passed to new per-pull-request workflows; tests shorten the looks and the page size. */
+  pullRequestWorkflowOptions?: PullRequestWorkflowOptions;
 }
 
 export interface RegisterInput extends RegisterRequest {
@@ -44,7 +56,12 @@ const REGISTER_ATTEMPTS = 3;
  * Everything the API (and the tests, and operators' scripts) do to snapshot workflows, through
  * the Temporal client only: no Docker access, no state of its own, so any number can run.
  */
-export function createSnapshotService({ client, defaultTtlSeconds, workflowOptions }: SnapshotServiceDeps) {
+export function createSnapshotService({
+  client,
+  defaultTtlSeconds,
+  workflowOptions,
+  pullRequestWorkflowOptions,
+}: SnapshotServiceDeps) {
   const handle = (projectId: string, workItemId: string): SnapshotHandle =>
     client.workflow.getHandle<typeof snapshotWorkflow>(snapshotWorkflowId(projectId, workItemId));
 
@@ -101,19 +118,73 @@ export function createSnapshotService({ client, defaultTtlSeconds, workflowOptio
     }
   }
 
-  /** false when the work item has no open workflow. */
+  /**
+   * Fire and forget; false when the work item has no open workflow. `scope` is when the cause
+   * happened (an ISO time), or which image / pull request it is meant for.
+   */
   async function invalidate(
     projectId: string,
     workItemId: string,
     reason: string,
-    occurredAt?: string,
+    scope?: string | Omit<InvalidateSignal, 'reason'>,
   ): Promise<boolean> {
-    return signalOpen(() =>
-      handle(projectId, workItemId).signal(invalidateSignal, {
-        reason,
-        ...(occurredAt ? { occurredAt } : {}),
-      }),
-    );
+    const extra = typeof scope === 'string' ? { occurredAt: scope } : (scope ?? {});
+    return signalOpen(() => handle(projectId, workItemId).signal(invalidateSignal, { reason, ...extra }));
+  }
+
+  /**
+   * Ends the current image now and answers with it (state invalidated); null without an active
+   * snapshot. Refused (SnapshotError ImageNotCurrent) when `imageId` names another image.
+   */
+  async function invalidateImage(
+    projectId: string,
+    workItemId: string,
+    request: InvalidateRequest,
+  ): Promise<SnapshotState | null> {
+    try {
+      return await handle(projectId, workItemId).executeUpdate(invalidateUpdate, { args: [request] });
+    } catch (err) {
+      if (isMissing(err) || isCompletedBeforeUpdate(err)) return null;
+      const refusal = fromUpdateFailure(err);
+      if (refusal) throw refusal;
+      throw err;
+    }
+  }
+
+  /**
+   * The durable hand-off of a closed pull request: once this returns, its workflow signals every
+   * snapshot it ends, with retries. One workflow per merged pull request (a redelivery or a second
+   * hook finds the same one, running or closed), one per delivery for a close without merge.
+   */
+  async function handOffPullRequestClosed(
+    input: Omit<PullRequestClosedInput, 'options'>,
+  ): Promise<{ workflowId: string }> {
+    const pr = input.pullRequest;
+    const workflowId =
+      input.kind === 'merged'
+        ? mergedPullRequestWorkflowId(pr)
+        : closedPullRequestWorkflowId(pr, input.deliveryId);
+    try {
+      await client.workflow.start<typeof pullRequestClosedWorkflow>('pullRequestClosedWorkflow', {
+        workflowId,
+        taskQueue: WORKFLOW_TASK_QUEUE,
+        args: [{ ...input, ...(pullRequestWorkflowOptions ? { options: pullRequestWorkflowOptions } : {}) }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        // A completed one is the record that the pull request merged; only a failed one is redone.
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        staticSummary: `Pull request ${pr.repository}#${pr.number} ${input.kind === 'merged' ? 'merged' : 'closed without merge'}`,
+        staticDetails:
+          `Signals every snapshot workflow linked to \`${pr.repository}#${pr.number}\` or derived from its branch ` +
+          `(delivery \`${input.deliveryId}\`), and looks again later for links visibility did not show yet.`,
+        typedSearchAttributes: [
+          { key: SA.repository, value: pr.repository },
+          { key: SA.pullRequest, value: pr.number },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    return { workflowId };
   }
 
   async function merged(projectId: string, workItemId: string, signal: MergedSignal): Promise<boolean> {
@@ -137,7 +208,17 @@ export function createSnapshotService({ client, defaultTtlSeconds, workflowOptio
     }
   }
 
-  return { register, lookup, view, invalidate, merged, linkPullRequest, handle };
+  return {
+    register,
+    lookup,
+    view,
+    invalidate,
+    invalidateImage,
+    merged,
+    linkPullRequest,
+    handOffPullRequestClosed,
+    handle,
+  };
 }
 
 export type SnapshotService = ReturnType<typeof createSnapshotService>;

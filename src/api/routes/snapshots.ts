@@ -128,6 +128,11 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
             },
             ...COMMON_ERRORS,
             '403': { description: 'ProjectDisabled: the policy file disables snapshots for this project' },
+            '409': {
+              description:
+                'PullRequestMerged: the pullRequest has already merged (also when the merge arrives while the image ' +
+                'is being checked); the image is removed',
+            },
             '422': {
               description:
                 'ImageNotFound (no such image on the host) or UnmanagedImage (labels missing or wrong)',
@@ -226,7 +231,9 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
         openapi: {
           summary: 'Invalidate the snapshot of a work item',
           description:
-            'Accepted at once; the reuse tag and then the image leave the engine in the background ' +
+            'Ends the image that is current when the request arrives (or, with imageId, only that image: 409 ' +
+            'ImageNotCurrent when another one is current); an image registered a moment later is not touched. ' +
+            'The reuse tag and then the image leave the engine in the background ' +
             '(state invalidated, then removed; removal-blocked while a container still uses it).',
           tags: ['snapshots'],
           auth: true,
@@ -239,9 +246,18 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
                 workItemId: 'TICKET-42',
                 status: 'invalidating',
                 reason: 'tests failed',
+                imageId: EXAMPLE_STATE.imageId,
               },
             },
             '404': { description: 'SnapshotNotFound: no active snapshot' },
+            '409': {
+              description:
+                'ImageNotCurrent: imageId names an image that is no longer current; nothing was invalidated',
+              example: {
+                error: 'ImageNotCurrent',
+                message: `image sha256:0f… is not the current snapshot of acme/TICKET-42 (the current one is ${EXAMPLE_STATE.imageId}); nothing was invalidated`,
+              },
+            },
             ...COMMON_ERRORS,
           },
         },
@@ -249,16 +265,24 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     },
     async (request, reply) => {
       const params = request.params as SnapshotParams;
-      const reason = (request.query as { reason?: string }).reason ?? 'invalidated through the API';
-      const sent = await within(LIMITS.callDeadlineMs, async () => {
-        const view = await service.view(params.projectId, params.workItemId);
-        if (!view?.current) return false;
-        return service.invalidate(params.projectId, params.workItemId, reason);
-      });
-      if (!sent) throw notFound(params);
-      request.log.info({ ...params, reason }, 'snapshot invalidated');
+      const query = request.query as { reason?: string; imageId?: string };
+      const reason = query.reason ?? 'invalidated through the API';
+      const ended = await within(LIMITS.callDeadlineMs, () =>
+        service.invalidateImage(params.projectId, params.workItemId, {
+          reason,
+          ...(query.imageId ? { imageId: query.imageId } : {}),
+        }),
+      );
+      if (!ended) throw notFound(params);
+      request.log.info({ ...params, reason, imageId: ended.imageId }, 'snapshot invalidated');
       void reply.code(202);
-      return { projectId: params.projectId, workItemId: params.workItemId, status: 'invalidating', reason };
+      return {
+        projectId: params.projectId,
+        workItemId: params.workItemId,
+        status: 'invalidating',
+        reason,
+        imageId: ended.imageId,
+      };
     },
   );
 
@@ -269,7 +293,9 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       config: {
         openapi: {
           summary: 'Link the active snapshot to a pull request',
-          description: 'When that pull request merges, the merge webhook ends the snapshot.',
+          description:
+            'When that pull request merges, the merge webhook ends the snapshot. A pull request that has already ' +
+            'merged cannot keep a snapshot alive: 409 PullRequestMerged, and the snapshot ends.',
           tags: ['snapshots'],
           auth: true,
           requestExample: { repository: 'acme/app', number: 17 },
@@ -280,6 +306,9 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
               example: EXAMPLE_STATE,
             },
             '404': { description: 'SnapshotNotFound: no active snapshot' },
+            '409': {
+              description: 'PullRequestMerged: that pull request has already merged; the snapshot ends',
+            },
             ...COMMON_ERRORS,
           },
         },

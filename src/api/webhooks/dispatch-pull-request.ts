@@ -1,0 +1,118 @@
+// What a verified pull_request delivery does. A close (merged, or unmerged with
+// onCloseWithoutMerge=invalidate) is first handed to its durable per-pull-request workflow; only
+// then is it answered 202, so an answered delivery is never lost (GitHub does not redeliver by
+// itself). A fast first pass from the API then signals what visibility shows right now, so the
+// usual merge ends its snapshots before the answer; both are idempotent.
+import type { ProjectPolicies } from '../../config/project-policy.js';
+import type { Logger } from '../../logging/logger.js';
+import type { TargetSignaller } from '../../service/signal-pull-request-targets.js';
+import { signalPullRequestTargets } from '../../service/signal-pull-request-targets.js';
+import type { PullRequestTargetsRequest, SignalledWorkItem } from '../../workflows/pull-request-types.js';
+import type { ApiSnapshotService, ApiTemporalClient } from '../deps.js';
+import { LIMITS } from '../deps.js';
+import type { ApiMetrics } from '../metrics.js';
+import type { PullRequestEvent } from './parse-pull-request-event.js';
+
+export type WebhookOutcome = 'ignored' | 'merged' | 'invalidated';
+
+export interface WebhookResult {
+  event: string;
+  deliveryId: string;
+  outcome: WebhookOutcome;
+  reason?: string;
+  /** The per-pull-request workflow that owns the delivery from now on. */
+  workflowId?: string;
+  /** What the fast first pass signalled; absent when it did not finish in time. */
+  workItems?: SignalledWorkItem[];
+}
+
+export interface DispatchDeps {
+  service: ApiSnapshotService;
+  client: ApiTemporalClient;
+  policies: ProjectPolicies;
+  onCloseWithoutMerge: 'ignore' | 'invalidate';
+  metrics: ApiMetrics;
+  log: Logger;
+  /** The API's own first pass; off in tests that prove the durable workflow alone. */
+  fastPass: boolean;
+}
+
+function signallerOf(service: ApiSnapshotService): TargetSignaller {
+  return {
+    merged: (p, w, signal) => service.merged(p, w, signal),
+    invalidate: (p, w, { reason, ...scope }) => service.invalidate(p, w, reason, scope),
+  };
+}
+
+export async function dispatchPullRequest(
+  deps: DispatchDeps,
+  event: PullRequestEvent,
+  deliveryId: string,
+): Promise<{ status: number; result: WebhookResult }> {
+  const { service, client, metrics, log } = deps;
+  const base = { event: 'pull_request', deliveryId };
+  const ignored = (reason: string) => {
+    metrics.webhookDeliveries.inc({ event: 'pull_request', outcome: 'ignored' });
+    return { status: 200, result: { ...base, outcome: 'ignored' as const, reason } };
+  };
+  if (event.action !== 'closed') return ignored(`action ${event.action} is not handled`);
+  if (!event.merged && deps.onCloseWithoutMerge !== 'invalidate') return ignored('closed without merge');
+
+  const at = event.merged ? event.mergedAt : event.closedAt;
+  const request: PullRequestTargetsRequest = {
+    kind: event.merged ? 'merged' : 'closed',
+    pullRequest: { repository: event.repository, number: event.number },
+    deliveryId,
+    ...(at ? { at } : {}),
+    branchTargets: deps.policies.workItemsForPullRequest(event),
+  };
+  const outcome: WebhookOutcome = event.merged ? 'merged' : 'invalidated';
+  try {
+    const { workflowId } = await client.connection.withDeadline(Date.now() + LIMITS.webhookHandOffMs, () =>
+      service.handOffPullRequestClosed(request),
+    );
+    const workItems = deps.fastPass ? await fastPass(deps, request) : undefined;
+    metrics.webhookDeliveries.inc({ event: 'pull_request', outcome });
+    log.info(
+      { deliveryId, repository: event.repository, number: event.number, outcome, workflowId, workItems },
+      'pull request closed',
+    );
+    return { status: 202, result: { ...base, outcome, workflowId, ...(workItems ? { workItems } : {}) } };
+  } catch (err) {
+    metrics.webhookDeliveries.inc({ event: 'pull_request', outcome: 'failed' });
+    throw err;
+  }
+}
+
+/** Best effort: anything it misses or fails, the durable workflow does. */
+async function fastPass(
+  deps: DispatchDeps,
+  request: PullRequestTargetsRequest,
+): Promise<SignalledWorkItem[] | undefined> {
+  const kind = request.kind === 'merged' ? 'merged' : 'invalidate';
+  try {
+    const { workItems, failures } = await deps.client.connection.withDeadline(
+      Date.now() + LIMITS.webhookFastPassMs,
+      () => signalPullRequestTargets(deps.client, signallerOf(deps.service), request),
+    );
+    const key = (w: { projectId: string; workItemId: string }) => `${w.projectId}\u0000${w.workItemId}`;
+    const failed = new Set(failures.map((f) => key(f.target)));
+    for (const w of workItems) {
+      const result = failed.has(key(w)) ? 'failed' : w.signalled ? 'sent' : 'no-workflow';
+      deps.metrics.webhookSignals.inc({ kind, result });
+    }
+    if (failed.size > 0) {
+      deps.log.warn(
+        { deliveryId: request.deliveryId, failed: failed.size, of: workItems.length },
+        'fast pass: some signals failed; the pull request workflow retries them',
+      );
+    }
+    return workItems;
+  } catch (err) {
+    deps.log.warn(
+      { deliveryId: request.deliveryId, err: err instanceof Error ? err.message : String(err) },
+      'fast pass failed; the pull request workflow signals instead',
+    );
+    return undefined;
+  }
+}
