@@ -57,7 +57,23 @@ describe('SnapkeeperClient', () => {
     const linked = await c.linkPullRequest('p', 'inv', { repository: 'a/b', number: 3 });
     expect(linked?.pullRequest).toEqual({ repository: 'a/b', number: 3 });
     expect(await c.invalidate('p', 'inv', 'flaky & broken')).toBe(true);
-    expect(h.service.calls.invalidate.at(-1)).toEqual(['p', 'inv', 'flaky & broken']);
+    expect(h.service.calls.invalidateImage.at(-1)).toEqual(['p', 'inv', { reason: 'flaky & broken' }]);
+  });
+
+  it('invalidate with an imageId: ImageNotCurrent is a 409 SnapkeeperApiError; the current one is accepted', async () => {
+    const c = client();
+    const { snapshot } = await c.register({ projectId: 'p', workItemId: 'img', image: 'snap/p:1' });
+    const stale = `sha256:${'c'.repeat(64)}`;
+    await expect(c.invalidate('p', 'img', 'stale', { imageId: stale })).rejects.toMatchObject({
+      status: 409,
+      code: 'ImageNotCurrent',
+    });
+    expect(await c.invalidate('p', 'img', undefined, { imageId: snapshot.imageId })).toBe(true);
+    expect(h.service.calls.invalidateImage.at(-1)).toEqual([
+      'p',
+      'img',
+      { reason: 'invalidated through the API', imageId: snapshot.imageId },
+    ]);
   });
 
   it('list passes filters and the cursor; listAll walks every page', async () => {

@@ -12,6 +12,8 @@ import { createLogger } from '../../src/logging/logger.js';
 import type { RawExecutionInfo } from '../../src/service/list-snapshots.js';
 import { SEARCH_ATTRIBUTES, snapshotWorkflowId } from '../../src/shared/names.js';
 import type {
+  InvalidateRequest,
+  InvalidateSignal,
   MergedSignal,
   PullRequestRef,
   RegisterResult,
@@ -19,6 +21,10 @@ import type {
   SnapshotWorkflowView,
 } from '../../src/shared/types.js';
 import type { RegisterInput } from '../../src/service/snapshot-service.js';
+import { SnapshotError } from '../../src/service/snapshot-error.js';
+import { ErrorType } from '../../src/shared/errors.js';
+import type { PullRequestClosedInput } from '../../src/workflows/pull-request-types.js';
+import { mergedPullRequestWorkflowId } from '../../src/workflows/pull-request-names.js';
 
 export const SECRET = 'unit-test-webhook-secret';
 export const TOKEN = 'unit-test-token-0123456789';
@@ -59,13 +65,27 @@ export interface ServiceCalls {
   register: RegisterInput[];
   lookup: Array<[string, string]>;
   invalidate: Array<[string, string, string]>;
+  invalidateScopes: Array<Omit<InvalidateSignal, 'reason'>>;
+  invalidateImage: Array<[string, string, InvalidateRequest]>;
+  handOff: Array<Omit<PullRequestClosedInput, 'options'>>;
   merged: Array<[string, string, MergedSignal]>;
   link: Array<[string, string, PullRequestRef]>;
 }
 
 export class FakeService implements ApiSnapshotService {
   readonly active = new Map<string, SnapshotState>();
-  readonly calls: ServiceCalls = { register: [], lookup: [], invalidate: [], merged: [], link: [] };
+  readonly calls: ServiceCalls = {
+    register: [],
+    lookup: [],
+    invalidate: [],
+    invalidateScopes: [],
+    invalidateImage: [],
+    handOff: [],
+    merged: [],
+    link: [],
+  };
+  /** Make the hand-off to the pull request workflow fail (e.g. a gRPC UNAVAILABLE). */
+  handOffFailWith: Error | undefined;
   /** Make the next calls fail: a SnapshotError, or any error (e.g. a gRPC UNAVAILABLE). */
   failWith: Error | undefined;
   /** Delay of each signal, to make concurrency observable. */
@@ -122,11 +142,38 @@ export class FakeService implements ApiSnapshotService {
     return current ? { current, retiring: [], last: current } : null;
   };
 
-  invalidate = async (p: string, w: string, reason: string): Promise<boolean> => {
+  invalidate = async (
+    p: string,
+    w: string,
+    reason: string,
+    scope?: string | Omit<InvalidateSignal, 'reason'>,
+  ): Promise<boolean> => {
     this.calls.invalidate.push([p, w, reason]);
+    this.calls.invalidateScopes.push(typeof scope === 'string' ? { occurredAt: scope } : (scope ?? {}));
     this.fail();
     await this.pause();
     return this.active.delete(this.key(p, w));
+  };
+
+  invalidateImage = async (p: string, w: string, req: InvalidateRequest): Promise<SnapshotState | null> => {
+    this.calls.invalidateImage.push([p, w, req]);
+    this.fail();
+    const k = this.key(p, w);
+    const cur = this.active.get(k);
+    if (!cur) return null;
+    if (req.imageId && req.imageId !== cur.imageId) {
+      throw new SnapshotError(ErrorType.imageNotCurrent, `image ${req.imageId} is not the current snapshot`);
+    }
+    this.active.delete(k);
+    return { ...cur, state: 'invalidated', endReason: 'invalidated', message: req.reason };
+  };
+
+  handOffPullRequestClosed = async (
+    input: Omit<PullRequestClosedInput, 'options'>,
+  ): Promise<{ workflowId: string }> => {
+    this.calls.handOff.push(input);
+    if (this.handOffFailWith) throw this.handOffFailWith;
+    return { workflowId: mergedPullRequestWorkflowId(input.pullRequest) };
   };
 
   merged = async (p: string, w: string, signal: MergedSignal): Promise<boolean> => {
@@ -253,6 +300,7 @@ export function buildApp(
     secret?: string | null;
     onCloseWithoutMerge?: Config['onCloseWithoutMerge'];
     policy?: string;
+    fastPass?: boolean;
   } = {},
 ): Harness {
   const service = new FakeService();
@@ -269,6 +317,7 @@ export function buildApp(
     policies: parseProjectPolicies(options.policy ?? POLICY_YAML),
     log: createLogger({ level: 'silent' }),
     metrics: createApiMetrics({ defaultMetrics: false }),
+    ...(options.fastPass === false ? { webhookFastPass: false } : {}),
   };
   return { app: createApiServer(deps), service, temporal, deps };
 }

@@ -22,6 +22,8 @@ export interface PullRequestEventOptions {
   headRef: string;
   merged?: boolean;
   action?: string;
+  /** The repository the head branch lives in: another one for a pull request from a fork, null for a deleted fork. */
+  headRepository?: string | null;
 }
 
 /** The `pull_request` example with the given repository, number, branch and merge flag. */
@@ -46,7 +48,16 @@ export function pullRequestEvent(o: PullRequestEventOptions): Record<string, unk
   pr.merged_at = merged ? now : null;
   pr.closed_at = payload.action === 'closed' ? now : null;
   pr.state = payload.action === 'closed' ? 'closed' : 'open';
-  (pr.head as Record<string, unknown>).ref = o.headRef;
+  const head = pr.head as Record<string, unknown>;
+  head.ref = o.headRef;
+  const headRepository = o.headRepository === undefined ? o.repository : o.headRepository;
+  if (headRepository === null) head.repo = null;
+  else {
+    const headRepo = structuredClone(repo);
+    headRepo.full_name = headRepository;
+    if (headRepository.toLowerCase() !== o.repository.toLowerCase()) headRepo.id = Number(repo.id) + 1;
+    head.repo = headRepo;
+  }
   ((pr.base as Record<string, unknown>).repo as Record<string, unknown>).full_name = o.repository;
   return payload;
 }

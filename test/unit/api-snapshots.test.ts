@@ -154,8 +154,9 @@ describe('GET/DELETE/PUT /v1/snapshots/{projectId}/{workItemId}', () => {
       workItemId: 'w',
       status: 'invalidating',
       reason: 'tests failed',
+      imageId: `sha256:${'a'.repeat(64)}`,
     });
-    expect(h.service.calls.invalidate).toEqual([['p', 'w', 'tests failed']]);
+    expect(h.service.calls.invalidateImage).toEqual([['p', 'w', { reason: 'tests failed' }]]);
     const again = await h.app.inject({ method: 'DELETE', url: '/v1/snapshots/p/w' });
     expect(again.statusCode).toBe(404);
     expect(again.json().error).toBe('SnapshotNotFound');
@@ -165,7 +166,34 @@ describe('GET/DELETE/PUT /v1/snapshots/{projectId}/{workItemId}', () => {
     h = buildApp();
     await register({ projectId: 'p', workItemId: 'w', image: 'snap/x:1' });
     await h.app.inject({ method: 'DELETE', url: '/v1/snapshots/p/w' });
-    expect(h.service.calls.invalidate[0]?.[2]).toBe('invalidated through the API');
+    expect(h.service.calls.invalidateImage[0]?.[2]).toEqual({ reason: 'invalidated through the API' });
+  });
+
+  it('invalidate naming an image: 202 when it is current, 409 ImageNotCurrent (and nothing ends) when it is not', async () => {
+    h = buildApp();
+    await register({ projectId: 'p', workItemId: 'w', image: 'snap/x:1' });
+    const other = `sha256:${'b'.repeat(64)}`;
+    const refused = await h.app.inject({ method: 'DELETE', url: `/v1/snapshots/p/w?imageId=${other}` });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({ error: 'ImageNotCurrent' });
+    expect(h.service.active.size).toBe(1);
+    const current = `sha256:${'a'.repeat(64)}`;
+    const res = await h.app.inject({
+      method: 'DELETE',
+      url: `/v1/snapshots/p/w?imageId=${current}&reason=done`,
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toMatchObject({ imageId: current, reason: 'done' });
+    expect(h.service.calls.invalidateImage.at(-1)).toEqual(['p', 'w', { reason: 'done', imageId: current }]);
+    expect(h.service.active.size).toBe(0);
+  });
+
+  it('invalidate with an imageId that is not an image id: 400', async () => {
+    h = buildApp();
+    const res = await h.app.inject({ method: 'DELETE', url: '/v1/snapshots/p/w?imageId=latest' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().message).toMatch(/imageId/);
+    expect(h.service.calls.invalidateImage).toHaveLength(0);
   });
 
   it('link a pull request: 200 with the state, 404 without an active snapshot', async () => {

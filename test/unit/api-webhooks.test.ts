@@ -5,7 +5,8 @@ import type { Harness } from './api-fakes.js';
 import { SECRET, buildApp, execution, state } from './api-fakes.js';
 import type { Delivery } from './api-github-payloads.js';
 import { delivery, otherEvent, pullRequestEvent, signature } from './api-github-payloads.js';
-import { mergedAtBound } from '../../src/api/routes/webhooks.js';
+import { Readable } from 'node:stream';
+import { mergedAtBound } from '../../src/api/webhooks/parse-pull-request-event.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -130,20 +131,37 @@ describe('events', () => {
     linked(7, ['p1', 'w1'], ['p2', 'w/2'], ['acme', 'TICKET-7']);
     const deliveryId = randomUUID();
     const res = await post(merged(7, 'TICKET-7-fix-login', { deliveryId }));
-    expect(res.statusCode).toBe(200);
+    expect(res.statusCode).toBe(202);
     const body = res.json();
-    expect(body).toMatchObject({ event: 'pull_request', deliveryId, outcome: 'merged' });
+    expect(body).toMatchObject({
+      event: 'pull_request',
+      deliveryId,
+      outcome: 'merged',
+      workflowId: 'pull-request:codertocat%2Fhello-world:7:merged',
+    });
+    // Handed off first, with the branch-rule targets the API derived.
+    expect(h.service.calls.handOff).toEqual([
+      {
+        kind: 'merged',
+        pullRequest: { repository: REPO, number: 7 },
+        deliveryId,
+        at: expect.any(String),
+        branchTargets: [{ projectId: 'acme', workItemId: 'TICKET-7' }],
+      },
+    ]);
     expect(h.temporal.queries[0]?.query).toBe(
       "WorkflowType = 'snapshotWorkflow' AND ExecutionStatus = 'Running' AND SnapshotRepository = 'Codertocat/Hello-World' AND SnapshotPullRequest = 7",
     );
     // acme/TICKET-7 is both linked and derived from the branch: signalled once.
     const signalled = h.service.calls.merged.map(([p, w]) => `${p}:${w}`).sort();
     expect(signalled).toEqual(['acme:TICKET-7', 'p1:w1', 'p2:w/2']);
-    for (const [, , signal] of h.service.calls.merged) {
+    for (const [p, , signal] of h.service.calls.merged) {
       expect(signal).toEqual({
         pullRequest: { repository: REPO, number: 7 },
         deliveryId,
         mergedAt: expect.any(String),
+        // Found by its link, or (acme/TICKET-7) by the branch rule, which also ends an unlinked image.
+        match: p === 'acme' ? 'branch' : 'link',
       });
       expect(Date.now() - Date.parse(signal.mergedAt as string)).toBeLessThan(60_000);
     }
@@ -155,8 +173,10 @@ describe('events', () => {
     h = buildApp();
     h.service.active.set(snapshotWorkflowId('other', 'login-page'), state('other', 'login-page'));
     const res = await post(merged(8, 'feature/login-page'));
-    expect(res.statusCode).toBe(200);
-    expect(res.json().workItems).toEqual([{ projectId: 'other', workItemId: 'login-page', signalled: true }]);
+    expect(res.statusCode).toBe(202);
+    expect(res.json().workItems).toEqual([
+      { projectId: 'other', workItemId: 'login-page', match: 'branch', signalled: true },
+    ]);
     // A repository spelled differently in case still matches the rule.
     const other = delivery(
       'pull_request',
@@ -164,14 +184,15 @@ describe('events', () => {
       SECRET,
     );
     expect((await post(other)).json().workItems).toEqual([
-      { projectId: 'acme', workItemId: 'TICKET-9', signalled: false },
+      { projectId: 'acme', workItemId: 'TICKET-9', match: 'branch', signalled: false },
     ]);
   });
 
-  it('merged with nothing to end: 200 with no work items', async () => {
+  it('merged with nothing to end: 202 with no work items (still handed off: a link may show later)', async () => {
     h = buildApp();
     const res = await post(merged(10, 'no-rule-matches'));
-    expect(res.statusCode).toBe(200);
+    expect(res.statusCode).toBe(202);
+    expect(h.service.calls.handOff).toHaveLength(1);
     expect(res.json()).toMatchObject({ outcome: 'merged', workItems: [] });
   });
 
@@ -191,11 +212,16 @@ describe('events', () => {
     linked(12, ['acme', 'TICKET-12']);
     const payload = pullRequestEvent({ repository: REPO, number: 12, headRef: 'TICKET-12', merged: false });
     const res = await post(delivery('pull_request', payload, SECRET, { deliveryId: 'dd-12' }));
-    expect(res.statusCode).toBe(200);
+    expect(res.statusCode).toBe(202);
     expect(res.json()).toMatchObject({ outcome: 'invalidated' });
+    expect(h.service.calls.handOff[0]).toMatchObject({ kind: 'closed', deliveryId: 'dd-12' });
     expect(h.service.calls.merged).toHaveLength(0);
     expect(h.service.calls.invalidate).toEqual([
       ['acme', 'TICKET-12', `pull request ${REPO}#12 closed without merge (delivery dd-12)`],
+    ]);
+    // Only an image meant by that pull request: linked to it, or unlinked on a rule's branch.
+    expect(h.service.calls.invalidateScopes).toEqual([
+      { pullRequest: { repository: REPO, number: 12 }, match: 'branch', occurredAt: expect.any(String) },
     ]);
   });
 
@@ -204,12 +230,12 @@ describe('events', () => {
     linked(13, ['acme', 'TICKET-13']);
     const d = merged(13, 'TICKET-13', { deliveryId: 'replayed-13' });
     const first = await post(d);
-    expect(first.statusCode).toBe(200);
+    expect(first.statusCode).toBe(202);
     expect(h.service.active.size).toBe(0);
     // The router registers a new snapshot for the work item; then GitHub redelivers.
     h.service.active.set(snapshotWorkflowId('acme', 'TICKET-13'), state('acme', 'TICKET-13'));
     const again = await post(d);
-    expect(again.statusCode).toBe(200);
+    expect(again.statusCode).toBe(202);
     expect(again.json()).toEqual(first.json());
     expect(h.service.calls.merged.every(([, , s]) => s.deliveryId === 'replayed-13')).toBe(true);
     expect(h.service.active.size).toBe(1);
@@ -221,7 +247,7 @@ describe('events', () => {
     linked(14, ...items);
     h.service.signalDelayMs = 50;
     const res = await post(merged(14, 'x'));
-    expect(res.statusCode).toBe(200);
+    expect(res.statusCode).toBe(202);
     expect(h.service.maxInFlight).toBe(20);
   });
 
@@ -241,28 +267,115 @@ describe('events', () => {
       },
       payload: body,
     });
-    expect(res.statusCode).toBe(200);
+    expect(res.statusCode).toBe(202);
     expect(res.json()).toMatchObject({ outcome: 'merged' });
   });
 
-  it('bodies far above the API limit are accepted (GitHub sends up to 25 MB); above 25 MB is 413', async () => {
+  it('a pull_request body fits 1 MiB (GitHub caps a description at 65,536 characters); above is 413', async () => {
     h = buildApp();
-    const push = { ...otherEvent('push'), padding: 'x'.repeat(2 * 1024 * 1024) };
-    expect((await post(delivery('push', push, SECRET))).statusCode).toBe(200);
-    const huge = Buffer.alloc(25 * 1024 * 1024 + 10, 0x20);
+    linked(16, ['acme', 'TICKET-16']);
+    const big = pullRequestEvent({ repository: REPO, number: 16, headRef: 'TICKET-16' });
+    (big.pull_request as Record<string, unknown>).body = 'é'.repeat(65_536);
+    expect((await post(delivery('pull_request', big, SECRET))).statusCode).toBe(202);
+    const huge = pullRequestEvent({ repository: REPO, number: 16, headRef: 'TICKET-16' });
+    (huge.pull_request as Record<string, unknown>).body = 'x'.repeat(1024 * 1024);
+    const res = await post(delivery('pull_request', huge, SECRET));
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ error: 'PayloadTooLarge' });
+  });
+
+  it('other events are answered without reading their body, whatever its size', async () => {
+    h = buildApp();
+    const push = { ...otherEvent('push'), padding: 'x'.repeat(3 * 1024 * 1024) };
+    const res = await post(delivery('push', push, SECRET, { deliveryId: 'big-push' }));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ event: 'push', deliveryId: 'big-push', outcome: 'ignored' });
+  });
+});
+
+describe('headers first', () => {
+  /** A body that never ends: only an answer given before reading it can come back. */
+  const endless = () => new Readable({ read() {} });
+  const headers = (extra: Record<string, string | undefined>) => {
+    const base: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-github-event': 'pull_request',
+      'x-github-delivery': 'hdr-1',
+      'x-hub-signature-256': `sha256=${'0'.repeat(64)}`,
+    };
+    for (const [k, v] of Object.entries(extra)) {
+      if (v === undefined) delete base[k];
+      else base[k] = v;
+    }
+    return base;
+  };
+
+  it.each([
+    ['no signature', { 'x-hub-signature-256': undefined }, 401, 'InvalidSignature'],
+    ['a signature that is not sha256=<hex>', { 'x-hub-signature-256': 'sha1=abc' }, 401, 'InvalidSignature'],
+    ['no event', { 'x-github-event': undefined }, 400, 'MalformedPayload'],
+    ['no delivery id', { 'x-github-delivery': undefined }, 400, 'MalformedPayload'],
+  ] as const)('%s: refused before the body is read', async (_name, extra, status, error) => {
+    h = buildApp();
     const res = await h.app.inject({
       method: 'POST',
       url: '/webhooks/github',
-      headers: {
-        'content-type': 'application/json',
-        'x-github-event': 'push',
-        'x-github-delivery': 'big',
-        'x-hub-signature-256': 'sha256=00',
-      },
-      payload: huge,
+      headers: headers(extra),
+      payload: endless(),
     });
-    expect(res.statusCode).toBe(413);
-    expect(res.json()).toMatchObject({ error: 'PayloadTooLarge' });
+    expect(res.statusCode).toBe(status);
+    expect(res.json()).toMatchObject({ error });
+    expect(h.service.calls.handOff).toHaveLength(0);
+  });
+});
+
+describe('forks', () => {
+  it('a merged pull request from a fork matches no branch rule, even with a branch named like a work item; its links still count', async () => {
+    h = buildApp();
+    linked(40, ['p1', 'w1']);
+    h.service.active.set(snapshotWorkflowId('acme', 'TICKET-40'), state('acme', 'TICKET-40'));
+    const payload = pullRequestEvent({
+      repository: REPO,
+      number: 40,
+      headRef: 'TICKET-40',
+      headRepository: 'mallory/Hello-World',
+    });
+    const res = await post(delivery('pull_request', payload, SECRET));
+    expect(res.statusCode).toBe(202);
+    expect(res.json().workItems).toEqual([
+      { projectId: 'p1', workItemId: 'w1', match: 'link', signalled: true },
+    ]);
+    expect(h.service.calls.handOff[0]?.branchTargets).toEqual([]);
+    expect(h.service.active.has(snapshotWorkflowId('acme', 'TICKET-40'))).toBe(true);
+  });
+
+  it('a deleted fork (head.repo null) matches no branch rule either', async () => {
+    h = buildApp();
+    h.service.active.set(snapshotWorkflowId('acme', 'TICKET-41'), state('acme', 'TICKET-41'));
+    const payload = pullRequestEvent({
+      repository: REPO,
+      number: 41,
+      headRef: 'TICKET-41',
+      headRepository: null,
+    });
+    const res = await post(delivery('pull_request', payload, SECRET));
+    expect(res.statusCode).toBe(202);
+    expect(res.json().workItems).toEqual([]);
+    expect(h.service.active.size).toBe(1);
+  });
+
+  it('the same repository spelled in another case is not a fork', async () => {
+    h = buildApp();
+    const payload = pullRequestEvent({
+      repository: REPO,
+      number: 42,
+      headRef: 'TICKET-42',
+      headRepository: REPO.toUpperCase(),
+    });
+    const res = await post(delivery('pull_request', payload, SECRET));
+    expect(res.json().workItems).toEqual([
+      { projectId: 'acme', workItemId: 'TICKET-42', match: 'branch', signalled: false },
+    ]);
   });
 });
 
@@ -344,31 +457,59 @@ describe('malformed deliveries (correctly signed) get 400', () => {
 });
 
 describe('failures', () => {
-  it('visibility unavailable: 503, so GitHub records a failed delivery to redeliver', async () => {
+  it('the hand-off to Temporal fails: 503, so GitHub records a failed delivery to redeliver; nothing signalled', async () => {
     h = buildApp();
-    h.temporal.listError = Object.assign(new Error('14 UNAVAILABLE'), { code: 14 });
+    linked(30, ['acme', 'TICKET-30']);
+    h.service.handOffFailWith = Object.assign(new Error('14 UNAVAILABLE'), { code: 14 });
     const res = await post(merged(30, 'TICKET-30'));
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ error: 'TemporalUnavailable' });
+    expect(h.service.calls.merged).toHaveLength(0);
   });
 
-  it('a failed signal: 503 SignalFailed; the fan-out runs under a deadline below 10 s', async () => {
+  it('visibility unavailable in the fast pass: still 202 once handed off, without workItems', async () => {
     h = buildApp();
-    linked(31, ['acme', 'TICKET-31']);
+    h.temporal.listError = Object.assign(new Error('14 UNAVAILABLE'), { code: 14 });
+    const res = await post(merged(31, 'TICKET-31'));
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).not.toHaveProperty('workItems');
+    expect(h.service.calls.handOff).toHaveLength(1);
+  });
+
+  it('a failed signal in the fast pass: 202 (the workflow retries it), counted as failed; deadlines below 10 s', async () => {
+    h = buildApp();
+    linked(32, ['acme', 'TICKET-32']);
     h.service.failWith = new Error('signal failed');
     const before = Date.now();
-    const res = await post(merged(31, 'TICKET-31'));
-    expect(res.statusCode).toBe(503);
-    expect(res.json()).toMatchObject({ error: 'SignalFailed' });
-    const deadline = h.temporal.deadlines.at(-1) as number;
-    expect(deadline - before).toBeLessThan(10_000);
+    const res = await post(merged(32, 'TICKET-32'));
+    expect(res.statusCode).toBe(202);
+    expect(res.json().workItems).toEqual([
+      { projectId: 'acme', workItemId: 'TICKET-32', match: 'branch', signalled: false },
+    ]);
+    const text = (await h.app.inject('/metrics')).body;
+    expect(text).toContain('snapkeeper_webhook_signals_total{kind="merged",result="failed"} 1');
+    const [handOff, fast] = h.temporal.deadlines.slice(-2) as [number, number];
+    expect(handOff - before).toBeLessThan(10_000);
+    expect(fast - before).toBeLessThan(10_000);
+  });
+
+  it('without the fast pass only the hand-off happens', async () => {
+    h = buildApp({ fastPass: false });
+    linked(33, ['p1', 'w1']);
+    const res = await post(merged(33, 'x'));
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).not.toHaveProperty('workItems');
+    expect(h.service.calls.handOff).toHaveLength(1);
+    expect(h.service.calls.merged).toHaveLength(0);
   });
 
   it('metrics count deliveries by event and outcome', async () => {
     h = buildApp();
     await post(delivery('ping', otherEvent('ping'), SECRET));
     await post(merged(32, 'x'));
-    await post(delivery('ping', otherEvent('ping'), 'wrong'));
+    await post(
+      delivery('pull_request', pullRequestEvent({ repository: REPO, number: 34, headRef: 'x' }), 'wrong'),
+    );
     const text = (await h.app.inject('/metrics')).body;
     expect(text).toContain('snapkeeper_webhook_deliveries_total{event="ping",outcome="ignored"} 1');
     expect(text).toContain('snapkeeper_webhook_deliveries_total{event="pull_request",outcome="merged"} 1');
