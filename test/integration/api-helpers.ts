@@ -9,7 +9,7 @@ import { SnapkeeperClient } from '../../src/client/snapkeeper-client.js';
 import type { Config } from '../../src/config/config.js';
 import { parseProjectPolicies } from '../../src/config/project-policy.js';
 import { createLogger } from '../../src/logging/logger.js';
-import type { ApiTemporalClient } from '../../src/api/deps.js';
+import type { ApiSnapshotService, ApiTemporalClient } from '../../src/api/deps.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import type { Delivery } from '../unit/api-github-payloads.js';
 
@@ -29,6 +29,10 @@ export interface StartApiOptions {
   onCloseWithoutMerge?: Config['onCloseWithoutMerge'];
   /** Another Temporal client (e.g. one that cannot connect). */
   temporal?: ApiTemporalClient;
+  /** Another snapshot service (e.g. one with short pull request workflow looks). */
+  service?: ApiSnapshotService;
+  /** false: the webhook only hands off to the pull request workflow. */
+  webhookFastPass?: boolean;
 }
 
 export const TEST_SECRET = `it-secret-${randomUUID()}`;
@@ -45,7 +49,8 @@ export async function startApi(
       github: { webhookSecret: options.secret === null ? undefined : (options.secret ?? TEST_SECRET) },
       onCloseWithoutMerge: options.onCloseWithoutMerge ?? 'ignore',
     },
-    service: worker.service,
+    service: options.service ?? worker.service,
+    ...(options.webhookFastPass === false ? { webhookFastPass: false } : {}),
     client: options.temporal ?? worker.client,
     policies: parseProjectPolicies(options.policyYaml ?? '{}'),
     log: createLogger({ level: 'warn', name: 'api-under-test' }),

@@ -103,9 +103,9 @@ describe('merge webhooks end snapshots', () => {
     const { ids, img } = await registered('hook-linked', { pr });
     await linkVisible(ids, pr);
     const res = await postWebhook(api.baseUrl, mergedDelivery(pr, 'some-unrelated-branch'));
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ event: 'pull_request', outcome: 'merged' });
-    expect(res.body.workItems).toEqual([{ ...ids, signalled: true }]);
+    expect(res.body.workItems).toEqual([{ ...ids, match: 'link', signalled: true }]);
     expect(await api.client.lookup(ids.projectId, ids.workItemId)).toBeNull();
     await waitGone(img.imageId, 'linked');
     expect(await endReason(ids)).toBe('merged');
@@ -115,8 +115,8 @@ describe('merge webhooks end snapshots', () => {
     const workItemId = `item-${randomUUID().slice(0, 8)}`;
     const { ids, img } = await registered('hook-branch', { ids: { projectId: BRANCH_PROJECT, workItemId } });
     const res = await postWebhook(api.baseUrl, mergedDelivery(nextPr++, `wi/${workItemId}`));
-    expect(res.status).toBe(200);
-    expect(res.body.workItems).toEqual([{ ...ids, signalled: true }]);
+    expect(res.status).toBe(202);
+    expect(res.body.workItems).toEqual([{ ...ids, match: 'branch', signalled: true }]);
     await waitGone(img.imageId, 'branch rule');
     expect(await endReason(ids)).toBe('merged');
   });
@@ -126,7 +126,7 @@ describe('merge webhooks end snapshots', () => {
     const { ids, img } = await registered('hook-put');
     await api.client.linkPullRequest(ids.projectId, ids.workItemId, { repository: REPO, number: pr });
     await linkVisible(ids, pr);
-    expect((await postWebhook(api.baseUrl, mergedDelivery(pr, 'x'))).status).toBe(200);
+    expect((await postWebhook(api.baseUrl, mergedDelivery(pr, 'x'))).status).toBe(202);
     await waitGone(img.imageId, 'linked later');
   });
 
@@ -169,7 +169,7 @@ describe('merge webhooks end snapshots', () => {
     }
     expect((await api.client.lookup(ids.projectId, ids.workItemId))?.imageId).toBe(img.imageId);
     expect(await imageExists(docker, img.imageId)).toBe(true);
-    expect((await postWebhook(api.baseUrl, genuine)).status).toBe(200);
+    expect((await postWebhook(api.baseUrl, genuine)).status).toBe(202);
     await waitGone(img.imageId, 'after the genuine delivery');
   });
 
@@ -185,7 +185,7 @@ describe('merge webhooks end snapshots', () => {
     const strict = await startApi(worker, { policyYaml: POLICY, onCloseWithoutMerge: 'invalidate' });
     try {
       const res2 = await postWebhook(strict.baseUrl, mergedDelivery(pr, 'x', { merged: false }));
-      expect(res2.status).toBe(200);
+      expect(res2.status).toBe(202);
       expect(res2.body).toMatchObject({ outcome: 'invalidated', workItems: [{ ...ids, signalled: true }] });
       await waitGone(img.imageId, 'closed without merge, invalidate');
       expect(await endReason(ids)).toBe('invalidated');
@@ -221,11 +221,11 @@ describe('replays', () => {
     await linkVisible(ids, pr);
     const d = mergedDelivery(pr, 'x', { deliveryId: randomUUID() });
     const answers = await Promise.all([postWebhook(api.baseUrl, d), postWebhook(api.baseUrl, d)]);
-    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    expect(answers.map((a) => a.status)).toEqual([202, 202]);
     await waitGone(img.imageId, 'replayed merge');
     expect(await endReason(ids)).toBe('merged');
     const late = await postWebhook(api.baseUrl, d);
-    expect(late.status).toBe(200);
+    expect(late.status).toBe(202);
     expect(late.body).toMatchObject({ outcome: 'merged' });
   });
 
@@ -237,7 +237,7 @@ describe('replays', () => {
     const holder = await runContainerFrom(docker, img.image);
     try {
       const d = mergedDelivery(pr, 'x', { deliveryId: randomUUID() });
-      expect((await postWebhook(api.baseUrl, d)).status).toBe(200);
+      expect((await postWebhook(api.baseUrl, d)).status).toBe(202);
       await waitFor(async () => (await api.client.lookup(ids.projectId, ids.workItemId)) === null, {
         ...DEADLINE,
         message: 'the merge did not end the snapshot',
@@ -247,7 +247,7 @@ describe('replays', () => {
       expect(reg.outcome).toBe('created');
       // GitHub redelivers the same delivery.
       const again = await postWebhook(api.baseUrl, d);
-      expect(again.status).toBe(200);
+      expect(again.status).toBe(202);
       expect((await api.client.lookup(ids.projectId, ids.workItemId))?.imageId).toBe(next.imageId);
       expect(await imageExists(docker, next.imageId)).toBe(true);
       await holder.stop();
@@ -267,7 +267,7 @@ describe('replays across runs', () => {
     const ids = { projectId: BRANCH_PROJECT, workItemId };
     const first = await registered('hook-rerun', { ids });
     const d = mergedDelivery(nextPr++, `wi/${workItemId}`, { deliveryId: randomUUID() });
-    expect((await postWebhook(api.baseUrl, d)).status).toBe(200);
+    expect((await postWebhook(api.baseUrl, d)).status).toBe(202);
     await waitGone(first.img.imageId, 'first image');
     expect(await endReason(ids)).toBe('merged');
 
@@ -275,8 +275,8 @@ describe('replays across runs', () => {
     const next = await makeSnapshotImage(docker, { ...ids, labels: 'managed' });
     expect((await api.client.register({ ...ids, image: next.image, host: HOST })).outcome).toBe('created');
     const again = await postWebhook(api.baseUrl, d);
-    expect(again.status).toBe(200);
-    expect(again.body.workItems).toEqual([{ ...ids, signalled: true }]);
+    expect(again.status).toBe(202);
+    expect(again.body.workItems).toEqual([{ ...ids, match: 'branch', signalled: true }]);
     expect((await api.client.lookup(ids.projectId, ids.workItemId))?.imageId).toBe(next.imageId);
     expect(await imageExists(docker, next.imageId)).toBe(true);
     expect(await api.client.invalidate(ids.projectId, ids.workItemId, 'test over')).toBe(true);
@@ -315,7 +315,10 @@ describe('load', () => {
 
     const answers = await Promise.all(deliveries.map((d) => postWebhook(api.baseUrl, d)));
     const statuses = answers.map((a) => a.status);
-    expect(statuses.filter((s) => s === 200)).toHaveLength(100);
+    // 60 merges (20 of them replays, 20 of pull requests nothing links to) handed off: 202; the
+    // 40 other deliveries are ignored: 200.
+    expect(statuses.filter((s) => s === 202)).toHaveLength(60);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(40);
 
     for (const s of snapshots) await waitGone(s.img.imageId, `load ${s.ids.workItemId}`);
     for (const s of snapshots) expect(await endReason(s.ids)).toBe('merged');

@@ -130,8 +130,11 @@ describe('router sequence', () => {
     );
     const payload = pullRequestEvent({ repository: REPO, number: pr, headRef: `work/${ids.workItemId}` });
     const res = await postWebhook(baseUrl, delivery('pull_request', payload, SECRET));
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ outcome: 'merged', workItems: [{ ...ids, signalled: true }] });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({
+      outcome: 'merged',
+      workItems: [{ ...ids, match: 'link', signalled: true }],
+    });
 
     // 5. The next lookup misses, and the image leaves the engine.
     await waitFor(async () => (await client.lookup(ids.projectId, ids.workItemId)) === null, {
