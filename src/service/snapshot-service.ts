@@ -156,6 +156,10 @@ export function createSnapshotService({
    * snapshot it ends, with retries. One workflow per merged pull request (a redelivery or a second
    * hook finds the same one, running or closed), one per delivery for a close without merge.
    */
+  // Concurrent starts of one workflow id contend on the server (each waits for the id's lock), so
+  // deliveries of the same pull request arriving together in this process share one start.
+  const handOffsInFlight = new Map<string, Promise<{ workflowId: string }>>();
+
   async function handOffPullRequestClosed(
     input: Omit<PullRequestClosedInput, 'options'>,
   ): Promise<{ workflowId: string }> {
@@ -164,6 +168,20 @@ export function createSnapshotService({
       input.kind === 'merged'
         ? mergedPullRequestWorkflowId(pr)
         : closedPullRequestWorkflowId(pr, input.deliveryId);
+    const inFlight = handOffsInFlight.get(workflowId);
+    if (inFlight) return inFlight;
+    const started = startPullRequestWorkflow(workflowId, input).finally(() =>
+      handOffsInFlight.delete(workflowId),
+    );
+    handOffsInFlight.set(workflowId, started);
+    return started;
+  }
+
+  async function startPullRequestWorkflow(
+    workflowId: string,
+    input: Omit<PullRequestClosedInput, 'options'>,
+  ): Promise<{ workflowId: string }> {
+    const pr = input.pullRequest;
     try {
       await client.workflow.start<typeof pullRequestClosedWorkflow>('pullRequestClosedWorkflow', {
         workflowId,

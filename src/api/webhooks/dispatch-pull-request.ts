@@ -10,6 +10,7 @@ import { signalPullRequestTargets } from '../../service/signal-pull-request-targ
 import type { PullRequestTargetsRequest, SignalledWorkItem } from '../../workflows/pull-request-types.js';
 import type { ApiSnapshotService, ApiTemporalClient } from '../deps.js';
 import { LIMITS } from '../deps.js';
+import { ApiError } from '../errors.js';
 import type { ApiMetrics } from '../metrics.js';
 import type { PullRequestEvent } from './parse-pull-request-event.js';
 
@@ -68,9 +69,17 @@ export async function dispatchPullRequest(
   };
   const outcome: WebhookOutcome = event.merged ? 'merged' : 'invalidated';
   try {
-    const { workflowId } = await client.connection.withDeadline(Date.now() + LIMITS.webhookHandOffMs, () =>
-      service.handOffPullRequestClosed(request),
-    );
+    const { workflowId } = await client.connection
+      .withDeadline(Date.now() + LIMITS.webhookHandOffMs, () => service.handOffPullRequestClosed(request))
+      .catch((err: unknown) => {
+        // Not handed off means not promised: a non-2xx makes GitHub record the delivery as failed.
+        log.warn({ deliveryId, err: err instanceof Error ? err.message : String(err) }, 'hand-off failed');
+        throw new ApiError(
+          503,
+          'TemporalUnavailable',
+          'the pull request could not be handed to Temporal in time; redeliver it (redelivery is harmless)',
+        );
+      });
     const workItems = deps.fastPass ? await fastPass(deps, request) : undefined;
     metrics.webhookDeliveries.inc({ event: 'pull_request', outcome });
     log.info(
