@@ -150,7 +150,7 @@ describe('register, lookup, invalidate over HTTP', () => {
       `/v1/snapshots/${ids.projectId}/${ids.workItemId}?reason=done`,
     );
     expect(del.status).toBe(202);
-    expect(del.body).toEqual({ ...ids, status: 'invalidating', reason: 'done' });
+    expect(del.body).toEqual({ ...ids, status: 'invalidating', reason: 'done', imageId: img.imageId });
     const miss = await http(open.baseUrl, 'GET', `/v1/snapshots/${ids.projectId}/${ids.workItemId}`);
     expect(miss.status).toBe(404);
     expect(miss.body).toMatchObject({ error: 'SnapshotNotFound' });
