@@ -1,7 +1,9 @@
 // The snapshot workflow's side of "a merged pull request keeps nothing alive". A link (at
-// registration or later) is first made visible, then checked against the merge record; the
-// webhook first writes the record, then searches visibility (twice, see pull-request-workflow.ts).
-// Whichever comes second sees the other, so a link racing a merge always ends. Workflow code.
+// registration or later) is first published, then checked against the merge record; the webhook
+// first writes the record, then searches visibility (and again later, see
+// pull-request-workflow.ts). A link whose check found no record was published before the first
+// search began, so a search finds it once visibility catches up: a link racing a merge ends either
+// way. Workflow code.
 import { log, proxyActivities } from '@temporalio/workflow';
 import type { PullRequestControlActivities } from '../activities/pull-request-activities.js';
 import type { PullRequestRef } from '../shared/types.js';

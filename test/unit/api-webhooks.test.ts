@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { snapshotWorkflowId } from '../../src/shared/names.js';
 import type { Harness } from './api-fakes.js';
-import { SECRET, buildApp, execution, state } from './api-fakes.js';
+import { SECRET, buildApp, execution, sign, state } from './api-fakes.js';
 import type { Delivery } from './api-github-payloads.js';
 import { delivery, otherEvent, pullRequestEvent, signature } from './api-github-payloads.js';
 import { Readable } from 'node:stream';
@@ -290,6 +290,35 @@ describe('events', () => {
     const res = await post(delivery('push', push, SECRET, { deliveryId: 'big-push' }));
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ event: 'push', deliveryId: 'big-push', outcome: 'ignored' });
+  });
+});
+
+describe('raw bytes', () => {
+  it('the signature is checked over the bytes as sent, even bytes that are not valid UTF-8', async () => {
+    h = buildApp();
+    const payload = pullRequestEvent({ repository: REPO, number: 17, headRef: 'TICKET-17' });
+    (payload.pull_request as Record<string, unknown>).title = 'MARK';
+    const text = JSON.stringify(payload);
+    const at = Buffer.from(text).indexOf('MARK');
+    // A lone 0xff byte in the title: decoding it to a string would change the signed bytes.
+    const body = Buffer.concat([
+      Buffer.from(text).subarray(0, at),
+      Buffer.from([0xff]),
+      Buffer.from(text).subarray(at + 4),
+    ]);
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/webhooks/github',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'pull_request',
+        'x-github-delivery': 'raw-1',
+        'x-hub-signature-256': sign(body),
+      },
+      payload: body,
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toMatchObject({ outcome: 'merged' });
   });
 });
 
