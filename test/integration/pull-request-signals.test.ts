@@ -122,7 +122,7 @@ async function slowHost() {
 }
 
 describe('signals reach only the image they were meant for', () => {
-  it('a merge found through an old link does not end a newer image that is not linked to that pull request', async () => {
+  it('a merge (or close) found through an old link does not end a newer image that is not linked to that pull request', async () => {
     const ids = uniqueIds('pr-newer');
     const pr = nextPr++;
     const other = nextPr++;
@@ -139,6 +139,13 @@ describe('signals reach only the image they were meant for', () => {
       deliveryId: randomUUID(),
       match: 'link',
       mergedAt: at,
+    });
+    expect((await service.lookup(ids.projectId, ids.workItemId))?.imageId).toBe(b.imageId);
+    // Nor does a close without merge of that pull request.
+    await service.invalidate(ids.projectId, ids.workItemId, 'closed without merge', {
+      pullRequest: mergedPr,
+      match: 'link',
+      occurredAt: at,
     });
     expect((await service.lookup(ids.projectId, ids.workItemId))?.imageId).toBe(b.imageId);
 
