@@ -11,6 +11,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -122,6 +123,9 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   let last: SnapshotState | null = input.carry?.last ?? null;
   const deliveries: string[] = input.carry?.deliveries ?? [];
   const mergedPullRequests: string[] = input.carry?.mergedPullRequests ?? [];
+  // Runs started before pull request scoping replay their histories with the old rules (a merge
+  // ends the current image, no merge check): the new rules schedule other commands.
+  const scopedToPullRequest = patched('pull-request-scope');
   const refusals: string[] = [];
   let pendingRegistrations = 0;
   let closing = false;
@@ -302,7 +306,9 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       try {
         return await serially(async () => {
           const result = await register(req);
-          if (req.pullRequest) await refuseMergedLink(req.pullRequest, result.snapshot.imageId);
+          if (scopedToPullRequest && req.pullRequest) {
+            await refuseMergedLink(req.pullRequest, result.snapshot.imageId);
+          }
           return result;
         });
       } finally {
@@ -380,7 +386,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       const linked: SnapshotState = { ...(current as SnapshotState), pullRequest: pr };
       current = linked;
       publish();
-      await refuseMergedLink(pr, linked.imageId);
+      if (scopedToPullRequest) await refuseMergedLink(pr, linked.imageId);
       return current?.imageId === linked.imageId ? current : linked;
     },
     {
@@ -413,7 +419,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     if (pr) rememberMerge(mergedPullRequests, pr);
     if (!current || happenedBeforeCurrent(signal?.mergedAt)) return;
     // Only the image the merge was meant for: not a newer one linked elsewhere or to nothing.
-    if (pr && !meantFor(current, pr, signal?.match)) return;
+    if (scopedToPullRequest && pr && !meantFor(current, pr, signal?.match)) return;
     endCurrent('merged', pr ? `pull request ${pr.repository}#${pr.number} merged` : 'pull request merged');
   });
 
