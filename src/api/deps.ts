@@ -63,10 +63,12 @@ export const LIMITS = {
   registerDeadlineMs: 45_000,
   /** Temporal deadline of the other /v1 calls. */
   callDeadlineMs: 15_000,
-  /** Handing a closed pull request to its workflow; with the fast pass below GitHub's 10 s. */
-  webhookHandOffMs: 5_000,
-  /** The API's best-effort first pass of signals, after the hand-off. */
+  /** Handing a closed pull request to its workflow: the part of the answer that must succeed. */
+  webhookHandOffMs: 8_000,
+  /** The API's best-effort first pass of signals, after the hand-off... */
   webhookFastPassMs: 3_000,
+  /** ...within what is left of this, so the answer beats GitHub's 10 s timeout. */
+  webhookAnswerMs: 9_000,
   readinessDeadlineMs: 2_000,
   /** Concurrent workflow queries of a `view=full` listing. */
   fullViewConcurrency: 8,

@@ -68,6 +68,7 @@ export async function dispatchPullRequest(
     branchTargets: deps.policies.workItemsForPullRequest(event),
   };
   const outcome: WebhookOutcome = event.merged ? 'merged' : 'invalidated';
+  const answerBy = Date.now() + LIMITS.webhookAnswerMs;
   try {
     const { workflowId } = await client.connection
       .withDeadline(Date.now() + LIMITS.webhookHandOffMs, () => service.handOffPullRequestClosed(request))
@@ -80,7 +81,9 @@ export async function dispatchPullRequest(
           'the pull request could not be handed to Temporal in time; redeliver it (redelivery is harmless)',
         );
       });
-    const workItems = deps.fastPass ? await fastPass(deps, request) : undefined;
+    const fastPassMs = Math.min(LIMITS.webhookFastPassMs, answerBy - Date.now());
+    const workItems =
+      deps.fastPass && fastPassMs >= MIN_FAST_PASS_MS ? await fastPass(deps, request, fastPassMs) : undefined;
     metrics.webhookDeliveries.inc({ event: 'pull_request', outcome });
     log.info(
       { deliveryId, repository: event.repository, number: event.number, outcome, workflowId, workItems },
@@ -93,16 +96,19 @@ export async function dispatchPullRequest(
   }
 }
 
+/** A slow hand-off leaves no time worth a visibility query and signals. */
+const MIN_FAST_PASS_MS = 500;
+
 /** Best effort: anything it misses or fails, the durable workflow does. */
 async function fastPass(
   deps: DispatchDeps,
   request: PullRequestTargetsRequest,
+  withinMs: number,
 ): Promise<SignalledWorkItem[] | undefined> {
   const kind = request.kind === 'merged' ? 'merged' : 'invalidate';
   try {
-    const { workItems, failures } = await deps.client.connection.withDeadline(
-      Date.now() + LIMITS.webhookFastPassMs,
-      () => signalPullRequestTargets(deps.client, signallerOf(deps.service), request),
+    const { workItems, failures } = await deps.client.connection.withDeadline(Date.now() + withinMs, () =>
+      signalPullRequestTargets(deps.client, signallerOf(deps.service), request),
     );
     const key = (w: { projectId: string; workItemId: string }) => `${w.projectId}\u0000${w.workItemId}`;
     const failed = new Set(failures.map((f) => key(f.target)));
