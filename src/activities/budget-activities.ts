@@ -15,14 +15,25 @@ import type {
   BudgetCheckRequest,
   BudgetCheckResult,
   BudgetDecision,
+  BudgetEntry,
   BudgetFacts,
   BudgetLimits,
   DiskUsageFacts,
+  HostScan,
 } from '../workflows/budget-types.js';
+import { lruOrder } from '../workflows/budget-policy.js';
 import { budgetAdmitUpdate, budgetCheckUpdate } from '../workflows/messages.js';
+import type { SnapshotOwnerView } from '../workflows/reconcile-types.js';
 import { budgetWorkflowId } from '../workflows/upkeep-names.js';
+import { heartbeating } from './heartbeat.js';
+import { mapLimit } from './map-limit.js';
 import type { ControlDeps } from './reconcile-activities.js';
-import { requireClient } from './reconcile-activities.js';
+import {
+  describeSnapshotOwner,
+  listWorkflowIdsPage,
+  openSnapshotsQuery,
+  requireClient,
+} from './reconcile-activities.js';
 
 /** The budget of the host this Docker worker runs beside (from its environment). */
 export interface HostBudgetSettings {
@@ -103,7 +114,7 @@ export function createBudgetHostActivities({
     return out;
   }
 
-  return {
+  return heartbeating({
     /** Limits, disk use, and the sizes a budget decision of this host needs, in one round trip. */
     async budgetFacts(input: BudgetFactsInput): Promise<BudgetFacts> {
       const projectMaxSnapshots: Record<string, number> = {};
@@ -148,7 +159,7 @@ export function createBudgetHostActivities({
         );
       }
     },
-  };
+  });
 }
 
 export type BudgetHostActivities = ReturnType<typeof createBudgetHostActivities>;
@@ -171,8 +182,78 @@ export interface BudgetControlDeps extends ControlDeps {
   budgetWorkflowOptions?: BudgetWorkflowInput['options'];
 }
 
-export function createBudgetControlActivities({ client, budgetWorkflowOptions }: BudgetControlDeps) {
+const SCAN_CONCURRENCY = 16;
+
+/**
+ * The totals of a host's snapshots and its `coldLimit` least recently used ones, from the answers of
+ * its open snapshot workflows: what a budget scan returns, bounded whatever the host holds.
+ */
+export function summarizeHostSnapshots(
+  host: string,
+  views: SnapshotOwnerView[],
+  coldLimit: number,
+): HostScan {
+  const entries: BudgetEntry[] = [];
+  const seen = new Set<string>();
+  let unanswered = 0;
+  for (const v of views) {
+    if (seen.has(v.workflowId)) continue;
+    seen.add(v.workflowId);
+    if (v.status === 'error') unanswered++;
+    const c = v.current;
+    if (v.status !== 'running' || !c || c.host !== host) continue;
+    entries.push({
+      workflowId: v.workflowId,
+      projectId: c.projectId,
+      imageId: c.imageId,
+      sizeBytes: c.sizeBytes,
+      createdAt: c.createdAt,
+      lastUsedAt: c.lastUsedAt,
+    });
+  }
+  entries.sort(lruOrder);
+  const projectCounts: Record<string, number> = {};
+  let bytes = 0;
+  for (const e of entries) {
+    bytes += e.sizeBytes;
+    projectCounts[e.projectId] = (projectCounts[e.projectId] ?? 0) + 1;
+  }
+  const limit = Math.max(1, coldLimit);
+  const first = entries[limit];
   return {
+    totals: { count: entries.length, bytes, projectCounts },
+    coldest: entries.slice(0, limit),
+    threshold: first
+      ? { workflowId: first.workflowId, createdAt: first.createdAt, lastUsedAt: first.lastUsedAt }
+      : null,
+    unanswered,
+  };
+}
+
+export function createBudgetControlActivities({ client, budgetWorkflowOptions }: BudgetControlDeps) {
+  return heartbeating({
+    /**
+     * Counts a host's open snapshots: every open snapshot workflow visibility shows on the host,
+     * plus `alsoAsk` (admitted a moment ago, maybe not visible yet), each asked what it holds.
+     */
+    async scanHostSnapshots(input: {
+      host: string;
+      coldLimit: number;
+      alsoAsk: string[];
+    }): Promise<HostScan> {
+      const c = requireClient(client);
+      const ids = new Set<string>();
+      let token: string | null = null;
+      do {
+        const page = await listWorkflowIdsPage(c, openSnapshotsQuery(input.host), token, 1000);
+        for (const id of page.workflowIds) ids.add(id);
+        token = page.next;
+      } while (token !== null);
+      for (const id of input.alsoAsk) ids.add(id);
+      const views = await mapLimit([...ids], SCAN_CONCURRENCY, (id) => describeSnapshotOwner(c, id));
+      return summarizeHostSnapshots(input.host, views, input.coldLimit);
+    },
+
     /** Admits a newly registered image to its host's budget, starting the budget if needed. */
     async admitToBudget(input: AdmitRequest & { host: string }): Promise<AdmitResult> {
       const { host, ...entry } = input;
@@ -190,7 +271,7 @@ export function createBudgetControlActivities({ client, budgetWorkflowOptions }:
         startWorkflowOperation: startBudget(host, budgetWorkflowOptions),
       });
     },
-  };
+  });
 }
 
 export type BudgetControlActivities = ReturnType<typeof createBudgetControlActivities>;

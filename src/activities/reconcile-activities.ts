@@ -3,7 +3,7 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { DockerPort } from '../docker/docker-port.js';
+import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import { DockerError } from '../docker/docker-port.js';
 import type { Logger } from '../logging/logger.js';
 import { ErrorType } from '../shared/errors.js';
@@ -16,13 +16,22 @@ import {
   SEARCH_ATTRIBUTES,
   imageIdTag,
   reapingTag,
+  snapshotWorkflowId,
 } from '../shared/names.js';
 import { SA } from '../shared/search-attribute-keys.js';
 import type { SnapshotWorkflowView } from '../shared/types.js';
 import type { UpkeepMetrics } from '../worker/worker-metrics.js';
 import { stateQuery, vanishedSignal } from '../workflows/messages.js';
-import type { ManagedImage, ReconcileReport, SnapshotOwnerView } from '../workflows/reconcile-types.js';
+import type {
+  ManagedImage,
+  ManagedImagePage,
+  ReconcileReport,
+  SnapshotOwnerView,
+  WorkflowIdPage,
+} from '../workflows/reconcile-types.js';
+import { TAGS_PER_IMAGE_LIMIT } from '../workflows/reconcile-types.js';
 import { hostOfReconcileSchedule } from '../workflows/upkeep-names.js';
+import { heartbeating } from './heartbeat.js';
 import { mapLimit } from './map-limit.js';
 
 export interface ReconcileHostDeps {
@@ -45,7 +54,63 @@ export interface RemoveOrphanResult {
 
 const MANAGED_FILTER = `${LABEL_MANAGED}=true`;
 
+/** A listing is kept this long for the pages of one run, then made again. */
+const LISTING_TTL_MS = 30 * 60_000;
+const LISTINGS_KEPT = 4;
+
+interface Listing {
+  madeAt: number;
+  /** Managed images in image id order; ages are computed when a page is served. */
+  images: ImageInfo[];
+  ids: Set<string>;
+  /** Snapshot workflows named by the images' labels. */
+  owners: Set<string>;
+}
+
+const byId = (a: ImageInfo, b: ImageInfo) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+function ownerOfLabels(labels: Record<string, string>): string | null {
+  const projectId = labels[LABEL_PROJECT];
+  const workItemId = labels[LABEL_WORK_ITEM];
+  return projectId && workItemId ? snapshotWorkflowId(projectId, workItemId) : null;
+}
+
 export function createReconcileHostActivities({ docker, log, metrics, now = Date.now }: ReconcileHostDeps) {
+  // The engine lists all images in one call; listing 20,000 of them for every page of one run would
+  // cost more than the run itself. The cache is only a shortcut: a page is defined by its cursor (an
+  // image id), so a worker without the listing (restarted, or another one) lists again and goes on.
+  const listings = new Map<string, Listing>();
+
+  async function listing(key: string, fresh: boolean): Promise<Listing> {
+    const t = now();
+    for (const [k, l] of listings) if (t - l.madeAt > LISTING_TTL_MS) listings.delete(k);
+    const kept = listings.get(key);
+    if (kept && !fresh) return kept;
+    const images = (await docker.listImages({ labels: [MANAGED_FILTER] }))
+      .filter((i) => i.labels[LABEL_MANAGED] === 'true')
+      .sort(byId);
+    const owners = new Set<string>();
+    for (const i of images) {
+      const owner = ownerOfLabels(i.labels);
+      if (owner) owners.add(owner);
+    }
+    const made: Listing = { madeAt: t, images, ids: new Set(images.map((i) => i.id)), owners };
+    listings.delete(key);
+    listings.set(key, made);
+    while (listings.size > LISTINGS_KEPT) listings.delete(listings.keys().next().value as string);
+    return made;
+  }
+
+  const toManaged = (i: ImageInfo, t: number): ManagedImage => ({
+    imageId: i.id,
+    tags: i.repoTags.slice(0, TAGS_PER_IMAGE_LIMIT),
+    projectId: i.labels[LABEL_PROJECT] ?? null,
+    workItemId: i.labels[LABEL_WORK_ITEM] ?? null,
+    createdAt: i.createdAt,
+    ageSeconds: Math.max(0, Math.floor((t - Date.parse(i.createdAt)) / 1000)),
+    sizeBytes: i.sizeBytes,
+  });
+
   const containersUsing = async (imageId: string) =>
     (await docker.listContainers()).filter((c) => c.imageId === imageId).map((c) => c.id);
 
@@ -86,29 +151,58 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
     }
   }
 
-  return {
-    /** The managed images of this host (label filter), with their age on the host's clock. */
-    async listManagedImages(): Promise<ManagedImage[]> {
-      const images = await docker.listImages({ labels: [MANAGED_FILTER] });
+  return heartbeating({
+    /**
+     * One page of this host's managed images (label filter), in image id order, with their age on
+     * the host's clock. `listing` names the run's listing; `after: null` makes a fresh one.
+     */
+    async listManagedImagesPage(input: {
+      listing: string;
+      after: string | null;
+      limit: number;
+    }): Promise<ManagedImagePage> {
+      const l = await listing(input.listing, input.after === null);
+      let start = 0;
+      if (input.after !== null) {
+        // First image id after the cursor (binary search: the listing is sorted).
+        let lo = 0;
+        let hi = l.images.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if ((l.images[mid] as ImageInfo).id <= input.after) lo = mid + 1;
+          else hi = mid;
+        }
+        start = lo;
+      }
+      const limit = Math.max(1, Math.min(input.limit, 1000));
+      const page = l.images.slice(start, start + limit);
       const t = now();
-      return images
-        .filter((i) => i.labels[LABEL_MANAGED] === 'true')
-        .map((i) => ({
-          imageId: i.id,
-          tags: i.repoTags,
-          projectId: i.labels[LABEL_PROJECT] ?? null,
-          workItemId: i.labels[LABEL_WORK_ITEM] ?? null,
-          createdAt: i.createdAt,
-          ageSeconds: Math.max(0, Math.floor((t - Date.parse(i.createdAt)) / 1000)),
-          sizeBytes: i.sizeBytes,
-        }));
+      const last = page[page.length - 1];
+      return {
+        images: page.map((i) => toManaged(i, t)),
+        next: last && start + limit < l.images.length ? last.id : null,
+        total: l.images.length,
+      };
     },
 
-    /** The ids among these that the engine does not know (404). */
-    async findMissingImages(input: { imageIds: string[] }): Promise<string[]> {
+    /**
+     * The ids among these that the engine does not know (404). An id in the run's listing is there;
+     * only the others are asked, and only a 404 counts as missing.
+     */
+    async findMissingImages(input: { imageIds: string[]; listing?: string }): Promise<string[]> {
+      const listed = input.listing ? listings.get(input.listing)?.ids : undefined;
       const missing: string[] = [];
-      for (const id of input.imageIds) if (!(await docker.inspectImage(id))) missing.push(id);
+      for (const id of input.imageIds) {
+        if (listed?.has(id)) continue;
+        if (!(await docker.inspectImage(id))) missing.push(id);
+      }
       return missing;
+    },
+
+    /** The workflow ids among these that no managed image of the run's listing names. */
+    async workflowsWithoutImages(input: { listing: string; workflowIds: string[] }): Promise<string[]> {
+      const l = await listing(input.listing, false);
+      return input.workflowIds.filter((w) => !l.owners.has(w));
     },
 
     /**
@@ -173,7 +267,7 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
       if (report.error) log.warn(summary, 'reconcile failed');
       else log.info(summary, 'reconcile finished');
     },
-  };
+  });
 }
 
 export type ReconcileHostActivities = ReturnType<typeof createReconcileHostActivities>;
@@ -194,7 +288,7 @@ export function requireClient(client: Client | undefined): Client {
   return client;
 }
 
-const QUERY_CONCURRENCY = 8;
+const QUERY_CONCURRENCY = 16;
 
 export function openSnapshotsQuery(host?: string): string {
   const base = `WorkflowType='snapshotWorkflow' AND ExecutionStatus='Running'`;
@@ -247,8 +341,31 @@ export async function describeSnapshotOwner(client: Client, workflowId: string):
   }
 }
 
+/** Visibility's page size is capped by the server (1,000 by default). */
+const MAX_VISIBILITY_PAGE = 1000;
+
+/** One page of a visibility query's workflow ids, with the token for the next one. */
+export async function listWorkflowIdsPage(
+  client: Client,
+  query: string,
+  pageToken: string | null,
+  pageSize: number,
+): Promise<WorkflowIdPage> {
+  const response = await client.workflowService.listWorkflowExecutions({
+    namespace: client.options.namespace,
+    query,
+    pageSize: Math.max(1, Math.min(pageSize, MAX_VISIBILITY_PAGE)),
+    ...(pageToken ? { nextPageToken: Buffer.from(pageToken, 'base64') } : {}),
+  });
+  const workflowIds = (response.executions ?? []).flatMap((e) =>
+    e.execution?.workflowId ? [e.execution.workflowId] : [],
+  );
+  const token = response.nextPageToken;
+  return { workflowIds, next: token && token.length > 0 ? Buffer.from(token).toString('base64') : null };
+}
+
 export function createReconcileControlActivities({ client, log }: ControlDeps) {
-  return {
+  return heartbeating({
     /** Hosts with a reconcile schedule (one per Docker worker) or an open snapshot workflow. */
     async listKnownHosts(): Promise<string[]> {
       const c = requireClient(client);
@@ -264,13 +381,21 @@ export function createReconcileControlActivities({ client, log }: ControlDeps) {
       return [...hosts].sort();
     },
 
-    /** Open snapshot workflows whose shown image is on this host, from visibility (which lags). */
-    async listOpenSnapshotWorkflows(input: { host: string }): Promise<string[]> {
-      const c = requireClient(client);
-      const ids: string[] = [];
-      for await (const wf of c.workflow.list({ query: openSnapshotsQuery(input.host) }))
-        ids.push(wf.workflowId);
-      return ids;
+    /**
+     * One page of the open snapshot workflows whose shown image is on this host, from visibility
+     * (which lags). `pageToken` is the previous page's `next`.
+     */
+    async listOpenSnapshotWorkflowsPage(input: {
+      host: string;
+      pageToken: string | null;
+      pageSize: number;
+    }): Promise<WorkflowIdPage> {
+      return listWorkflowIdsPage(
+        requireClient(client),
+        openSnapshotsQuery(input.host),
+        input.pageToken,
+        input.pageSize,
+      );
     },
 
     /** Status and held images of each workflow: the owner check, by query, not by visibility. */
@@ -298,7 +423,7 @@ export function createReconcileControlActivities({ client, log }: ControlDeps) {
         throw err;
       }
     },
-  };
+  });
 }
 
 export type ReconcileControlActivities = ReturnType<typeof createReconcileControlActivities>;

@@ -1,23 +1,34 @@
 // The snapshot workflow's side of the per-host budget: after a registration accepted a new image,
 // admit it to its host's budget, which evicts the least recently used snapshots if a limit is
-// crossed. Workflow code (deterministic); the budget is reached through a control activity.
-import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+// crossed; when a current image ends, release it. Workflow code (deterministic); admissions go
+// through a control activity, releases are signals.
+import { getExternalWorkflowHandle, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { BudgetControlActivities } from '../activities/budget-activities.js';
 import type { SnapshotState } from '../shared/types.js';
+import { budgetReleaseSignal } from './messages.js';
+import { budgetWorkflowId } from './upkeep-names.js';
 
 const budget = proxyActivities<BudgetControlActivities>({
   // The registration waits for the decision, so the caller knows the budget holds when it returns.
   scheduleToStartTimeout: '30 seconds',
   startToCloseTimeout: '2 minutes',
+  // A worker that dies while the budget decides is noticed in seconds, and the admission retried.
+  heartbeatTimeout: '15 seconds',
   retry: { maximumAttempts: 2 },
 });
 
 /**
  * Never fails the registration: the image is accepted (and owned) either way. If the budget cannot
- * decide now, the reconciler's budget check catches up within one interval.
+ * decide now, the reconciler's budget check catches up within one interval. `replaced` is the
+ * workflow's previous current image, if this registration replaced one.
  */
-export async function admitToBudget(snapshot: SnapshotState | null): Promise<void> {
+export async function admitToBudget(
+  snapshot: SnapshotState | null,
+  replaced?: SnapshotState | null,
+): Promise<void> {
   if (!snapshot) return;
+  // An image replaced by one on another host leaves that host's budget.
+  if (replaced && replaced.host !== snapshot.host) releaseFromBudget(replaced);
   try {
     const result = await budget.admitToBudget({
       host: snapshot.host,
@@ -27,6 +38,10 @@ export async function admitToBudget(snapshot: SnapshotState | null): Promise<voi
       sizeBytes: snapshot.sizeBytes,
       createdAt: snapshot.createdAt,
       lastUsedAt: snapshot.lastUsedAt,
+      replaces:
+        replaced && replaced.host === snapshot.host
+          ? { imageId: replaced.imageId, sizeBytes: replaced.sizeBytes }
+          : null,
     });
     if (result.evicted.length > 0) {
       log.info('budget evicted snapshots to admit this one', {
@@ -38,4 +53,23 @@ export async function admitToBudget(snapshot: SnapshotState | null): Promise<voi
       error: err instanceof Error ? err.message : String(err),
     });
   }
+}
+
+/**
+ * Tells the host's budget that this image no longer counts (it ended for a reason other than an
+ * eviction, which the budget already counted, or a replacement, which the admission counts). The
+ * budget keeps totals instead of a list of every snapshot, so it relies on this; a release that
+ * does not arrive (no budget running) is corrected by the next full count.
+ */
+export function releaseFromBudget(snapshot: SnapshotState): void {
+  // Histories recorded before releases existed replay without this signal.
+  if (!patched('budget-release')) return;
+  getExternalWorkflowHandle(budgetWorkflowId(snapshot.host))
+    .signal(budgetReleaseSignal, {
+      workflowId: workflowInfo().workflowId,
+      projectId: snapshot.projectId,
+      imageId: snapshot.imageId,
+      sizeBytes: snapshot.sizeBytes,
+    })
+    .catch(() => undefined);
 }

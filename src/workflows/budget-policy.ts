@@ -1,11 +1,22 @@
 // The budget's decision, as a pure function: given the snapshots a host holds, its limits and its
 // disk, which snapshots must go. Deterministic (no clock, no I/O), so the budget workflow can run it
 // and unit tests can check it case by case.
-import type { BudgetEntry, BudgetLimits, BudgetUsage, DiskUsageFacts, Eviction } from './budget-types.js';
+import type {
+  BudgetEntry,
+  BudgetLimits,
+  BudgetTotals,
+  BudgetUsage,
+  DiskUsageFacts,
+  Eviction,
+  LruKey,
+} from './budget-types.js';
 
 export interface PlanInput {
   hostId: string;
+  /** The snapshots known one by one: all of them, or (with `totals`) the least recently used ones. */
   entries: BudgetEntry[];
+  /** Counts of every snapshot of the host when `entries` holds only the coldest; else from entries. */
+  totals?: BudgetTotals;
   limits: BudgetLimits;
   disk: Pick<DiskUsageFacts, 'usedBytes' | 'totalBytes'> | null;
   /** Bytes of earlier evictions and replacements still on the disk, about to be freed. */
@@ -21,10 +32,15 @@ export interface Plan {
   usage: BudgetUsage;
   /** The disk was over its high watermark (the caller may want exact byte estimates). */
   diskOverHigh: boolean;
+  /**
+   * A limit is still crossed and the known entries ran out while `totals` counts more snapshots:
+   * the caller must learn more of them (a scan) to decide.
+   */
+  short: boolean;
 }
 
 /** Least recently used first: last use, then creation, then id (a total order). */
-export function lruOrder(a: BudgetEntry, b: BudgetEntry): number {
+export function lruOrder(a: LruKey, b: LruKey): number {
   return (
     Date.parse(a.lastUsedAt) - Date.parse(b.lastUsedAt) ||
     Date.parse(a.createdAt) - Date.parse(b.createdAt) ||
@@ -51,14 +67,25 @@ export function formatBytes(n: number): string {
  */
 export function planEvictions(input: PlanInput): Plan {
   const { hostId, limits } = input;
-  let remaining = [...input.entries].sort(lruOrder);
+  const sorted = [...input.entries].sort(lruOrder);
+  const totals = input.totals ?? totalsOf(input.entries);
+  let count = totals.count;
+  let bytes = totals.bytes;
+  const projectCounts = { ...totals.projectCounts };
   const evictions: Eviction[] = [];
   const evicted: BudgetEntry[] = [];
+  const gone = new Set<string>();
+  let short = false;
+  const known = (filter?: (e: BudgetEntry) => boolean) =>
+    sorted.filter((e) => !gone.has(e.workflowId) && (!filter || filter(e)));
   const candidates = (filter?: (e: BudgetEntry) => boolean) =>
-    remaining.filter((e) => e.workflowId !== input.protectedWorkflowId && (!filter || filter(e)));
+    known(filter).filter((e) => e.workflowId !== input.protectedWorkflowId);
   const evict = (entry: BudgetEntry, limit: Eviction['limit'], reason: string) => {
-    remaining = remaining.filter((e) => e !== entry);
+    gone.add(entry.workflowId);
     evicted.push(entry);
+    count--;
+    bytes -= entry.sizeBytes;
+    projectCounts[entry.projectId] = (projectCounts[entry.projectId] ?? 1) - 1;
     evictions.push({
       workflowId: entry.workflowId,
       projectId: entry.projectId,
@@ -67,15 +94,22 @@ export function planEvictions(input: PlanInput): Plan {
       reason,
     });
   };
+  /** Out of candidates: short when snapshots exist that the caller did not pass one by one. */
+  const outOfCandidates = (counted: number, filter?: (e: BudgetEntry) => boolean) => {
+    if (counted > known(filter).length) short = true;
+  };
 
-  const projects = [...new Set(remaining.map((e) => e.projectId))].sort();
+  const projects = Object.keys(limits.projectMaxSnapshots).sort();
   for (const projectId of projects) {
     const max = limits.projectMaxSnapshots[projectId];
     if (max === undefined) continue;
     const inProject = (e: BudgetEntry) => e.projectId === projectId;
-    while (remaining.filter(inProject).length > max) {
+    while ((projectCounts[projectId] ?? 0) > max) {
       const victim = candidates(inProject)[0];
-      if (!victim) break;
+      if (!victim) {
+        outOfCandidates(projectCounts[projectId] ?? 0, inProject);
+        break;
+      }
       evict(
         victim,
         'project',
@@ -86,9 +120,12 @@ export function planEvictions(input: PlanInput): Plan {
 
   if (limits.maxSnapshots !== undefined) {
     const max = limits.maxSnapshots;
-    while (remaining.length > max) {
+    while (count > max) {
       const victim = candidates()[0];
-      if (!victim) break;
+      if (!victim) {
+        outOfCandidates(count);
+        break;
+      }
       evict(
         victim,
         'count',
@@ -97,12 +134,14 @@ export function planEvictions(input: PlanInput): Plan {
     }
   }
 
-  const totalBytes = () => remaining.reduce((sum, e) => sum + e.sizeBytes, 0);
   if (limits.maxBytes !== undefined) {
     const max = limits.maxBytes;
-    while (totalBytes() > max) {
+    while (bytes > max) {
       const victim = candidates()[0];
-      if (!victim) break;
+      if (!victim) {
+        outOfCandidates(count);
+        break;
+      }
       evict(
         victim,
         'bytes',
@@ -127,7 +166,10 @@ export function planEvictions(input: PlanInput): Plan {
       const startPercent = diskPercent(estimated, total);
       while (diskPercent(estimated, total) >= limits.diskLowPercent) {
         const victim = candidates()[0];
-        if (!victim) break;
+        if (!victim) {
+          outOfCandidates(count);
+          break;
+        }
         evict(
           victim,
           'disk',
@@ -143,11 +185,22 @@ export function planEvictions(input: PlanInput): Plan {
   return {
     evictions,
     diskOverHigh,
+    short,
     usage: {
-      snapshots: remaining.length,
-      bytes: totalBytes(),
+      snapshots: Math.max(count, 0),
+      bytes: Math.max(bytes, 0),
       diskUsedPercent,
       diskEstimatedPercent,
     },
   };
+}
+
+export function totalsOf(entries: BudgetEntry[]): BudgetTotals {
+  const projectCounts: Record<string, number> = {};
+  let bytes = 0;
+  for (const e of entries) {
+    bytes += e.sizeBytes;
+    projectCounts[e.projectId] = (projectCounts[e.projectId] ?? 0) + 1;
+  }
+  return { count: entries.length, bytes, projectCounts };
 }

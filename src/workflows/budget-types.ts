@@ -12,8 +12,48 @@ export interface BudgetEntry {
   lastUsedAt: string;
 }
 
-/** What a snapshot workflow sends after a registration accepted a new image. */
-export type AdmitRequest = BudgetEntry;
+/**
+ * What a snapshot workflow sends after a registration accepted a new image. `replaces` is the image
+ * of the same workflow on the same host that this one replaced: the host keeps one snapshot for the
+ * work item, and the budget need not remember every workflow to know that.
+ */
+export type AdmitRequest = BudgetEntry & {
+  replaces?: { imageId: string; sizeBytes: number } | null;
+};
+
+/** From a snapshot workflow whose current image ended (merge, TTL, invalidate, cancel, vanished). */
+export interface ReleaseSignal {
+  workflowId: string;
+  projectId: string;
+  imageId: string;
+  sizeBytes: number;
+}
+
+/** What the budget counts on its host, kept exactly as admissions, releases and evictions arrive. */
+export interface BudgetTotals {
+  count: number;
+  bytes: number;
+  /** Snapshots per project on the host. */
+  projectCounts: Record<string, number>;
+}
+
+/** A position in the least-recently-used order (see lruOrder). */
+export interface LruKey {
+  workflowId: string;
+  createdAt: string;
+  lastUsedAt: string;
+}
+
+/** A full count of a host's open snapshots, from visibility and their owners' answers. */
+export interface HostScan {
+  totals: BudgetTotals;
+  /** The least recently used snapshots, at most the limit asked for, least recently used first. */
+  coldest: BudgetEntry[];
+  /** Every snapshot not in `coldest` is at or after this key; null when `coldest` holds them all. */
+  threshold: LruKey | null;
+  /** Open workflows whose query failed: not counted, found again by the next scan. */
+  unanswered: number;
+}
 
 /** An image the budget evicted (or the registration replaced) whose bytes may still be on disk. */
 export interface PendingRemoval {
@@ -72,13 +112,18 @@ export interface BudgetDecision {
   at: string;
   trigger: 'admit' | 'check';
   workflowId: string | null;
+  /** The first evictions of the decision (a check after a limit was lowered may evict thousands). */
   evicted: Eviction[];
+  /** How many it evicted in all. */
+  evictedCount?: number;
   usage: BudgetUsage;
   limits: BudgetLimits | null;
 }
 
 export interface AdmitResult {
+  /** The first evictions of the decision; `evictedCount` says how many in all. */
   evicted: Eviction[];
+  evictedCount?: number;
   usage: BudgetUsage;
 }
 
@@ -91,7 +136,14 @@ export type BudgetCheckResult = AdmitResult;
 
 export interface BudgetView {
   hostId: string;
+  /**
+   * The least recently used snapshots the budget knows one by one (at most a few hundred): every
+   * snapshot of the host when `complete`, otherwise the coldest ones, from which evictions are
+   * chosen. `totals` counts them all.
+   */
   entries: BudgetEntry[];
+  complete: boolean;
+  totals: BudgetTotals;
   pending: PendingRemoval[];
   evictionsTotal: number;
   lastDecision: BudgetDecision | null;

@@ -13,7 +13,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BudgetHostActivities } from '../activities/budget-activities.js';
+import type { BudgetControlActivities, BudgetHostActivities } from '../activities/budget-activities.js';
 import type { ReconcileControlActivities } from '../activities/reconcile-activities.js';
 import { ErrorType } from '../shared/errors.js';
 import { dockerTaskQueue } from '../shared/names.js';
@@ -27,23 +27,39 @@ import type {
   Eviction,
   PendingRemoval,
 } from './budget-types.js';
+import type { LedgerCarry } from './budget-ledger.js';
+import { BudgetLedger } from './budget-ledger.js';
 import { formatBytes, planEvictions } from './budget-policy.js';
 import { describeOwners } from './owners.js';
-import { budgetAdmitUpdate, budgetCheckUpdate, budgetStateQuery, evictSignal } from './messages.js';
+import {
+  budgetAdmitUpdate,
+  budgetCheckUpdate,
+  budgetReleaseSignal,
+  budgetStateQuery,
+  evictSignal,
+} from './messages.js';
 
 export interface BudgetWorkflowOptions {
   /** Continue-as-new once the history holds this many events (or when the server suggests it). */
   continueAsNewAfterEvents?: number;
   /** An evicted image still on disk after this long no longer counts as about to be freed. */
   pendingExpirySeconds?: number;
+  /** Snapshots known one by one (the least recently used); tests shrink it to exercise scans. */
+  coldSetLimit?: number;
 }
 
-/** What one run hands the next on continue-as-new. */
+/**
+ * What one run hands the next on continue-as-new: the ledger (bounded: totals, a few hundred
+ * entries, a few thousand short keys) and the last decision, whatever the host holds.
+ */
 export interface BudgetCarry {
-  entries: BudgetEntry[];
-  pending: PendingRemoval[];
+  ledger?: LedgerCarry;
+  /** Runs from before the ledger carried every entry; still read, never written. */
+  entries?: BudgetEntry[];
+  pending?: PendingRemoval[];
   evictionsTotal: number;
   lastDecision: BudgetDecision | null;
+  scannedAt?: string | null;
 }
 
 export interface BudgetWorkflowInput {
@@ -55,6 +71,13 @@ export interface BudgetWorkflowInput {
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 2000;
 const DEFAULT_PENDING_EXPIRY_SECONDS = 600;
 const MAX_EVICTION_ROUNDS = 5;
+const MAX_PLAN_ROUNDS = 8;
+/** Evictions listed in a decision and in the admission's answer; the count is exact. */
+const DECISION_LIST_LIMIT = 50;
+/** Under disk pressure, what this many of the coldest would free is measured (an inspect each). */
+const MEASURED_CANDIDATES = 100;
+/** Recent admissions a scan asks directly, in case visibility does not show them yet. */
+const SCAN_ALSO_ASKS = 200;
 
 export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> {
   const { hostId } = input;
@@ -62,20 +85,26 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
   const continueAsNewAfter = options.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER;
   const pendingExpiryMs = (options.pendingExpirySeconds ?? DEFAULT_PENDING_EXPIRY_SECONDS) * 1000;
 
-  const entries = new Map<string, BudgetEntry>((input.carry?.entries ?? []).map((e) => [e.workflowId, e]));
-  let pending: PendingRemoval[] = input.carry?.pending ?? [];
-  let evictionsTotal = input.carry?.evictionsTotal ?? 0;
-  let lastDecision: BudgetDecision | null = input.carry?.lastDecision ?? null;
+  const carry = input.carry;
+  const ledger = new BudgetLedger(
+    carry?.ledger ?? (carry?.entries ? { entries: carry.entries, pending: carry.pending ?? [] } : undefined),
+    options.coldSetLimit,
+  );
+  let evictionsTotal = carry?.evictionsTotal ?? 0;
+  let lastDecision: BudgetDecision | null = carry?.lastDecision ?? null;
+  let scannedAt: string | null = carry?.scannedAt ?? null;
 
   // The host's Docker worker answers fast or not at all; a registration waits on this.
   const host = proxyActivities<BudgetHostActivities>({
     taskQueue: dockerTaskQueue(hostId),
     scheduleToStartTimeout: '20 seconds',
     startToCloseTimeout: '1 minute',
+    heartbeatTimeout: '15 seconds',
     retry: { maximumAttempts: 2 },
   });
-  const control = proxyActivities<ReconcileControlActivities>({
-    startToCloseTimeout: '2 minutes',
+  const control = proxyActivities<ReconcileControlActivities & BudgetControlActivities>({
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '15 seconds',
     retry: { maximumAttempts: 3 },
   });
 
@@ -90,52 +119,52 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     return run;
   }
 
-  function addPending(workflowId: string, imageId: string, bytes: number): void {
-    if (pending.some((p) => p.imageId === imageId)) return;
-    pending.push({ workflowId, imageId, bytes, since: nowIso() });
+  /**
+   * Counts the host again from its open snapshot workflows (visibility, then each owner's answer):
+   * this is what corrects the totals after owners ended without telling (terminated), and refills
+   * the coldest snapshots once evictions used them up. One activity, whose result is bounded.
+   */
+  async function rescan(): Promise<void> {
+    const scan = await control.scanHostSnapshots({
+      host: hostId,
+      coldLimit: ledger.coldLimit,
+      alsoAsk: ledger.recentlyAdmitted(SCAN_ALSO_ASKS),
+    });
+    ledger.applyScan(scan);
+    scannedAt = nowIso();
   }
 
-  /** Replaces what the budget believes with what the snapshot workflows say now. */
-  async function refresh(discover: boolean): Promise<void> {
-    let ids = [...entries.keys()];
-    if (discover) {
-      const open = await control.listOpenSnapshotWorkflows({ host: hostId });
-      ids = [...new Set([...ids, ...open])];
-    }
-    if (ids.length === 0) return;
-    for (const view of await describeOwners(control.describeSnapshotWorkflows, ids)) {
-      if (view.status === 'error') continue; // unknown: keep what we had
-      const prev = entries.get(view.workflowId);
+  /** Asks the owners of these snapshots what they hold now (last use, whether still current). */
+  async function refresh(workflowIds: string[]): Promise<void> {
+    if (workflowIds.length === 0) return;
+    for (const view of await describeOwners(control.describeSnapshotWorkflows, workflowIds)) {
+      const known = ledger.entry(view.workflowId);
+      if (!known || view.status === 'error') continue; // unknown: keep what we had
       const c = view.current;
-      if (view.status !== 'running' || !c || c.host !== hostId) {
-        // Ended (or moved to another host): its image is on its way off this disk.
-        if (prev) addPending(prev.workflowId, prev.imageId, prev.sizeBytes);
-        entries.delete(view.workflowId);
-        continue;
+      if (view.status !== 'running' || !c || (c.imageId !== known.imageId && c.host !== hostId)) {
+        // Ended without telling us (terminated), or replaced by an image on another host: this
+        // one is on its way off this disk.
+        ledger.subtract(known, nowIso());
+      } else if (c.imageId !== known.imageId) {
+        // Replaced here: the replacement's admission (under way, or failed) adjusts the totals.
+        ledger.forget(view.workflowId);
+      } else {
+        ledger.touch(view.workflowId, c.lastUsedAt);
       }
-      if (prev && prev.imageId !== c.imageId) addPending(prev.workflowId, prev.imageId, prev.sizeBytes);
-      entries.set(view.workflowId, {
-        workflowId: view.workflowId,
-        projectId: c.projectId,
-        imageId: c.imageId,
-        sizeBytes: c.sizeBytes,
-        createdAt: c.createdAt,
-        lastUsedAt: c.lastUsedAt,
-      });
     }
   }
 
-  async function facts(uniqueFor: string[]): Promise<BudgetFacts> {
+  async function facts(uniqueFor: string[], projectIds: string[]): Promise<BudgetFacts> {
     const now = Date.now();
-    pending = pending.filter((p) => now - Date.parse(p.since) < pendingExpiryMs);
+    ledger.pending = ledger.pending.filter((p) => now - Date.parse(p.since) < pendingExpiryMs);
     const result = await host.budgetFacts({
       host: hostId,
-      projectIds: [...new Set([...entries.values()].map((e) => e.projectId))].sort(),
-      pendingImageIds: pending.map((p) => p.imageId),
+      projectIds: [...new Set(projectIds)].sort(),
+      pendingImageIds: ledger.pending.map((p) => p.imageId),
       uniqueFor,
     });
     // A pending removal no longer on the engine has been freed, and measured as such.
-    pending = pending.filter((p) => p.imageId in result.pendingPresent);
+    ledger.pending = ledger.pending.filter((p) => p.imageId in result.pendingPresent);
     return result;
   }
 
@@ -143,34 +172,69 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
 
   async function decide(
     trigger: 'admit' | 'check',
-    protectedWorkflowId: string | null,
+    protectedEntry: { workflowId: string; projectId: string } | null,
     discover: boolean,
   ): Promise<AdmitResult> {
-    let f = await facts([]);
-    const plan = (uniqueBytes: Record<string, number>, pendingBytes: number) =>
+    let scanned = false;
+    if (discover) {
+      await rescan();
+      scanned = true;
+    }
+    // An admission can only push its own project over its limit; a check looks at them all.
+    const projectsAsked = () =>
+      trigger === 'check'
+        ? Object.keys(ledger.totals.projectCounts)
+        : protectedEntry
+          ? [protectedEntry.projectId]
+          : [];
+    let f = await facts([], projectsAsked());
+    let pendingBytes = sum(f.pendingPresent);
+    const plan = () =>
       planEvictions({
         hostId,
-        entries: [...entries.values()],
+        entries: ledger.coldest(),
+        totals: ledger.totals,
         limits: f.limits,
         disk: f.disk,
         pendingBytes,
-        uniqueBytes,
-        protectedWorkflowId,
+        uniqueBytes: f.uniqueBytes,
+        protectedWorkflowId: protectedEntry?.workflowId ?? null,
       });
-    let pendingBytes = sum(f.pendingPresent);
-    let current = plan({}, pendingBytes);
-    if (current.evictions.length > 0 || trigger === 'check') {
+    let current = plan();
+    if (current.evictions.length > 0 || current.short || trigger === 'check') {
       // About to evict: decide on what the owners say now (last use, whether they still hold the
-      // image), not on what they reported at registration.
-      await refresh(discover);
-      // Measure again: the refresh may have found ended snapshots whose images are still leaving.
-      // What each candidate would free matters only under disk pressure (it costs an inspect each).
-      f = await facts(current.diskOverHigh ? [...entries.values()].map((e) => e.imageId) : []);
-      pendingBytes = sum(f.pendingPresent);
-      current = plan(f.uniqueBytes, pendingBytes);
+      // image), not on what they reported at registration. Only the victims are asked.
+      const asked = new Set<string>();
+      let measured = false;
+      for (let round = 0; round < MAX_PLAN_ROUNDS; round++) {
+        if (current.short && !scanned) {
+          await rescan();
+          scanned = true;
+        } else {
+          const ask = current.evictions.map((e) => e.workflowId).filter((id) => !asked.has(id));
+          if (ask.length > 0) {
+            await refresh(ask);
+            ask.forEach((id) => asked.add(id));
+          } else if (!measured) {
+            // Measure again: the owners may have ended, leaving images on their way out. What each
+            // candidate would free matters only under disk pressure (it costs an inspect each).
+            const unique = current.diskOverHigh
+              ? ledger
+                  .coldest()
+                  .slice(0, MEASURED_CANDIDATES)
+                  .map((e) => e.imageId)
+              : [];
+            f = await facts(unique, projectsAsked());
+            pendingBytes = sum(f.pendingPresent);
+            measured = true;
+          } else break;
+        }
+        current = plan();
+      }
     }
 
     const evicted: Eviction[] = [];
+    let evictedCount = 0;
     for (let round = 0; round < MAX_EVICTION_ROUNDS && current.evictions.length > 0; round++) {
       const outcomes = await Promise.allSettled(
         current.evictions.map((e) =>
@@ -182,48 +246,60 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
       );
       let lost = false;
       current.evictions.forEach((e, i) => {
-        const entry = entries.get(e.workflowId);
-        entries.delete(e.workflowId);
+        const entry = ledger.entry(e.workflowId);
+        const gone = entry ?? { ...e, sizeBytes: 0 };
         if (outcomes[i]?.status === 'fulfilled') {
-          evicted.push(e);
-          const bytes = f.uniqueBytes[e.imageId] ?? entry?.sizeBytes ?? 0;
-          addPending(e.workflowId, e.imageId, bytes);
+          evictedCount++;
+          if (evicted.length < DECISION_LIST_LIMIT) evicted.push(e);
+          const bytes = f.uniqueBytes[e.imageId] ?? gone.sizeBytes;
+          ledger.subtract(gone, nowIso(), bytes);
           pendingBytes += bytes;
         } else {
           // The owner is gone (terminated, say): it holds nothing any more, so it counts for
           // nothing, and another snapshot may have to go in its place.
+          ledger.subtract(gone, nowIso(), 0);
           lost = true;
           log.warn('evicted snapshot workflow is gone', { workflowId: e.workflowId });
         }
       });
       if (!lost) break;
-      current = plan(f.uniqueBytes, pendingBytes);
+      current = plan();
     }
 
-    evictionsTotal += evicted.length;
+    evictionsTotal += evictedCount;
     const decision: BudgetDecision = {
       at: nowIso(),
       trigger,
-      workflowId: protectedWorkflowId,
+      workflowId: protectedEntry?.workflowId ?? null,
       evicted,
+      evictedCount,
       usage: current.usage,
       limits: f.limits,
     };
     lastDecision = decision;
     publish();
-    if (evicted.length > 0 || trigger === 'check') {
+    if (evictedCount > 0 || trigger === 'check') {
       await host.recordBudgetDecision({ host: hostId, decision });
     }
-    return { evicted, usage: current.usage };
+    return { evicted, evictedCount, usage: current.usage };
+  }
+
+  function usageNow() {
+    return {
+      snapshots: ledger.totals.count,
+      bytes: ledger.totals.bytes,
+      diskUsedPercent: lastDecision?.usage.diskUsedPercent ?? null,
+      diskEstimatedPercent: lastDecision?.usage.diskEstimatedPercent ?? null,
+    };
   }
 
   function publish(): void {
-    const usage = lastDecision?.usage;
     const limits = lastDecision?.limits;
+    const usage = lastDecision?.usage;
     const lines = [
-      `**budget of host \`${hostId}\`** · ${entries.size} snapshot(s)` +
+      `**budget of host \`${hostId}\`** · ${ledger.totals.count} snapshot(s)` +
         (limits?.maxSnapshots !== undefined ? ` of ${limits.maxSnapshots}` : '') +
-        ` · ${formatBytes(usage?.bytes ?? 0)}` +
+        ` · ${formatBytes(ledger.totals.bytes)}` +
         (limits?.maxBytes !== undefined ? ` of ${formatBytes(limits.maxBytes)}` : ''),
     ];
     if (usage?.diskUsedPercent !== null && usage?.diskUsedPercent !== undefined) {
@@ -232,7 +308,8 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
           (limits ? ` (evicts at ${limits.diskHighPercent}%, down to ${limits.diskLowPercent}%)` : ''),
       );
     }
-    lines.push(`evictions so far: ${evictionsTotal}; removals pending: ${pending.length}`);
+    lines.push(`evictions so far: ${evictionsTotal}; removals pending: ${ledger.pending.length}`);
+    if (scannedAt) lines.push(`last full count: ${scannedAt}`);
     setCurrentDetails(lines.join('\n\n'));
   }
 
@@ -250,25 +327,10 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     budgetAdmitUpdate,
     (req: AdmitRequest) =>
       serially(async () => {
-        const prev = entries.get(req.workflowId);
-        // A late retry of an older registration must not replace a newer one.
-        if (prev && Date.parse(prev.createdAt) > Date.parse(req.createdAt)) {
-          return { evicted: [], usage: lastDecision?.usage ?? emptyUsage(entries) };
-        }
-        if (prev && prev.imageId !== req.imageId) addPending(prev.workflowId, prev.imageId, prev.sizeBytes);
-        entries.set(req.workflowId, {
-          workflowId: req.workflowId,
-          projectId: req.projectId,
-          imageId: req.imageId,
-          sizeBytes: req.sizeBytes,
-          createdAt: req.createdAt,
-          lastUsedAt:
-            prev && prev.imageId === req.imageId && prev.lastUsedAt > req.lastUsedAt
-              ? prev.lastUsedAt
-              : req.lastUsedAt,
-        });
+        const outcome = ledger.admit(req, nowIso());
+        if (outcome === 'older' || outcome === 'already-gone') return { evicted: [], usage: usageNow() };
         try {
-          return await decide('admit', req.workflowId, false);
+          return await decide('admit', req, false);
         } catch (err) {
           throw failure(err);
         }
@@ -282,15 +344,34 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
           typeof req.sizeBytes === 'number' &&
           req.sizeBytes >= 0 &&
           !Number.isNaN(Date.parse(req.createdAt)) &&
-          !Number.isNaN(Date.parse(req.lastUsedAt));
+          !Number.isNaN(Date.parse(req.lastUsedAt)) &&
+          (req.replaces === undefined ||
+            req.replaces === null ||
+            (typeof req.replaces.imageId === 'string' && typeof req.replaces.sizeBytes === 'number'));
         if (!ok) {
           throw ApplicationFailure.nonRetryable(
-            'admit needs {workflowId, projectId, imageId, sizeBytes, createdAt, lastUsedAt}',
+            'admit needs {workflowId, projectId, imageId, sizeBytes, createdAt, lastUsedAt, replaces?}',
             ErrorType.invalidRequest,
           );
         }
       },
     },
+  );
+
+  // Releases wait their turn like decisions, so a decision never sees the totals change under it.
+  setHandler(budgetReleaseSignal, (signal) =>
+    serially(async () => {
+      if (
+        typeof signal?.workflowId !== 'string' ||
+        typeof signal.imageId !== 'string' ||
+        typeof signal.projectId !== 'string' ||
+        typeof signal.sizeBytes !== 'number'
+      ) {
+        log.warn('malformed budget release ignored', { signal });
+        return;
+      }
+      ledger.release(signal, nowIso());
+    }),
   );
 
   setHandler(budgetCheckUpdate, (req) =>
@@ -305,8 +386,10 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
 
   setHandler(budgetStateQuery, (): BudgetView => ({
     hostId,
-    entries: [...entries.values()],
-    pending,
+    entries: ledger.coldest(),
+    complete: ledger.complete,
+    totals: ledger.totals,
+    pending: ledger.pending,
     evictionsTotal,
     lastDecision,
   }));
@@ -318,16 +401,7 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     await condition(() => continueAsNewDue() && busy === 0);
     await condition(allHandlersFinished);
     if (busy > 0) continue;
-    const carry: BudgetCarry = { entries: [...entries.values()], pending, evictionsTotal, lastDecision };
-    await continueAsNew<typeof budgetWorkflow>({ hostId, options, carry });
+    const next: BudgetCarry = { ledger: ledger.toCarry(), evictionsTotal, lastDecision, scannedAt };
+    await continueAsNew<typeof budgetWorkflow>({ hostId, options, carry: next });
   }
-}
-
-function emptyUsage(entries: Map<string, BudgetEntry>) {
-  return {
-    snapshots: entries.size,
-    bytes: [...entries.values()].reduce((s, e) => s + e.sizeBytes, 0),
-    diskUsedPercent: null,
-    diskEstimatedPercent: null,
-  };
 }

@@ -19,6 +19,7 @@ import type {
   BudgetCheckRequest,
   BudgetCheckResult,
   BudgetView,
+  ReleaseSignal,
 } from './budget-types.js';
 import type { VanishedSignal } from './reconcile-types.js';
 
@@ -38,3 +39,5 @@ export const vanishedSignal = defineSignal<[VanishedSignal]>('vanished');
 export const budgetAdmitUpdate = defineUpdate<AdmitResult, [AdmitRequest]>('admit');
 export const budgetCheckUpdate = defineUpdate<BudgetCheckResult, [BudgetCheckRequest]>('check');
 export const budgetStateQuery = defineQuery<BudgetView>('budget');
+/** From a snapshot workflow whose current image ended: it no longer counts toward its host's budget. */
+export const budgetReleaseSignal = defineSignal<[ReleaseSignal]>('release');

@@ -9,6 +9,51 @@ export interface ReconcileWorkflowInput {
   dryRun: boolean;
   /** How long a host's Docker worker may take to pick up a task before the host counts as down (60). */
   hostTimeoutSeconds?: number;
+  /** Page sizes and history limits (tests shrink them); defaults suit hosts with tens of thousands of images. */
+  paging?: ReconcilePaging;
+}
+
+export interface ReconcilePaging {
+  /** Managed images listed, and decided on, per page (200). */
+  imagesPerPage?: number;
+  /** Open workflows of the host looked at per page in the vanished check (500). */
+  workflowsPerPage?: number;
+  /** Continue-as-new once the history of one host's run holds this many events (2,000). */
+  continueAsNewAfterEvents?: number;
+}
+
+/** Input of the per-host child workflow; `carry` is what one run hands the next on continue-as-new. */
+export interface ReconcileHostInput {
+  host: string;
+  orphanGraceSeconds: number;
+  dryRun: boolean;
+  hostTimeoutSeconds?: number;
+  paging?: ReconcilePaging;
+  carry?: ReconcileHostCarry;
+}
+
+/** Bounded whatever the host holds: a cursor, and the report with its capped lists. */
+export interface ReconcileHostCarry {
+  phase: 'images' | 'workflows';
+  /** Images: the last image id decided on; workflows: the visibility page token (base64). */
+  cursor: string | null;
+  report: ReconcileReport;
+}
+
+/** One page of a host's managed images, in image id order. */
+export interface ManagedImagePage {
+  images: ManagedImage[];
+  /** Pass as `after` for the next page; null after the last one. */
+  next: string | null;
+  /** Managed images on the engine when the listing was made. */
+  total: number;
+}
+
+/** One page of open snapshot workflow ids from visibility. */
+export interface WorkflowIdPage {
+  workflowIds: string[];
+  /** Visibility's page token, base64; null after the last page. */
+  next: string | null;
 }
 
 /** One managed image as the reconciler saw it. */
@@ -62,6 +107,8 @@ export interface ReconcileReport {
   unverified: UnverifiedImage[];
   /** Exact numbers: each list above keeps at most REPORT_LIST_LIMIT entries (a first run may find thousands). */
   counts: ReconcileCounts;
+  /** Continue-as-new generations the host's run went through (0 for a small host). */
+  generations?: number;
   /** Set when the host could not be reconciled at all (its Docker worker is down, say). */
   error: string | null;
 }
@@ -76,6 +123,8 @@ export interface ReconcileCounts {
 }
 
 export const REPORT_LIST_LIMIT = 200;
+/** Tags listed per image, and holders per blocked image, in reports and activity results. */
+export const TAGS_PER_IMAGE_LIMIT = 20;
 
 export interface ReconcileResult {
   reports: ReconcileReport[];

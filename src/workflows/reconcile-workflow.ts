@@ -2,8 +2,21 @@
 // be younger than the grace period, or go. This is what removes the image of a terminated workflow,
 // of a router that crashed between commit and register, and of the days before snapkeeper. It also
 // ends the snapshot workflows whose image someone removed behind their back.
+//
+// A host may hold tens of thousands of managed images, so nothing here handles them all at once:
+// one child workflow per host walks the images in pages (bounded activity inputs and results) and
+// continues as new when its history grows, carrying only a cursor and a report with capped lists.
 import { TimeoutType } from '@temporalio/common';
-import { ActivityFailure, TimeoutFailure, log, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ChildWorkflowFailure,
+  TimeoutFailure,
+  continueAsNew,
+  executeChild,
+  log,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { BudgetControlActivities } from '../activities/budget-activities.js';
 import type {
   ReconcileControlActivities,
@@ -12,28 +25,69 @@ import type {
 import { NON_RETRYABLE_DOCKER_ERRORS } from '../shared/errors.js';
 import { dockerTaskQueue, snapshotWorkflowId } from '../shared/names.js';
 import type {
+  BlockedImage,
   ManagedImage,
+  ReconcileHostCarry,
+  ReconcileHostInput,
   ReconcileReport,
   ReconcileResult,
   ReconcileWorkflowInput,
   SnapshotOwnerView,
+  UnverifiedImage,
+  VanishedSnapshot,
 } from './reconcile-types.js';
 import { describeOwners } from './owners.js';
-import { REPORT_LIST_LIMIT } from './reconcile-types.js';
+import { REPORT_LIST_LIMIT, TAGS_PER_IMAGE_LIMIT } from './reconcile-types.js';
 
-export type { ReconcileWorkflowInput, ReconcileResult, ReconcileReport } from './reconcile-types.js';
+export type {
+  ReconcileWorkflowInput,
+  ReconcileResult,
+  ReconcileReport,
+  ReconcileHostInput,
+} from './reconcile-types.js';
 
-/** Orphans are re-checked against their owners, then removed, this many at a time. */
-const REMOVAL_BATCH = 10;
+/** Orphans are fenced, re-checked against their owners, then removed, this many at a time. */
+const REMOVAL_BATCH = 50;
+const DEFAULT_IMAGES_PER_PAGE = 200;
+const DEFAULT_WORKFLOWS_PER_PAGE = 500;
+const DEFAULT_CONTINUE_AS_NEW_AFTER = 2000;
+/** Continue-as-new well before Temporal's history size warning (10 MiB). */
+const CONTINUE_AS_NEW_AFTER_BYTES = 4 * 1024 * 1024;
 
+// Every activity heartbeats: a worker that dies mid-activity is noticed within seconds, so the
+// run goes on elsewhere instead of holding the host's skip-overlap schedule for the whole timeout.
 const control = proxyActivities<ReconcileControlActivities & BudgetControlActivities>({
-  startToCloseTimeout: '5 minutes',
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '15 seconds',
   retry: { maximumAttempts: 3 },
 });
 
 export async function reconcileWorkflow(input: ReconcileWorkflowInput): Promise<ReconcileResult> {
   const hosts = input.hosts?.length ? [...new Set(input.hosts)] : await control.listKnownHosts();
-  const reports = await Promise.all(hosts.map((host) => reconcileHost(host, input)));
+  const parent = workflowInfo().workflowId;
+  const reports = await Promise.all(
+    hosts.map(async (host): Promise<ReconcileReport> => {
+      const hostInput: ReconcileHostInput = {
+        host,
+        orphanGraceSeconds: input.orphanGraceSeconds,
+        dryRun: input.dryRun,
+        ...(input.hostTimeoutSeconds !== undefined ? { hostTimeoutSeconds: input.hostTimeoutSeconds } : {}),
+        ...(input.paging ? { paging: input.paging } : {}),
+      };
+      try {
+        return await executeChild(reconcileHostWorkflow, {
+          workflowId: `${parent}/${host}`,
+          args: [hostInput],
+          staticSummary: `Reconcile host ${host}${input.dryRun ? ' (dry run)' : ''}`,
+        });
+      } catch (err) {
+        const report = emptyReport(hostInput, new Date(Date.now()).toISOString());
+        report.error = failureMessage(err instanceof ChildWorkflowFailure && err.cause ? err.cause : err);
+        report.finishedAt = new Date(Date.now()).toISOString();
+        return report;
+      }
+    }),
+  );
   return { reports };
 }
 
@@ -56,21 +110,13 @@ function held(views: SnapshotOwnerView[]): Set<string> {
   return ids;
 }
 
-async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promise<ReconcileReport> {
-  const docker = proxyActivities<ReconcileHostActivities>({
-    taskQueue: dockerTaskQueue(host),
-    // A host whose Docker worker is down is reported as such instead of holding the run forever.
-    scheduleToStartTimeout: `${input.hostTimeoutSeconds ?? 60} seconds`,
-    startToCloseTimeout: '2 minutes',
-    retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_DOCKER_ERRORS },
-  });
-  const grace = input.orphanGraceSeconds;
-  const report: ReconcileReport = {
-    host,
-    startedAt: new Date(Date.now()).toISOString(),
+function emptyReport(input: ReconcileHostInput, startedAt: string): ReconcileReport {
+  return {
+    host: input.host,
+    startedAt,
     finishedAt: '',
     dryRun: input.dryRun,
-    orphanGraceSeconds: grace,
+    orphanGraceSeconds: input.orphanGraceSeconds,
     managedImages: 0,
     owned: 0,
     orphansRemoved: [],
@@ -86,124 +132,227 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
       vanished: 0,
       unverified: 0,
     },
+    generations: 0,
     error: null,
   };
+}
+
+/** Counts are exact; the lists keep their first REPORT_LIST_LIMIT entries, so the report stays small. */
+function recorder(report: ReconcileReport) {
+  const keep = <T>(list: T[], item: T) => {
+    if (list.length < REPORT_LIST_LIMIT) list.push(item);
+  };
+  return {
+    removed(image: ManagedImage) {
+      report.counts.orphansRemoved++;
+      report.counts.orphanBytesRemoved += image.sizeBytes;
+      keep(report.orphansRemoved, image);
+    },
+    young(image: ManagedImage) {
+      report.counts.orphansKeptYoung++;
+      keep(report.orphansKeptYoung, image);
+    },
+    blocked(item: BlockedImage) {
+      report.counts.blocked++;
+      keep(report.blocked, { ...item, holders: item.holders.slice(0, TAGS_PER_IMAGE_LIMIT) });
+    },
+    vanished(item: VanishedSnapshot) {
+      report.counts.vanished++;
+      keep(report.vanished, item);
+    },
+    unverified(item: UnverifiedImage) {
+      report.counts.unverified++;
+      keep(report.unverified, item);
+    },
+  };
+}
+
+/** One host's reconcile, page by page; continues as new when its history grows. */
+export async function reconcileHostWorkflow(input: ReconcileHostInput): Promise<ReconcileReport> {
+  const { host, dryRun } = input;
+  const grace = input.orphanGraceSeconds;
+  const imagesPerPage = input.paging?.imagesPerPage ?? DEFAULT_IMAGES_PER_PAGE;
+  const workflowsPerPage = input.paging?.workflowsPerPage ?? DEFAULT_WORKFLOWS_PER_PAGE;
+  const continueAsNewAfter = input.paging?.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER;
+  const docker = proxyActivities<ReconcileHostActivities>({
+    taskQueue: dockerTaskQueue(host),
+    // A host whose Docker worker is down is reported as such instead of holding the run forever.
+    scheduleToStartTimeout: `${input.hostTimeoutSeconds ?? 60} seconds`,
+    startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: '15 seconds',
+    retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_DOCKER_ERRORS },
+  });
+  const report = input.carry?.report ?? emptyReport(input, new Date(Date.now()).toISOString());
+  const record = recorder(report);
+  // The run's listing on the host's worker, the same across continue-as-new.
+  const listing = `${workflowInfo().workflowId}:${workflowInfo().firstExecutionRunId}`;
+  let phase: ReconcileHostCarry['phase'] = input.carry?.phase ?? 'images';
+  let cursor: string | null = input.carry?.cursor ?? null;
   let unreachable = false;
 
-  try {
-    const images = await docker.listManagedImages();
-    report.managedImages = images.length;
+  /** Running owners whose current image on this host was not seen: only a 404 proves it vanished. */
+  async function endVanished(views: SnapshotOwnerView[], seen: Set<string>): Promise<void> {
+    const suspects = views.flatMap((v) =>
+      v.status === 'running' && v.current && v.current.host === host && !seen.has(v.current.imageId)
+        ? [{ workflowId: v.workflowId, current: v.current }]
+        : [],
+    );
+    if (suspects.length === 0) return;
+    const missing = new Set(
+      await docker.findMissingImages({ imageIds: suspects.map((s) => s.current.imageId), listing }),
+    );
+    for (const { workflowId, current } of suspects) {
+      if (!missing.has(current.imageId)) continue;
+      record.vanished({ workflowId, imageId: current.imageId, image: current.image });
+      if (dryRun) continue;
+      await control.signalVanished({
+        workflowId,
+        imageId: current.imageId,
+        message: `image ${current.image} (${current.imageId}) vanished from host ${host}`,
+      });
+    }
+  }
+
+  /** The decision for one page of managed images. */
+  async function decidePage(images: ManagedImage[]): Promise<void> {
+    report.managedImages += images.length;
     // An image can only be owned by the workflow its labels name (registration checks them), so
-    // that workflow's own answer decides; visibility adds the open workflows of this host, whose
-    // current image may have vanished. Queries, unlike visibility, do not lag.
-    const visible = await control.listOpenSnapshotWorkflows({ host });
+    // that workflow's own answer decides. Queries, unlike visibility, do not lag.
     const labelled = images.map(ownerOf).filter((id): id is string => id !== null);
-    const views = await describeOwners(control.describeSnapshotWorkflows, [...labelled, ...visible]);
-    const byId = new Map(views.map((v) => [v.workflowId, v]));
+    const views = await describeOwners(control.describeSnapshotWorkflows, labelled);
+    const byOwner = new Map(views.map((v) => [v.workflowId, v]));
     const owned = held(views);
 
     const candidates: ManagedImage[] = [];
     for (const image of images) {
       const owner = ownerOf(image);
-      const view = owner ? byId.get(owner) : undefined;
+      const view = owner ? byOwner.get(owner) : undefined;
       if (owned.has(image.imageId)) report.owned++;
       else if (owner && view?.status === 'error') {
-        report.unverified.push({ imageId: image.imageId, workflowId: owner, error: view.error ?? 'unknown' });
-      } else if (image.ageSeconds < grace) report.orphansKeptYoung.push(image);
+        record.unverified({ imageId: image.imageId, workflowId: owner, error: view.error ?? 'unknown' });
+      } else if (image.ageSeconds < grace) record.young(image);
       else candidates.push(image);
     }
+    await endVanished(views, new Set(images.map((i) => i.imageId)));
 
-    // Open workflows whose current image on this host is not among the managed images: ask the
-    // engine by id, since only a 404 proves it vanished.
-    const listed = new Set(images.map((i) => i.imageId));
-    const suspects = views.flatMap((v) =>
-      v.status === 'running' && v.current && v.current.host === host && !listed.has(v.current.imageId)
-        ? [{ workflowId: v.workflowId, current: v.current }]
-        : [],
-    );
-    if (suspects.length > 0) {
-      const missing = new Set(
-        await docker.findMissingImages({ imageIds: suspects.map((s) => s.current.imageId) }),
-      );
-      for (const { workflowId, current } of suspects) {
-        if (!missing.has(current.imageId)) continue;
-        report.vanished.push({ workflowId, imageId: current.imageId, image: current.image });
-        if (input.dryRun) continue;
-        await control.signalVanished({
-          workflowId,
-          imageId: current.imageId,
-          message: `image ${current.image} (${current.imageId}) vanished from host ${host}`,
-        });
-      }
+    if (dryRun) {
+      candidates.forEach((c) => record.removed(c));
+      return;
     }
+    for (let i = 0; i < candidates.length; i += REMOVAL_BATCH) {
+      await removeBatch(candidates.slice(i, i + REMOVAL_BATCH));
+    }
+  }
 
-    if (input.dryRun) report.orphansRemoved = candidates;
-    for (let i = 0; !input.dryRun && i < candidates.length; i += REMOVAL_BATCH) {
-      // Fence, then ask the owners once more right before removing: a registration may have come
-      // in since, and one that starts after the fence refuses these images.
-      const batch = candidates.slice(i, i + REMOVAL_BATCH);
-      await docker.fenceOrphanImages({ imageIds: batch.map((b) => b.imageId) });
-      const again = await describeOwners(
-        control.describeSnapshotWorkflows,
-        batch.map(ownerOf).filter((id): id is string => id !== null),
-      );
-      const heldNow = held(again);
-      const failedNow = new Set(again.filter((v) => v.status === 'error').map((v) => v.workflowId));
-      const go: ManagedImage[] = [];
-      for (const image of batch) {
-        const owner = ownerOf(image);
-        if (heldNow.has(image.imageId)) report.owned++;
-        else if (owner && failedNow.has(owner)) {
-          report.unverified.push({ imageId: image.imageId, workflowId: owner, error: 'owner query failed' });
-        } else go.push(image);
+  async function removeBatch(batch: ManagedImage[]): Promise<void> {
+    // Fence, then ask the owners once more right before removing: a registration may have come
+    // in since, and one that starts after the fence refuses these images.
+    await docker.fenceOrphanImages({ imageIds: batch.map((b) => b.imageId) });
+    const again = await describeOwners(
+      control.describeSnapshotWorkflows,
+      batch.map(ownerOf).filter((id): id is string => id !== null),
+    );
+    const heldNow = held(again);
+    const failedNow = new Set(again.filter((v) => v.status === 'error').map((v) => v.workflowId));
+    const go: ManagedImage[] = [];
+    for (const image of batch) {
+      const owner = ownerOf(image);
+      if (heldNow.has(image.imageId)) report.owned++;
+      else if (owner && failedNow.has(owner)) {
+        record.unverified({ imageId: image.imageId, workflowId: owner, error: 'owner query failed' });
+      } else go.push(image);
+    }
+    const spared = batch.filter((b) => !go.includes(b)).map((b) => b.imageId);
+    if (spared.length > 0) await docker.unfenceImages({ imageIds: spared });
+    if (go.length === 0) return;
+    const results = await docker.removeOrphanImages({
+      imageIds: go.map((g) => g.imageId),
+      orphanGraceSeconds: grace,
+    });
+    go.forEach((image, k) => {
+      const result = results[k];
+      if (!result) return;
+      const short = (ids: string[], n: number) => ids.map((h) => h.slice(0, n)).join(', ');
+      switch (result.outcome) {
+        case 'removed':
+        case 'already-gone':
+          record.removed(image);
+          break;
+        case 'too-young':
+          record.young(image);
+          break;
+        case 'in-use':
+          record.blocked({
+            imageId: image.imageId,
+            tags: image.tags,
+            reason: `in use by container(s) ${short(result.holders.slice(0, TAGS_PER_IMAGE_LIMIT), 12)}`,
+            holders: result.holders,
+          });
+          break;
+        case 'held-by-children':
+          record.blocked({
+            imageId: image.imageId,
+            tags: image.tags,
+            reason: `its layers are held by child image(s) ${short(result.holders.slice(0, TAGS_PER_IMAGE_LIMIT), 19)}`,
+            holders: result.holders,
+          });
+          break;
+        case 'unmanaged':
+          break;
       }
-      const spared = batch.filter((b) => !go.includes(b)).map((b) => b.imageId);
-      if (spared.length > 0) await docker.unfenceImages({ imageIds: spared });
-      if (go.length === 0) continue;
-      const results = await docker.removeOrphanImages({
-        imageIds: go.map((g) => g.imageId),
-        orphanGraceSeconds: grace,
-      });
-      go.forEach((image, k) => {
-        const result = results[k];
-        if (!result) return;
-        const short = (ids: string[], n: number) => ids.map((h) => h.slice(0, n)).join(', ');
-        switch (result.outcome) {
-          case 'removed':
-          case 'already-gone':
-            report.orphansRemoved.push(image);
-            break;
-          case 'too-young':
-            report.orphansKeptYoung.push(image);
-            break;
-          case 'in-use':
-            report.blocked.push({
-              imageId: image.imageId,
-              tags: image.tags,
-              reason: `in use by container(s) ${short(result.holders, 12)}`,
-              holders: result.holders,
-            });
-            break;
-          case 'held-by-children':
-            report.blocked.push({
-              imageId: image.imageId,
-              tags: image.tags,
-              reason: `its layers are held by child image(s) ${short(result.holders, 19)}`,
-              holders: result.holders,
-            });
-            break;
-          case 'unmanaged':
-            break;
-        }
-      });
+    });
+  }
+
+  /**
+   * Open workflows of this host (visibility) that no managed image here names were not asked in
+   * the image pages; their current image may be the one that vanished.
+   */
+  async function checkUnlabelledOwners(workflowIds: string[]): Promise<void> {
+    if (workflowIds.length === 0) return;
+    const unseen = await docker.workflowsWithoutImages({ listing, workflowIds });
+    if (unseen.length === 0) return;
+    await endVanished(await describeOwners(control.describeSnapshotWorkflows, unseen), new Set());
+  }
+
+  const historyFull = () =>
+    workflowInfo().continueAsNewSuggested ||
+    workflowInfo().historyLength >= continueAsNewAfter ||
+    workflowInfo().historySize >= CONTINUE_AS_NEW_AFTER_BYTES;
+
+  let handOver = false;
+  try {
+    for (;;) {
+      if (phase === 'images') {
+        const page = await docker.listManagedImagesPage({ listing, after: cursor, limit: imagesPerPage });
+        await decidePage(page.images);
+        cursor = page.next;
+        if (cursor === null) phase = 'workflows';
+      } else {
+        const page = await control.listOpenSnapshotWorkflowsPage({
+          host,
+          pageToken: cursor,
+          pageSize: workflowsPerPage,
+        });
+        await checkUnlabelledOwners(page.workflowIds);
+        cursor = page.next;
+        if (cursor === null) break;
+      }
+      if (historyFull()) {
+        handOver = true;
+        break;
+      }
     }
   } catch (err) {
     report.error = failureMessage(err);
     unreachable = isScheduleToStartTimeout(err);
     log.warn('reconcile of a host failed', { host, error: report.error });
   }
+  if (handOver && !report.error) {
+    report.generations = (report.generations ?? 0) + 1;
+    const carry: ReconcileHostCarry = { phase, cursor, report };
+    await continueAsNew<typeof reconcileHostWorkflow>({ ...input, carry });
+  }
   report.finishedAt = new Date(Date.now()).toISOString();
-  capLists(report);
 
   // The host's worker records the run in its metrics, unless it is the part that is down.
   if (!unreachable) {
@@ -213,7 +362,7 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
       log.warn('could not record the reconcile report on the host', { host, error: failureMessage(err) });
     }
   }
-  if (!input.dryRun && !report.error) {
+  if (!dryRun && !report.error) {
     // Budgets are enforced at registration; this catches what changed between registrations
     // (disk filled by other means, owners terminated) once an interval.
     try {
@@ -223,23 +372,6 @@ async function reconcileHost(host: string, input: ReconcileWorkflowInput): Promi
     }
   }
   return report;
-}
-
-/** Exact counts, and lists short enough for a workflow result (a first run may find thousands). */
-function capLists(report: ReconcileReport): void {
-  report.counts = {
-    orphansRemoved: report.orphansRemoved.length,
-    orphanBytesRemoved: report.orphansRemoved.reduce((sum, i) => sum + i.sizeBytes, 0),
-    orphansKeptYoung: report.orphansKeptYoung.length,
-    blocked: report.blocked.length,
-    vanished: report.vanished.length,
-    unverified: report.unverified.length,
-  };
-  report.orphansRemoved = report.orphansRemoved.slice(0, REPORT_LIST_LIMIT);
-  report.orphansKeptYoung = report.orphansKeptYoung.slice(0, REPORT_LIST_LIMIT);
-  report.blocked = report.blocked.slice(0, REPORT_LIST_LIMIT);
-  report.vanished = report.vanished.slice(0, REPORT_LIST_LIMIT);
-  report.unverified = report.unverified.slice(0, REPORT_LIST_LIMIT);
 }
 
 function isScheduleToStartTimeout(err: unknown): boolean {

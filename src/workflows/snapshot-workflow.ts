@@ -50,7 +50,7 @@ import {
   touchUpdate,
   vanishedSignal,
 } from './messages.js';
-import { admitToBudget } from './budget-hooks.js';
+import { admitToBudget, releaseFromBudget } from './budget-hooks.js';
 import { heardMerge, mergeRecorded, rememberMerge } from './merge-guard.js';
 import { meantFor } from './pull-request-match.js';
 
@@ -182,6 +182,8 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     retiring = [...retiring, ended];
     last = ended;
     publish();
+    // The budget counted the eviction itself, and a replacement's admission counts for both.
+    if (reason !== 'evicted' && reason !== 'replaced') releaseFromBudget(ended);
     log.info('snapshot ends', { imageId: ended.imageId, reason, message });
     startCleanup(ended);
   }
@@ -273,6 +275,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     const now = nowIso();
     const ttlSeconds = req.ttlSeconds ?? DEFAULT_TTL_SECONDS;
     const replacing = current !== null;
+    const replaced = current;
     if (current) endCurrent('replaced', `replaced by ${req.image} (${facts.imageId})`);
     current = {
       projectId,
@@ -295,7 +298,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     last = current;
     publish();
     const accepted = current;
-    await admitToBudget(accepted); // per-host budget (issue 4); may evict other snapshots, never fails
+    await admitToBudget(accepted, replaced); // per-host budget; may evict other snapshots, never fails
     return { outcome: replacing ? 'replaced' : 'created', snapshot: accepted };
   }
 

@@ -60,8 +60,10 @@ describe('reconcile host activities', () => {
     add('b', ['base:latest'], {}, 500);
     add('c', [], { [LABEL_MANAGED]: 'true' }, 1);
     add('d', ['x:y'], { [LABEL_MANAGED]: 'false' }, 100);
-    const images = await acts.listManagedImages();
-    expect(images).toEqual([
+    const page = await acts.listManagedImagesPage({ listing: 'run', after: null, limit: 100 });
+    expect(page.next).toBeNull();
+    expect(page.total).toBe(2);
+    expect(page.images).toEqual([
       expect.objectContaining({
         imageId: id('a'),
         tags: ['snap/p:w'],
