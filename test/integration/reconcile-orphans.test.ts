@@ -43,18 +43,19 @@ describe('reconciler: orphans', () => {
     const registered = await orphan('owned');
     await host.service.register({ ...registered.ids, image: registered.image, host: host.hostId });
     const unlabelled = await makeSnapshotImage(host.docker, { ...uniqueIds('plain'), labels: 'none' });
-    await olderThan(old.imageId, 3);
+    // The young image must stay younger than the grace through both runs, also on a busy machine.
+    await olderThan(old.imageId, 12);
     const young = await orphan('young');
 
     // A dry run reports what it would do, and does nothing.
-    const dry = await host.reconcile({ orphanGraceSeconds: 3, dryRun: true });
+    const dry = await host.reconcile({ orphanGraceSeconds: 12, dryRun: true });
     expect(dry.dryRun).toBe(true);
     expect(ids(dry.orphansRemoved)).toContain(old.imageId);
     expect(ids(dry.orphansRemoved)).not.toContain(registered.imageId);
     expect(ids(dry.orphansKeptYoung)).toContain(young.imageId);
     expect(await imageExists(host.docker, old.imageId)).toBe(true);
 
-    const report = await host.reconcile({ orphanGraceSeconds: 3, dryRun: false });
+    const report = await host.reconcile({ orphanGraceSeconds: 12, dryRun: false });
     expect(report.error).toBeNull();
     expect(ids(report.orphansRemoved)).toContain(old.imageId);
     expect(report.orphansRemoved.find((i) => i.imageId === old.imageId)).toMatchObject({
