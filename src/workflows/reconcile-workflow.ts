@@ -47,7 +47,7 @@ export type {
 } from './reconcile-types.js';
 
 /** Orphans are fenced, re-checked against their owners, then removed, this many at a time. */
-const REMOVAL_BATCH = 50;
+const REMOVAL_BATCH = 100;
 const DEFAULT_IMAGES_PER_PAGE = 200;
 const DEFAULT_WORKFLOWS_PER_PAGE = 500;
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 2000;
