@@ -125,6 +125,28 @@ describe('budget at the size of a large host', () => {
   }, 600_000);
 });
 
+describe('budget totals without a list of every snapshot', () => {
+  it('drop when a snapshot ends, by its release signal, with no full count', async () => {
+    const a = await register(900);
+    const b = await register(901);
+    const before = (await budgetHandle().query(budgetStateQuery)) as BudgetView;
+    const scanned = before.lastDecision?.at;
+    await host.service.invalidate(a.projectId, a.workItemId, 'test: ends one snapshot');
+    const after = await waitFor(
+      async () => {
+        const view = (await budgetHandle().query(budgetStateQuery)) as BudgetView;
+        return view.totals.count === before.totals.count - 1 ? view : undefined;
+      },
+      { timeoutMs: 30_000, message: 'the budget did not count the ended snapshot out' },
+    );
+    expect(after.entries.map((e) => e.workflowId)).not.toContain(a.workflowId);
+    expect(after.entries.map((e) => e.workflowId)).toContain(b.workflowId);
+    expect(after.pending.map((p) => p.imageId)).toContain(a.imageId);
+    // Counted out by the release alone: no decision (and so no full count) ran meanwhile.
+    expect(after.lastDecision?.at).toBe(scanned);
+  });
+});
+
 /** The largest activity input or result in any run of the workflow. */
 async function largestActivityPayloadBytes(workflowId: string): Promise<number> {
   let largest = 0;
