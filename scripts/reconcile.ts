@@ -8,7 +8,7 @@
 // SNAPKEEPER_ORPHAN_GRACE. Exit status: 0 when every host was reconciled, 1 otherwise.
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { connectClient } from '../src/temporal/connect-client.js';
 import { loadConfig, parseDuration } from '../src/config/config.js';
 import { HOST_ID_PATTERN } from '../src/shared/limits.js';
 import { WORKFLOW_TASK_QUEUE } from '../src/shared/names.js';
@@ -42,9 +42,8 @@ async function main(): Promise<number> {
     dryRun: values['dry-run'] ?? false,
   };
 
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const { connection, client } = await connectClient(config);
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
     const result = await client.workflow.execute<typeof reconcileWorkflow>('reconcileWorkflow', {
       workflowId: `snapkeeper-reconcile-manual-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`,
       taskQueue: WORKFLOW_TASK_QUEUE,

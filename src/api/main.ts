@@ -1,9 +1,10 @@
 // Entry point of the API process: `npm run api` (tsx) or `node dist/src/api/main.js`.
-import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/config.js';
 import { loadProjectPolicies } from '../config/project-policy.js';
 import { createLogger } from '../logging/logger.js';
 import { createSnapshotService } from '../service/snapshot-service.js';
+import { connectClient } from '../temporal/connect-client.js';
+import { describeTemporalConnection } from '../temporal/connection-options.js';
 import { ensureSearchAttributes } from '../worker/ensure-search-attributes.js';
 import { createApiServer } from './server.js';
 
@@ -18,8 +19,8 @@ async function main(): Promise<void> {
     log.warn('GITHUB_WEBHOOK_SECRET is not set: /webhooks/github refuses every delivery with 503');
   }
 
-  const { address, namespace } = config.temporal;
-  const connection = await Connection.connect({ address });
+  const { namespace } = config.temporal;
+  const { connection, client } = await connectClient(config);
   try {
     // Listings query the search attributes; workers register them too, this only spares a fresh
     // cluster a failing /v1/snapshots before the first worker starts.
@@ -27,7 +28,6 @@ async function main(): Promise<void> {
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'could not check the search attributes');
   }
-  const client = new Client({ connection, namespace });
   const service = createSnapshotService({ client, defaultTtlSeconds: config.defaultTtlSeconds });
   const app = createApiServer({ config, service, client, policies, log });
 
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
 
   const url = await app.listen({ host: config.api.listenHost, port: config.api.port });
   log.info(
-    { url, temporal: address, namespace, hostId: config.hostId, auth: config.api.token ? 'bearer' : 'none' },
+    { url, temporal: describeTemporalConnection(config.temporal), hostId: config.hostId, auth: config.api.token ? 'bearer' : 'none' },
     'api listening',
   );
 }

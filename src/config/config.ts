@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { ClientConfigProfile, ClientConfigTLS } from '@temporalio/envconfig';
+import { loadClientConfigProfile } from '@temporalio/envconfig';
 import { z } from 'zod';
 import { DEFAULT_TTL_SECONDS, HOST_ID_PATTERN, MAX_TTL_SECONDS } from '../shared/limits.js';
 
@@ -28,9 +31,22 @@ const optionalSecret = z
 
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+const optionalText = z.string().min(1).optional();
+const optionalBool = z.enum(['true', 'false', '1', '0']).optional();
+
 const schema = z.object({
-  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  // Temporal's environment configuration (the names every Temporal SDK and CLI read); they are
+  // resolved together with the profile file by @temporalio/envconfig, these entries validate them.
+  TEMPORAL_ADDRESS: optionalText,
+  TEMPORAL_NAMESPACE: optionalText,
+  TEMPORAL_API_KEY: optionalSecret,
+  TEMPORAL_TLS: optionalBool,
+  TEMPORAL_TLS_CLIENT_CERT_PATH: optionalText,
+  TEMPORAL_TLS_CLIENT_KEY_PATH: optionalText,
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: optionalText,
+  TEMPORAL_TLS_SERVER_NAME: optionalText,
+  TEMPORAL_PROFILE: optionalText,
+  TEMPORAL_CONFIG_FILE: optionalText,
   DOCKER_HOST: z.string().optional(),
   SNAPKEEPER_HOST_ID: z
     .string()
@@ -65,8 +81,22 @@ const schema = z.object({
 /** Every environment variable snapkeeper reads (the README documents each one). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
+export const DEFAULT_TEMPORAL_ADDRESS = 'localhost:7233';
+export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
+
+/** Where and how to reach Temporal: the resolved profile of Temporal's environment configuration. */
+export interface TemporalConnectionConfig {
+  address: string;
+  namespace: string;
+  apiKey: string | undefined;
+  /** undefined: plain text, unless an API key turns TLS on. */
+  tls: ClientConfigTLS | undefined;
+  /** gRPC headers sent with every call (TEMPORAL_GRPC_META_*, `grpc_meta` in the profile). */
+  grpcMeta: Record<string, string>;
+}
+
 export interface Config {
-  temporal: { address: string; namespace: string };
+  temporal: TemporalConnectionConfig;
   docker: { host: string | undefined };
   hostId: string;
   api: { port: number; listenHost: string; token: string | undefined };
@@ -110,7 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   return {
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE },
+    temporal: loadTemporalConnection(env),
     docker: { host: e.DOCKER_HOST },
     hostId: e.SNAPKEEPER_HOST_ID,
     api: { port: e.SNAPKEEPER_PORT, listenHost: e.SNAPKEEPER_LISTEN_HOST, token: e.SNAPKEEPER_API_TOKEN },
@@ -132,5 +162,53 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: e.SNAPKEEPER_WORKER_METRICS_PORT,
       host: e.SNAPKEEPER_WORKER_METRICS_HOST,
     },
+  };
+}
+
+/**
+ * Temporal's own precedence: the profile (TEMPORAL_PROFILE, default "default") of the TOML file
+ * (TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml), overridden by TEMPORAL_*
+ * variables. Missing files are checked here so a typo stops the process with the variable's name
+ * instead of failing the first connection.
+ */
+function loadTemporalConnection(env: NodeJS.ProcessEnv): TemporalConnectionConfig {
+  const vars = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+  const fail = (variable: string, message: string): never => {
+    throw new Error(`invalid snapkeeper configuration:\n  ${variable}: ${message}`);
+  };
+  const configFile = vars.TEMPORAL_CONFIG_FILE;
+  if (configFile && !existsSync(configFile)) fail('TEMPORAL_CONFIG_FILE', `${configFile} does not exist`);
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: vars });
+  } catch (err) {
+    fail(vars.TEMPORAL_PROFILE ? 'TEMPORAL_PROFILE' : 'TEMPORAL_CONFIG_FILE', (err as Error).message);
+    throw err;
+  }
+  const tls = profile.tls;
+  if (tls && !tls.disabled) {
+    const files: Array<[string, ClientConfigTLS['clientCert']]> = [
+      ['TEMPORAL_TLS_CLIENT_CERT_PATH', tls.clientCert],
+      ['TEMPORAL_TLS_CLIENT_KEY_PATH', tls.clientKey],
+      ['TEMPORAL_TLS_SERVER_CA_CERT_PATH', tls.serverCACert],
+    ];
+    for (const [variable, source] of files) {
+      if (source && 'path' in source && !existsSync(source.path)) fail(variable, `${source.path} does not exist`);
+    }
+    if (Boolean(tls.clientCert) !== Boolean(tls.clientKey)) {
+      fail(
+        tls.clientCert ? 'TEMPORAL_TLS_CLIENT_KEY_PATH' : 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+        'a client certificate and its key go together; set both or neither',
+      );
+    }
+  }
+  return {
+    address: profile.address ?? DEFAULT_TEMPORAL_ADDRESS,
+    namespace: profile.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
+    apiKey: profile.apiKey || undefined,
+    tls,
+    grpcMeta: profile.grpcMeta ?? {},
   };
 }

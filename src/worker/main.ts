@@ -1,8 +1,10 @@
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import { loadConfig } from '../config/config.js';
 import { createDockerPort, createDockerode } from '../docker/dockerode-adapter.js';
 import { createLogger } from '../logging/logger.js';
+import { connectClient } from '../temporal/connect-client.js';
+import { connectNative } from '../temporal/connect-native.js';
+import { describeTemporalConnection } from '../temporal/connection-options.js';
 import { WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../shared/names.js';
 import { createWorkers } from './create-workers.js';
 import { ensureSearchAttributes } from './ensure-search-attributes.js';
@@ -14,9 +16,9 @@ import { createWorkerMetrics, startMetricsServer } from './worker-metrics.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ level: config.logLevel, name: 'snapkeeper-worker' });
-  const { address, namespace } = config.temporal;
+  const { namespace } = config.temporal;
 
-  const client = await Connection.connect({ address });
+  const { connection: client } = await connectClient(config);
   const added = await ensureSearchAttributes(client, namespace);
   if (added.length > 0) log.info({ added }, 'search attributes registered');
   if (config.workerRoles.includes('docker')) {
@@ -48,7 +50,7 @@ async function main(): Promise<void> {
   if (metricsServer) log.info({ port: metricsServer.port }, 'worker metrics on /metrics');
 
   const docker = createDockerPort(createDockerode(config.docker.host));
-  const connection = await NativeConnection.connect({ address });
+  const connection = await connectNative(config);
   const workers = await createWorkers({ config, connection, docker, log, metrics });
 
   const stop = (signal: string) => {
@@ -62,8 +64,7 @@ async function main(): Promise<void> {
   const running = Promise.all(workers.map((w) => w.run()));
   log.info(
     {
-      temporal: address,
-      namespace,
+      temporal: describeTemporalConnection(config.temporal),
       hostId: config.hostId,
       taskQueues: [
         ...(config.workerRoles.includes('workflow') ? [WORKFLOW_TASK_QUEUE] : []),

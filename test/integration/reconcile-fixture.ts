@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import type Dockerode from 'dockerode';
 import { ensureBaseImage } from '../../scripts/lib/base-image.js';
 import type { Config } from '../../src/config/config.js';
@@ -18,6 +18,8 @@ import { createLogger } from '../../src/logging/logger.js';
 import type { SnapshotService } from '../../src/service/snapshot-service.js';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';
 import { WORKFLOW_TASK_QUEUE } from '../../src/shared/names.js';
+import { connectClient } from '../../src/temporal/connect-client.js';
+import { connectNative } from '../../src/temporal/connect-native.js';
 import { createWorkers } from '../../src/worker/create-workers.js';
 import type { UpkeepMetrics } from '../../src/worker/worker-metrics.js';
 import { createWorkerMetrics } from '../../src/worker/worker-metrics.js';
@@ -146,7 +148,7 @@ export async function startTestHost(options: StartTestHostOptions): Promise<Test
     });
     const log = createLogger({ level: config.logLevel, name: `test-${hostId}` });
     const metrics = createWorkerMetrics();
-    const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+    const nativeConnection = await connectNative(config);
     cleanups.push(() => nativeConnection.close());
     const workers = await createWorkers({
       config,
@@ -162,9 +164,8 @@ export async function startTestHost(options: StartTestHostOptions): Promise<Test
       for (const w of workers) w.shutdown();
       await running;
     });
-    const connection = await Connection.connect({ address: config.temporal.address });
+    const { connection, client } = await connectClient(config);
     cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace: config.temporal.namespace });
     const service = createSnapshotService({
       client,
       defaultTtlSeconds: 3600,

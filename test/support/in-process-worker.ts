@@ -1,11 +1,12 @@
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createDockerPort, createDockerode } from '../../src/docker/dockerode-adapter.js';
 import { createLogger } from '../../src/logging/logger.js';
 import type { SnapshotService } from '../../src/service/snapshot-service.js';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';
+import { connectClient } from '../../src/temporal/connect-client.js';
+import { connectNative } from '../../src/temporal/connect-native.js';
 import { createWorkers } from '../../src/worker/create-workers.js';
 import type { SnapshotWorkflowOptions } from '../../src/workflows/snapshot-workflow.js';
 import { testEnv } from './test-env.js';
@@ -41,12 +42,11 @@ export async function startInProcessWorker(options: {
     ...options.env,
   });
   const log = createLogger({ level: config.logLevel, name: `test-worker-${options.hostId}` });
-  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const nativeConnection = await connectNative(config);
   const docker = createDockerPort(createDockerode(config.docker.host));
   const workers = await createWorkers({ config, connection: nativeConnection, docker, log });
   const running = Promise.all(workers.map((w) => w.run()));
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const { connection, client } = await connectClient(config);
   const service = createSnapshotService({
     client,
     defaultTtlSeconds: 3600,

@@ -6,7 +6,13 @@ import { parseProjectPolicies } from '../../src/config/project-policy.js';
 describe('config', () => {
   it('has documented defaults', () => {
     const c = loadConfig({ SNAPKEEPER_HOST_ID: 'h1' });
-    expect(c.temporal).toEqual({ address: 'localhost:7233', namespace: 'default' });
+    expect(c.temporal).toEqual({
+      address: 'localhost:7233',
+      namespace: 'default',
+      apiKey: undefined,
+      tls: undefined,
+      grpcMeta: {},
+    });
     expect(c.api.port).toBe(8080);
     expect(c.defaultTtlSeconds).toBe(86400);
     expect(c.reconcile).toEqual({ intervalMs: 300_000, orphanGraceMs: 600_000 });
