@@ -18,6 +18,9 @@ export interface StartChildOptions {
   args: readonly string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Run as this user and group (root only): PostgreSQL refuses to run as root. */
+  uid?: number;
+  gid?: number;
   /**
    * Own process group. A terminal's Ctrl-C then reaches only the parent, which can stop its
    * children in order; without it every child gets SIGINT at the same moment.
@@ -58,6 +61,8 @@ export async function startChild(options: StartChildOptions): Promise<ManagedChi
     cwd: options.cwd,
     detached: options.detached ?? false,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid !== undefined ? { uid: options.uid } : {}),
+    ...(options.gid !== undefined ? { gid: options.gid } : {}),
   });
   // 'spawn' or 'error' (ENOENT, EACCES): nothing else is worth waiting for if the binary is wrong.
   await once(child, 'spawn');

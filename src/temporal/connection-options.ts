@@ -24,7 +24,8 @@ export function temporalConnectionOptions(temporal: TemporalConnectionConfig): T
     grpcMeta: temporal.grpcMeta,
   });
   const options: TemporalConnectionOptions = { address: temporal.address };
-  if (connectionOptions.tls !== undefined && connectionOptions.tls !== null) options.tls = connectionOptions.tls;
+  if (connectionOptions.tls !== undefined && connectionOptions.tls !== null)
+    options.tls = connectionOptions.tls;
   if (temporal.apiKey) options.apiKey = temporal.apiKey;
   if (Object.keys(temporal.grpcMeta).length > 0) options.metadata = { ...temporal.grpcMeta };
   return options;
@@ -44,5 +45,10 @@ export function describeTemporalConnection(temporal: TemporalConnectionConfig): 
       : typeof tls === 'object' && tls.clientCertPair
         ? 'mtls'
         : 'tls';
-  return { address: temporal.address, namespace: temporal.namespace, transport, apiKey: Boolean(temporal.apiKey) };
+  return {
+    address: temporal.address,
+    namespace: temporal.namespace,
+    transport,
+    apiKey: Boolean(temporal.apiKey),
+  };
 }

@@ -54,7 +54,11 @@ describe("Temporal's environment configuration", () => {
     });
     expect(describeTemporalConnection(prod).transport).toBe('mtls');
 
-    const overridden = loadConfig({ ...env, TEMPORAL_ADDRESS: 'other:7233', TEMPORAL_NAMESPACE: 'x' }).temporal;
+    const overridden = loadConfig({
+      ...env,
+      TEMPORAL_ADDRESS: 'other:7233',
+      TEMPORAL_NAMESPACE: 'x',
+    }).temporal;
     expect(overridden).toMatchObject({ address: 'other:7233', namespace: 'x' });
     // Without TEMPORAL_PROFILE, the "default" profile.
     expect(loadConfig({ TEMPORAL_CONFIG_FILE: profiles }).temporal.address).toBe('default.example:7233');
