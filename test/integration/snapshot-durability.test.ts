@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -9,20 +9,21 @@ import type { SnapshotService } from '../../src/service/snapshot-service.js';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';
 import { TEST_WORKFLOW_OPTIONS } from '../support/in-process-worker.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
-import type { DevServer } from '../support/temporal-dev-server.js';
-import { startDevServer } from '../support/temporal-dev-server.js';
+import type { TestTemporal } from '../support/test-temporal.js';
+import { startTestTemporal } from '../support/test-temporal.js';
 import { newDocker, testEnv, uniqueIds } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 import type { WorkerProcess } from '../support/worker-process.js';
 import { startWorkerProcess } from '../support/worker-process.js';
 
-// This file owns a dev server of its own (restarted from its SQLite file) and a worker process
-// (killed with SIGKILL), so nothing else on the shared server can do the work in its place.
+// This file owns a Temporal server of its own, of the run's kind (a dev server restarted from its
+// SQLite file, or the server on PostgreSQL, restarted and crashed), and a worker process (killed
+// with SIGKILL), so nothing else on the shared server can do the work in its place.
 const HOST = `durable-${randomUUID().slice(0, 8)}`;
 const DEADLINE = { timeoutMs: 90_000 };
 
 let dir: string;
-let server: DevServer;
+let server: TestTemporal;
 let worker: WorkerProcess | undefined;
 let connection: Connection;
 let service: SnapshotService;
@@ -51,10 +52,11 @@ async function connect(): Promise<void> {
 beforeAll(async () => {
   docker = newDocker();
   dir = await mkdtemp(join(tmpdir(), 'snapkeeper-durability-'));
-  server = await startDevServer({
-    cliPath: testEnv().temporalCliPath,
-    dbFile: join(dir, 'temporal.sqlite'),
-    headless: true,
+  if (testEnv().temporalKind === 'cluster') await chmod(dir, 0o711);
+  server = await startTestTemporal({
+    kind: testEnv().temporalKind,
+    dir: join(dir, 'temporal'),
+    temporalCliPath: testEnv().temporalCliPath,
   });
   worker = await startWorkerProcess({ env: workerEnv() });
   await worker.waitReady();
@@ -110,7 +112,7 @@ describe('durability', () => {
     await waitGone(expiring.img.imageId, 'TTL after restart');
   });
 
-  it('the dev server restarted from its SQLite file: the workflows carry on', async () => {
+  it('the Temporal server restarted on its persistence (SQLite file or PostgreSQL): the workflows carry on', async () => {
     const waiting = await register('restart-merge');
     const expiring = await register('restart-ttl', 20);
     await worker?.stop();
@@ -128,4 +130,31 @@ describe('durability', () => {
     await waitGone(waiting.img.imageId, 'merge after server restart');
     await waitGone(expiring.img.imageId, 'TTL across server restart');
   });
+
+  // A crash only of the production-shaped server: the dev server's SQLite file is not crash-safe storage.
+  it.runIf(testEnv().temporalKind === 'cluster')(
+    'the Temporal server killed with SIGKILL right after acknowledging: nothing acknowledged is lost',
+    async () => {
+      const merged = await register('crash-merge');
+      const expiring = await register('crash-ttl', 10);
+      const replaced = await register('crash-replace');
+      // Acknowledged just now; the crash comes before anything else can happen.
+      const replacement = await makeSnapshotImage(docker, { ...replaced.ids, labels: 'managed' });
+      const second = await service.register({ ...replaced.ids, image: replacement.image, host: HOST });
+      expect(second.outcome).toBe('replaced');
+      await connection.close();
+
+      await server.restart({ signal: 'SIGKILL' });
+
+      await connect();
+      await service.merged(merged.ids.projectId, merged.ids.workItemId, { deliveryId: randomUUID() });
+      await waitGone(merged.img.imageId, 'merge after a server crash');
+      await waitGone(expiring.img.imageId, 'TTL across a server crash');
+      await waitGone(replaced.img.imageId, 'replacement across a server crash');
+      const view = await service.view(replaced.ids.projectId, replaced.ids.workItemId);
+      expect(view?.current?.imageId).toBe(replacement.imageId);
+      await service.invalidate(replaced.ids.projectId, replaced.ids.workItemId, 'test done');
+      await waitGone(replacement.imageId, 'invalidate after a server crash');
+    },
+  );
 });

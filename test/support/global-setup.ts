@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -6,12 +6,12 @@ import { ensureBaseImage } from '../../scripts/lib/base-image.js';
 import type { DockerEngine } from '../../scripts/lib/docker-engine.js';
 import { startDockerEngine } from '../../scripts/lib/docker-engine.js';
 import { ensureTemporal } from '../../scripts/lib/ensure-temporal.js';
-import type { DevServer } from '../../scripts/lib/temporal-dev-server.js';
-import { startDevServer } from '../../scripts/lib/temporal-dev-server.js';
 import type { HarnessContext } from './provided-context.js';
 import { HARNESS_KEYS } from './provided-context.js';
 import { imageExists, makeSnapshotImage } from './snapshot-images.js';
 import { newDocker } from './test-env.js';
+import type { TestTemporal } from './test-temporal.js';
+import { startTestTemporal, testTemporalKind } from './test-temporal.js';
 
 export const BASE_IMAGE = 'snapkeeper-test/base:latest';
 export const CANARY_IMAGE = 'snapkeeper-test/canary:latest';
@@ -20,15 +20,19 @@ export const TEST_NAMESPACES = ['default', 'snapkeeper-durability'];
 const log = (message: string) => process.stderr.write(`[harness] ${message}\n`);
 
 /**
- * One private Docker engine and one Temporal dev server for the whole integration run, shared by
- * all test files (each file uses its own ids and Docker host id). Teardown fails the run if the
+ * One private Docker engine and one Temporal server for the whole integration run, shared by all
+ * test files (each file uses its own ids and Docker host id). The server is the CLI's dev server,
+ * or with SNAPKEEPER_TEST_TEMPORAL=cluster the real server on PostgreSQL. Teardown fails the run if the
  * base or the canary image is gone: snapkeeper must never remove an image it does not manage.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
+  const kind = testTemporalKind();
   const workDir = await mkdtemp(join(tmpdir(), 'snapkeeper-it-'));
+  // The cluster's PostgreSQL runs as its own user (as root) and must pass through the work dir.
+  if (kind === 'cluster') await chmod(workDir, 0o711);
   let engine: DockerEngine | undefined;
-  let server: DevServer | undefined;
+  let server: TestTemporal | undefined;
 
   const cleanUp = async (): Promise<void> => {
     const errors: unknown[] = [];
@@ -56,7 +60,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const binaries = settled(binariesResult);
     const dockerHost = settled(engineResult).dockerHost;
     const docker = newDocker(dockerHost);
-    const dbFile = join(workDir, 'temporal', 'dev.sqlite');
 
     const [imagesResult, serverResult] = await Promise.allSettled([
       timed('base + canary images', async () => {
@@ -70,11 +73,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
         });
         return { baseImageId, canary };
       }),
-      timed('temporal dev server start', () =>
-        startDevServer({
-          cliPath: binaries.temporalCliPath,
-          dbFile,
-          headless: true,
+      timed(`temporal ${kind === 'cluster' ? 'cluster (PostgreSQL)' : 'dev server'} start`, () =>
+        startTestTemporal({
+          kind,
+          dir: join(workDir, 'temporal'),
+          temporalCliPath: binaries.temporalCliPath,
           namespaces: TEST_NAMESPACES,
         }),
       ),
@@ -83,7 +86,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const { baseImageId, canary } = settled(imagesResult);
     const devServer = settled(serverResult);
 
+    if (!binaries.tctlPath && process.env.SNAPKEEPER_REQUIRE_TCTL === '1')
+      throw new Error(
+        'SNAPKEEPER_REQUIRE_TCTL=1 but tctl could not be built (scripts/ensure-temporal.sh tctl)',
+      );
+
     const context: HarnessContext = {
+      temporalKind: kind,
       temporalAddress: devServer.address,
       dockerHost,
       temporalCliPath: binaries.temporalCliPath,
@@ -92,12 +101,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       baseImageId,
       canaryImage: CANARY_IMAGE,
       canaryImageId: canary.imageId,
-      devServerDbFile: dbFile,
+      devServerDbFile: devServer.dbFile,
       temporalNamespaces: TEST_NAMESPACES,
       workDir,
     };
     for (const key of HARNESS_KEYS) provide(project, key, context);
-    log(`ready in ${Date.now() - started} ms: temporal ${devServer.address}, docker ${dockerHost}`);
+    log(`ready in ${Date.now() - started} ms: temporal (${kind}) ${devServer.address}, docker ${dockerHost}`);
 
     return async () => {
       let survivors: Error | undefined;

@@ -1,7 +1,14 @@
 // What the integration global setup hands to every test file (vitest `provide` / `inject`). Values
 // cross a process boundary, so they must stay plain serializable data.
+export type TemporalKind = 'dev' | 'cluster';
+
 export interface HarnessContext {
-  /** host:port of the shared Temporal dev server. */
+  /**
+   * Which Temporal the run uses (SNAPKEEPER_TEST_TEMPORAL): the CLI's dev server (SQLite), or the
+   * production-shaped server on PostgreSQL (scripts/lib/temporal-cluster.ts).
+   */
+  temporalKind: TemporalKind;
+  /** host:port of the shared Temporal server. */
   temporalAddress: string;
   /** `unix://…` of the private Docker engine; never the machine's own engine. */
   dockerHost: string;
@@ -14,9 +21,9 @@ export interface HarnessContext {
   /** An image without managed labels, repo:tag. Must survive every test. */
   canaryImage: string;
   canaryImageId: string;
-  /** SQLite file of the shared dev server. */
-  devServerDbFile: string;
-  /** Namespaces the shared dev server created, each with the search attributes. */
+  /** SQLite file of the shared dev server; null on the cluster. */
+  devServerDbFile: string | null;
+  /** Namespaces the shared server has, each with the search attributes. */
   temporalNamespaces: string[];
   /** A temporary directory removed at teardown; tests may make subdirectories in it. */
   workDir: string;
@@ -29,6 +36,7 @@ declare module 'vitest' {
 }
 
 export const HARNESS_KEYS = [
+  'temporalKind',
   'temporalAddress',
   'dockerHost',
   'temporalCliPath',
