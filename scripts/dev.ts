@@ -12,6 +12,8 @@ import { prefixLines } from './lib/prefix-lines.js';
 import { repoPath } from './lib/repo-root.js';
 import type { DevServer } from './lib/temporal-dev-server.js';
 import { startDevServer } from './lib/temporal-dev-server.js';
+import { loadConfig } from '../src/config/config.js';
+import { describeTemporalConnection } from '../src/temporal/connection-options.js';
 
 const TEMPORAL_PORT = 7233;
 const TEMPORAL_UI_PORT = 8233;
@@ -43,21 +45,25 @@ async function main(): Promise<void> {
     for (const r of running) r.killNow?.();
   });
 
-  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const namespace = process.env.TEMPORAL_NAMESPACE || 'default';
   if (!process.env.SNAPKEEPER_API_TOKEN) {
     warn(
       'SNAPKEEPER_API_TOKEN is not set: the API accepts unauthenticated requests. Set it outside local development.',
     );
   }
 
-  say('making sure the Temporal CLI is built (minutes the first time, cached in ~/.cache/snapkeeper)');
-  const { temporalCliPath } = await ensureTemporal();
-
+  // A Temporal named by the environment (an address, or a profile of Temporal's profile file) is
+  // used as it is: nothing is built, and no Go toolchain is needed.
+  const external = ['TEMPORAL_ADDRESS', 'TEMPORAL_PROFILE', 'TEMPORAL_CONFIG_FILE'].some(
+    (v) => process.env[v],
+  );
   let temporalAddress = process.env.TEMPORAL_ADDRESS;
   let webUi: string | undefined;
-  if (temporalAddress) {
-    say(`using the Temporal server at ${temporalAddress} (TEMPORAL_ADDRESS)`);
+  if (external) {
+    say(`using the Temporal server at ${describeExternalTemporal()} (Temporal's environment configuration)`);
   } else {
+    say('making sure the Temporal CLI is built (minutes the first time, cached in ~/.cache/snapkeeper)');
+    const { temporalCliPath } = await ensureTemporal();
     say(`starting the Temporal dev server on 127.0.0.1:${TEMPORAL_PORT}`);
     let server: DevServer;
     try {
@@ -99,8 +105,7 @@ async function main(): Promise<void> {
 
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
-    TEMPORAL_ADDRESS: temporalAddress,
-    TEMPORAL_NAMESPACE: namespace,
+    ...(temporalAddress ? { TEMPORAL_ADDRESS: temporalAddress } : {}),
     DOCKER_HOST: dockerHost,
   };
   const worker = await startService('worker', 'src/worker/main.ts', 'worker ready', childEnv, 1);
@@ -121,7 +126,7 @@ async function main(): Promise<void> {
 
   say('');
   say('snapkeeper is running:');
-  say(`  Temporal gRPC   ${temporalAddress} (namespace ${namespace})`);
+  say(`  Temporal gRPC   ${external ? describeExternalTemporal() : temporalAddress}`);
   if (webUi) say(`  Temporal Web UI ${webUi}`);
   if (api) say(`  API             http://localhost:${apiPort}`);
   say(`  Docker host     ${dockerHost}${process.env.DOCKER_HOST ? '' : `  (base image ${BASE_IMAGE})`}`);
@@ -184,6 +189,17 @@ async function shutdown(reason: string, exitCode: number): Promise<void> {
     running.splice(running.indexOf(r), 1);
   }
   process.exit(exitCode);
+}
+
+/** Address, namespace and transport as the services will resolve them, for the operator to check. */
+function describeExternalTemporal(): string {
+  try {
+    const t = describeTemporalConnection(loadConfig().temporal);
+    return `${t.address} (namespace ${t.namespace}, ${t.transport}${t.apiKey ? ', API key' : ''})`;
+  } catch (err) {
+    // The services report the configuration error themselves, with every detail.
+    return `${process.env.TEMPORAL_ADDRESS ?? 'the configured profile'} (${err instanceof Error ? err.message.split('\n').join(' ') : String(err)})`;
+  }
 }
 
 function killQuietly(pid: number): void {

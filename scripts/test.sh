@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: static checks, then every vitest project (unit, and integration against a real
-# Temporal dev server and a private Docker engine). Extra arguments go to vitest, e.g.
+# Temporal dev server and a private Docker engine; SNAPKEEPER_TEST_TEMPORAL=cluster: against the
+# Temporal server on PostgreSQL instead). Extra arguments go to vitest, e.g.
 #   npm test -- --project unit
 #   npm test -- --project integration test/integration/harness.test.ts
 set -euo pipefail
@@ -18,5 +19,8 @@ npm run --silent lint
 # for a hung test run, and its progress stays visible.
 phase ensure-temporal
 bash scripts/ensure-temporal.sh all >/dev/null
+# The Temporal server on PostgreSQL: the mTLS test always starts one, SNAPKEEPER_TEST_TEMPORAL=cluster
+# runs everything on one.
+bash scripts/ensure-temporal.sh server >/dev/null
 phase vitest
 exec npx vitest run "$@"
