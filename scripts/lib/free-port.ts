@@ -35,3 +35,20 @@ export async function assertPortFree(port: number, host = '127.0.0.1'): Promise<
     server.listen({ port, host, exclusive: true }, () => server.close(() => resolveFree()));
   });
 }
+
+/**
+ * A free port from a range, for servers that cannot take the kernel's ephemeral ports: Temporal
+ * stores membership ports in a PostgreSQL smallint (at most 32767).
+ */
+export async function findFreePortInRange(min: number, max: number, host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = min + Math.floor(Math.random() * (max - min + 1));
+    try {
+      await assertPortFree(port, host);
+      return port;
+    } catch {
+      // Taken: another draw.
+    }
+  }
+  throw new Error(`no free port between ${min} and ${max} on ${host} after 100 tries`);
+}

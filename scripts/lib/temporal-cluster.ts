@@ -11,7 +11,7 @@ import {
 } from '../../src/worker/ensure-search-attributes.js';
 import type { TemporalServerBinaries } from './ensure-temporal.js';
 import { ensureTemporalServer } from './ensure-temporal.js';
-import { assertPortFree, findFreePort } from './free-port.js';
+import { assertPortFree, findFreePortInRange } from './free-port.js';
 import type { ManagedChild, OutputStream } from './managed-child.js';
 import { describeExit, startChild, tail } from './managed-child.js';
 import type { Postgres } from './postgres.js';
@@ -82,6 +82,11 @@ interface ServerPorts {
   WORKER_MEMBERSHIP_PORT: number;
   POSTGRES_PORT: number;
 }
+
+// Below the kernel's ephemeral range (so no outgoing connection holds them when the server
+// restarts), and within a PostgreSQL smallint: Temporal stores membership ports as one.
+const PORT_MIN = 20_000;
+const PORT_MAX = 32_000;
 
 const PORT_NAMES: readonly (keyof ServerPorts)[] = [
   'FRONTEND_GRPC_PORT',
@@ -258,7 +263,7 @@ async function choosePorts(dir: string, frontendPort: number | undefined): Promi
     } else {
       port = undefined;
     }
-    while (port === undefined || taken.has(port)) port = await findFreePort();
+    while (port === undefined || taken.has(port)) port = await findFreePortInRange(PORT_MIN, PORT_MAX);
     taken.add(port);
     ports[name] = port;
   }
