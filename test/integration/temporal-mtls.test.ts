@@ -3,10 +3,12 @@
 // with a CA and certificates made here with openssl, the real worker and API processes, and a
 // client built by src/temporal/connect-client.ts. Runs whatever SNAPKEEPER_TEST_TEMPORAL says:
 // this file always owns a cluster of its own.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { ConnectionOptions } from '@temporalio/client';
 import { Connection } from '@temporalio/client';
 import { readFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ import { waitFor } from '../support/wait-for.js';
 import type { ApiProcess, WorkerProcess } from '../support/worker-process.js';
 import { startApiProcess, startWorkerProcess } from '../support/worker-process.js';
 
+const exec = promisify(execFile);
 const HOST = `mtls-${randomUUID().slice(0, 8)}`;
 const TOKEN = `token-${randomUUID()}`;
 const DEADLINE = { timeoutMs: 90_000 };
@@ -154,6 +157,58 @@ describe('Temporal with mTLS, configured by TEMPORAL_TLS_* variables', () => {
         clientCertPair: { crt: readFileSync(certs.clientCertFile), key: readFileSync(certs.clientKeyFile) },
       },
     });
+  });
+
+  it("operators' CLIs get in with a certificate: temporal with the same variables, tctl with its flags", async () => {
+    const env = testEnv();
+    const { stdout: viaEnv } = await exec(
+      env.temporalCliPath,
+      ['operator', 'namespace', 'describe', '--namespace', 'default'],
+      {
+        timeout: 60_000,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          ...temporalEnv({ certFile: certs.clientCertFile, keyFile: certs.clientKeyFile }),
+        },
+      },
+    );
+    expect(viaEnv).toMatch(/default/);
+    if (env.tctlPath) {
+      const { stdout: viaFlags } = await exec(
+        env.tctlPath,
+        [
+          '--address',
+          cluster.address,
+          '--tls_cert_path',
+          certs.clientCertFile,
+          '--tls_key_path',
+          certs.clientKeyFile,
+          '--tls_ca_path',
+          certs.caFile,
+          '--tls_server_name',
+          certs.serverName,
+          'namespace',
+          'describe',
+          'default',
+        ],
+        { timeout: 60_000 },
+      );
+      expect(viaFlags).toMatch(/Name: default/);
+    }
+    // Without the certificate, the same CLI is refused.
+    await expect(
+      exec(env.temporalCliPath, ['operator', 'namespace', 'describe', '--namespace', 'default'], {
+        timeout: 60_000,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          TEMPORAL_ADDRESS: cluster.address,
+          TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.caFile,
+          TEMPORAL_TLS_SERVER_NAME: certs.serverName,
+        },
+      }),
+    ).rejects.toThrow();
   });
 
   it('a worker without a client certificate does not get in', async () => {

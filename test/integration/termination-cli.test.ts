@@ -103,6 +103,21 @@ describe('operators with the temporal CLI', () => {
     await host.service.invalidate(ids.projectId, ids.workItemId, 'test done');
   });
 
+  it('temporal workflow query --type state shows the current image, and --type budget the host budget', async () => {
+    const { ids, img, workflowId } = await registered('query');
+    const state = await temporal('workflow', 'query', '--workflow-id', workflowId, '--type', 'state');
+    expect(state).toContain(img.imageId);
+    const budgetId = budgetWorkflowId(host.hostId);
+    await waitFor(
+      async () =>
+        (await temporal('workflow', 'query', '--workflow-id', budgetId, '--type', 'budget')).includes(
+          img.imageId,
+        ),
+      { ...DEADLINE, message: `temporal workflow query did not show ${img.imageId} in ${budgetId}` },
+    );
+    await host.service.invalidate(ids.projectId, ids.workItemId, 'test done');
+  });
+
   it('temporal workflow cancel removes the image at once', async () => {
     const { img, workflowId, handle } = await registered('cancel');
     await temporal('workflow', 'cancel', '--workflow-id', workflowId);
