@@ -23,6 +23,8 @@ if (tsx && existsSync(source)) {
 } else if (existsSync(compiled)) {
   await import(pathToFileURL(compiled).href);
 } else {
-  process.stderr.write('snapkeeper: neither tsx (to run src/cli/main.ts) nor dist/ (npm run build) is there\n');
+  process.stderr.write(
+    'snapkeeper: neither tsx (to run src/cli/main.ts) nor dist/ (npm run build) is there\n',
+  );
   process.exitCode = 2;
 }

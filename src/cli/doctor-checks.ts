@@ -163,7 +163,11 @@ async function checkNamespace(connection: Connection, namespace: string, checks:
   }
 }
 
-async function checkSearchAttributes(connection: Connection, namespace: string, checks: Check[]): Promise<void> {
+async function checkSearchAttributes(
+  connection: Connection,
+  namespace: string,
+  checks: Check[],
+): Promise<void> {
   const listed = await connection.operatorService.listSearchAttributes({ namespace });
   const custom = listed.customAttributes ?? {};
   const missing: string[] = [];
@@ -187,7 +191,9 @@ async function checkSearchAttributes(connection: Connection, namespace: string, 
       status: 'fail',
       detail: `missing in ${namespace}: ${missing.join(', ')}`,
       fix: `start a snapkeeper worker or the API (they add them), or: ${missing
-        .map((m) => `temporal operator search-attribute create --name ${m} --type ${SEARCH_ATTRIBUTE_TYPES[m]}`)
+        .map(
+          (m) => `temporal operator search-attribute create --name ${m} --type ${SEARCH_ATTRIBUTE_TYPES[m]}`,
+        )
         .join('; ')}`,
     });
   } else {
@@ -207,7 +213,11 @@ function describeLive(pollers: Poller[]): string {
 async function checkWorkflowWorker(client: Client, checks: Check[]): Promise<boolean> {
   const live = livePollers(await describePollers(client, WORKFLOW_TASK_QUEUE, 'workflow'));
   if (live.length > 0) {
-    checks.push({ name: `workflow worker`, status: 'ok', detail: `${WORKFLOW_TASK_QUEUE}: ${describeLive(live)}` });
+    checks.push({
+      name: `workflow worker`,
+      status: 'ok',
+      detail: `${WORKFLOW_TASK_QUEUE}: ${describeLive(live)}`,
+    });
     return true;
   }
   checks.push({
@@ -220,7 +230,11 @@ async function checkWorkflowWorker(client: Client, checks: Check[]): Promise<boo
 }
 
 /** Checks each host's reconcile schedule and returns the hosts to look at. */
-async function checkSchedules(client: Client, only: string[] | undefined, checks: Check[]): Promise<string[]> {
+async function checkSchedules(
+  client: Client,
+  only: string[] | undefined,
+  checks: Check[],
+): Promise<string[]> {
   const schedules = new Map<string, { paused: boolean; note?: string; next?: Date; lastRun?: Date }>();
   for await (const s of client.schedule.list()) {
     const host = hostOfReconcileSchedule(s.scheduleId);

@@ -19,7 +19,8 @@ const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
 
 function hostId(value: string): string {
-  if (!HOST_ID_PATTERN.test(value)) throw new InvalidArgumentError('not a host id (letters, digits, ".", "_", "-").');
+  if (!HOST_ID_PATTERN.test(value))
+    throw new InvalidArgumentError('not a host id (letters, digits, ".", "_", "-").');
   return value;
 }
 
@@ -54,7 +55,9 @@ function reason(value: string): string {
 
 export function buildProgram(setCode: (code: number) => void, rt: Runtime): Command {
   const program = new Command('snapkeeper')
-    .description('Operate snapkeeper: list, inspect and end snapshots, reconcile, drain hosts, check the set-up.')
+    .description(
+      'Operate snapkeeper: list, inspect and end snapshots, reconcile, drain hosts, check the set-up.',
+    )
     .option('--address <host:port>', 'Temporal frontend (default: TEMPORAL_ADDRESS, then localhost:7233)')
     .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE, then default)')
     .showHelpAfterError()
@@ -134,7 +137,10 @@ export function buildProgram(setCode: (code: number) => void, rt: Runtime): Comm
 /** Runs the CLI with these arguments (without `node` and the script) and returns the exit code. */
 export async function runCli(
   argv: string[],
-  streams: { stdout: OutputStream; stderr: OutputStream } = { stdout: process.stdout, stderr: process.stderr },
+  streams: { stdout: OutputStream; stderr: OutputStream } = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+  },
 ): Promise<number> {
   let code: number = ExitCode.ok;
   const holder: { program?: Command } = {};
@@ -168,7 +174,11 @@ export async function runCli(
 function failure(err: unknown, stderr: OutputStream): number {
   if (err instanceof CommanderError) {
     // Help and version are asked for; everything else is a usage error, already printed.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version')
+    if (
+      err.code === 'commander.helpDisplayed' ||
+      err.code === 'commander.help' ||
+      err.code === 'commander.version'
+    )
       return ExitCode.ok;
     return ExitCode.usage;
   }

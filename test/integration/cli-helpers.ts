@@ -37,7 +37,11 @@ export function runCliProcess(
 }
 
 /** Runs the CLI and parses stdout as JSON; fails with the output when the exit code differs. */
-export async function runCliJson<T>(args: string[], expectedCode = 0, env?: Record<string, string>): Promise<T> {
+export async function runCliJson<T>(
+  args: string[],
+  expectedCode = 0,
+  env?: Record<string, string>,
+): Promise<T> {
   const result = await runCliProcess([...args, '--json'], env ? { env } : {});
   if (result.code !== expectedCode)
     throw new Error(

@@ -59,7 +59,15 @@ describe('snapkeeper ls and show', () => {
       host: host.hostId,
       state: 'active',
     });
-    const table = await runCliProcess(['ls', '--project', ids.projectId, '--state', 'active', '--host', host.hostId]);
+    const table = await runCliProcess([
+      'ls',
+      '--project',
+      ids.projectId,
+      '--state',
+      'active',
+      '--host',
+      host.hostId,
+    ]);
     expect(table.code).toBe(0);
     const [header, row] = table.stdout.trim().split('\n');
     expect(header).toMatch(/^PROJECT\s+WORK ITEM\s+STATE\s+HOST\s+IMAGE\s+SIZE\s+EXPIRES/);
@@ -113,7 +121,11 @@ describe('snapkeeper invalidate', () => {
     expect(result.stdout).toContain(`removed ${img.image} from host ${host.hostId}`);
     expect(await imageExists(host.docker, img.imageId)).toBe(false);
     const view = await host.service.view(ids.projectId, ids.workItemId);
-    expect(view?.last).toMatchObject({ state: 'removed', endReason: 'invalidated', message: 'broken by the CLI test' });
+    expect(view?.last).toMatchObject({
+      state: 'removed',
+      endReason: 'invalidated',
+      message: 'broken by the CLI test',
+    });
 
     const again = await runCliProcess(['invalidate', ids.projectId, ids.workItemId]);
     expect(again.code).toBe(3);
@@ -186,7 +198,9 @@ describe('snapkeeper doctor', () => {
     const ghost = `cli-ghost-${Date.now().toString(36)}`;
     const result = await runCliProcess(['doctor', '--host', ghost]);
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(new RegExp(`FAIL\\s+docker worker ${ghost}\\s+no worker polls snapkeeper-docker-${ghost}`));
+    expect(result.stdout).toMatch(
+      new RegExp(`FAIL\\s+docker worker ${ghost}\\s+no worker polls snapkeeper-docker-${ghost}`),
+    );
     expect(result.stdout).toContain(`start a worker on ${ghost} with SNAPKEEPER_HOST_ID=${ghost}`);
     expect(result.stdout).toMatch(/1 problem|2 problem/);
   });

@@ -32,9 +32,12 @@ describe('tables', () => {
       ],
     );
     expect(text).toBe('NAME          N\na             5\nlong name  1234\n');
-    expect(renderFields([['state', 'active'], ['image id', 'sha256:x']])).toBe(
-      'state:    active\nimage id: sha256:x\n',
-    );
+    expect(
+      renderFields([
+        ['state', 'active'],
+        ['image id', 'sha256:x'],
+      ]),
+    ).toBe('state:    active\nimage id: sha256:x\n');
   });
 });
 

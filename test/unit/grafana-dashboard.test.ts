@@ -90,7 +90,9 @@ describe('deploy/grafana/snapkeeper-dashboard.json', () => {
       uid: string;
       panels: Array<{ id: number }>;
     };
-    expect(raw.__inputs).toEqual([expect.objectContaining({ name: 'DS_PROMETHEUS', pluginId: 'prometheus' })]);
+    expect(raw.__inputs).toEqual([
+      expect.objectContaining({ name: 'DS_PROMETHEUS', pluginId: 'prometheus' }),
+    ]);
     expect(raw.uid).toBe('snapkeeper');
     const ids = raw.panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);

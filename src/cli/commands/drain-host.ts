@@ -13,7 +13,11 @@ export interface DrainHostCommandOptions {
   json?: boolean;
 }
 
-export async function runDrainHost(rt: Runtime, hostId: string, options: DrainHostCommandOptions): Promise<number> {
+export async function runDrainHost(
+  rt: Runtime,
+  hostId: string,
+  options: DrainHostCommandOptions,
+): Promise<number> {
   const { client } = await rt.session();
   const service = await rt.service();
   const mode: DrainMode = options.forget ? 'forget' : 'remove';
@@ -28,7 +32,8 @@ export async function runDrainHost(rt: Runtime, hostId: string, options: DrainHo
             hostId,
             mode,
             timeoutMs: options.timeoutMs,
-            onProgress: (remaining) => progress.update(`draining host ${hostId}: ${remaining.length} snapshot(s) left`),
+            onProgress: (remaining) =>
+              progress.update(`draining host ${hostId}: ${remaining.length} snapshot(s) left`),
           },
         ),
       rt.stderr,

@@ -58,7 +58,10 @@ export async function runLs(rt: Runtime, options: LsOptions): Promise<number> {
           { header: 'IMAGE', value: (s) => s.image },
           { header: 'SIZE', value: (s) => formatBytes(s.sizeBytes), right: true },
           { header: 'EXPIRES', value: (s) => formatRelative(s.expiresAt) },
-          { header: 'PULL REQUEST', value: (s) => (s.pullRequest ? `${s.pullRequest.repository}#${s.pullRequest.number}` : '-') },
+          {
+            header: 'PULL REQUEST',
+            value: (s) => (s.pullRequest ? `${s.pullRequest.repository}#${s.pullRequest.number}` : '-'),
+          },
         ],
         items,
       ),
