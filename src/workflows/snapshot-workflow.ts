@@ -60,6 +60,8 @@ export interface SnapshotWorkflowOptions {
   /** Backoff between removal attempts while a container keeps the image (409). */
   removalBackoffInitialSeconds?: number;
   removalBackoffMaxSeconds?: number;
+  /** A cleanup step without an answer from its host for this long shows the wait (30). */
+  hostWaitNoticeSeconds?: number;
 }
 
 /** What one run hands the next on continue-as-new: nothing pending may be dropped. */
@@ -84,6 +86,12 @@ export interface SnapshotWorkflowResult {
 }
 
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 2000;
+/** Runs started before cleanup showed a host's silence replay without its timer. */
+const HOST_WAIT_NOTICE_PATCH = 'cleanup-shows-host-wait';
+
+function hostWaitMessage(host: string): string {
+  return `waiting for host ${host}'s Docker worker (task queue ${dockerTaskQueue(host)}): is it running?`;
+}
 const REMEMBERED_DELIVERIES = 200;
 
 // Registration answers the caller synchronously, so a host whose Docker worker is down must fail
@@ -117,6 +125,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   const continueAsNewAfter = options.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER;
   const backoffInitial = options.removalBackoffInitialSeconds ?? 2;
   const backoffMax = options.removalBackoffMaxSeconds ?? 60;
+  const hostWaitNoticeMs = (options.hostWaitNoticeSeconds ?? 30) * 1000;
 
   let current: SnapshotState | null = input.carry?.current ?? null;
   let retiring: SnapshotState[] = input.carry?.retiring ?? [];
@@ -203,10 +212,16 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   async function cleanup(image: SnapshotState): Promise<void> {
     const acts = activitiesOn(image.host).cleanup;
     const owner = { projectId, workItemId };
-    await acts.invalidateSnapshot({ ...owner, image: image.image, imageId: image.imageId });
+    await whileHostAnswers(
+      image,
+      acts.invalidateSnapshot({ ...owner, image: image.image, imageId: image.imageId }),
+    );
     let backoff = backoffInitial;
     for (;;) {
-      const result = await acts.removeSnapshotImage({ ...owner, imageId: image.imageId });
+      const result = await whileHostAnswers(
+        image,
+        acts.removeSnapshotImage({ ...owner, imageId: image.imageId }),
+      );
       if (result.outcome !== 'in-use') {
         const note =
           result.outcome === 'held-by-children'
@@ -226,6 +241,37 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       replaceRetiring(image.imageId, blocked);
       await sleep(backoff * 1000);
       backoff = Math.min(backoff * 2, backoffMax);
+    }
+  }
+
+  /**
+   * A cleanup step waits in its host's queue for as long as that host's Docker worker is away (the
+   * image is there, and only that worker can reach it). After a while without an answer the
+   * snapshot says so (removal-blocked, naming the host, in the query, the search attributes and
+   * the details), and takes it back once the host answers.
+   */
+  async function whileHostAnswers<T>(image: SnapshotState, step: Promise<T>): Promise<T> {
+    if (!patched(HOST_WAIT_NOTICE_PATCH)) return step;
+    const waiting = hostWaitMessage(image.host);
+    let before: SnapshotState | undefined;
+    const notice = new CancellationScope();
+    notice
+      .run(() => sleep(hostWaitNoticeMs))
+      .then(
+        () => {
+          if (!retiring.some((r) => r.imageId === image.imageId)) return;
+          before = latest(image);
+          replaceRetiring(image.imageId, { ...before, state: 'removal-blocked', blockedBy: waiting });
+        },
+        () => undefined,
+      );
+    try {
+      return await step;
+    } finally {
+      notice.cancel();
+      const now = latest(image);
+      if (before && now.blockedBy === waiting && retiring.some((r) => r.imageId === image.imageId))
+        replaceRetiring(image.imageId, { ...now, state: before.state, blockedBy: before.blockedBy });
     }
   }
 

@@ -15,6 +15,7 @@ import { createDockerPort, createDockerode } from '../../src/docker/dockerode-ad
 import { createLogger } from '../../src/logging/logger.js';
 import type { DrainHostResult } from '../../src/service/drain-host.js';
 import { SnapshotError } from '../../src/service/snapshot-error.js';
+import { createSnapshotService } from '../../src/service/snapshot-service.js';
 import { dockerTaskQueue, snapshotWorkflowId } from '../../src/shared/names.js';
 import { SA } from '../../src/shared/search-attribute-keys.js';
 import { ensureReconcileSchedule } from '../../src/worker/ensure-reconcile-schedule.js';
@@ -22,6 +23,7 @@ import { budgetStateQuery, stateQuery } from '../../src/workflows/messages.js';
 import { budgetWorkflowId, reconcileScheduleId } from '../../src/workflows/upkeep-names.js';
 import type { DockerEngine } from '../support/docker-engine.js';
 import { startDockerEngine } from '../support/docker-engine.js';
+import { TEST_WORKFLOW_OPTIONS } from '../support/in-process-worker.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
 import { newDocker, testEnv, uniqueIds } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';
@@ -232,7 +234,16 @@ describe('two Docker hosts on one Temporal', () => {
   });
 
   it("while host B's Docker worker is down its removal waits, visibly; when it returns, the image goes", async () => {
-    const onB = await registerOn(b, 'mh-down');
+    // A short notice delay, so the wait shows within the test's deadline (30 s by default).
+    const service = createSnapshotService({
+      client: a.client,
+      defaultTtlSeconds: 3600,
+      workflowOptions: { ...TEST_WORKFLOW_OPTIONS, hostWaitNoticeSeconds: 2 },
+    });
+    const ids = uniqueIds('mh-down');
+    const img = await makeSnapshotImage(b.docker, ids);
+    await service.register({ ...ids, image: img.image, host: b.hostId });
+    const onB = { ids, ...img };
     const workflowId = snapshotWorkflowId(onB.ids.projectId, onB.ids.workItemId);
     const handle = a.client.workflow.getHandle(workflowId);
     await stopWorkerB?.();
@@ -252,15 +263,27 @@ describe('two Docker hosts on one Temporal', () => {
     const view = await handle.query(stateQuery);
     expect(view.current).toBeNull();
     expect(view.retiring.map((r) => r.imageId)).toEqual([onB.imageId]);
+    // The wait is visible: the state, the search attributes and the Web UI's current details say
+    // which host does not answer.
+    const waiting = `waiting for host ${b.hostId}'s Docker worker (task queue ${dockerTaskQueue(b.hostId)})`;
     const shown = await waitFor(
       async () => {
         const sa = (await handle.describe()).typedSearchAttributes;
-        return sa.get(SA.state) !== 'active' ? sa : null;
+        return sa.get(SA.state) === 'removal-blocked' ? sa : null;
       },
-      { ...DEADLINE, message: 'SnapshotState did not leave active' },
+      { ...DEADLINE, message: 'SnapshotState did not show the blocked removal' },
     );
     expect(shown.get(SA.host)).toBe(b.hostId);
-    expect(['invalidated', 'removal-blocked']).toContain(shown.get(SA.state));
+    const blocked = await handle.query(stateQuery);
+    expect(blocked.retiring).toEqual([
+      expect.objectContaining({
+        imageId: onB.imageId,
+        state: 'removal-blocked',
+        blockedBy: expect.stringContaining(waiting),
+      }),
+    ]);
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain(`blocked: ${waiting}`);
     expect(await imageExists(b.docker, onB.imageId)).toBe(true);
 
     stopWorkerB = await startWorkerB();

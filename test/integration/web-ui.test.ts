@@ -3,7 +3,7 @@
 // snapshot is (the summary) and where it stands (the current details). The shared dev server runs
 // headless, so this file starts a dev server with its UI, and workers against it, of its own.
 // Screenshots land in test-results/web-ui/ (git-ignored).
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -148,65 +148,109 @@ async function findRow(page: Page, query: string, workflowId: string): Promise<v
   );
 }
 
-/** Opens the workflow from its row and returns the text of its page once the texts are there. */
+/** The text of the page and of its frames: the UI renders summaries and details (markdown) in iframes. */
+async function pageText(page: Page): Promise<string> {
+  const parts: string[] = [];
+  for (const frame of page.frames()) {
+    try {
+      parts.push(await frame.locator('body').innerText({ timeout: 2_000 }));
+    } catch {
+      // A frame that is being replaced; the next look reads its successor.
+    }
+  }
+  return parts.join('\n');
+}
+
+/** Opens the workflow from its row, then its User Metadata tab; returns the text once `texts` show. */
 async function openAndRead(page: Page, workflowId: string, texts: string[]): Promise<string> {
   await page.getByRole('link', { name: workflowId, exact: true }).first().click();
   await page.waitForURL(/\/workflows\/.+\/.+/, { timeout: UI_DEADLINE });
-  for (const text of texts)
-    await page.getByText(text, { exact: false }).first().waitFor({ timeout: UI_DEADLINE });
-  return page.locator('body').innerText();
+  try {
+    // The summary and the current details live on the workflow's User Metadata tab.
+    await page.getByText('User Metadata', { exact: true }).first().click({ timeout: UI_DEADLINE });
+    await page.waitForURL(/metadata/, { timeout: UI_DEADLINE });
+    return await waitFor(
+      async () => {
+        const text = await pageText(page);
+        return texts.every((t) => text.includes(t)) ? text : null;
+      },
+      {
+        timeoutMs: UI_DEADLINE,
+        intervalMs: 500,
+        message: `the workflow page did not show ${JSON.stringify(texts)}`,
+      },
+    );
+  } catch (err) {
+    // What the page did show, for whoever reads the failure.
+    const stamp = Date.now();
+    await page.screenshot({ path: join(SCREENSHOTS, `failed-${stamp}.png`), fullPage: true });
+    await writeFile(join(SCREENSHOTS, `failed-${stamp}.txt`), `${page.url()}\n${await pageText(page)}`);
+    throw err;
+  }
 }
 
 describe('the Web UI shows what a snapshot is and where it stands', () => {
-  it('an active snapshot: found by project and state, its summary and current details', async () => {
-    const snap = await register('webui-active');
-    const page = await browser.newPage();
-    try {
-      const query = `SnapshotProjectId="${snap.ids.projectId}" AND SnapshotState="active"`;
-      await findRow(page, query, snap.workflowId);
-      await page.screenshot({ path: join(SCREENSHOTS, 'active-list.png'), fullPage: true });
-      const text = await openAndRead(page, snap.workflowId, [
-        `Snapshot of work item ${snap.ids.workItemId} in project ${snap.ids.projectId}`,
-        snap.image,
-      ]);
-      await page.screenshot({ path: join(SCREENSHOTS, 'active-workflow.png'), fullPage: true });
-      expect(text).toContain(`Snapshot of work item ${snap.ids.workItemId} in project ${snap.ids.projectId}`);
-      expect(text).toMatch(/active\s*·\s*/);
-      expect(text).toContain(snap.image);
-      expect(text).toContain(hostId);
-      expect(text).toContain('expires:');
-    } finally {
-      await page.close();
-    }
-  });
+  it(
+    'an active snapshot: found by project and state, its summary and current details',
+    { timeout: 300_000 },
+    async () => {
+      const snap = await register('webui-active');
+      const page = await browser.newPage();
+      try {
+        const query = `SnapshotProjectId="${snap.ids.projectId}" AND SnapshotState="active"`;
+        await findRow(page, query, snap.workflowId);
+        await page.screenshot({ path: join(SCREENSHOTS, 'active-list.png'), fullPage: true });
+        const text = await openAndRead(page, snap.workflowId, [
+          `Snapshot of work item ${snap.ids.workItemId} in project ${snap.ids.projectId}`,
+          snap.image,
+        ]);
+        await page.screenshot({ path: join(SCREENSHOTS, 'active-workflow.png'), fullPage: true });
+        expect(text).toContain(
+          `Snapshot of work item ${snap.ids.workItemId} in project ${snap.ids.projectId}`,
+        );
+        expect(text).toMatch(/active\s*·\s*/);
+        expect(text).toContain(snap.image);
+        expect(text).toContain(hostId);
+        expect(text).toContain('expires:');
+      } finally {
+        await page.close();
+      }
+    },
+  );
 
-  it('a removal-blocked snapshot: its current details name the container that keeps the image', async () => {
-    const snap = await register('webui-blocked');
-    const container = await runContainerFrom(docker(), snap.image);
-    containers.push(container);
-    await service.invalidate(snap.ids.projectId, snap.ids.workItemId, 'tests failed');
-    const page = await browser.newPage();
-    try {
-      const query = `SnapshotProjectId="${snap.ids.projectId}" AND SnapshotState="removal-blocked"`;
-      await findRow(page, query, snap.workflowId);
-      await page.screenshot({ path: join(SCREENSHOTS, 'blocked-list.png'), fullPage: true });
-      const text = await openAndRead(page, snap.workflowId, [
-        'removal-blocked',
-        'blocked: in use by container',
-      ]);
-      await page.screenshot({ path: join(SCREENSHOTS, 'blocked-workflow.png'), fullPage: true });
-      expect(text).toContain(`Snapshot of work item ${snap.ids.workItemId} in project ${snap.ids.projectId}`);
-      expect(text).toContain(`blocked: in use by container(s) ${container.id.slice(0, 12)}`);
-      expect(text).toContain('ended: invalidated (tests failed)');
-      expect(text).toContain(snap.image);
-    } finally {
-      await page.close();
-    }
-    // Once the container is gone the removal completes.
-    await container.stop();
-    await waitFor(async () => !(await imageExists(docker(), snap.imageId)), {
-      timeoutMs: 60_000,
-      message: 'the blocked image was not removed after its container went',
-    });
-  });
+  it(
+    'a removal-blocked snapshot: its current details name the container that keeps the image',
+    { timeout: 300_000 },
+    async () => {
+      const snap = await register('webui-blocked');
+      const container = await runContainerFrom(docker(), snap.image);
+      containers.push(container);
+      await service.invalidate(snap.ids.projectId, snap.ids.workItemId, 'tests failed');
+      const page = await browser.newPage();
+      try {
+        const query = `SnapshotProjectId="${snap.ids.projectId}" AND SnapshotState="removal-blocked"`;
+        await findRow(page, query, snap.workflowId);
+        await page.screenshot({ path: join(SCREENSHOTS, 'blocked-list.png'), fullPage: true });
+        const text = await openAndRead(page, snap.workflowId, [
+          'removal-blocked',
+          'blocked: in use by container',
+        ]);
+        await page.screenshot({ path: join(SCREENSHOTS, 'blocked-workflow.png'), fullPage: true });
+        expect(text).toContain(
+          `Snapshot of work item ${snap.ids.workItemId} in project ${snap.ids.projectId}`,
+        );
+        expect(text).toContain(`blocked: in use by container(s) ${container.id.slice(0, 12)}`);
+        expect(text).toContain('ended: invalidated (tests failed)');
+        expect(text).toContain(snap.image);
+      } finally {
+        await page.close();
+      }
+      // Once the container is gone the removal completes.
+      await container.stop();
+      await waitFor(async () => !(await imageExists(docker(), snap.imageId)), {
+        timeoutMs: 60_000,
+        message: 'the blocked image was not removed after its container went',
+      });
+    },
+  );
 });
