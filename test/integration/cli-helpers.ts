@@ -30,7 +30,11 @@ export function runCliProcess(
           reject(new Error(`snapkeeper ${args.join(' ')} did not run: ${error.message}\n${stderr}`));
           return;
         }
-        resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
+        const code = typeof error?.code === 'number' ? error.code : 0;
+        // For docs and debugging: what an operator would have seen.
+        if (process.env.SNAPKEEPER_TEST_ECHO_CLI)
+          process.stderr.write(`$ snapkeeper ${args.join(' ')}  # exit ${code}\n${stdout}${stderr}\n`);
+        resolve({ code, stdout, stderr });
       },
     );
   });
