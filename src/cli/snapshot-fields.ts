@@ -21,5 +21,6 @@ export function snapshotFields(s: SnapshotState, indent = '  '): string {
   return renderFields(fields)
     .split('\n')
     .map((line) => (line ? `${indent}${line}` : line))
-    .join('\n');
+    .join('\n')
+    .trimEnd();
 }
