@@ -68,10 +68,12 @@ export async function runDoctorChecks(options: DoctorOptions): Promise<DoctorRep
       fix: 'correct the environment variables named above (see the README settings table)',
     });
     // The Temporal checks can still run with the connection settings alone.
-    config = loadConfig({
-      ...(options.env.TEMPORAL_ADDRESS ? { TEMPORAL_ADDRESS: options.env.TEMPORAL_ADDRESS } : {}),
-      ...(options.env.TEMPORAL_NAMESPACE ? { TEMPORAL_NAMESPACE: options.env.TEMPORAL_NAMESPACE } : {}),
-    });
+    const connectionOnly = Object.entries(options.env).filter(([key]) => key.startsWith('TEMPORAL_'));
+    try {
+      config = loadConfig(Object.fromEntries(connectionOnly));
+    } catch {
+      config = loadConfig({});
+    }
   }
   if (config.policyFile) {
     try {
