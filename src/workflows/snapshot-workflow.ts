@@ -88,11 +88,11 @@ export interface SnapshotWorkflowResult {
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 2000;
 /** Runs started before cleanup showed a host's silence replay without its timer. */
 const HOST_WAIT_NOTICE_PATCH = 'cleanup-shows-host-wait';
+const REMEMBERED_DELIVERIES = 200;
 
 function hostWaitMessage(host: string): string {
   return `waiting for host ${host}'s Docker worker (task queue ${dockerTaskQueue(host)}): is it running?`;
 }
-const REMEMBERED_DELIVERIES = 200;
 
 // Registration answers the caller synchronously, so a host whose Docker worker is down must fail
 // fast with a clear message instead of queueing the check forever.
