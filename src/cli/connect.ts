@@ -1,7 +1,8 @@
-// The CLI's one way to reach Temporal. When the shared connection module (environment
-// configuration, TLS, API keys) lands, this is the line that changes.
-import { Client, Connection } from '@temporalio/client';
+// The CLI's one way to reach Temporal: the shared connection module, so TLS, API keys and
+// profiles work exactly as they do for the workers and the API.
+import type { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config/config.js';
+import { connectClient } from '../temporal/connect-client.js';
 
 export interface TemporalSession {
   connection: Connection;
@@ -15,15 +16,15 @@ export class TemporalUnreachable extends Error {
 }
 
 export async function connectTemporal(config: Config, connectTimeoutMs = 5_000): Promise<TemporalSession> {
-  const { address, namespace } = config.temporal;
-  let connection: Connection;
+  const { address } = config.temporal;
+  let connected;
   try {
-    connection = await Connection.connect({ address, connectTimeout: connectTimeoutMs });
+    connected = await connectClient(config, { connectTimeoutMs });
   } catch (err) {
     throw new TemporalUnreachable(
       `cannot reach Temporal at ${address}: ${err instanceof Error ? err.message : String(err)} (set TEMPORAL_ADDRESS or --address)`,
     );
   }
-  const client = new Client({ connection, namespace });
+  const { connection, client } = connected;
   return { connection, client, close: () => connection.close() };
 }
