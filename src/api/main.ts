@@ -55,7 +55,12 @@ async function main(): Promise<void> {
 
   const url = await app.listen({ host: config.api.listenHost, port: config.api.port });
   log.info(
-    { url, temporal: describeTemporalConnection(config.temporal), hostId: config.hostId, auth: config.api.token ? 'bearer' : 'none' },
+    {
+      url,
+      temporal: describeTemporalConnection(config.temporal),
+      hostId: config.hostId,
+      auth: config.api.token ? 'bearer' : 'none',
+    },
     'api listening',
   );
 }

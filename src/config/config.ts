@@ -195,7 +195,8 @@ function loadTemporalConnection(env: NodeJS.ProcessEnv): TemporalConnectionConfi
       ['TEMPORAL_TLS_SERVER_CA_CERT_PATH', tls.serverCACert],
     ];
     for (const [variable, source] of files) {
-      if (source && 'path' in source && !existsSync(source.path)) fail(variable, `${source.path} does not exist`);
+      if (source && 'path' in source && !existsSync(source.path))
+        fail(variable, `${source.path} does not exist`);
     }
     if (Boolean(tls.clientCert) !== Boolean(tls.clientKey)) {
       fail(
