@@ -1,0 +1,295 @@
+// The end of a chaos run: let the system settle (bounded), reconcile once after the grace period,
+// then check what snapkeeper promises. Every broken promise is one violation line.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from '@temporalio/client';
+import {
+  WORKFLOW_TASK_QUEUE,
+  LABEL_PROJECT,
+  LABEL_WORK_ITEM,
+  snapshotWorkflowId,
+} from '../../src/shared/names.js';
+import type { SnapshotWorkflowView } from '../../src/shared/types.js';
+import { stateQuery } from '../../src/workflows/messages.js';
+import type { ReconcileResult, reconcileWorkflow } from '../../src/workflows/reconcile-workflow.js';
+import { listContainerIds, listManagedImages, removeContainer, resolveImage } from './chaos-images.js';
+import type { ChaosHost, ChaosSystem } from './chaos-system.js';
+import { BASE_IMAGE, CANARY_IMAGE, ORPHAN_GRACE_SECONDS } from './chaos-system.js';
+import type { Ledger, Registration } from './ledger.js';
+
+export interface AuditFacts {
+  managedImages: number;
+  owned: number;
+  keptForOthers: number;
+  openWorkflows: number;
+  acknowledged: number;
+  acknowledgedGone: number;
+  acknowledgedHeld: number;
+  reconcile: { orphansRemoved: number; blocked: number; vanished: number };
+}
+
+interface Owner {
+  running: boolean;
+  view: SnapshotWorkflowView | null;
+}
+
+async function ownerOf(client: Client, cache: Map<string, Owner>, workflowId: string): Promise<Owner> {
+  const known = cache.get(workflowId);
+  if (known) return known;
+  let owner: Owner = { running: false, view: null };
+  try {
+    const handle = client.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    if (description.status.name === 'RUNNING')
+      owner = { running: true, view: await handle.query(stateQuery) };
+  } catch {
+    owner = { running: false, view: null };
+  }
+  cache.set(workflowId, owner);
+  return owner;
+}
+
+function heldIds(owner: Owner): Set<string> {
+  const ids = new Set<string>();
+  if (!owner.running || !owner.view) return ids;
+  if (owner.view.current) ids.add(owner.view.current.imageId);
+  for (const r of owner.view.retiring) ids.add(r.imageId);
+  return ids;
+}
+
+async function openSnapshotWorkflows(client: Client, ledger: Ledger): Promise<string[]> {
+  const ids = new Set<string>();
+  for await (const w of client.workflow.list({
+    query: "WorkflowType='snapshotWorkflow' AND ExecutionStatus='Running'",
+  }))
+    ids.add(w.workflowId);
+  // Visibility lags; the ledger knows every work item the run touched.
+  for (const r of ledger.registrations) {
+    const id = snapshotWorkflowId(r.projectId, r.workItemId);
+    if (ids.has(id)) continue;
+    try {
+      const d = await client.workflow.getHandle(id).describe();
+      if (d.status.name === 'RUNNING') ids.add(id);
+    } catch {
+      // Never started: its registration was refused before a workflow existed.
+    }
+  }
+  return [...ids];
+}
+
+/** Waits (bounded) until every acknowledged image that should go is gone and nothing is leaving. */
+export async function settle(system: ChaosSystem, ledger: Ledger, deadlineMs: number): Promise<number> {
+  const started = Date.now();
+  const hostOf = (id: string) => system.hosts.find((h) => h.id === id);
+  while (Date.now() - started < deadlineMs) {
+    let pending = 0;
+    for (const r of ledger.registrations) {
+      if (!r.acknowledged || r.expect !== 'gone' || r.foreignTag) continue;
+      const host = hostOf(r.host);
+      if (host && (await resolveImage(host.docker, r.imageId).catch(() => 'unknown'))) pending++;
+    }
+    if (pending === 0) break;
+    await sleep(3_000);
+  }
+  return Date.now() - started;
+}
+
+export async function removeAllContainers(hosts: ChaosHost[]): Promise<number> {
+  let removed = 0;
+  for (const host of hosts) {
+    for (const id of await listContainerIds(host.docker)) {
+      await removeContainer(host.docker, id);
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/** One reconcile of every host, as the schedule runs it, once the last commit is past the grace. */
+export async function reconcileOnce(system: ChaosSystem, ledger: Ledger): Promise<ReconcileResult> {
+  const graceEnds = ledger.lastCommitAt + (ORPHAN_GRACE_SECONDS + 2) * 1000;
+  if (Date.now() < graceEnds) await sleep(graceEnds - Date.now());
+  return system.client.workflow.execute<typeof reconcileWorkflow>('reconcileWorkflow', {
+    workflowId: `chaos-reconcile-${Date.now()}`,
+    taskQueue: WORKFLOW_TASK_QUEUE,
+    args: [{ hosts: system.hosts.map((h) => h.id), orphanGraceSeconds: ORPHAN_GRACE_SECONDS, dryRun: false }],
+    workflowExecutionTimeout: '10 minutes',
+  });
+}
+
+/** Image ids whose layers a kept or owned image needs: their parents cannot go before them. */
+async function ancestors(host: ChaosHost, of: Iterable<string>): Promise<Set<string>> {
+  const parent = new Map<string, string>();
+  for (const i of await host.docker.listImages({ all: true })) if (i.ParentId) parent.set(i.Id, i.ParentId);
+  const out = new Set<string>();
+  for (const start of of) {
+    let p = parent.get(start);
+    while (p && !out.has(p)) {
+      out.add(p);
+      p = parent.get(p);
+    }
+  }
+  return out;
+}
+
+export async function audit(
+  system: ChaosSystem,
+  ledger: Ledger,
+  reconcile: ReconcileResult,
+): Promise<{ violations: string[]; facts: AuditFacts }> {
+  const violations: string[] = [];
+  const client = system.client;
+  const cache = new Map<string, Owner>();
+  const facts: AuditFacts = {
+    managedImages: 0,
+    owned: 0,
+    keptForOthers: 0,
+    openWorkflows: 0,
+    acknowledged: 0,
+    acknowledgedGone: 0,
+    acknowledgedHeld: 0,
+    reconcile: { orphansRemoved: 0, blocked: 0, vanished: 0 },
+  };
+  for (const r of reconcile.reports) {
+    facts.reconcile.orphansRemoved += r.counts.orphansRemoved;
+    facts.reconcile.blocked += r.counts.blocked;
+    facts.reconcile.vanished += r.counts.vanished;
+    if (r.error) violations.push(`reconcile of ${r.host} failed: ${r.error}`);
+  }
+  const foreignTags = new Set(ledger.registrations.flatMap((r) => (r.foreignTag ? [r.foreignTag] : [])));
+
+  // 1. No leak: every managed image is owned by an open snapshot, or kept for someone else.
+  for (const host of system.hosts) {
+    const images = await listManagedImages(host.docker);
+    facts.managedImages += images.length;
+    const covered = new Set<string>();
+    const ownedHere: string[] = [];
+    for (const image of images) {
+      const project = image.labels[LABEL_PROJECT];
+      const workItem = image.labels[LABEL_WORK_ITEM];
+      const owner =
+        project && workItem ? await ownerOf(client, cache, snapshotWorkflowId(project, workItem)) : null;
+      if (owner && heldIds(owner).has(image.id)) {
+        facts.owned++;
+        ownedHere.push(image.id);
+        covered.add(image.id);
+      } else if (image.tags.some((t) => foreignTags.has(t))) {
+        facts.keptForOthers++;
+        ownedHere.push(image.id);
+        covered.add(image.id);
+      }
+    }
+    for (const id of await ancestors(host, ownedHere)) covered.add(id);
+    for (const image of images) {
+      if (covered.has(image.id)) continue;
+      violations.push(
+        `leak: ${host.id} ${image.id.slice(0, 19)} [${image.tags.join(', ')}] of ` +
+          `${image.labels[LABEL_PROJECT]}/${image.labels[LABEL_WORK_ITEM]} is owned by no open snapshot`,
+      );
+    }
+  }
+
+  // 2. No wrong removal: base images, canaries, and references someone else made.
+  for (const host of system.hosts) {
+    for (const [ref, id] of [
+      [BASE_IMAGE, host.baseImageId],
+      [CANARY_IMAGE, host.canaryImageId],
+    ] as const) {
+      const now = await resolveImage(host.docker, ref);
+      if (now !== id)
+        violations.push(`wrong removal: ${host.id} ${ref} is ${now ?? 'gone'}, was ${id.slice(0, 19)}`);
+    }
+  }
+  for (const r of ledger.registrations) {
+    if (!r.foreignTag) continue;
+    const host = system.hosts.find((h) => h.id === r.host);
+    const now = host ? await resolveImage(host.docker, r.foreignTag) : null;
+    if (now !== r.imageId)
+      violations.push(
+        `wrong removal: ${r.host} someone else's ${r.foreignTag} (lifecycle ${r.lifecycle}) is ${now ?? 'gone'}`,
+      );
+  }
+
+  // 3. Every acknowledged registration is accounted for.
+  for (const r of ledger.registrations) {
+    if (!r.acknowledged || r.foreignTag) continue;
+    facts.acknowledged++;
+    const host = system.hosts.find((h) => h.id === r.host);
+    if (!host) continue;
+    const exists = (await resolveImage(host.docker, r.imageId)) !== null;
+    const owner = await ownerOf(client, cache, snapshotWorkflowId(r.projectId, r.workItemId));
+    const current = owner.running && owner.view?.current?.imageId === r.imageId;
+    if (!exists) {
+      facts.acknowledgedGone++;
+      if (r.expect === 'held')
+        violations.push(`lost: ${describeReg(r)} should still be held, but it is gone`);
+    } else if (current && r.expect === 'held') {
+      facts.acknowledgedHeld++;
+    } else {
+      violations.push(
+        `not accounted: ${describeReg(r)} is still on disk (${current ? 'current' : 'not current'} of a ` +
+          `${owner.running ? 'running' : 'closed'} workflow) but should be ${r.expect}`,
+      );
+    }
+  }
+
+  // 4. No stuck workflow: each open one waits for its current image's end, nothing else.
+  const open = await openSnapshotWorkflows(client, ledger);
+  facts.openWorkflows = open.length;
+  for (const id of open) {
+    cache.delete(id);
+    const owner = await ownerOf(client, cache, id);
+    const v = owner.view;
+    if (!owner.running) continue;
+    if (!v) {
+      violations.push(`stuck: ${id} does not answer its state query`);
+    } else if (v.retiring.length > 0) {
+      violations.push(
+        `stuck: ${id} still removing ${v.retiring.map((r) => `${r.imageId.slice(0, 19)} (${r.state}: ${r.blockedBy ?? r.message ?? ''})`).join(', ')}`,
+      );
+    } else if (!v.current) {
+      violations.push(`stuck: ${id} is open without a current image`);
+    } else if (Date.parse(v.current.expiresAt) < Date.now() - 15_000) {
+      violations.push(`stuck: ${id} holds ${v.current.image} past its expiry ${v.current.expiresAt}`);
+    }
+  }
+  return { violations, facts };
+}
+
+/**
+ * Cancels every open snapshot and checks that all their images leave: what the run leaves behind
+ * is only what someone else keeps.
+ */
+export async function drain(system: ChaosSystem, ledger: Ledger, deadlineMs: number): Promise<string[]> {
+  const violations: string[] = [];
+  const open = await openSnapshotWorkflows(system.client, ledger);
+  for (const id of open)
+    await system.client.workflow
+      .getHandle(id)
+      .cancel()
+      .catch(() => undefined);
+  const foreignTags = new Set(ledger.registrations.flatMap((r) => (r.foreignTag ? [r.foreignTag] : [])));
+  const deadline = Date.now() + deadlineMs;
+  let left: string[] = [];
+  for (;;) {
+    left = [];
+    for (const host of system.hosts) {
+      const images = await listManagedImages(host.docker);
+      const kept = images.filter((i) => i.tags.some((t) => foreignTags.has(t))).map((i) => i.id);
+      const keptParents = await ancestors(host, kept);
+      for (const i of images) {
+        if (kept.includes(i.id) || keptParents.has(i.id)) continue;
+        left.push(`${host.id} ${i.id.slice(0, 19)} [${i.tags.join(', ')}]`);
+      }
+    }
+    if (left.length === 0 || Date.now() > deadline) break;
+    await sleep(3_000);
+  }
+  for (const l of left) violations.push(`drain: ${l} still on disk after every open snapshot was cancelled`);
+  for (const id of await openSnapshotWorkflows(system.client, ledger))
+    violations.push(`drain: ${id} still open after its cancellation`);
+  return violations;
+}
+
+function describeReg(r: Registration): string {
+  return `lifecycle ${r.lifecycle} (${r.kind}) ${r.host} ${r.image} ${r.imageId.slice(0, 19)} [${r.answers.join(', ')}]`;
+}

@@ -1,0 +1,70 @@
+// The router's and GitHub's side of a chaos run: HTTP calls to the API process, retried while the
+// API is down or answers 503 (a killed API, a restarting Temporal server), as a router would.
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface HttpAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface HttpStats {
+  byStatus: Map<number, number>;
+  networkErrors: number;
+  /** Answers 5xx other than 503: a crash in a handler, never expected. */
+  unexpected: string[];
+}
+
+export interface ChaosHttp {
+  readonly stats: HttpStats;
+  /** Retries network errors and 503s until `deadlineMs`; any other answer is returned. */
+  call(
+    method: string,
+    path: string,
+    init?: { body?: string; headers?: Record<string, string>; deadlineMs?: number },
+  ): Promise<HttpAnswer>;
+}
+
+export function createChaosHttp(baseUrl: string, token: string): ChaosHttp {
+  const stats: HttpStats = { byStatus: new Map(), networkErrors: 0, unexpected: [] };
+  return {
+    stats,
+    async call(method, path, init = {}) {
+      const deadline = Date.now() + (init.deadlineMs ?? 180_000);
+      const headers: Record<string, string> = {
+        ...(path.startsWith('/v1') ? { authorization: `Bearer ${token}` } : {}),
+        ...(init.body !== undefined && !init.headers ? { 'content-type': 'application/json' } : {}),
+        ...init.headers,
+      };
+      let lastError = '';
+      for (let attempt = 1; Date.now() < deadline; attempt++) {
+        try {
+          const res = await fetch(`${baseUrl}${path}`, {
+            method,
+            headers,
+            ...(init.body !== undefined ? { body: init.body } : {}),
+            signal: AbortSignal.timeout(70_000),
+          });
+          const text = await res.text();
+          stats.byStatus.set(res.status, (stats.byStatus.get(res.status) ?? 0) + 1);
+          let body: Record<string, unknown> = {};
+          try {
+            body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+          } catch {
+            body = { unparsed: text.slice(0, 200) };
+          }
+          if (res.status >= 500 && res.status !== 503)
+            stats.unexpected.push(`${method} ${path} → ${res.status} ${text.slice(0, 200)}`);
+          if (res.status !== 503) return { status: res.status, body };
+          lastError = `503 ${String(body.error)}`;
+        } catch (err) {
+          stats.networkErrors++;
+          lastError = err instanceof Error ? err.message : String(err);
+        }
+        await sleep(Math.min(250 * attempt, 3_000));
+      }
+      throw new Error(
+        `${method} ${path}: no answer but 503 / network errors until the deadline (${lastError})`,
+      );
+    },
+  };
+}

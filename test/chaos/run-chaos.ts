@@ -1,0 +1,222 @@
+// A whole chaos run: start the real system, run many snapshot lifecycles while breaking things,
+// settle, reconcile once, audit, drain, and report. Deterministic in its plan for a given seed.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureTemporal } from '../../scripts/lib/ensure-temporal.js';
+import { audit, drain, reconcileOnce, removeAllContainers, settle } from './audit.js';
+import { createChaosHttp } from './chaos-http.js';
+import { startChaosSystem } from './chaos-system.js';
+import type { DisruptionPlan } from './disruptor.js';
+import { createDisruptor } from './disruptor.js';
+import type { LifecycleKind } from './ledger.js';
+import { LIFECYCLE_KINDS, createLedger } from './ledger.js';
+import { runLifecycle } from './lifecycles.js';
+import { createPrng } from './prng.js';
+
+export type ChaosSize = 'reduced' | 'full';
+
+interface SizeSettings {
+  lifecycles: number;
+  concurrency: number;
+  hosts: number;
+  workflowWorkers: number;
+  plan: DisruptionPlan;
+  settleMs: number;
+  drainMs: number;
+}
+
+export const SIZES: Record<ChaosSize, SizeSettings> = {
+  reduced: {
+    lifecycles: 40,
+    concurrency: 6,
+    hosts: 2,
+    workflowWorkers: 2,
+    plan: {
+      workerKillGapMs: [4_000, 9_000],
+      workerDownMs: [500, 3_000],
+      engineRestartsPerHost: 1,
+      serverRestarts: 1,
+      apiKills: 1,
+    },
+    settleMs: 240_000,
+    drainMs: 180_000,
+  },
+  full: {
+    lifecycles: 300,
+    concurrency: 10,
+    hosts: 2,
+    workflowWorkers: 2,
+    plan: {
+      workerKillGapMs: [3_000, 7_000],
+      workerDownMs: [500, 3_000],
+      engineRestartsPerHost: 2,
+      serverRestarts: 2,
+      apiKills: 3,
+    },
+    settleMs: 420_000,
+    drainMs: 240_000,
+  },
+};
+
+export interface ChaosOptions {
+  size: ChaosSize;
+  seed: number;
+  /** Overrides the size's lifecycle count (quick local tries). */
+  lifecycles?: number;
+  reportFile?: string;
+  keepWorkDir?: boolean;
+  foreignTagChance?: number;
+}
+
+export interface ChaosReport {
+  seed: number;
+  size: ChaosSize;
+  durationSeconds: number;
+  lifecycles: { total: number; failed: number; byKind: Record<string, number> };
+  registrations: { tried: number; acknowledged: number; answers: Record<string, number> };
+  disruptions: Record<string, number>;
+  processes: Record<string, { starts: number; kills: number; unexpectedExits: number; failedStarts: number }>;
+  http: { byStatus: Record<string, number>; networkErrors: number; unexpected5xx: number };
+  webhooks: { deliveries: number; duplicates: number };
+  holdersStarted: number;
+  timings: { lifecyclesSeconds: number; settleSeconds: number };
+  audit: Record<string, unknown>;
+  violations: string[];
+  anomalies: string[];
+}
+
+/** The plan of kinds: every kind at least once (shuffled), then random picks. */
+function planKinds(total: number, next: () => number): LifecycleKind[] {
+  const first = [...LIFECYCLE_KINDS].sort(() => next() - 0.5);
+  const kinds: LifecycleKind[] = first.slice(0, total);
+  while (kinds.length < total)
+    kinds.push(LIFECYCLE_KINDS[Math.floor(next() * LIFECYCLE_KINDS.length)] as LifecycleKind);
+  return kinds;
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const started = Date.now();
+  const settings = SIZES[options.size];
+  const total = options.lifecycles ?? settings.lifecycles;
+  const prng = createPrng(options.seed);
+  const log = (line: string) =>
+    process.stderr.write(`[chaos +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
+  log(`seed ${options.seed}, size ${options.size}, ${total} lifecycles over ${settings.hosts} hosts`);
+
+  const workDir = await mkdtemp(join(tmpdir(), 'snapkeeper-chaos-'));
+  const { temporalCliPath } = await ensureTemporal();
+  const system = await startChaosSystem({
+    workDir,
+    temporalCliPath,
+    hostCount: settings.hosts,
+    workflowWorkers: settings.workflowWorkers,
+    log,
+  });
+  const ledger = createLedger();
+  const http = createChaosHttp(system.apiUrl, system.token);
+  const disruptor = createDisruptor(system, settings.plan, prng.fork(), log);
+  const violations: string[] = [];
+  const auditFacts: Record<string, unknown> = {};
+  let lifecyclesSeconds = 0;
+  let settleSeconds = 0;
+  try {
+    log(`system up in ${((Date.now() - started) / 1000).toFixed(0)} s; work dir ${workDir}`);
+    const kinds = planKinds(total, prng.next);
+    const streams = kinds.map(() => prng.fork());
+    const staggers = kinds.map(() => prng.int(0, 1_500));
+    let next = 0;
+    let startedCount = 0;
+    disruptor.start(() => startedCount / total);
+    const phaseStart = Date.now();
+    const pool = async () => {
+      while (next < total) {
+        const n = next++;
+        await sleep(staggers[n] ?? 0);
+        startedCount++;
+        await runLifecycle(
+          { system, http, ledger, log, foreignTagChance: options.foreignTagChance ?? 0.08 },
+          streams[n] ?? prng,
+          n,
+          kinds[n] ?? 'ttl',
+        );
+        const done = ledger.lifecycles.filter((l) => l.done || l.error).length;
+        if (done % 10 === 0) log(`${done}/${total} lifecycles finished`);
+      }
+    };
+    await Promise.all(Array.from({ length: settings.concurrency }, pool));
+    await disruptor.eventsDone();
+    await disruptor.stop();
+    lifecyclesSeconds = (Date.now() - phaseStart) / 1000;
+    log(`lifecycles done in ${lifecyclesSeconds.toFixed(0)} s; settling`);
+
+    const leftover = await removeAllContainers(system.hosts);
+    if (leftover > 0) log(`removed ${leftover} containers left behind by lifecycles`);
+    settleSeconds = (await settle(system, ledger, settings.settleMs)) / 1000;
+    log(`settled in ${settleSeconds.toFixed(0)} s; reconciling once after the grace period`);
+    const reconcile = await reconcileOnce(system, ledger);
+    // Workflows told that their image vanished end now; give them a moment.
+    await settle(system, ledger, 30_000);
+    const result = await audit(system, ledger, reconcile);
+    Object.assign(auditFacts, result.facts);
+    violations.push(...result.violations);
+    log(`audit: ${result.violations.length} violations; draining every open snapshot`);
+    violations.push(...(await drain(system, ledger, settings.drainMs)));
+    for (const f of disruptor.counts.failures) violations.push(`disruption failed: ${f}`);
+  } finally {
+    await disruptor.stop().catch(() => undefined);
+    if (violations.length > 0) {
+      for (const slot of [...system.workers, system.api])
+        await writeFile(join(workDir, `${slot.name}.log`), slot.logs()).catch(() => undefined);
+      await writeFile(join(workDir, 'temporal.log'), system.server.logs()).catch(() => undefined);
+    }
+    await system.stop();
+    if (violations.length === 0 && !options.keepWorkDir) await rm(workDir, { recursive: true, force: true });
+    else log(`work dir kept: ${workDir}`);
+  }
+
+  const count = <T extends string>(items: T[]) =>
+    items.reduce<Record<string, number>>((acc, k) => ((acc[k] = (acc[k] ?? 0) + 1), acc), {});
+  const report: ChaosReport = {
+    seed: options.seed,
+    size: options.size,
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+    lifecycles: {
+      total: ledger.lifecycles.length,
+      failed: ledger.lifecycles.filter((l) => l.error).length,
+      byKind: count(ledger.lifecycles.map((l) => l.kind)),
+    },
+    registrations: {
+      tried: ledger.registrations.length,
+      acknowledged: ledger.registrations.filter((r) => r.acknowledged).length,
+      answers: count(ledger.registrations.map((r) => r.answers[r.answers.length - 1] ?? 'none')),
+    },
+    disruptions: {
+      workerKills: disruptor.counts.workerKills,
+      engineRestarts: disruptor.counts.engineRestarts,
+      serverRestarts: disruptor.counts.serverRestarts,
+      apiKills: disruptor.counts.apiKills,
+    },
+    processes: Object.fromEntries([...system.workers, system.api].map((s) => [s.name, { ...s.counts }])),
+    http: {
+      byStatus: Object.fromEntries([...http.stats.byStatus.entries()].sort(([a], [b]) => a - b)),
+      networkErrors: http.stats.networkErrors,
+      unexpected5xx: http.stats.unexpected.length,
+    },
+    webhooks: { deliveries: ledger.webhookDeliveries, duplicates: ledger.duplicateDeliveries },
+    holdersStarted: ledger.holdersStarted,
+    timings: { lifecyclesSeconds: Math.round(lifecyclesSeconds), settleSeconds: Math.round(settleSeconds) },
+    audit: auditFacts,
+    violations,
+    anomalies: [
+      ...http.stats.unexpected,
+      ...ledger.lifecycles
+        .filter((l) => l.error)
+        .map((l) => `lifecycle ${l.n} (${l.kind}) failed: ${l.error}`),
+      ...ledger.anomalies,
+    ],
+  };
+  if (options.reportFile) await writeFile(options.reportFile, `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
