@@ -21,7 +21,8 @@ export async function sendRaw(baseUrl: string, req: RawRequest, timeoutMs = 60_0
   const url = new URL(baseUrl);
   const body =
     req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body);
-  const headers: string[] = [];
+  // With a raw header list node adds nothing of its own, not even Host (HTTP/1.1 requires it).
+  const headers: string[] = ['host', url.host];
   for (const [k, v] of req.headers) headers.push(k, v);
   if (body !== undefined && !req.headers.some(([k]) => k.toLowerCase() === 'content-length'))
     headers.push('content-length', String(body.length));
