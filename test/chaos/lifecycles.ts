@@ -1,6 +1,7 @@
 // The snapshot lifecycles of a chaos run, each the way a router and GitHub really drive snapkeeper:
 // commit a container, register it over the API, reuse it, and end it by every means there is.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type Dockerode from 'dockerode';
 import { snapshotWorkflowId } from '../../src/shared/names.js';
 import type { SnapshotWorkflowView } from '../../src/shared/types.js';
@@ -36,6 +37,15 @@ async function retrying<T>(what: string, fn: () => Promise<T>, deadlineMs = RETR
         throw new Error(`${what}: ${err instanceof Error ? err.message : String(err)}`);
       await sleep(Math.min(300 * attempt, 3_000));
     }
+  }
+}
+
+/** A workflow that already ended (or never started) needs no cancel or terminate. */
+async function ignoreClosed(op: Promise<unknown>): Promise<void> {
+  try {
+    await op;
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
 }
 
@@ -209,12 +219,16 @@ class Lifecycle {
   }
 
   async cancel(): Promise<void> {
-    await this.workflow('cancel', () => this.ctx.system.client.workflow.getHandle(this.workflowId).cancel());
+    await this.workflow('cancel', () =>
+      ignoreClosed(this.ctx.system.client.workflow.getHandle(this.workflowId).cancel()),
+    );
   }
 
   async terminate(): Promise<void> {
     await this.workflow('terminate', () =>
-      this.ctx.system.client.workflow.getHandle(this.workflowId).terminate('chaos: terminate + reconcile'),
+      ignoreClosed(
+        this.ctx.system.client.workflow.getHandle(this.workflowId).terminate('chaos: terminate + reconcile'),
+      ),
     );
   }
 
@@ -305,7 +319,7 @@ const STEPS: Record<LifecycleKind, (l: Lifecycle, prng: Prng) => Promise<void>> 
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
       const v = await l.view();
-      if (v && v.current === null) break;
+      if (!v?.current) break;
       await sleep(500);
     }
     // The work item goes on with a new snapshot; GitHub then redelivers the old merge.
