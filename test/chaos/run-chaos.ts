@@ -4,7 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureTemporal } from '../../scripts/lib/ensure-temporal.js';
+import { repoPath } from '../../scripts/lib/repo-root.js';
+import { runScript } from '../../scripts/lib/run-script.js';
 import { audit, drain, reconcileOnce, removeAllContainers, settle } from './audit.js';
 import { createChaosHttp } from './chaos-http.js';
 import { startChaosSystem } from './chaos-system.js';
@@ -106,7 +107,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   log(`seed ${options.seed}, size ${options.size}, ${total} lifecycles over ${settings.hosts} hosts`);
 
   const workDir = await mkdtemp(join(tmpdir(), 'snapkeeper-chaos-'));
-  const { temporalCliPath } = await ensureTemporal();
+  // Only the CLI (its dev server): the chaos run needs neither tctl nor the SQL-backed server.
+  const temporalCliPath = (
+    await runScript(repoPath('scripts', 'ensure-temporal.sh'), ['temporal'], { passStderr: true })
+  )
+    .split('\n')
+    .pop()
+    ?.trim();
+  if (!temporalCliPath) throw new Error('ensure-temporal.sh printed no temporal binary');
   const system = await startChaosSystem({
     workDir,
     temporalCliPath,
