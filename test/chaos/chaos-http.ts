@@ -29,7 +29,7 @@ export function createChaosHttp(baseUrl: string, token: string): ChaosHttp {
   return {
     stats,
     async call(method, path, init = {}) {
-      const deadline = Date.now() + (init.deadlineMs ?? 180_000);
+      const deadline = Date.now() + (init.deadlineMs ?? 300_000);
       const headers: Record<string, string> = {
         ...(path.startsWith('/v1') ? { authorization: `Bearer ${token}` } : {}),
         ...(init.body !== undefined && !init.headers ? { 'content-type': 'application/json' } : {}),

@@ -52,6 +52,8 @@ export interface StartChaosSystemOptions {
   temporalCliPath: string;
   hostCount: number;
   workflowWorkers: number;
+  /** Where `tsc` put the compiled project (its `src/worker/main.js`, `src/api/main.js`). */
+  distDir: string;
   log: (line: string) => void;
 }
 
@@ -124,7 +126,7 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
       workers.push(
         createServiceSlot({
           name: `workflow-worker-${i + 1}`,
-          entry: 'src/worker/main.ts',
+          entry: join(options.distDir, 'src', 'worker', 'main.js'),
           readyMessage: 'worker ready',
           env: cleanEnv({
             ...common,
@@ -139,7 +141,7 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
       workers.push(
         createServiceSlot({
           name: `docker-worker-${host.id}`,
-          entry: 'src/worker/main.ts',
+          entry: join(options.distDir, 'src', 'worker', 'main.js'),
           readyMessage: 'worker ready',
           env: cleanEnv({
             ...common,
@@ -154,7 +156,7 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
     const port = await findFreePort();
     const api = createServiceSlot({
       name: 'api',
-      entry: 'src/api/main.ts',
+      entry: join(options.distDir, 'src', 'api', 'main.js'),
       readyMessage: 'api listening',
       env: cleanEnv({
         ...common,

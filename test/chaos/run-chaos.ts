@@ -4,7 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repoPath } from '../../scripts/lib/repo-root.js';
+import { spawn } from 'node:child_process';
+import { REPO_ROOT, repoPath } from '../../scripts/lib/repo-root.js';
 import { runScript } from '../../scripts/lib/run-script.js';
 import { audit, drain, reconcileOnce, removeAllContainers, settle } from './audit.js';
 import { createChaosHttp } from './chaos-http.js';
@@ -35,7 +36,7 @@ export const SIZES: Record<ChaosSize, SizeSettings> = {
     hosts: 2,
     workflowWorkers: 2,
     plan: {
-      workerKillGapMs: [4_000, 9_000],
+      workerKillGapMs: [6_000, 12_000],
       workerDownMs: [500, 3_000],
       engineRestartsPerHost: 1,
       serverRestarts: 1,
@@ -50,7 +51,7 @@ export const SIZES: Record<ChaosSize, SizeSettings> = {
     hosts: 2,
     workflowWorkers: 2,
     plan: {
-      workerKillGapMs: [3_000, 7_000],
+      workerKillGapMs: [4_000, 9_000],
       workerDownMs: [500, 3_000],
       engineRestartsPerHost: 2,
       serverRestarts: 2,
@@ -88,6 +89,27 @@ export interface ChaosReport {
   anomalies: string[];
 }
 
+// Inside the checkout, so the compiled entry points find node_modules; .data/ is ignored by git.
+const DIST_DIR = join(REPO_ROOT, '.data', 'chaos-dist');
+
+/**
+ * The processes under test run compiled JavaScript (`node dist/src/worker/main.js`, as in
+ * production): on a loaded 2-core machine a TypeScript compile at every one of hundreds of
+ * restarts would dominate the run.
+ */
+async function compileProject(outDir: string): Promise<void> {
+  const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const child = spawn(process.execPath, [tsc, '-p', 'tsconfig.json', '--outDir', outDir], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((resolveCode) => child.once('close', resolveCode));
+  if (code !== 0) throw new Error(`tsc failed (${code}):\n${output.slice(-2000)}`);
+}
+
 /** The plan of kinds: every kind at least once (shuffled), then random picks. */
 function planKinds(total: number, next: () => number): LifecycleKind[] {
   const first = [...LIFECYCLE_KINDS].sort(() => next() - 0.5);
@@ -108,18 +130,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const workDir = await mkdtemp(join(tmpdir(), 'snapkeeper-chaos-'));
   // Only the CLI (its dev server): the chaos run needs neither tctl nor the SQL-backed server.
-  const temporalCliPath = (
-    await runScript(repoPath('scripts', 'ensure-temporal.sh'), ['temporal'], { passStderr: true })
-  )
-    .split('\n')
-    .pop()
-    ?.trim();
+  const [cliOutput] = await Promise.all([
+    runScript(repoPath('scripts', 'ensure-temporal.sh'), ['temporal'], { passStderr: true }),
+    compileProject(DIST_DIR).then(() => log(`compiled into ${DIST_DIR}`)),
+  ]);
+  const temporalCliPath = cliOutput.split('\n').pop()?.trim();
   if (!temporalCliPath) throw new Error('ensure-temporal.sh printed no temporal binary');
   const system = await startChaosSystem({
     workDir,
     temporalCliPath,
     hostCount: settings.hosts,
     workflowWorkers: settings.workflowWorkers,
+    distDir: DIST_DIR,
     log,
   });
   const ledger = createLedger();
@@ -174,7 +196,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const f of disruptor.counts.failures) violations.push(`disruption failed: ${f}`);
   } finally {
     await disruptor.stop().catch(() => undefined);
-    if (violations.length > 0) {
+    if (violations.length > 0 || options.keepWorkDir) {
       for (const slot of [...system.workers, system.api])
         await writeFile(join(workDir, `${slot.name}.log`), slot.logs()).catch(() => undefined);
       await writeFile(join(workDir, 'temporal.log'), system.server.logs()).catch(() => undefined);

@@ -2,12 +2,14 @@
 // with SIGKILL at any moment, and it is started again; a process that dies on its own (e.g. it
 // could not reach the Temporal server while that restarts) is restarted too, and counted.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { NodeService } from '../../scripts/lib/node-service.js';
-import { startNodeService } from '../../scripts/lib/node-service.js';
+import type { ChildExit, ManagedChild } from '../../scripts/lib/managed-child.js';
+import { describeExit, startChild, tail } from '../../scripts/lib/managed-child.js';
+import { REPO_ROOT } from '../../scripts/lib/repo-root.js';
 
 export interface ServiceSlotOptions {
   name: string;
-  entry: 'src/worker/main.ts' | 'src/api/main.ts';
+  /** A compiled entry point (`dist/src/worker/main.js`): a restart then costs no TypeScript compile. */
+  entry: string;
   readyMessage: string;
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
@@ -31,7 +33,7 @@ export interface ServiceSlot {
 const READY_TIMEOUT_MS = 240_000;
 
 export function createServiceSlot(options: ServiceSlotOptions): ServiceSlot {
-  let current: NodeService | undefined;
+  let current: Service | undefined;
   let up = false;
   let wanted = false;
   let starting: Promise<void> | undefined;
@@ -40,12 +42,7 @@ export function createServiceSlot(options: ServiceSlotOptions): ServiceSlot {
 
   const launch = async (): Promise<void> => {
     for (let attempt = 1; wanted; attempt++) {
-      const service = await startNodeService({
-        name: options.name,
-        entry: options.entry,
-        env: options.env,
-        readyMessage: options.readyMessage,
-      });
+      const service = await startService(options);
       current = service;
       try {
         await service.waitReady(READY_TIMEOUT_MS);
@@ -110,7 +107,7 @@ export function createServiceSlot(options: ServiceSlotOptions): ServiceSlot {
       up = false;
       if (victim) {
         lastLogs = victim.logs();
-        await victim.stop('SIGTERM', 15_000);
+        await victim.stop({ signal: 'SIGTERM', timeoutMs: 15_000 });
       }
     },
     isUp: () => up,
@@ -123,4 +120,43 @@ export function createServiceSlot(options: ServiceSlotOptions): ServiceSlot {
 
 function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+}
+
+interface Service extends ManagedChild {
+  waitReady(timeoutMs: number): Promise<void>;
+}
+
+/** `node <entry>` with the given environment, ready once it logs its ready line (pino JSON). */
+async function startService(options: ServiceSlotOptions): Promise<Service> {
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolveReady) => {
+    markReady = resolveReady;
+  });
+  const child = await startChild({
+    name: options.name,
+    command: process.execPath,
+    args: [options.entry],
+    cwd: REPO_ROOT,
+    env: options.env,
+    maxLogBytes: 2 * 1024 * 1024,
+    onLine(line, stream) {
+      if (stream === 'stdout' && line.includes(`"msg":"${options.readyMessage}"`)) markReady();
+    },
+  });
+  return Object.assign(child, {
+    async waitReady(timeoutMs: number) {
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        ready.then(() => 'ready' as const),
+        child.exited,
+        new Promise<'timeout'>((resolveTimeout) => {
+          timer = setTimeout(() => resolveTimeout('timeout'), timeoutMs);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      if (outcome === 'ready') return;
+      const why =
+        outcome === 'timeout' ? `not ready within ${timeoutMs} ms` : describeExit(outcome as ChildExit);
+      throw new Error(`${options.name} (pid ${child.pid}) ${why}; last output:\n${tail(child.logs())}`);
+    },
+  });
 }
