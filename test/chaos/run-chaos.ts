@@ -1,6 +1,6 @@
 // A whole chaos run: start the real system, run many snapshot lifecycles while breaking things,
 // settle, reconcile once, audit, drain, and report. Deterministic in its plan for a given seed.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -98,6 +98,7 @@ const DIST_DIR = join(REPO_ROOT, '.data', 'chaos-dist');
  * restarts would dominate the run.
  */
 async function compileProject(outDir: string): Promise<void> {
+  if (await upToDate(outDir)) return;
   const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const child = spawn(process.execPath, [tsc, '-p', 'tsconfig.json', '--outDir', outDir], {
     cwd: REPO_ROOT,
@@ -108,6 +109,18 @@ async function compileProject(outDir: string): Promise<void> {
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   const code = await new Promise<number | null>((resolveCode) => child.once('close', resolveCode));
   if (code !== 0) throw new Error(`tsc failed (${code}):\n${output.slice(-2000)}`);
+}
+
+/** The compiled worker is newer than every source file under src/. */
+async function upToDate(outDir: string): Promise<boolean> {
+  const built = await stat(join(outDir, 'src', 'worker', 'main.js')).catch(() => undefined);
+  if (!built) return false;
+  const sources = await readdir(join(REPO_ROOT, 'src'), { recursive: true });
+  for (const file of sources) {
+    const s = await stat(join(REPO_ROOT, 'src', file));
+    if (s.mtimeMs > built.mtimeMs) return false;
+  }
+  return true;
 }
 
 /** The plan of kinds: every kind at least once (shuffled), then random picks. */
