@@ -6,7 +6,12 @@ export const DOCUMENTED = {
   /** "A missing, forged or stale signature … is 401 InvalidSignature, and nothing is signalled." */
   forgedWebhook: [401],
   /** A signed merge of a pull request no snapshot is linked to: handled, nothing signalled. */
-  mergeAccepted: [200],
+  mergeAccepted: [200, 503],
+  /**
+   * "503 TemporalUnavailable means Temporal did not answer in time; retry": documented for every
+   * request that reaches Temporal. The fuzz test bounds how many there may be.
+   */
+  temporalBusy: [503],
   /** "/v1 request body 64 KB (413 PayloadTooLarge above)", "webhook body 25 MB". */
   tooLarge: [413],
 } as const satisfies Record<string, readonly number[]>;

@@ -282,9 +282,9 @@ function registerExpectation(body: Record<string, unknown>, t: FuzzTargets): rea
   const self = t.sentinels.find(
     (s) => s.projectId === body.projectId && s.workItemId === body.workItemId && s.image === body.image,
   );
-  if (self && (body.host ?? t.host) === t.host) return [200];
+  if (self && (body.host ?? t.host) === t.host) return [200, ...DOCUMENTED.temporalBusy];
   // Unmanaged, another work item's, or nothing at all: refused by the host's check.
-  return [422];
+  return [422, ...DOCUMENTED.temporalBusy];
 }
 
 function registerCases(t: FuzzTargets): fc.Arbitrary<FuzzCase> {
@@ -375,7 +375,7 @@ function itemCases(t: FuzzTargets): fc.Arbitrary<FuzzCase> {
   const lookup = fc.tuple(ids, fc.option(badAuth(t), { freq: 6 })).map(([x, bad]): FuzzCase => ({
     category: bad ? 'bad-auth' : 'lookup',
     req: { method: 'GET', path: `/v1/snapshots/${x.sp.text}/${x.sw.text}`, headers: bad ?? auth(t) },
-    expected: bad ? expect(x, [401]).concat(401) : expect(x, [404]),
+    expected: bad ? expect(x, [401]).concat(401) : expect(x, [404, ...DOCUMENTED.temporalBusy]),
   }));
   const reason = fc.oneof(
     fc.constant(undefined),
@@ -394,7 +394,11 @@ function itemCases(t: FuzzTargets): fc.Arbitrary<FuzzCase> {
           path: `/v1/snapshots/${x.sp.text}/${x.sw.text}${query}`,
           headers: bad ?? auth(t),
         },
-        expected: bad ? expect(x, [401]).concat(401) : reasonOk ? expect(x, [404]) : [400, 404],
+        expected: bad
+          ? expect(x, [401]).concat(401)
+          : reasonOk
+            ? expect(x, [404, ...DOCUMENTED.temporalBusy])
+            : [400, 404],
       };
     });
   const prBody = fc.oneof(
@@ -420,7 +424,7 @@ function itemCases(t: FuzzTargets): fc.Arbitrary<FuzzCase> {
       headers: [...auth(t), ...json()],
       body: JSON.stringify(b),
     },
-    expected: ok ? expect(x, [404]) : [400, 404],
+    expected: ok ? expect(x, [404, ...DOCUMENTED.temporalBusy]) : [400, 404],
   }));
   return fc.oneof(
     { arbitrary: lookup, weight: 4 },
@@ -469,7 +473,7 @@ function listCases(t: FuzzTargets): fc.Arbitrary<FuzzCase> {
       return {
         category: 'list',
         req: { method: 'GET', path: `/v1/snapshots${query ? `?${query}` : ''}`, headers: auth(t) },
-        expected: valid && !hasCursor ? [200] : [400],
+        expected: valid && !hasCursor ? [200, ...DOCUMENTED.temporalBusy] : [400],
       };
     }),
   );

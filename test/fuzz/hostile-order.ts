@@ -81,7 +81,7 @@ export async function runHostileSequence(ops: HostileOp[], d: HostileDeps): Prom
     });
     // A new image: created or replaced. The same image again: unchanged, or refused once it is
     // on its way out (400) or gone (422).
-    const expected = image ? [200, 201, 400, 422] : [200, 201];
+    const expected = image ? [200, 201, 400, 422, 503] : [200, 201, 503];
     await d.send('hostile-register', 'POST', '/v1/snapshots', [...d.authHeaders, ...json], body, expected);
   };
 
@@ -108,7 +108,7 @@ export async function runHostileSequence(ops: HostileOp[], d: HostileDeps): Prom
     ];
     deliveries.push({ body, headers });
     for (let i = 0; i < times; i++)
-      await d.send('hostile-merge', 'POST', '/webhooks/github', headers, body, [200]);
+      await d.send('hostile-merge', 'POST', '/webhooks/github', headers, body, [200, 503]);
   };
 
   for (const op of ops) {
@@ -129,7 +129,14 @@ export async function runHostileSequence(ops: HostileOp[], d: HostileDeps): Prom
       case 'redeliver': {
         const first = deliveries[0];
         if (first)
-          await d.send('hostile-redeliver', 'POST', '/webhooks/github', first.headers, first.body, [200]);
+          await d.send(
+            'hostile-redeliver',
+            'POST',
+            '/webhooks/github',
+            first.headers,
+            first.body,
+            [200, 503],
+          );
         break;
       }
       case 'merge-then-register':
@@ -138,10 +145,10 @@ export async function runHostileSequence(ops: HostileOp[], d: HostileDeps): Prom
         pr++;
         break;
       case 'invalidate':
-        await d.send('hostile-invalidate', 'DELETE', itemPath, d.authHeaders, undefined, [202, 404]);
+        await d.send('hostile-invalidate', 'DELETE', itemPath, d.authHeaders, undefined, [202, 404, 503]);
         break;
       case 'lookup':
-        await d.send('hostile-lookup', 'GET', itemPath, d.authHeaders, undefined, [200, 404]);
+        await d.send('hostile-lookup', 'GET', itemPath, d.authHeaders, undefined, [200, 404, 503]);
         break;
     }
   }

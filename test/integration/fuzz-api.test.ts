@@ -269,7 +269,7 @@ describe('fuzzing the API', () => {
     let fuzzing = true;
     const healthLoop = (async () => {
       while (fuzzing) {
-        const res = await sendRaw(baseUrl, { method: 'GET', path: '/healthz', headers: [] }, 5_000).catch(
+        const res = await sendRaw(baseUrl, { method: 'GET', path: '/healthz', headers: [] }, 20_000).catch(
           () => undefined,
         );
         if (res?.status === 200) health.ok++;
@@ -360,7 +360,18 @@ describe('fuzzing the API', () => {
         `  by category ${JSON.stringify(Object.fromEntries([...byCategory.entries()].sort()))}\n` +
         `  replay: FUZZ_SEED=${SEED} npx vitest run --project integration test/integration/fuzz-api.test.ts`,
     );
+    if (failures.some((f) => f.status === 500)) {
+      // The API logs the cause of every 500 (the answer itself says only "internal error").
+      const causes = api
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('"request failed"'))
+        .slice(0, 3);
+      console.log(`API errors behind the 500s:\n${causes.map((c) => c.slice(0, 1500)).join('\n')}`);
+    }
     expect(failures.slice(0, 10), `seed ${SEED}: ${failures.length} answers broke the contract`).toEqual([]);
+    // 503 is documented ("Temporal did not answer in time; retry"), but never the usual answer.
+    expect(byStatus.get(503) ?? 0, 'answers 503').toBeLessThan(sent * 0.05);
     expect(sent).toBeGreaterThanOrEqual(TOTAL);
     expect(health.failed).toBe(0);
     expect(apiExit).toBeUndefined();
