@@ -39,9 +39,13 @@ export const STATUS_BY_ERROR_TYPE: Record<ErrorTypeName, number> = {
   [ErrorType.imageNotCurrent]: 409,
 };
 
-// gRPC codes of a Temporal server that is down, overloaded or too slow for our deadline.
+// gRPC codes of a Temporal server that is down, overloaded or too slow for our deadline. Our own
+// deadline shows as CANCELLED while the client polls an update's outcome; an update that reaches a
+// workflow whose last task timed out on a busy worker is FAILED_PRECONDITION ("Workflow Task in
+// failed state") until the retried task succeeds. A retry helps in every case.
 const UNAVAILABLE_CODES = new Set([
-  4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 14 /* UNAVAILABLE */,
+  1 /* CANCELLED */, 4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 9 /* FAILED_PRECONDITION */,
+  14 /* UNAVAILABLE */,
 ]);
 
 const FASTIFY_CODES: Record<string, { status: number; error: string }> = {
