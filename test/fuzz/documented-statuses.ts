@@ -5,13 +5,13 @@ export const DOCUMENTED = {
   unsupportedType: [415],
   /** "A missing, forged or stale signature … is 401 InvalidSignature, and nothing is signalled." */
   forgedWebhook: [401],
-  /** A signed merge of a pull request no snapshot is linked to: handled, nothing signalled. */
-  mergeAccepted: [200, 503],
+  /** A signed merge of a pull request no snapshot is linked to: handed off (202), nothing to end. */
+  mergeAccepted: [202, 503],
   /**
    * "503 TemporalUnavailable means Temporal did not answer in time; retry": documented for every
    * request that reaches Temporal. The fuzz test bounds how many there may be.
    */
   temporalBusy: [503],
-  /** "/v1 request body 64 KB (413 PayloadTooLarge above)", "webhook body 25 MB". */
+  /** "/v1 request body 64 KB (413 PayloadTooLarge above)", "webhook body 1 MiB for pull_request (413 above)". */
   tooLarge: [413],
 } as const satisfies Record<string, readonly number[]>;

@@ -108,7 +108,7 @@ export async function runHostileSequence(ops: HostileOp[], d: HostileDeps): Prom
     ];
     deliveries.push({ body, headers });
     for (let i = 0; i < times; i++)
-      await d.send('hostile-merge', 'POST', '/webhooks/github', headers, body, [200, 503]);
+      await d.send('hostile-merge', 'POST', '/webhooks/github', headers, body, [200, 202, 503]);
   };
 
   for (const op of ops) {
