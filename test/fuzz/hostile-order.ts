@@ -80,8 +80,8 @@ export async function runHostileSequence(ops: HostileOp[], d: HostileDeps): Prom
       ...(linkPr ? { pullRequest: { repository: d.repository, number: pr } } : {}),
     });
     // A new image: created or replaced. The same image again: unchanged, or refused once it is
-    // on its way out (400) or gone (422).
-    const expected = image ? [200, 201, 400, 422, 503] : [200, 201, 503];
+    // on its way out (400) or gone (422). Linked to a pull request that already merged: 409.
+    const expected = image ? [200, 201, 400, 409, 422, 503] : [200, 201, 409, 503];
     await d.send('hostile-register', 'POST', '/v1/snapshots', [...d.authHeaders, ...json], body, expected);
   };
 
