@@ -3,6 +3,7 @@ export { SnapkeeperApiError, SnapkeeperClient } from './client/snapkeeper-client
 export type {
   InvalidateOptions,
   ListSnapshotsOptions,
+  LookupAnswer,
   RegisterSnapshotInput,
   SnapkeeperClientOptions,
 } from './client/snapkeeper-client.js';

@@ -1,14 +1,23 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import { DockerError } from '../docker/docker-port.js';
+import type { ReleaseResult } from '../docker/release-image.js';
+import { containersUsing, keepImage, releaseImage } from '../docker/release-image.js';
 import type { Logger } from '../logging/logger.js';
 import { ErrorType } from '../shared/errors.js';
 import {
+  attributeReferences,
+  canonicalTag,
+  referenceKind,
+  referencesAtRegistration,
+} from '../shared/image-references.js';
+import {
+  HELD_REPOSITORY,
   LABEL_MANAGED,
   LABEL_PROJECT,
   LABEL_WORK_ITEM,
   REAPING_REPOSITORY,
-  RETIRING_REPOSITORY,
+  heldTag,
   imageIdTag,
 } from '../shared/names.js';
 import type { ImageFacts } from '../shared/types.js';
@@ -30,18 +39,34 @@ export interface InspectSnapshotImageInput extends ImageOwner {
 export interface InvalidateSnapshotInput extends ImageOwner {
   image: string;
   imageId: string;
+  /** The references the snapshot recorded; absent for states recorded before references were. */
+  references?: string[];
 }
 
 export type InvalidateOutcome = 'untagged' | 'already-gone';
 
+/** The engine refused to untag (409): shown as removal-blocked, retried by the workflow. */
+export interface RemovalBlock {
+  outcome: 'in-use' | 'blocked';
+  holders: string[];
+  reason?: string;
+}
+
 export interface RemoveSnapshotImageInput extends ImageOwner {
   imageId: string;
+  /** The references the snapshot recorded; absent for states recorded before references were. */
+  references?: string[];
 }
 
 export interface RemoveSnapshotImageResult {
-  outcome: 'removed' | 'already-gone' | 'in-use' | 'held-by-children';
-  /** Containers (ids) that keep the image, when in-use; child images, when held-by-children. */
+  outcome: 'removed' | 'already-gone' | 'in-use' | 'held-by-children' | 'kept' | 'blocked';
+  /**
+   * Containers (ids) that keep the image, when in-use; child images, when held-by-children; the
+   * references snapkeeper does not own that still name it, when kept.
+   */
   holders: string[];
+  /** blocked: what the engine answered. */
+  reason?: string;
 }
 
 export function isManagedBy(labels: Record<string, string>, owner: ImageOwner): boolean {
@@ -61,21 +86,78 @@ function refuseUnmanaged(image: string, info: ImageInfo, owner: ImageOwner): nev
   );
 }
 
-async function containersUsing(docker: DockerPort, imageId: string): Promise<string[]> {
-  return (await docker.listContainers()).filter((c) => c.imageId === imageId).map((c) => c.id);
+/**
+ * Engine failures during registration: 5xx or no answer at all is the engine's trouble (retry
+ * later); any other status is the engine refusing this reference.
+ */
+async function engine<T>(what: string, ref: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof DockerError)) throw err;
+    const status = err.statusCode;
+    if (status === undefined || status >= 500) {
+      throw ApplicationFailure.retryable(
+        `the Docker engine failed to ${what} ${ref}${status ? ` (HTTP ${status})` : ''}: ${err.message}; retry later`,
+        ErrorType.engineUnavailable,
+      );
+    }
+    throw ApplicationFailure.nonRetryable(
+      `the Docker engine refused the image reference ${ref} (HTTP ${status}): ${err.message}`,
+      ErrorType.imageNotFound,
+    );
+  }
+}
+
+/**
+ * Finds the one image a registration names. A hex string may be a repository name and an id
+ * prefix at once, and a prefix may match several images: the engine would silently pick one, so
+ * every match is collected and more than one is refused.
+ */
+async function resolveImage(docker: DockerPort, ref: string): Promise<ImageInfo> {
+  const kind = referenceKind(ref);
+  let target = ref;
+  if (kind === 'id' && !ref.startsWith('sha256:')) target = `sha256:${ref}`;
+  if (kind === 'hex') {
+    const all = await engine('list images for', ref, () => docker.listImages({ all: true }));
+    const matches = new Set(all.filter((i) => i.id.startsWith(`sha256:${ref}`)).map((i) => i.id));
+    const named = all.find((i) => i.repoTags.includes(canonicalTag(ref)));
+    if (named) matches.add(named.id);
+    if (matches.size > 1) {
+      const list = [...matches].map((id) => id.slice(7, 19)).join(', ');
+      throw ApplicationFailure.nonRetryable(
+        `image reference ${ref} is ambiguous on this host: it names ${matches.size} images (${list}${named ? `, ${canonicalTag(ref)} among them` : ''}); register the full image id or a tag`,
+        ErrorType.ambiguousReference,
+      );
+    }
+    const only = [...matches][0];
+    if (!only) {
+      throw ApplicationFailure.nonRetryable(
+        `image ${ref} does not exist on this host`,
+        ErrorType.imageNotFound,
+      );
+    }
+    target = only;
+  }
+  const info = await engine('inspect', ref, () => docker.inspectImage(target));
+  if (!info) {
+    throw ApplicationFailure.nonRetryable(
+      `image ${ref} does not exist on this host`,
+      ErrorType.imageNotFound,
+    );
+  }
+  return info;
 }
 
 export function createDockerActivities({ docker, log }: DockerActivityDeps) {
   return {
-    /** Registration check: the image exists on this host and carries the labels of its work item. */
+    /**
+     * Registration: resolves the reference (tag, short or full id, digest) to the full id, checks
+     * the labels of its work item, and gives the image snapkeeper's held tag, so that a current
+     * snapshot always carries a reference. Tagging again is a no-op, so a retry is harmless.
+     */
     async inspectSnapshotImage(input: InspectSnapshotImageInput): Promise<ImageFacts> {
-      const info = await docker.inspectImage(input.image);
-      if (!info) {
-        throw ApplicationFailure.nonRetryable(
-          `image ${input.image} does not exist on this host`,
-          ErrorType.imageNotFound,
-        );
-      }
+      const info = await resolveImage(docker, input.image);
       if (!isManagedBy(info.labels, input)) refuseUnmanaged(input.image, info, input);
       if (info.repoTags.some((t) => t.startsWith(`${REAPING_REPOSITORY}:`))) {
         throw ApplicationFailure.nonRetryable(
@@ -84,87 +166,114 @@ export function createDockerActivities({ docker, log }: DockerActivityDeps) {
           ErrorType.invalidRequest,
         );
       }
-      return { imageId: info.id, sizeBytes: info.sizeBytes, labels: info.labels, createdAt: info.createdAt };
+      if (!info.repoTags.includes(heldTag(info.id))) {
+        await engine('tag', input.image, () =>
+          docker.tagImage(info.id, HELD_REPOSITORY, imageIdTag(info.id)),
+        );
+      }
+      return {
+        imageId: info.id,
+        sizeBytes: info.sizeBytes,
+        labels: info.labels,
+        createdAt: info.createdAt,
+        references: referencesAtRegistration(input.image, info),
+        layerDepth: info.layers,
+      };
     },
 
     /**
      * Removes the reuse reference so no new container starts from the image. Idempotent: a
      * reference that is gone, or that now names another image (a newer commit under the same tag),
-     * is left alone and counts as done.
+     * is left alone and counts as done. An image registered by id or digest has no tag to remove:
+     * the lookup stops offering it, which is all invalidation means for it.
      */
-    async invalidateSnapshot(input: InvalidateSnapshotInput): Promise<InvalidateOutcome> {
-      if (input.image === input.imageId) return 'already-gone';
-      const info = await docker.inspectImage(input.image);
-      if (!info || info.id !== input.imageId) return 'already-gone';
+    async invalidateSnapshot(input: InvalidateSnapshotInput): Promise<InvalidateOutcome | RemovalBlock> {
+      const kind = referenceKind(input.image);
+      if (kind === 'id' || kind === 'digest' || input.image === input.imageId) return 'already-gone';
+      const tag = canonicalTag(input.image);
+      const info = await docker.inspectImage(tag);
+      // A hex reference that resolved by id prefix is no tag: nothing to untag.
+      if (!info || info.id !== input.imageId || !info.repoTags.includes(tag)) return 'already-gone';
       if (!isManagedBy(info.labels, input)) refuseUnmanaged(input.image, info, input);
-      if (info.repoTags.length <= 1) {
-        // Untagging the last reference would delete the image here (skipping removeSnapshotImage's
-        // checks and parent clean-up), or be a 409 while a container uses it. A holding reference
-        // keeps the image for removeSnapshotImage while the reuse reference goes now.
-        await tagHolding(docker, info.id);
+      // The held tag keeps the image for removeSnapshotImage (and its checks and parent clean-up)
+      // while the reuse reference goes now, even while a container uses the image.
+      if (!info.repoTags.includes(heldTag(info.id))) {
+        await docker.tagImage(info.id, HELD_REPOSITORY, imageIdTag(info.id));
       }
-      const result = await docker.removeImage(input.image, { noprune: true });
-      log.info({ image: input.image, imageId: input.imageId, result }, 'reuse reference removed');
+      try {
+        const result = await docker.removeImage(tag, { noprune: true });
+        log.info({ image: tag, imageId: input.imageId, result }, 'reuse reference removed');
+      } catch (err) {
+        if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
+        const users = await containersUsing(docker, info.id);
+        if (users.length > 0) return { outcome: 'in-use', holders: users };
+        return { outcome: 'blocked', holders: [], reason: err.message };
+      }
       return 'untagged';
     },
 
     /**
-     * Deletes the image by id, never forced. A container using it is reported as in-use so the
-     * workflow can show removal-blocked and retry; the workflow, not this activity, owns the backoff.
+     * Removes the snapshot's references, and with the last of them the image, never forced. A
+     * reference snapkeeper does not own keeps the image (kept). A container using it is reported
+     * as in-use so the workflow can show removal-blocked and retry; the workflow, not this
+     * activity, owns the backoff.
      */
     async removeSnapshotImage(input: RemoveSnapshotImageInput): Promise<RemoveSnapshotImageResult> {
       const info = await docker.inspectImage(input.imageId);
       if (!info) return { outcome: 'already-gone', holders: [] };
       if (!isManagedBy(info.labels, input)) refuseUnmanaged(input.imageId, info, input);
-      const users = await containersUsing(docker, info.id);
-      if (users.length > 0) return { outcome: 'in-use', holders: users };
-      // Every extra reference makes a delete by id a 409 (referenced in multiple repositories).
-      for (const tag of info.repoTags) await docker.removeImage(tag, { noprune: true });
-      try {
-        // 'not-found' here means untagging the last reference already deleted it: still our removal.
-        await docker.removeImage(info.id, { noprune: true });
-        log.info({ imageId: info.id }, 'snapshot image removed');
-        await removeRetiredParents(docker, info, input, log);
-        return { outcome: 'removed', holders: [] };
-      } catch (err) {
-        if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
-        const nowUsing = await containersUsing(docker, info.id);
-        if (nowUsing.length > 0) return { outcome: 'in-use', holders: nowUsing };
-        // A snapshot committed from a container of this one shares its layers; the engine prunes
-        // this untagged parent when the child goes, and the child has a workflow of its own.
-        const children = (await docker.listImages({ all: true })).filter((i) => i.parentId === info.id);
-        if (children.length > 0) return { outcome: 'held-by-children', holders: children.map((c) => c.id) };
-        throw err;
+      const attribute = (now: ImageInfo) => attributeReferences(now, input.references);
+      const attribution = attribute(info);
+      let result: ReleaseResult;
+      if (attribution.foreign.length > 0) {
+        result = await keepImage(docker, info, attribution, true);
+      } else {
+        const users = await containersUsing(docker, info.id);
+        if (users.length > 0) return { outcome: 'in-use', holders: users };
+        result = await releaseImage(docker, info, attribution, attribute);
       }
+      if (result.outcome === 'removed') {
+        log.info({ imageId: info.id }, 'snapshot image removed');
+        await removeRetiredParents(docker, info, log);
+      } else if (result.outcome === 'kept') {
+        log.info(
+          { imageId: info.id, keptBy: result.holders },
+          'snapshot image kept by references snapkeeper does not own',
+        );
+      }
+      return result;
     },
   };
 }
 
 /**
  * The engine's own pruning would also delete untagged parents that are not snapshots, so removal
- * runs with noprune and walks up itself: a parent goes only when it is an untagged snapshot of the
- * same work item (retired earlier as held-by-children) that nothing else uses.
+ * runs with noprune and walks up itself. A parent goes only when it is a managed snapshot image
+ * (of any work item) that no reference names: every current snapshot carries at least the held
+ * tag, so an untagged one is a retired snapshot that only its children kept. Nor may a container
+ * or another child use it, and an image built from a snapshot is never a snapshot itself.
  */
-async function removeRetiredParents(
-  docker: DockerPort,
-  removed: ImageInfo,
-  owner: ImageOwner,
-  log: Logger,
-): Promise<void> {
+async function removeRetiredParents(docker: DockerPort, removed: ImageInfo, log: Logger): Promise<void> {
   let parentId = removed.parentId;
-  for (let depth = 0; parentId && depth < 20; depth++) {
+  for (let depth = 0; parentId && depth < 130; depth++) {
     const parent = await docker.inspectImage(parentId);
-    if (!parent || parent.repoTags.length > 0 || !isManagedBy(parent.labels, owner)) return;
+    if (!parent || parent.labels[LABEL_MANAGED] !== 'true') return;
+    if (parent.repoTags.length + parent.repoDigests.length > 0) return;
+    if (attributeReferences(parent).derived) return;
     if ((await containersUsing(docker, parent.id)).length > 0) return;
     if ((await docker.listImages({ all: true })).some((i) => i.parentId === parent.id)) return;
-    await docker.removeImage(parent.id, { noprune: true });
+    // Through a held tag of its own, not by id: a tag added meanwhile survives, and the image too.
+    await docker.tagImage(parent.id, HELD_REPOSITORY, imageIdTag(parent.id));
+    try {
+      await docker.removeImage(heldTag(parent.id), { noprune: true });
+    } catch (err) {
+      if (err instanceof DockerError && err.statusCode === 409) return;
+      throw err;
+    }
+    if (await docker.inspectImage(parent.id)) return;
     log.info({ imageId: parent.id, child: removed.id }, 'retired parent snapshot removed with its child');
     parentId = parent.parentId;
   }
-}
-
-async function tagHolding(docker: DockerPort, imageId: string): Promise<void> {
-  await docker.tagImage(imageId, RETIRING_REPOSITORY, imageIdTag(imageId));
 }
 
 export type DockerActivities = ReturnType<typeof createDockerActivities>;

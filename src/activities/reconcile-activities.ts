@@ -4,11 +4,13 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
-import { DockerError } from '../docker/docker-port.js';
+import { keepImage, releaseImage } from '../docker/release-image.js';
+import { attributeReferences } from '../shared/image-references.js';
 import type { Logger } from '../logging/logger.js';
 import { ErrorType } from '../shared/errors.js';
 import { HOST_ID_PATTERN } from '../shared/limits.js';
 import {
+  LABEL_COMMIT,
   LABEL_MANAGED,
   LABEL_PROJECT,
   LABEL_WORK_ITEM,
@@ -48,8 +50,27 @@ export interface RemoveOrphanInput {
 }
 
 export interface RemoveOrphanResult {
-  outcome: 'removed' | 'already-gone' | 'too-young' | 'in-use' | 'held-by-children' | 'unmanaged';
+  outcome:
+    | 'removed'
+    | 'already-gone'
+    | 'too-young'
+    | 'in-use'
+    | 'held-by-children'
+    | 'unmanaged'
+    | 'kept'
+    | 'blocked';
+  /** Containers (in-use), child images (held-by-children), references that keep it (kept). */
   holders: string[];
+  reason?: string;
+}
+
+/**
+ * The attribution rule for an image no snapshot holds: kept (with what keeps it) when it is built
+ * from a snapshot or a reference snapkeeper cannot attribute names it.
+ */
+function keptBy(info: ImageInfo): { references: string[]; derived: boolean } | null {
+  const a = attributeReferences(info);
+  return a.derived || a.foreign.length > 0 ? { references: a.foreign, derived: a.derived } : null;
 }
 
 const MANAGED_FILTER = `${LABEL_MANAGED}=true`;
@@ -129,26 +150,25 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
     if (now() - Date.parse(info.createdAt) < input.orphanGraceSeconds * 1000) {
       return { outcome: 'too-young', holders: [] };
     }
+    const kept = keptBy(info);
+    if (kept) {
+      // A reference appeared since the listing: snapkeeper's own tags (the fence) go, unless one
+      // is all that names a derived image, whose references are never snapkeeper's to delete.
+      const a = attributeReferences(info);
+      if (a.foreign.length > 0) await keepImage(docker, info, a, false);
+      return { outcome: 'kept', holders: kept.references };
+    }
     const users = await containersUsing(info.id);
     if (users.length > 0) return { outcome: 'in-use', holders: users };
-    try {
-      // Every extra reference makes a delete by id a 409; the last one deletes the image. noprune:
-      // an untagged parent may still be someone's, and is listed (and judged) on its own if not.
-      for (const tag of info.repoTags) await docker.removeImage(tag, { noprune: true });
-      const result = await docker.removeImage(info.id, { noprune: true });
-      log.info({ imageId: info.id, tags: info.repoTags, result }, 'orphaned snapshot image removed');
-      return {
-        outcome: result === 'removed' || info.repoTags.length > 0 ? 'removed' : 'already-gone',
-        holders: [],
-      };
-    } catch (err) {
-      if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
-      const nowUsing = await containersUsing(info.id);
-      if (nowUsing.length > 0) return { outcome: 'in-use', holders: nowUsing };
-      const children = (await docker.listImages({ all: true })).filter((i) => i.parentId === info.id);
-      if (children.length > 0) return { outcome: 'held-by-children', holders: children.map((c) => c.id) };
-      throw err;
-    }
+    // noprune inside: an untagged parent may still be someone's, and is listed (and judged) on its own if not.
+    const result = await releaseImage(docker, info, attributeReferences(info), (now) =>
+      attributeReferences(now),
+    );
+    log.info(
+      { imageId: info.id, tags: info.repoTags, outcome: result.outcome },
+      'orphaned snapshot image released',
+    );
+    return result;
   }
 
   return heartbeating({
@@ -178,8 +198,16 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
       const page = l.images.slice(start, start + limit);
       const t = now();
       const last = page[page.length - 1];
+      const images: ManagedImage[] = [];
+      for (const i of page) {
+        // Listings carry no Comment: a declared commit needs its inspection to tell it from an
+        // image built from it.
+        const info = i.labels[LABEL_COMMIT] ? await docker.inspectImage(i.id) : i;
+        const kept = info ? keptBy(info) : null;
+        images.push({ ...toManaged(i, t), ...(kept ? { keptBy: kept } : {}) });
+      }
       return {
-        images: page.map((i) => toManaged(i, t)),
+        images,
         next: last && start + limit < l.images.length ? last.id : null,
         total: l.images.length,
       };

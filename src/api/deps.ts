@@ -27,7 +27,8 @@ export interface ApiTemporalClient extends VisibilityClient {
 }
 
 export interface ApiServerDeps {
-  config: Pick<Config, 'api' | 'github' | 'hostId' | 'onCloseWithoutMerge'>;
+  config: Pick<Config, 'api' | 'github' | 'hostId' | 'onCloseWithoutMerge'> &
+    Partial<Pick<Config, 'maxLayerDepth'>>;
   service: ApiSnapshotService;
   client: ApiTemporalClient;
   policies: ProjectPolicies;

@@ -25,7 +25,8 @@ export class ApiError extends Error {
 }
 
 /**
- * ProjectDisabled is 403: the request is well formed, the caller is authenticated, and the
+ * EngineUnavailable is 503 like HostUnavailable: the host's engine failed or did not answer, and a
+ * retry later may well succeed. ProjectDisabled is 403: the request is well formed, the caller is authenticated, and the
  * project's policy forbids snapshots; retrying cannot help until an operator enables it.
  */
 export const STATUS_BY_ERROR_TYPE: Record<ErrorTypeName, number> = {
@@ -37,6 +38,10 @@ export const STATUS_BY_ERROR_TYPE: Record<ErrorTypeName, number> = {
   [ErrorType.hostUnavailable]: 503,
   [ErrorType.pullRequestMerged]: 409,
   [ErrorType.imageNotCurrent]: 409,
+  [ErrorType.engineUnavailable]: 503,
+  [ErrorType.ambiguousReference]: 422,
+  // A miss for a router: the snapshot exists but is not offered (its chain is too deep).
+  [ErrorType.chainTooDeep]: 404,
 };
 
 // gRPC codes of a Temporal server that is down, overloaded or too slow for our deadline. Our own

@@ -1,10 +1,14 @@
 // Commits a job's container to a snapshot image that snapkeeper will accept: the managed labels
 // of its work item are set at commit time, and the tag is unique per commit, so a new snapshot
-// never moves the tag of one still in use.
+// never moves the tag of one still in use. The commit also declares itself (a per-commit id in a
+// label and in the image's Comment, and its own tag in a label): snapkeeper then knows that tag is
+// its to remove even if the image is never registered, and tells an image someone built FROM the
+// snapshot (labels inherited, Comment not) from the snapshot itself, so it never removes that one.
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { ID_PATTERN, IMAGE_REF_MAX_LENGTH, IMAGE_REF_PATTERN } from '../shared/limits.js';
-import { managedLabels } from '../shared/names.js';
+import { commitComment } from '../shared/image-references.js';
+import { LABEL_COMMIT, LABEL_REFERENCE, managedLabels } from '../shared/names.js';
 
 export const DEFAULT_SNAPSHOT_REPOSITORY = 'snapkeeper/snapshot';
 
@@ -25,6 +29,8 @@ export interface CommittedSnapshot {
   image: string;
   /** The engine's `sha256:…` id. */
   imageId: string;
+  /** The id this commit declared (label io.snapkeeper.commit and the image's Comment). */
+  commitId: string;
 }
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[.-]+/, '');
@@ -50,17 +56,24 @@ export async function commitSnapshot(
   if (image.length > IMAGE_REF_MAX_LENGTH || !IMAGE_REF_PATTERN.test(image) || image.includes('@')) {
     throw new Error(`${JSON.stringify(image)} is not a valid repository:tag for a snapshot`);
   }
+  const commitId = randomBytes(12).toString('hex');
+  const declared = {
+    ...managedLabels(projectId, workItemId),
+    [LABEL_COMMIT]: commitId,
+    [LABEL_REFERENCE]: image,
+  };
   // One Dockerfile LABEL instruction; the ids cannot hold quotes or backslashes (ID_PATTERN).
-  const labels = Object.entries(managedLabels(projectId, workItemId))
+  const labels = Object.entries(declared)
     .map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`)
     .join(' ');
   const result = (await docker.getContainer(containerId).commit({
     repo: repository,
     tag,
     pause: options.pause ?? true,
+    comment: commitComment(commitId),
     changes: [`LABEL ${labels}`],
   })) as { Id?: string; id?: string };
   const imageId = result.Id ?? result.id;
   if (!imageId) throw new Error(`docker commit of ${containerId} returned no image id`);
-  return { image, imageId };
+  return { image, imageId, commitId };
 }

@@ -38,6 +38,10 @@ export interface InvalidateOptions {
 }
 
 /** A refusal or failure of the API: `status` is the HTTP status, `code` the `error` field. */
+/** A lookup's answer: the snapshot to start from, or why there is none. */
+export type LookupAnswer =
+  { snapshot: SnapshotState; miss?: undefined } | { snapshot: null; miss: { code: string; message: string } };
+
 export class SnapkeeperApiError extends Error {
   constructor(
     readonly status: number,
@@ -73,16 +77,24 @@ export class SnapkeeperClient {
     return { outcome, snapshot };
   }
 
-  /** The reuse lookup: the active snapshot, or null on a miss. */
+  /** The reuse lookup: the active snapshot, or null on a miss (see lookupWithReason for why). */
   async lookup(projectId: string, workItemId: string): Promise<SnapshotState | null> {
-    const res = await this.request<SnapshotState>(
+    return (await this.lookupWithReason(projectId, workItemId)).snapshot;
+  }
+
+  /**
+   * The reuse lookup with the reason of a miss: SnapshotNotFound, or ChainTooDeep when the
+   * snapshot has too many layers to commit from again (start the next job from its base image).
+   */
+  async lookupWithReason(projectId: string, workItemId: string): Promise<LookupAnswer> {
+    const res = await this.request<SnapshotState | { error: string; message: string }>(
       'GET',
       `/v1/snapshots/${seg(projectId)}/${seg(workItemId)}`,
-      {
-        allow404: true,
-      },
+      { allow404: true },
     );
-    return res.status === 404 ? null : res.data;
+    if (res.status !== 404) return { snapshot: res.data as SnapshotState };
+    const miss = res.data as { error: string; message: string };
+    return { snapshot: null, miss: { code: miss.error, message: miss.message } };
   }
 
   /**
@@ -167,7 +179,8 @@ export class SnapkeeperClient {
         data = undefined;
       }
     }
-    if (res.ok || (options.allow404 && res.status === 404 && isError(data, 'SnapshotNotFound'))) {
+    const miss = isError(data, 'SnapshotNotFound') || isError(data, 'ChainTooDeep');
+    if (res.ok || (options.allow404 && res.status === 404 && miss)) {
       return { status: res.status, data: data as T };
     }
     const e = data as { error?: unknown; message?: unknown } | undefined;

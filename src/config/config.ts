@@ -3,7 +3,13 @@ import { hostname } from 'node:os';
 import type { ClientConfigProfile, ClientConfigTLS } from '@temporalio/envconfig';
 import { loadClientConfigProfile } from '@temporalio/envconfig';
 import { z } from 'zod';
-import { DEFAULT_TTL_SECONDS, HOST_ID_PATTERN, MAX_TTL_SECONDS } from '../shared/limits.js';
+import {
+  DEFAULT_MAX_LAYER_DEPTH,
+  DEFAULT_TTL_SECONDS,
+  HOST_ID_PATTERN,
+  MAX_LAYER_DEPTH_LIMIT,
+  MAX_TTL_SECONDS,
+} from '../shared/limits.js';
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -71,6 +77,7 @@ const schema = z.object({
   SNAPKEEPER_DISK_HIGH_PERCENT: z.coerce.number().min(1).max(100).default(85),
   SNAPKEEPER_DISK_LOW_PERCENT: z.coerce.number().min(0).max(100).default(80),
   SNAPKEEPER_DISK_PATH: z.string().optional(),
+  SNAPKEEPER_MAX_LAYER_DEPTH: intFromEnv(2, MAX_LAYER_DEPTH_LIMIT).default(DEFAULT_MAX_LAYER_DEPTH),
   SNAPKEEPER_WORKER_METRICS_PORT: intFromEnv(0, 65535).default(9464),
   SNAPKEEPER_WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   SNAPKEEPER_LOG_LEVEL: z
@@ -102,6 +109,8 @@ export interface Config {
   api: { port: number; listenHost: string; token: string | undefined };
   github: { webhookSecret: string | undefined };
   defaultTtlSeconds: number;
+  /** Snapshots with this many layers or more are not offered by lookups (Docker stops at 125). */
+  maxLayerDepth: number;
   workerRoles: Array<'workflow' | 'docker'>;
   logLevel: string;
   /** Path of the per-project policy file (JSON or YAML), if any. */
@@ -146,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     api: { port: e.SNAPKEEPER_PORT, listenHost: e.SNAPKEEPER_LISTEN_HOST, token: e.SNAPKEEPER_API_TOKEN },
     github: { webhookSecret: e.GITHUB_WEBHOOK_SECRET },
     defaultTtlSeconds: ttlSeconds,
+    maxLayerDepth: e.SNAPKEEPER_MAX_LAYER_DEPTH,
     workerRoles: e.SNAPKEEPER_WORKER_ROLES,
     logLevel: e.SNAPKEEPER_LOG_LEVEL,
     policyFile: e.SNAPKEEPER_CONFIG,

@@ -8,6 +8,12 @@ export interface ImageInfo {
   sizeBytes: number;
   createdAt: string;
   parentId: string;
+  /** `repo@sha256:…` references (pushed or pulled images). */
+  repoDigests: string[];
+  /** The commit message (`docker commit -m`); '' in listings, which do not carry it. */
+  comment: string;
+  /** RootFS layer count; 0 in listings, which do not carry it. */
+  layers: number;
 }
 
 export interface ContainerInfo {

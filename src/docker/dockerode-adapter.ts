@@ -32,6 +32,9 @@ export function createDockerPort(docker: Dockerode): DockerPort {
           sizeBytes: info.Size,
           createdAt: info.Created,
           parentId: info.Parent ?? '',
+          repoDigests: info.RepoDigests ?? [],
+          comment: info.Comment ?? '',
+          layers: info.RootFS?.Layers?.length ?? 0,
         };
       } catch (err) {
         if (statusCodeOf(err) === 404) return null;
@@ -70,6 +73,9 @@ export function createDockerPort(docker: Dockerode): DockerPort {
           sizeBytes: i.Size,
           createdAt: new Date(i.Created * 1000).toISOString(),
           parentId: i.ParentId ?? '',
+          repoDigests: (i.RepoDigests ?? []).filter((d) => d !== '<none>@<none>'),
+          comment: '',
+          layers: 0,
         }));
       } catch (err) {
         throw toDockerError(err, 'list images');

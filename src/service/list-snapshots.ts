@@ -9,7 +9,13 @@ import { SEARCH_ATTRIBUTES, parseSnapshotWorkflowId } from '../shared/names.js';
 import type { PullRequestRef, SnapshotState, SnapshotStatus } from '../shared/types.js';
 
 export const SNAPSHOT_WORKFLOW_TYPE = 'snapshotWorkflow';
-export const SNAPSHOT_STATUSES: SnapshotStatus[] = ['active', 'invalidated', 'removal-blocked', 'removed'];
+export const SNAPSHOT_STATUSES: SnapshotStatus[] = [
+  'active',
+  'invalidated',
+  'removal-blocked',
+  'removed',
+  'kept',
+];
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
@@ -96,7 +102,7 @@ export function visibilityLiteral(value: string): string {
 /**
  * Without a state, the open workflows (snapshots on disk or leaving it). A state of the living
  * (active, invalidated, removal-blocked) also asks for open workflows, so a terminated workflow's
- * last published state never shows as alive; `removed` lists closed ones too, within retention.
+ * last published state never shows as alive; `removed` and `kept` list closed ones too, within retention.
  */
 export function buildListQuery(filter: Pick<ListSnapshotsFilter, 'projectId' | 'state' | 'host'>): string {
   const parts = [`WorkflowType = ${visibilityLiteral(SNAPSHOT_WORKFLOW_TYPE)}`];
@@ -113,7 +119,8 @@ export function buildListQuery(filter: Pick<ListSnapshotsFilter, 'projectId' | '
       throw new InvalidListRequest(`state must be one of ${SNAPSHOT_STATUSES.join(', ')}`);
     parts.push(`${SEARCH_ATTRIBUTES.state} = ${visibilityLiteral(filter.state)}`);
   } else parts.push(`${SEARCH_ATTRIBUTES.state} IS NOT NULL`);
-  if (filter.state !== 'removed') parts.push(`ExecutionStatus = 'Running'`);
+  // Removed and kept are where a snapshot ends: its workflow is closed.
+  if (filter.state !== 'removed' && filter.state !== 'kept') parts.push(`ExecutionStatus = 'Running'`);
   return parts.join(' AND ');
 }
 

@@ -105,6 +105,9 @@ export function createSnapshotService({
       return await handle(projectId, workItemId).executeUpdate(touchUpdate, { args: [{}] });
     } catch (err) {
       if (isMissing(err)) return null;
+      // Refusals other than a miss (a chain too deep to offer) reach the caller with their reason.
+      const refusal = fromUpdateFailure(err);
+      if (refusal) throw refusal;
       throw err;
     }
   }

@@ -12,6 +12,12 @@ export const ErrorType = {
   pullRequestMerged: 'PullRequestMerged',
   /** The caller named an image that is no longer the work item's current one. */
   imageNotCurrent: 'ImageNotCurrent',
+  /** The host's Docker engine did not answer or failed (5xx): retry later. */
+  engineUnavailable: 'EngineUnavailable',
+  /** A short id or name that names more than one image. */
+  ambiguousReference: 'AmbiguousReference',
+  /** The snapshot has too many layers to be committed from again; it is no longer offered. */
+  chainTooDeep: 'ChainTooDeep',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -21,4 +27,5 @@ export const NON_RETRYABLE_DOCKER_ERRORS: string[] = [
   ErrorType.imageNotFound,
   ErrorType.unmanagedImage,
   ErrorType.invalidRequest,
+  ErrorType.ambiguousReference,
 ];

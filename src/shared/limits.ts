@@ -12,6 +12,12 @@ export const MAX_TTL_SECONDS = 90 * 24 * 3600;
 export const DEFAULT_TTL_SECONDS = 24 * 3600;
 export const REPOSITORY_PATTERN = /^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/;
 export const REASON_MAX_LENGTH = 500;
+/**
+ * Docker refuses the 125th chained commit ("max depth exceeded"); a snapshot this deep is no longer
+ * offered, so the next job starts from its base and a fresh chain begins well before that.
+ */
+export const DEFAULT_MAX_LAYER_DEPTH = 100;
+export const MAX_LAYER_DEPTH_LIMIT = 120;
 
 export function validateRegistrationFields(input: {
   image: unknown;

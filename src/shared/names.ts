@@ -32,12 +32,31 @@ export const LABEL_MANAGED = 'io.snapkeeper.managed';
 export const LABEL_PROJECT = 'io.snapkeeper.project';
 export const LABEL_WORK_ITEM = 'io.snapkeeper.work-item';
 
+/** Set by commitSnapshot: a random id of that one commit, repeated in the image's Comment. */
+export const LABEL_COMMIT = 'io.snapkeeper.commit';
+/** Set by commitSnapshot: the repo:tag the commit itself was given (a reference snapkeeper owns). */
+export const LABEL_REFERENCE = 'io.snapkeeper.reference';
+
 export function managedLabels(projectId: string, workItemId: string): Record<string, string> {
   return { [LABEL_MANAGED]: 'true', [LABEL_PROJECT]: projectId, [LABEL_WORK_ITEM]: workItemId };
 }
 
 /** Holds an image whose reuse reference was removed, until removeSnapshotImage deletes it. */
 export const RETIRING_REPOSITORY = 'snapkeeper/retiring';
+
+/**
+ * Every current snapshot carries this reference from its registration on, so a current snapshot is
+ * never untagged (the parent walk only takes untagged images) and its removal is always the untag
+ * of a reference snapkeeper owns, never a delete by id that could take someone else's tag along.
+ */
+export const HELD_REPOSITORY = 'snapkeeper/held';
+
+/**
+ * Left on an image whose snapshot ended while a reference snapkeeper does not own still named it:
+ * it tells the reconciler that the other references are someone else's, and once they are all
+ * gone this one is all that is left, so the image goes.
+ */
+export const KEPT_REPOSITORY = 'snapkeeper/kept';
 
 /** The tag snapkeeper's own references use: the image id without its algorithm prefix. */
 export function imageIdTag(imageId: string): string {
@@ -54,6 +73,22 @@ export const REAPING_REPOSITORY = 'snapkeeper/reaping';
 export function reapingTag(imageId: string): string {
   return `${REAPING_REPOSITORY}:${imageIdTag(imageId)}`;
 }
+
+export function heldTag(imageId: string): string {
+  return `${HELD_REPOSITORY}:${imageIdTag(imageId)}`;
+}
+
+export function keptTag(imageId: string): string {
+  return `${KEPT_REPOSITORY}:${imageIdTag(imageId)}`;
+}
+
+/** Repositories whose tags only snapkeeper writes. */
+export const SNAPKEEPER_REPOSITORIES: readonly string[] = [
+  HELD_REPOSITORY,
+  RETIRING_REPOSITORY,
+  REAPING_REPOSITORY,
+  KEPT_REPOSITORY,
+];
 
 export const SEARCH_ATTRIBUTES = {
   projectId: 'SnapshotProjectId',

@@ -1,7 +1,7 @@
 // Plain data shapes shared by workflows, activities, API and clients. No runtime imports: this
 // module is bundled into workflow code.
 
-export type SnapshotStatus = 'active' | 'invalidated' | 'removal-blocked' | 'removed';
+export type SnapshotStatus = 'active' | 'invalidated' | 'removal-blocked' | 'removed' | 'kept';
 
 export type EndReason =
   'merged' | 'invalidated' | 'evicted' | 'expired' | 'cancelled' | 'replaced' | 'vanished';
@@ -17,6 +17,8 @@ export interface RegisterRequest {
   ttlSeconds?: number;
   slidingTtl?: boolean;
   pullRequest?: PullRequestRef;
+  /** A snapshot with at least this many layers is not offered for reuse (SNAPKEEPER_MAX_LAYER_DEPTH). */
+  maxLayerDepth?: number;
 }
 
 /** The body of `POST /v1/snapshots`: a registration before the API fills in the host. */
@@ -46,6 +48,18 @@ export interface SnapshotState {
   /** Why the engine refused the last removal attempt, while the state is removal-blocked. */
   blockedBy: string | null;
   message: string | null;
+  /**
+   * The references snapkeeper owns for this image (besides its own snapkeeper/* tags): the
+   * registered one, or the commit's own tag when it was registered by id. Absent in states
+   * recorded before references were.
+   */
+  references?: string[];
+  /** RootFS layer count: each job committed from a snapshot adds one. */
+  layerDepth?: number;
+  /** Why a lookup does not offer this image (its chain is too deep), or null. */
+  reuseBlockedBy?: string | null;
+  /** State kept: the references snapkeeper does not own that still name the image. */
+  keptBy?: string[] | null;
 }
 
 /** The query answer: the current image, plus the images still leaving the disk. */
@@ -111,4 +125,7 @@ export interface ImageFacts {
   sizeBytes: number;
   labels: Record<string, string>;
   createdAt: string;
+  /** The full id's references snapkeeper owns from this registration on (see image-references.ts). */
+  references: string[];
+  layerDepth: number;
 }

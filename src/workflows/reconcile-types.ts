@@ -65,6 +65,22 @@ export interface ManagedImage {
   createdAt: string;
   ageSeconds: number;
   sizeBytes: number;
+  /**
+   * Set when the attribution rule (src/shared/image-references.ts) keeps the image: built from a
+   * snapshot (derived), or named by references snapkeeper does not own.
+   */
+  keptBy?: { references: string[]; derived: boolean };
+}
+
+/** A managed image no snapshot holds that the reconciler leaves alone, and why. */
+export interface KeptImage {
+  imageId: string;
+  tags: string[];
+  projectId: string | null;
+  workItemId: string | null;
+  /** The references snapkeeper does not own that name it. */
+  references: string[];
+  reason: string;
 }
 
 export interface BlockedImage {
@@ -102,6 +118,8 @@ export interface ReconcileReport {
   orphansRemoved: ManagedImage[];
   orphansKeptYoung: ManagedImage[];
   blocked: BlockedImage[];
+  /** Never removed: built from a snapshot, or named by a reference snapkeeper does not own. */
+  kept?: KeptImage[];
   /** Open snapshot workflows whose current image is gone from the engine; told to end. */
   vanished: VanishedSnapshot[];
   unverified: UnverifiedImage[];
@@ -118,6 +136,8 @@ export interface ReconcileCounts {
   orphanBytesRemoved: number;
   orphansKeptYoung: number;
   blocked: number;
+  /** Always set by the reconciler; optional only for reports made before kept images were. */
+  kept?: number;
   vanished: number;
   unverified: number;
 }

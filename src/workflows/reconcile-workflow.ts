@@ -26,6 +26,7 @@ import { NON_RETRYABLE_DOCKER_ERRORS } from '../shared/errors.js';
 import { dockerTaskQueue, snapshotWorkflowId } from '../shared/names.js';
 import type {
   BlockedImage,
+  KeptImage,
   ManagedImage,
   ReconcileHostCarry,
   ReconcileHostInput,
@@ -122,6 +123,7 @@ function emptyReport(input: ReconcileHostInput, startedAt: string): ReconcileRep
     orphansRemoved: [],
     orphansKeptYoung: [],
     blocked: [],
+    kept: [],
     vanished: [],
     unverified: [],
     counts: {
@@ -129,11 +131,25 @@ function emptyReport(input: ReconcileHostInput, startedAt: string): ReconcileRep
       orphanBytesRemoved: 0,
       orphansKeptYoung: 0,
       blocked: 0,
+      kept: 0,
       vanished: 0,
       unverified: 0,
     },
     generations: 0,
     error: null,
+  };
+}
+
+function keptImage(image: ManagedImage, references: string[], derived: boolean): KeptImage {
+  return {
+    imageId: image.imageId,
+    tags: image.tags,
+    projectId: image.projectId,
+    workItemId: image.workItemId,
+    references,
+    reason: derived
+      ? 'built from a snapshot (its labels declare a commit it is not): not a snapshot'
+      : `named by reference(s) snapkeeper does not own: ${references.join(', ')}`,
   };
 }
 
@@ -155,6 +171,10 @@ function recorder(report: ReconcileReport) {
     blocked(item: BlockedImage) {
       report.counts.blocked++;
       keep(report.blocked, { ...item, holders: item.holders.slice(0, TAGS_PER_IMAGE_LIMIT) });
+    },
+    kept(image: ManagedImage, references: string[], derived: boolean) {
+      report.counts.kept = (report.counts.kept ?? 0) + 1;
+      keep((report.kept ??= []), keptImage(image, references.slice(0, TAGS_PER_IMAGE_LIMIT), derived));
     },
     vanished(item: VanishedSnapshot) {
       report.counts.vanished++;
@@ -230,7 +250,8 @@ export async function reconcileHostWorkflow(input: ReconcileHostInput): Promise<
       if (owned.has(image.imageId)) report.owned++;
       else if (owner && view?.status === 'error') {
         record.unverified({ imageId: image.imageId, workflowId: owner, error: view.error ?? 'unknown' });
-      } else if (image.ageSeconds < grace) record.young(image);
+      } else if (image.keptBy) record.kept(image, image.keptBy.references, image.keptBy.derived);
+      else if (image.ageSeconds < grace) record.young(image);
       else candidates.push(image);
     }
     await endVanished(views, new Set(images.map((i) => i.imageId)));
@@ -295,6 +316,17 @@ export async function reconcileHostWorkflow(input: ReconcileHostInput): Promise<
             tags: image.tags,
             reason: `its layers are held by child image(s) ${short(result.holders.slice(0, TAGS_PER_IMAGE_LIMIT), 19)}`,
             holders: result.holders,
+          });
+          break;
+        case 'kept':
+          record.kept(image, result.holders, false);
+          break;
+        case 'blocked':
+          record.blocked({
+            imageId: image.imageId,
+            tags: image.tags,
+            reason: result.reason ?? 'the engine refused to remove it',
+            holders: [],
           });
           break;
         case 'unmanaged':

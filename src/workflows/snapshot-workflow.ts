@@ -20,15 +20,17 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { DockerActivities } from '../activities/docker-activities.js';
+import type { DockerActivities, RemovalBlock } from '../activities/docker-activities.js';
 import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS } from '../shared/errors.js';
 import {
+  DEFAULT_MAX_LAYER_DEPTH,
   DEFAULT_TTL_SECONDS,
+  ID_PATTERN,
   REASON_MAX_LENGTH,
   validatePullRequest,
   validateRegistrationFields,
 } from '../shared/limits.js';
-import { dockerTaskQueue } from '../shared/names.js';
+import { dockerTaskQueue, snapshotWorkflowId } from '../shared/names.js';
 import { SA } from '../shared/search-attribute-keys.js';
 import type {
   EndReason,
@@ -72,6 +74,8 @@ export interface SnapshotCarry {
   deliveries: string[];
   /** Pull requests heard to have merged (keys of pull-request-names.ts). */
   mergedPullRequests?: string[];
+  /** Removals refused for good: the workflow still fails with them when it ends. */
+  refusals?: string[];
 }
 
 export interface SnapshotWorkflowInput {
@@ -121,6 +125,7 @@ interface HostActivities {
 
 export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<SnapshotWorkflowResult> {
   const { projectId, workItemId } = input;
+  assertIdentity(projectId, workItemId);
   const options = input.options ?? {};
   const continueAsNewAfter = options.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER;
   const backoffInitial = options.removalBackoffInitialSeconds ?? 2;
@@ -135,7 +140,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   // Runs started before pull request scoping replay their histories with the old rules (a merge
   // ends the current image, no merge check): the new rules schedule other commands.
   const scopedToPullRequest = patched('pull-request-scope');
-  const refusals: string[] = [];
+  const refusals: string[] = [...(input.carry?.refusals ?? [])];
   let pendingRegistrations = 0;
   let closing = false;
 
@@ -212,35 +217,67 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   async function cleanup(image: SnapshotState): Promise<void> {
     const acts = activitiesOn(image.host).cleanup;
     const owner = { projectId, workItemId };
-    await whileHostAnswers(
-      image,
-      acts.invalidateSnapshot({ ...owner, image: image.image, imageId: image.imageId }),
-    );
+    const references = image.references;
     let backoff = backoffInitial;
-    for (;;) {
-      const result = await whileHostAnswers(
-        image,
-        acts.removeSnapshotImage({ ...owner, imageId: image.imageId }),
-      );
-      if (result.outcome !== 'in-use') {
-        const note =
-          result.outcome === 'held-by-children'
-            ? `untagged; its layers stay with child image(s) ${result.holders.join(', ')} until they go`
-            : image.message;
-        const removed: SnapshotState = { ...latest(image), state: 'removed', blockedBy: null, message: note };
-        retiring = retiring.filter((r) => r.imageId !== image.imageId);
-        last = removed;
-        publish();
-        return;
-      }
+    const blockedFor = async (block: RemovalBlock) => {
       const blocked: SnapshotState = {
         ...latest(image),
         state: 'removal-blocked',
-        blockedBy: `in use by container(s) ${result.holders.map((h) => h.slice(0, 12)).join(', ')}`,
+        blockedBy: blockText(block),
       };
       replaceRetiring(image.imageId, blocked);
       await sleep(backoff * 1000);
       backoff = Math.min(backoff * 2, backoffMax);
+    };
+    for (;;) {
+      const outcome = await whileHostAnswers(
+        image,
+        acts.invalidateSnapshot({
+          ...owner,
+          image: image.image,
+          imageId: image.imageId,
+          ...(references ? { references } : {}),
+        }),
+      );
+      if (typeof outcome === 'string') break;
+      await blockedFor(outcome);
+    }
+    backoff = backoffInitial;
+    for (;;) {
+      const result = await whileHostAnswers(
+        image,
+        acts.removeSnapshotImage({
+          ...owner,
+          imageId: image.imageId,
+          ...(references ? { references } : {}),
+        }),
+      );
+      if (result.outcome === 'in-use' || result.outcome === 'blocked') {
+        await blockedFor({ outcome: result.outcome, holders: result.holders, reason: result.reason });
+        continue;
+      }
+      let ended: SnapshotState;
+      if (result.outcome === 'kept') {
+        ended = {
+          ...latest(image),
+          state: 'kept',
+          blockedBy: null,
+          keptBy: result.holders,
+          message:
+            `kept: still named by ${result.holders.join(', ')}, which snapkeeper does not own; ` +
+            'its own references were removed and the image stays',
+        };
+      } else {
+        const note =
+          result.outcome === 'held-by-children'
+            ? `untagged; its layers stay with child image(s) ${result.holders.join(', ')} until they go`
+            : image.message;
+        ended = { ...latest(image), state: 'removed', blockedBy: null, message: note };
+      }
+      retiring = retiring.filter((r) => r.imageId !== image.imageId);
+      last = ended;
+      publish();
+      return;
     }
   }
 
@@ -312,8 +349,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       );
     }
     if (current && current.imageId === facts.imageId && current.host === req.host) {
-      if (req.pullRequest && !current.pullRequest) {
-        current = { ...current, pullRequest: req.pullRequest };
+      const known = current.references ?? [];
+      const references = [...known, ...facts.references.filter((r) => !known.includes(r))];
+      if ((req.pullRequest && !current.pullRequest) || references.length !== known.length) {
+        current = { ...current, pullRequest: current.pullRequest ?? req.pullRequest ?? null, references };
         publish();
       }
       return { outcome: 'unchanged', snapshot: current };
@@ -340,6 +379,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       endReason: null,
       blockedBy: null,
       message: null,
+      references: facts.references,
+      layerDepth: facts.layerDepth,
+      reuseBlockedBy: chainTooDeep(facts.layerDepth, req.maxLayerDepth ?? DEFAULT_MAX_LAYER_DEPTH),
+      keptBy: null,
     };
     last = current;
     publish();
@@ -401,7 +444,14 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       if (active.slidingTtl) publish();
       return current;
     },
-    { validator: (_req) => requireActive() },
+    {
+      validator: (_req) => {
+        requireActive();
+        // Not offered: the next job starts from its base image, and its commit begins a fresh chain.
+        const why = (current as SnapshotState).reuseBlockedBy;
+        if (why) throw ApplicationFailure.nonRetryable(why, ErrorType.chainTooDeep);
+      },
+    },
   );
 
   const mergedRefusal = (pr: PullRequestRef, ended: boolean) =>
@@ -544,7 +594,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       }
       if (continueAsNewDue()) {
         await condition(() => pendingRegistrations === 0 && allHandlersFinished());
-        const carry: SnapshotCarry = { current, retiring, last, deliveries, mergedPullRequests };
+        const carry: SnapshotCarry = { current, retiring, last, deliveries, mergedPullRequests, refusals };
         await continueAsNew<typeof snapshotWorkflow>({ projectId, workItemId, options, carry });
       }
     }
@@ -565,6 +615,50 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     );
   }
   return { last };
+}
+
+/**
+ * The workflow id is what makes a work item's snapshots one workflow; a run under another id (a
+ * client starting it by hand) would hold images no lookup or reconciler finds under its name.
+ */
+function assertIdentity(projectId: unknown, workItemId: unknown): void {
+  const id = workflowInfo().workflowId;
+  if (typeof projectId !== 'string' || !ID_PATTERN.test(projectId)) {
+    throw ApplicationFailure.nonRetryable(
+      `snapshot workflow ${id}: projectId ${JSON.stringify(projectId)} is not a valid id`,
+      ErrorType.invalidRequest,
+    );
+  }
+  if (typeof workItemId !== 'string' || !ID_PATTERN.test(workItemId)) {
+    throw ApplicationFailure.nonRetryable(
+      `snapshot workflow ${id}: workItemId ${JSON.stringify(workItemId)} is not a valid id`,
+      ErrorType.invalidRequest,
+    );
+  }
+  const expected = snapshotWorkflowId(projectId, workItemId);
+  if (id !== expected) {
+    throw ApplicationFailure.nonRetryable(
+      `workflow id ${id} does not match project ${projectId} and work item ${workItemId}: ` +
+        `their snapshot workflow is ${expected}`,
+      ErrorType.invalidRequest,
+    );
+  }
+}
+
+function chainTooDeep(layerDepth: number, maxLayerDepth: number): string | null {
+  if (layerDepth < maxLayerDepth) return null;
+  return (
+    `not offered for reuse: the image has ${layerDepth} layers and snapshots from ${maxLayerDepth} on ` +
+    '(SNAPKEEPER_MAX_LAYER_DEPTH) are not, since Docker refuses a commit past 125; ' +
+    'start the next job from its base image and register that commit'
+  );
+}
+
+function blockText(block: RemovalBlock): string {
+  if (block.outcome === 'in-use') {
+    return `in use by container(s) ${block.holders.map((h) => h.slice(0, 12)).join(', ')}`;
+  }
+  return `the engine refused: ${block.reason ?? 'conflict'}`;
 }
 
 function registrationFailure(err: unknown, req: RegisterRequest): ApplicationFailure {
@@ -598,6 +692,13 @@ function describe(state: SnapshotStatus, shown: SnapshotState, retiring: Snapsho
     lines.push(`pull request: ${shown.pullRequest.repository}#${shown.pullRequest.number}`);
   if (shown.endReason) lines.push(`ended: ${shown.endReason}${shown.message ? ` (${shown.message})` : ''}`);
   if (shown.blockedBy) lines.push(`blocked: ${shown.blockedBy}`);
+  if (shown.keptBy?.length) lines.push(`kept by: ${shown.keptBy.map((r) => `\`${r}\``).join(', ')}`);
+  if (shown.reuseBlockedBy) lines.push(`reuse: ${shown.reuseBlockedBy}`);
+  if (shown.references?.length || shown.layerDepth) {
+    lines.push(
+      `references: ${(shown.references ?? []).map((r) => `\`${r}\``).join(', ') || 'none (registered by id)'} · layers: ${shown.layerDepth ?? '?'}`,
+    );
+  }
   if (retiring.length > 0) {
     lines.push(`leaving the disk: ${retiring.map((r) => `${r.image} (${r.state})`).join(', ')}`);
   }

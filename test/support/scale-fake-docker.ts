@@ -13,8 +13,18 @@ export class ScaleFakeDocker implements DockerPort {
   private readonly children = new Map<string, number>();
   counters = { list: 0, inspect: 0, remove: 0, tag: 0 };
 
-  addImage(info: Omit<ImageInfo, 'parentId'> & { parentId?: string }): void {
-    const image: ImageInfo = { parentId: '', ...info, repoTags: [...info.repoTags] };
+  addImage(
+    info: Omit<ImageInfo, 'parentId' | 'repoDigests' | 'comment' | 'layers'> &
+      Partial<Pick<ImageInfo, 'parentId' | 'repoDigests' | 'comment' | 'layers'>>,
+  ): void {
+    const image: ImageInfo = {
+      parentId: '',
+      repoDigests: [],
+      comment: '',
+      layers: 2,
+      ...info,
+      repoTags: [...info.repoTags],
+    };
     this.images.set(image.id, image);
     for (const t of image.repoTags) this.tags.set(t, image.id);
     if (image.parentId) this.children.set(image.parentId, (this.children.get(image.parentId) ?? 0) + 1);

@@ -44,11 +44,13 @@ describe('docker activities', () => {
 
   it('remove is idempotent: removed, then already-gone', async () => {
     docker.addImage(ID, ['snap/p1:w1', 'extra:1'], managedLabels('p1', 'w1'));
-    expect(await acts.removeSnapshotImage({ ...owner, imageId: ID })).toEqual({
+    // Both references are the snapshot's own (recorded at registration).
+    const references = ['snap/p1:w1', 'extra:1'];
+    expect(await acts.removeSnapshotImage({ ...owner, imageId: ID, references })).toEqual({
       outcome: 'removed',
       holders: [],
     });
-    expect(await acts.removeSnapshotImage({ ...owner, imageId: ID })).toEqual({
+    expect(await acts.removeSnapshotImage({ ...owner, imageId: ID, references })).toEqual({
       outcome: 'already-gone',
       holders: [],
     });
@@ -92,6 +94,6 @@ describe('docker activities', () => {
     docker.addImage(ID, ['snap/p1:w1'], managedLabels('p1', 'w1'));
     docker.containers.push({ id: 'c1', imageId: ID, state: 'running', names: ['/c1'] });
     expect(await acts.invalidateSnapshot({ ...owner, image: 'snap/p1:w1', imageId: ID })).toBe('untagged');
-    expect(docker.images.get(ID)?.repoTags).toEqual([`snapkeeper/retiring:${'a'.repeat(64)}`]);
+    expect(docker.images.get(ID)?.repoTags).toEqual([`snapkeeper/held:${'a'.repeat(64)}`]);
   });
 });

@@ -5,7 +5,7 @@ import {
 } from '../../src/activities/reconcile-activities.js';
 import { createDockerActivities } from '../../src/activities/docker-activities.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { LABEL_MANAGED, managedLabels } from '../../src/shared/names.js';
+import { LABEL_MANAGED, heldTag, managedLabels, reapingTag } from '../../src/shared/names.js';
 import { FakeDocker } from './fake-docker.js';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');
@@ -75,16 +75,23 @@ describe('reconcile host activities', () => {
     ]);
   });
 
-  it('removes an old orphan: its tags, then the image, never forced', async () => {
-    add('a', ['snap/p:w', 'snap/p:alias'], managedLabels('p', 'w'), 15);
+  it('removes an old orphan: its tags, then the image by untagging its own held tag, never forced', async () => {
+    add('a', ['snap/p:w', reapingTag(id('a'))], managedLabels('p', 'w'), 15);
     const result = await acts.removeOrphanImage({ imageId: id('a'), orphanGraceSeconds: 600 });
     expect(result.outcome).toBe('removed');
     expect(docker.images.has(id('a'))).toBe(false);
     expect(docker.calls.filter((c) => c.startsWith('remove'))).toEqual([
       'remove snap/p:w',
-      'remove snap/p:alias',
-      `remove ${id('a')}`,
+      `remove ${reapingTag(id('a'))}`,
+      `remove ${heldTag(id('a'))}`,
     ]);
+  });
+
+  it('keeps an old orphan that two tags name (neither attributable) and touches neither', async () => {
+    add('a', ['snap/p:w', 'snap/p:alias'], managedLabels('p', 'w'), 15);
+    const result = await acts.removeOrphanImage({ imageId: id('a'), orphanGraceSeconds: 600 });
+    expect(result).toEqual({ outcome: 'kept', holders: ['snap/p:w', 'snap/p:alias'] });
+    expect(docker.images.get(id('a'))?.repoTags).toEqual(['snap/p:w', 'snap/p:alias']);
   });
 
   it('removes a batch, each image on its own checks', async () => {

@@ -135,14 +135,17 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
             },
             '422': {
               description:
-                'ImageNotFound (no such image on the host) or UnmanagedImage (labels missing or wrong)',
+                'ImageNotFound (no such image on the host), AmbiguousReference (a short id or name ' +
+                'that names several images) or UnmanagedImage (labels missing or wrong)',
               example: {
                 error: 'ImageNotFound',
                 message: 'image snapkeeper/snapshot:x does not exist on this host',
               },
             },
             '503': {
-              description: 'HostUnavailable (no Docker worker for that host) or Temporal unreachable',
+              description:
+                "HostUnavailable (no Docker worker for that host), EngineUnavailable (the host's Docker " +
+                'engine failed or did not answer) or Temporal unreachable: retry later',
             },
           },
         },
@@ -172,6 +175,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
             ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
             ...(slidingTtl !== undefined ? { slidingTtl } : {}),
             ...(body.pullRequest ? { pullRequest: body.pullRequest } : {}),
+            ...(config.maxLayerDepth !== undefined ? { maxLayerDepth: config.maxLayerDepth } : {}),
           }),
         );
       } catch (err) {
@@ -202,12 +206,17 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
           summary: 'Reuse lookup: the active snapshot of a work item',
           description:
             'Records the use (lastUsedAt) and, when the TTL slides, renews it. ' +
+            'A snapshot whose image has SNAPKEEPER_MAX_LAYER_DEPTH layers or more is not offered ' +
+            '(404 ChainTooDeep, with the reason): start the next job from its base image. ' +
             'Ids containing "/" are URL-encoded in the path (%2F).',
           tags: ['snapshots'],
           auth: true,
           responses: {
             '200': { description: 'The active snapshot', schema: snapshotSchema, example: EXAMPLE_STATE },
-            '404': { description: 'SnapshotNotFound: no active snapshot (a miss)' },
+            '404': {
+              description:
+                'A miss: SnapshotNotFound (no active snapshot) or ChainTooDeep (the snapshot is too deep to commit from again)',
+            },
             ...COMMON_ERRORS,
           },
         },
