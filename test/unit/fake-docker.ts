@@ -13,6 +13,8 @@ export class FakeDocker implements DockerPort {
 
   /** When set, every call fails like an engine that answers with this status (or is down: 0). */
   failWith: number | undefined;
+  /** References whose removal the engine answers with 409, whatever the state. */
+  conflictOn = new Set<string>();
 
   addImage(
     id: string,
@@ -62,6 +64,7 @@ export class FakeDocker implements DockerPort {
   async removeImage(ref: string, options: { force?: boolean } = {}): Promise<'removed' | 'not-found'> {
     this.calls.push(`remove ${ref}`);
     this.fail();
+    if (this.conflictOn.has(ref)) throw new DockerError(`conflict: unable to remove ${ref}`, 409);
     const info = this.resolve(ref);
     if (!info) return 'not-found';
     const used = this.containers.some((c) => c.imageId === info.id);
