@@ -152,9 +152,11 @@ async function resolveImage(docker: DockerPort, ref: string): Promise<ImageInfo>
 export function createDockerActivities({ docker, log }: DockerActivityDeps) {
   return {
     /**
-     * Registration: resolves the reference (tag, short or full id, digest) to the full id, checks
-     * the labels of its work item, and gives the image snapkeeper's held tag, so that a current
-     * snapshot always carries a reference. Tagging again is a no-op, so a retry is harmless.
+     * Registration: resolves the reference (tag, short or full id, digest) to the full id and
+     * checks the labels of its work item. An image that no reference names (a retired parent
+     * registered again by its id) gets snapkeeper's held tag, so that a current snapshot always
+     * carries a reference and the parent walk never takes it. Tagging again is a no-op, so a retry
+     * is harmless.
      */
     async inspectSnapshotImage(input: InspectSnapshotImageInput): Promise<ImageFacts> {
       const info = await resolveImage(docker, input.image);
@@ -166,7 +168,7 @@ export function createDockerActivities({ docker, log }: DockerActivityDeps) {
           ErrorType.invalidRequest,
         );
       }
-      if (!info.repoTags.includes(heldTag(info.id))) {
+      if (info.repoTags.length + info.repoDigests.length === 0) {
         await engine('tag', input.image, () =>
           docker.tagImage(info.id, HELD_REPOSITORY, imageIdTag(info.id)),
         );

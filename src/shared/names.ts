@@ -45,9 +45,10 @@ export function managedLabels(projectId: string, workItemId: string): Record<str
 export const RETIRING_REPOSITORY = 'snapkeeper/retiring';
 
 /**
- * Every current snapshot carries this reference from its registration on, so a current snapshot is
- * never untagged (the parent walk only takes untagged images) and its removal is always the untag
- * of a reference snapkeeper owns, never a delete by id that could take someone else's tag along.
+ * snapkeeper's holding reference: an image registered without any reference gets it, so a current
+ * snapshot is never untagged (the parent walk only takes untagged images); an image being retired
+ * gets it before its reuse reference goes; and a removal always ends with the untag of this tag,
+ * never with a delete by id that could take a tag someone just added along.
  */
 export const HELD_REPOSITORY = 'snapkeeper/held';
 

@@ -30,8 +30,15 @@ describe('docker activities: references', () => {
       expect(facts.layerDepth).toBe(7);
       expect(facts.references).toContain('snap/p1:w1');
     }
-    // Every current snapshot carries snapkeeper's held tag from its registration on.
-    expect(docker.images.get(ID)?.repoTags).toEqual(['snap/p1:w1', heldTag(ID)]);
+    // A tagged image needs no reference of snapkeeper's while it is current.
+    expect(docker.images.get(ID)?.repoTags).toEqual(['snap/p1:w1']);
+  });
+
+  it('an image no reference names gets the held tag at registration, so it is never untagged while current', async () => {
+    docker.addImage(ID, [], managedLabels('p1', 'w1'));
+    const facts = await acts.inspectSnapshotImage({ ...owner, image: 'a'.repeat(12) });
+    expect(facts.references).toEqual([]);
+    expect(docker.images.get(ID)?.repoTags).toEqual([heldTag(ID)]);
   });
 
   it('refuses an unknown reference and an ambiguous one, non-retryably', async () => {
