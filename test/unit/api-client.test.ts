@@ -178,11 +178,15 @@ describe('commitSnapshot', () => {
         repo: DEFAULT_SNAPSHOT_REPOSITORY,
         tag: a.image.split(':')[1],
         pause: true,
+        // The commit declares itself: its id in a label and in the Comment, its own tag in a label.
+        comment: `snapkeeper commit ${a.commitId}`,
         changes: [
-          'LABEL "io.snapkeeper.managed"="true" "io.snapkeeper.project"="Org/Repo" "io.snapkeeper.work-item"="feature/X.1"',
+          `LABEL "io.snapkeeper.managed"="true" "io.snapkeeper.project"="Org/Repo" "io.snapkeeper.work-item"="feature/X.1" "io.snapkeeper.commit"="${a.commitId}" "io.snapkeeper.reference"="${a.image}"`,
         ],
       },
     });
+    expect(a.commitId).toMatch(/^[a-f0-9]{24}$/);
+    expect(b.commitId).not.toBe(a.commitId);
   });
 
   it('takes a repository and tag; refuses invalid ids and references', async () => {
