@@ -165,6 +165,22 @@ export const snapshotSchema = {
     endReason: nullableString,
     blockedBy: nullableString,
     message: nullableString,
+    references: {
+      type: 'array',
+      items: { type: 'string' },
+      description:
+        "References snapkeeper owns for the image besides its own snapkeeper/* tags: the registered one, or the commit's own tag when registered by id.",
+    },
+    layerDepth: { type: 'integer', description: 'Layer count of the image (RootFS layers).' },
+    reuseBlockedBy: {
+      ...nullableString,
+      description: 'Why a lookup does not offer the snapshot (SNAPKEEPER_MAX_LAYER_DEPTH reached).',
+    },
+    keptBy: {
+      type: ['array', 'null'],
+      items: { type: 'string' },
+      description: 'State kept: the references snapkeeper does not own that keep the image.',
+    },
   },
 } as const;
 
