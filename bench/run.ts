@@ -14,6 +14,7 @@ import { createDockerPort, createDockerode } from '../src/docker/dockerode-adapt
 import { createLogger } from '../src/logging/logger.js';
 import { createSnapshotService } from '../src/service/snapshot-service.js';
 import { createWorkers } from '../src/worker/create-workers.js';
+import { snapshotWorkflowId } from '../src/shared/names.js';
 import { stateQuery } from '../src/workflows/messages.js';
 import { ensureBaseImage } from '../scripts/lib/base-image.js';
 import { startDockerEngine } from '../scripts/lib/docker-engine.js';
@@ -127,7 +128,8 @@ async function main(): Promise<void> {
       const [startMs, h] = await timed(() =>
         client.workflow.start('snapshotWorkflow', {
           taskQueue: 'snapkeeper',
-          workflowId: `bench-raw-start-${i}-${randomBytes(3).toString('hex')}`,
+          // Its own id: the workflow refuses to run under one that does not match its ids.
+          workflowId: snapshotWorkflowId('bench-raw', workItemId),
           args: [{ projectId: 'bench-raw', workItemId }],
         }),
       );
