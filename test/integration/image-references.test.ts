@@ -94,6 +94,19 @@ describe('registration names its image in any form', () => {
     expect(result.last).toMatchObject({ imageId: img.imageId, state: 'removed' });
   });
 
+  it('a cancel of a snapshot registered by short id removes the image and the workflow ends cancelled', async () => {
+    const ids = uniqueIds('refs-cancel');
+    const img = await makeSnapshotImage(docker, { ...ids });
+    await api.client.register({ ...ids, image: img.imageId.slice(7, 19), host: HOST });
+    const handle = worker.service.handle(ids.projectId, ids.workItemId);
+    await handle.cancel();
+    await waitGone(img.imageId, 'cancelled');
+    await waitFor(async () => (await handle.describe()).status.name === 'CANCELLED', {
+      ...DEADLINE,
+      message: 'the cancel did not complete',
+    });
+  });
+
   it('an unknown short id, an unknown digest and an ambiguous reference answer 422 with a message', async () => {
     const ids = uniqueIds('refs-bad');
     const unknownShort = await post({ ...ids, image: '0123456789ab', host: HOST });
