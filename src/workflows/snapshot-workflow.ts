@@ -20,6 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import type { DockerActivities, RemovalBlock } from '../activities/docker-activities.js';
 import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS } from '../shared/errors.js';
 import {
@@ -119,8 +120,8 @@ const cleanupProfile = {
 } as const;
 
 interface HostActivities {
-  registration: DockerActivities;
-  cleanup: DockerActivities;
+  registration: ActivityInterfaceFor<DockerActivities>;
+  cleanup: ActivityInterfaceFor<DockerActivities>;
 }
 
 export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<SnapshotWorkflowResult> {
@@ -226,18 +227,22 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
         blockedBy: blockText(block),
       };
       replaceRetiring(image.imageId, blocked);
-      await sleep(backoff * 1000);
+      await sleep(backoff * 1000, {
+        summary: `retry the removal of ${shortId(image.imageId)} in ${backoff}s`,
+      });
       backoff = Math.min(backoff * 2, backoffMax);
     };
     for (;;) {
       const outcome = await whileHostAnswers(
         image,
-        acts.invalidateSnapshot({
-          ...owner,
-          image: image.image,
-          imageId: image.imageId,
-          ...(references ? { references } : {}),
-        }),
+        acts.invalidateSnapshot.executeWithOptions({ summary: stepSummary('invalidate', image) }, [
+          {
+            ...owner,
+            image: image.image,
+            imageId: image.imageId,
+            ...(references ? { references } : {}),
+          },
+        ]),
       );
       if (typeof outcome === 'string') break;
       await blockedFor(outcome);
@@ -246,11 +251,13 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     for (;;) {
       const result = await whileHostAnswers(
         image,
-        acts.removeSnapshotImage({
-          ...owner,
-          imageId: image.imageId,
-          ...(references ? { references } : {}),
-        }),
+        acts.removeSnapshotImage.executeWithOptions({ summary: stepSummary('remove', image) }, [
+          {
+            ...owner,
+            imageId: image.imageId,
+            ...(references ? { references } : {}),
+          },
+        ]),
       );
       if (result.outcome === 'in-use' || result.outcome === 'blocked') {
         await blockedFor({ outcome: result.outcome, holders: result.holders, reason: result.reason });
@@ -293,7 +300,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     let before: SnapshotState | undefined;
     const notice = new CancellationScope();
     notice
-      .run(() => sleep(hostWaitNoticeMs))
+      .run(() => sleep(hostWaitNoticeMs, { summary: `notice if ${image.host} does not answer` }))
       .then(
         () => {
           if (!retiring.some((r) => r.imageId === image.imageId)) return;
@@ -328,11 +335,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   async function register(req: RegisterRequest): Promise<RegisterResult> {
     let facts;
     try {
-      facts = await activitiesOn(req.host).registration.inspectSnapshotImage({
-        projectId,
-        workItemId,
-        image: req.image,
-      });
+      facts = await activitiesOn(req.host).registration.inspectSnapshotImage.executeWithOptions(
+        { summary: `inspect ${req.image} on ${req.host}` },
+        [{ projectId, workItemId, image: req.image }],
+      );
     } catch (err) {
       throw registrationFailure(err, req);
     }
@@ -580,7 +586,9 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       if (current) {
         const active = current;
         const remaining = Math.max(Date.parse(active.expiresAt) - Date.now(), 1);
-        const woke = await condition(() => current !== active || continueAsNewDue(), remaining);
+        const woke = await condition(() => current !== active || continueAsNewDue(), remaining, {
+          summary: `TTL ${formatSeconds(active.ttlSeconds)} of ${shortId(active.imageId)}`,
+        });
         if (!woke && current === active) {
           endCurrent('expired', `TTL of ${active.ttlSeconds}s reached`);
         }
@@ -703,4 +711,25 @@ function describe(state: SnapshotStatus, shown: SnapshotState, retiring: Snapsho
     lines.push(`leaving the disk: ${retiring.map((r) => `${r.image} (${r.state})`).join(', ')}`);
   }
   return lines.join('\n\n');
+}
+
+// Summaries make the event history read as the snapshot's story in the Web UI and the CLIs
+// ("remove sha256:ab12… on build-3", "TTL 24h"). They are metadata only: replay ignores them.
+function shortId(imageId: string): string {
+  return imageId.length > 19 ? `${imageId.slice(0, 19)}…` : imageId;
+}
+
+function stepSummary(step: 'invalidate' | 'remove', image: SnapshotState): string {
+  return `${step} ${shortId(image.imageId)} on ${image.host}`;
+}
+
+function formatSeconds(seconds: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+  ] as const) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
 }

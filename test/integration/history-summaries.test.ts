@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import type Dockerode from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InProcessWorker } from '../support/in-process-worker.js';
+import { startInProcessWorker } from '../support/in-process-worker.js';
+import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
+import { newDocker, uniqueIds } from '../support/test-env.js';
+import { waitFor } from '../support/wait-for.js';
+
+const HOST = `summaries-${randomUUID().slice(0, 8)}`;
+
+let worker: InProcessWorker;
+let docker: Dockerode;
+
+beforeAll(async () => {
+  docker = newDocker();
+  worker = await startInProcessWorker({ hostId: HOST });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+});
+
+function summaries(events: temporal.api.history.v1.IHistoryEvent[]): string[] {
+  return events.flatMap((e) => {
+    const payload = e.userMetadata?.summary;
+    return payload ? [String(defaultPayloadConverter.fromPayload(payload))] : [];
+  });
+}
+
+describe('event history', () => {
+  it("reads as the snapshot's story: inspect, TTL timer, invalidate and remove carry summaries", async () => {
+    const ids = uniqueIds('story');
+    const img = await makeSnapshotImage(docker, { ...ids, labels: 'managed' });
+    await worker.service.register({ ...ids, image: img.image, host: HOST, ttlSeconds: 2 });
+    await waitFor(async () => !(await imageExists(docker, img.imageId)), {
+      timeoutMs: 60_000,
+      message: `image ${img.imageId} still on the engine after its TTL`,
+    });
+    const handle = worker.service.handle(ids.projectId, ids.workItemId);
+    const short = `${img.imageId.slice(0, 19)}…`;
+    await waitFor(
+      async () => summaries((await handle.fetchHistory()).events ?? []).some((s) => s.startsWith('remove')),
+      { timeoutMs: 30_000, message: 'no remove step in the history' },
+    );
+    const told = summaries((await handle.fetchHistory()).events ?? []);
+    expect(told).toEqual(
+      expect.arrayContaining([
+        `inspect ${img.image} on ${HOST}`,
+        `TTL 2s of ${short}`,
+        `invalidate ${short} on ${HOST}`,
+        `remove ${short} on ${HOST}`,
+      ]),
+    );
+  });
+});
