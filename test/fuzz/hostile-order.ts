@@ -135,7 +135,8 @@ export async function runHostileSequence(ops: HostileOp[], d: HostileDeps): Prom
             '/webhooks/github',
             first.headers,
             first.body,
-            [200, 503],
+            // A merge is answered 202 (durable hand-off), every time it is delivered.
+            [200, 202, 503],
           );
         break;
       }
