@@ -119,7 +119,26 @@ describe('reconcile: a Docker worker killed mid-activity', () => {
         started.lastFailure?.timeoutFailureInfo?.timeoutType === TIMEOUT_TYPE_HEARTBEAT
       );
     });
-    expect(retried).toBe(true);
+    // The activity seen running may still finish in the moment between that look and the kill (a
+    // quiet machine makes these activities short); then its first attempt completed and there is
+    // no heartbeat timeout to see, but the promise below (upkeep goes on) must hold all the same.
+    const events = history.events ?? [];
+    const scheduled = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityId === caught.activityId,
+    );
+    const startedOfCaught = events.find(
+      (e) =>
+        scheduled?.eventId != null &&
+        String(e.activityTaskStartedEventAttributes?.scheduledEventId ?? '') === String(scheduled.eventId),
+    );
+    const finishedBeforeTheKill = (startedOfCaught?.activityTaskStartedEventAttributes?.attempt ?? 2) < 2;
+    if (finishedBeforeTheKill) {
+      console.warn(
+        `${caught.type} ${caught.activityId} finished before the kill; no heartbeat timeout to check`,
+      );
+    } else {
+      expect(retried).toBe(true);
+    }
     // ...long before the activity's start-to-close timeout (5 minutes) would have let it go.
     expect(runDoneSeconds).toBeLessThan(90);
 
