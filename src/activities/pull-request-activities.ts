@@ -11,20 +11,11 @@ import { mergedPullRequestWorkflowId } from '../workflows/pull-request-names.js'
 import type { PullRequestTargetsRequest } from '../workflows/pull-request-types.js';
 import type { ControlDeps } from './reconcile-activities.js';
 import { requireClient } from './reconcile-activities.js';
+import { signalOpen } from '../service/signal-open.js';
 
 export interface TargetsSignalled {
   found: number;
   signalled: number;
-}
-
-async function signalOpen(send: () => Promise<void>): Promise<boolean> {
-  try {
-    await send();
-    return true;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
-  }
 }
 
 function signallerFor(client: Client): TargetSignaller {

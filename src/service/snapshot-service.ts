@@ -31,6 +31,7 @@ import type { pullRequestClosedWorkflow } from '../workflows/pull-request-workfl
 import { closedPullRequestWorkflowId, mergedPullRequestWorkflowId } from '../workflows/pull-request-names.js';
 import type { PullRequestClosedInput, PullRequestWorkflowOptions } from '../workflows/pull-request-types.js';
 import { SnapshotError, fromUpdateFailure } from './snapshot-error.js';
+import { signalOpen } from './signal-open.js';
 
 export interface SnapshotServiceDeps {
   client: Client;
@@ -243,16 +244,6 @@ export function createSnapshotService({
 }
 
 export type SnapshotService = ReturnType<typeof createSnapshotService>;
-
-async function signalOpen(send: () => Promise<void>): Promise<boolean> {
-  try {
-    await send();
-    return true;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
-  }
-}
 
 function isMissing(err: unknown): boolean {
   if (err instanceof WorkflowNotFoundError) return true;
