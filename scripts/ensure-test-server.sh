@@ -52,12 +52,18 @@ cat >"$DIR/pom.xml" <<EOF
       <artifactId>temporal-test-server</artifactId>
       <version>$TEST_SERVER_VERSION</version>
     </dependency>
+    <!-- The server logs through SLF4J 1.7 without a binding, which warns on every start. -->
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-nop</artifactId>
+      <version>1.7.36</version>
+    </dependency>
   </dependencies>
 </project>
 EOF
 # A half-finished earlier attempt must not leave stale jars on the classpath.
 rm -rf "$DIR/lib" "$DIR/.lib.tmp"
-if ! mvn -q -B -f "$DIR/pom.xml" dependency:copy-dependencies \
+if ! mvn -q -B -Dstyle.color=never -f "$DIR/pom.xml" dependency:copy-dependencies \
   -DincludeScope=runtime -DoutputDirectory="$DIR/.lib.tmp" >&2; then
   echo "ensure-test-server: Maven could not resolve io.temporal:temporal-test-server:$TEST_SERVER_VERSION (is Maven Central reachable? see ../shared/ENVIRONMENT.md)" >&2
   exit 1
