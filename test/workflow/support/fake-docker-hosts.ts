@@ -24,8 +24,8 @@ export interface DockerActivityCall {
   activity: DockerActivityName;
   /** The host whose queue ran it. */
   host: string;
-  /** inspect: the reference asked about; invalidate and remove: the image id. */
-  target: string;
+  /** The image the call is about (for inspect: the id the reference names). */
+  imageId: string;
   workflowId: string;
   runId: string;
   /** Server time when this attempt was scheduled: skipped time, in a time-skipping environment. */
@@ -67,33 +67,33 @@ export class FakeDockerHosts {
     this.unmanaged.add(reference);
   }
 
-  /** The calls about one image (inspect calls name the reference, so give the reference too). */
-  callsFor(imageId: string, reference?: string): DockerActivityCall[] {
-    return this.calls.filter((c) => c.target === imageId || (reference && c.target === reference));
+  /** The calls about one image, in the order they were made. */
+  callsFor(imageId: string): DockerActivityCall[] {
+    return this.calls.filter((c) => c.imageId === imageId);
   }
 
-  /** `activity target` for every call about one image, in order: reads well in an expectation. */
+  /** The activities called about one image, in order: reads well in an expectation. */
   storyOf(imageId: string): string[] {
     return this.callsFor(imageId).map((c) => c.activity);
   }
 
   activitiesFor(host: string): SnapshotDockerActivities {
-    const record = (activity: DockerActivityName, target: string) => {
+    const record = (activity: DockerActivityName, imageId: string) => {
       const info = Context.current().info;
       this.calls.push({
         activity,
         host,
-        target,
-        workflowId: info.workflowExecution.workflowId,
-        runId: info.workflowExecution.runId,
+        imageId,
+        workflowId: info.workflowExecution?.workflowId ?? '',
+        runId: info.workflowExecution?.runId ?? '',
         scheduledAtMs: info.currentAttemptScheduledTimestampMs,
         attempt: info.attempt,
       });
     };
     return {
       inspectSnapshotImage: async (input): Promise<ImageFacts> => {
-        record('inspectSnapshotImage', input.image);
         const imageId = imageIdOf(input.image);
+        record('inspectSnapshotImage', imageId);
         if (this.unmanaged.has(input.image)) {
           throw ApplicationFailure.nonRetryable(
             `image ${input.image} (${imageId}) is not a managed snapshot of ${input.projectId}/${input.workItemId}`,
@@ -116,7 +116,8 @@ export class FakeDockerHosts {
       removeSnapshotImage: async (input): Promise<RemoveSnapshotImageResult> => {
         record('removeSnapshotImage', input.imageId);
         const answer = this.removeAnswers.get(input.imageId)?.shift() ?? { outcome: 'removed', holders: [] };
-        if ('refuse' in answer) throw ApplicationFailure.nonRetryable(answer.refuse, ErrorType.unmanagedImage);
+        if ('refuse' in answer)
+          throw ApplicationFailure.nonRetryable(answer.refuse, ErrorType.unmanagedImage);
         return answer;
       },
     };

@@ -6,7 +6,7 @@ import type { TestProject } from 'vitest/node';
 import { repoPath } from '../../../scripts/lib/repo-root.js';
 import { runScript } from '../../../scripts/lib/run-script.js';
 import { webpackConfigHook, workflowsPath } from '../../../src/worker/workflow-bundle-options.js';
-import './provided-context.js';
+import { provideSpecContext } from './provided-context.js';
 
 const log = (message: string) => process.stderr.write(`[workflow-spec] ${message}\n`);
 
@@ -17,13 +17,14 @@ const log = (message: string) => process.stderr.write(`[workflow-spec] ${message
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
-  const testServerPath = await runScript(repoPath('scripts', 'ensure-test-server.sh'), [], { passStderr: true });
+  const testServerPath = await runScript(repoPath('scripts', 'ensure-test-server.sh'), [], {
+    passStderr: true,
+  });
   const { code } = await bundleWorkflowCode({ workflowsPath, webpackConfigHook, logger: quietLogger });
   const dir = await mkdtemp(join(tmpdir(), 'snapkeeper-workflow-spec-'));
   const workflowBundlePath = join(dir, 'workflow-bundle.js');
   await writeFile(workflowBundlePath, code);
-  project.provide('testServerPath', testServerPath);
-  project.provide('workflowBundlePath', workflowBundlePath);
+  provideSpecContext(project, { testServerPath, workflowBundlePath });
   log(`test server and workflow bundle ready in ${Date.now() - started} ms`);
   return async () => {
     await rm(dir, { recursive: true, force: true });
@@ -36,6 +37,8 @@ const quietLogger = {
   trace: () => undefined,
   debug: () => undefined,
   info: () => undefined,
-  warn: (message: string, meta?: Record<string, unknown>) => log(`warn: ${message} ${JSON.stringify(meta ?? {})}`),
-  error: (message: string, meta?: Record<string, unknown>) => log(`error: ${message} ${JSON.stringify(meta ?? {})}`),
+  warn: (message: string, meta?: Record<string, unknown>) =>
+    log(`warn: ${message} ${JSON.stringify(meta ?? {})}`),
+  error: (message: string, meta?: Record<string, unknown>) =>
+    log(`error: ${message} ${JSON.stringify(meta ?? {})}`),
 };

@@ -3,13 +3,12 @@
 import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
 import { WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../../../src/shared/names.js';
 import proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../../src/shared/names.js';
 import { FakeControl } from './fake-control.js';
 import { FakeDockerHosts } from './fake-docker-hosts.js';
-import './provided-context.js';
+import { injectSpecContext } from './provided-context.js';
 
 export const SPEC_HOSTS = ['build-1', 'build-2'] as const;
 export type SpecHost = (typeof SPEC_HOSTS)[number];
@@ -30,7 +29,8 @@ const START_ATTEMPTS = 3;
 
 export async function startSpecEnvironment(): Promise<SpecEnvironment> {
   installQuietRuntime();
-  const env = await createTimeSkipping(inject('testServerPath'));
+  const { testServerPath, workflowBundlePath } = injectSpecContext();
+  const env = await createTimeSkipping(testServerPath);
   try {
     await addSearchAttributes(env, env.namespace ?? 'default');
     const docker = new FakeDockerHosts();
@@ -40,12 +40,16 @@ export async function startSpecEnvironment(): Promise<SpecEnvironment> {
       await Worker.create({
         ...common,
         taskQueue: WORKFLOW_TASK_QUEUE,
-        workflowBundle: { codePath: inject('workflowBundlePath') },
+        workflowBundle: { codePath: workflowBundlePath },
         activities: control.activities(),
       }),
       ...(await Promise.all(
         SPEC_HOSTS.map((host) =>
-          Worker.create({ ...common, taskQueue: dockerTaskQueue(host), activities: docker.activitiesFor(host) }),
+          Worker.create({
+            ...common,
+            taskQueue: dockerTaskQueue(host),
+            activities: docker.activitiesFor(host),
+          }),
         ),
       )),
     ];
