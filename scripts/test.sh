@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `npm test`: static checks, then every vitest project (unit, and integration against a real
-# Temporal dev server and a private Docker engine; SNAPKEEPER_TEST_TEMPORAL=cluster: against the
-# Temporal server on PostgreSQL instead). Extra arguments go to vitest, e.g.
+# `npm test`: static checks, then every vitest project (unit; workflow, the snapshot workflow's
+# specification on Temporal's time-skipping test server; and integration against a real Temporal
+# dev server and a private Docker engine; SNAPKEEPER_TEST_TEMPORAL=cluster: against the Temporal
+# server on PostgreSQL instead). Extra arguments go to vitest, e.g.
 #   npm test -- --project unit
+#   npm test -- --project workflow
 #   npm test -- --project integration test/integration/harness.test.ts
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,5 +24,9 @@ bash scripts/ensure-temporal.sh all >/dev/null
 # The Temporal server on PostgreSQL: the mTLS test always starts one, SNAPKEEPER_TEST_TEMPORAL=cluster
 # runs everything on one.
 bash scripts/ensure-temporal.sh server >/dev/null
+# The time-skipping test server of the workflow specification (test/workflow): Java, from Maven
+# Central once.
+phase ensure-test-server
+bash scripts/ensure-test-server.sh >/dev/null
 phase vitest
 exec npx vitest run "$@"

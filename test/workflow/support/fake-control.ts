@@ -1,0 +1,38 @@
+// Scripted stand-ins for the control activities the snapshot workflow calls on the workflow queue:
+// the budget admission (answers "nothing evicted") and the merge-record check of a pull request.
+import type { BudgetControlActivities } from '../../../src/activities/budget-activities.js';
+import type { PullRequestControlActivities } from '../../../src/activities/pull-request-activities.js';
+import type { PullRequestRef } from '../../../src/shared/types.js';
+import type { AdmitRequest } from '../../../src/workflows/budget-types.js';
+
+export type SnapshotControlActivities = Pick<BudgetControlActivities, 'admitToBudget'> &
+  Pick<PullRequestControlActivities, 'isPullRequestMerged'>;
+
+const key = (pr: PullRequestRef) => `${pr.repository.toLowerCase()}#${pr.number}`;
+
+export class FakeControl {
+  readonly admissions: (AdmitRequest & { host: string })[] = [];
+  readonly mergeChecks: PullRequestRef[] = [];
+  private readonly merged = new Set<string>();
+
+  /** From now on the merge record of this pull request exists (its webhook arrived). */
+  recordMerge(pr: PullRequestRef): void {
+    this.merged.add(key(pr));
+  }
+
+  activities(): SnapshotControlActivities {
+    return {
+      admitToBudget: async (input) => {
+        this.admissions.push(input);
+        return {
+          evicted: [],
+          usage: { snapshots: 1, bytes: input.sizeBytes, diskUsedPercent: null, diskEstimatedPercent: null },
+        };
+      },
+      isPullRequestMerged: async (pr) => {
+        this.mergeChecks.push(pr);
+        return this.merged.has(key(pr));
+      },
+    };
+  }
+}

@@ -1,0 +1,125 @@
+// Scripted stand-ins for the Docker activities of the snapshot workflow (one set per host queue):
+// plain objects with the real activities' signatures that record every call and answer as a test
+// tells them to. Unit-level fakes: the real activities are proven against a real engine elsewhere.
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type {
+  DockerActivities,
+  InvalidateOutcome,
+  RemovalBlock,
+  RemoveSnapshotImageResult,
+} from '../../../src/activities/docker-activities.js';
+import { ErrorType } from '../../../src/shared/errors.js';
+import type { ImageFacts } from '../../../src/shared/types.js';
+
+export type SnapshotDockerActivities = Pick<
+  DockerActivities,
+  'inspectSnapshotImage' | 'invalidateSnapshot' | 'removeSnapshotImage'
+>;
+
+export type DockerActivityName = keyof SnapshotDockerActivities;
+
+export interface DockerActivityCall {
+  activity: DockerActivityName;
+  /** The host whose queue ran it. */
+  host: string;
+  /** The image the call is about (for inspect: the id the reference names). */
+  imageId: string;
+  workflowId: string;
+  runId: string;
+  /** Server time when this attempt was scheduled: skipped time, in a time-skipping environment. */
+  scheduledAtMs: number;
+  attempt: number;
+}
+
+/** How a removal attempt answers: an outcome of the real activity, or a permanent refusal. */
+export type RemoveAnswer = RemoveSnapshotImageResult | { refuse: string };
+
+export type InvalidateAnswer = InvalidateOutcome | RemovalBlock;
+
+/** The id an engine would give the image a reference names; stable, so a test can compute it. */
+export function imageIdOf(reference: string): string {
+  return `sha256:${createHash('sha256').update(reference).digest('hex')}`;
+}
+
+export const IMAGE_SIZE_BYTES = 150_000_000;
+
+export class FakeDockerHosts {
+  readonly calls: DockerActivityCall[] = [];
+  private readonly removeAnswers = new Map<string, RemoveAnswer[]>();
+  private readonly invalidateAnswers = new Map<string, InvalidateAnswer[]>();
+  /** References that registration refuses as not managed by the work item. */
+  private readonly unmanaged = new Set<string>();
+
+  /** The next removal attempts of this image answer these, in order; afterwards `removed`. */
+  answerRemovals(imageId: string, ...answers: RemoveAnswer[]): void {
+    this.removeAnswers.set(imageId, [...(this.removeAnswers.get(imageId) ?? []), ...answers]);
+  }
+
+  /** The next invalidation attempts of this image answer these, in order; afterwards `untagged`. */
+  answerInvalidations(imageId: string, ...answers: InvalidateAnswer[]): void {
+    this.invalidateAnswers.set(imageId, [...(this.invalidateAnswers.get(imageId) ?? []), ...answers]);
+  }
+
+  /** Registration of this reference finds an image without the work item's managed labels. */
+  markUnmanaged(reference: string): void {
+    this.unmanaged.add(reference);
+  }
+
+  /** The calls about one image, in the order they were made. */
+  callsFor(imageId: string): DockerActivityCall[] {
+    return this.calls.filter((c) => c.imageId === imageId);
+  }
+
+  /** The activities called about one image, in order: reads well in an expectation. */
+  storyOf(imageId: string): string[] {
+    return this.callsFor(imageId).map((c) => c.activity);
+  }
+
+  activitiesFor(host: string): SnapshotDockerActivities {
+    const record = (activity: DockerActivityName, imageId: string) => {
+      const info = Context.current().info;
+      this.calls.push({
+        activity,
+        host,
+        imageId,
+        workflowId: info.workflowExecution?.workflowId ?? '',
+        runId: info.workflowExecution?.runId ?? '',
+        scheduledAtMs: info.currentAttemptScheduledTimestampMs,
+        attempt: info.attempt,
+      });
+    };
+    return {
+      inspectSnapshotImage: async (input): Promise<ImageFacts> => {
+        const imageId = imageIdOf(input.image);
+        record('inspectSnapshotImage', imageId);
+        if (this.unmanaged.has(input.image)) {
+          throw ApplicationFailure.nonRetryable(
+            `image ${input.image} (${imageId}) is not a managed snapshot of ${input.projectId}/${input.workItemId}`,
+            ErrorType.unmanagedImage,
+          );
+        }
+        return {
+          imageId,
+          sizeBytes: IMAGE_SIZE_BYTES,
+          labels: {},
+          createdAt: new Date(0).toISOString(),
+          references: [input.image],
+          layerDepth: 3,
+        };
+      },
+      invalidateSnapshot: async (input): Promise<InvalidateAnswer> => {
+        record('invalidateSnapshot', input.imageId);
+        return this.invalidateAnswers.get(input.imageId)?.shift() ?? 'untagged';
+      },
+      removeSnapshotImage: async (input): Promise<RemoveSnapshotImageResult> => {
+        record('removeSnapshotImage', input.imageId);
+        const answer = this.removeAnswers.get(input.imageId)?.shift() ?? { outcome: 'removed', holders: [] };
+        if ('refuse' in answer)
+          throw ApplicationFailure.nonRetryable(answer.refuse, ErrorType.unmanagedImage);
+        return answer;
+      },
+    };
+  }
+}
