@@ -14,8 +14,8 @@ import { createDockerPort, createDockerode } from '../src/docker/dockerode-adapt
 import { createLogger } from '../src/logging/logger.js';
 import { createSnapshotService } from '../src/service/snapshot-service.js';
 import { createWorkers } from '../src/worker/create-workers.js';
-import { snapshotWorkflowId } from '../src/shared/names.js';
-import { stateQuery } from '../src/workflows/messages.js';
+import { snapshotWorkflowId } from '../src/contract/names.js';
+import { stateQuery } from '../src/contract/messages.js';
 import { ensureBaseImage } from '../scripts/lib/base-image.js';
 import { startDockerEngine } from '../scripts/lib/docker-engine.js';
 import { ensureTemporal } from '../scripts/lib/ensure-temporal.js';

@@ -9,9 +9,9 @@ export type {
 } from './client/snapkeeper-client.js';
 export { DEFAULT_SNAPSHOT_REPOSITORY, commitSnapshot, defaultSnapshotTag } from './client/commit-snapshot.js';
 export type { CommitSnapshotOptions, CommittedSnapshot } from './client/commit-snapshot.js';
-export type { SnapshotPage, SnapshotSummary } from './service/list-snapshots.js';
-export type * from './shared/types.js';
-export { ErrorType } from './shared/errors.js';
-export type { ErrorTypeName } from './shared/errors.js';
-export * from './shared/limits.js';
-export * from './shared/names.js';
+export type * from './contract/snapshot-types.js';
+export { ErrorType } from './contract/errors.js';
+export type { ErrorTypeName } from './contract/errors.js';
+export * from './contract/limits.js';
+export * from './contract/names.js';
+export { SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTE_TYPES } from './contract/search-attributes.js';

@@ -8,7 +8,7 @@ import type { TLSConfig } from '@temporalio/client';
 import {
   SearchAttributeTypeError,
   ensureSearchAttributes,
-} from '../../src/worker/ensure-search-attributes.js';
+} from '../../src/service/ensure-search-attributes.js';
 import type { TemporalServerBinaries } from './ensure-temporal.js';
 import { ensureTemporalServer } from './ensure-temporal.js';
 import { assertPortFree, findFreePortInRange } from './free-port.js';

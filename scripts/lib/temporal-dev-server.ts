@@ -2,14 +2,14 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../src/shared/names.js';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/contract/search-attributes.js';
 import { assertPortFree, findFreePort } from './free-port.js';
 import type { ManagedChild, OutputStream } from './managed-child.js';
 import { describeExit, startChild, tail } from './managed-child.js';
 import {
   SearchAttributeTypeError,
   ensureSearchAttributes,
-} from '../../src/worker/ensure-search-attributes.js';
+} from '../../src/service/ensure-search-attributes.js';
 
 export interface DevServerOptions {
   /** The `temporal` CLI binary (see scripts/ensure-temporal.sh). */

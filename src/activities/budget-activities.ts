@@ -2,13 +2,10 @@
 // worker is configured, its disk, image sizes) on its Docker queue; the control ones reach the
 // budget workflow through the Temporal client, for the snapshot workflow and the reconciler.
 import { statfs as nodeStatfs } from 'node:fs/promises';
-import { WithStartWorkflowOperation } from '@temporalio/client';
 import type { ProjectPolicies } from '../config/project-policy.js';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import type { Logger } from '../logging/logger.js';
-import { WORKFLOW_TASK_QUEUE } from '../shared/names.js';
-import type { UpkeepMetrics } from '../worker/worker-metrics.js';
-import type { BudgetWorkflowInput, budgetWorkflow } from '../workflows/budget-workflow.js';
+import type { UpkeepMetrics } from './upkeep-metrics.js';
 import type {
   AdmitRequest,
   AdmitResult,
@@ -20,11 +17,12 @@ import type {
   BudgetLimits,
   DiskUsageFacts,
   HostScan,
-} from '../workflows/budget-types.js';
-import { lruOrder } from '../workflows/budget-policy.js';
-import { budgetAdmitUpdate, budgetCheckUpdate } from '../workflows/messages.js';
-import type { SnapshotOwnerView } from '../workflows/reconcile-types.js';
-import { budgetWorkflowId } from '../workflows/upkeep-names.js';
+} from '../contract/budget-types.js';
+import { lruOrder } from '../contract/budget-types.js';
+import { budgetAdmitUpdate, budgetCheckUpdate } from '../contract/messages.js';
+import type { SnapshotOwnerView } from '../contract/reconcile-types.js';
+import type { BudgetWorkflowOptions } from '../service/budget-workflow-start.js';
+import { budgetWorkflowStart } from '../service/budget-workflow-start.js';
 import { heartbeating } from './heartbeat.js';
 import { mapLimit } from './map-limit.js';
 import type { ControlDeps } from './reconcile-activities.js';
@@ -164,22 +162,9 @@ export function createBudgetHostActivities({
 
 export type BudgetHostActivities = ReturnType<typeof createBudgetHostActivities>;
 
-function startBudget(host: string, options?: BudgetWorkflowInput['options']) {
-  return new WithStartWorkflowOperation<typeof budgetWorkflow>('budgetWorkflow', {
-    workflowId: budgetWorkflowId(host),
-    taskQueue: WORKFLOW_TASK_QUEUE,
-    args: [{ hostId: host, ...(options ? { options } : {}) }],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    staticSummary: `Snapshot budget of host ${host}`,
-    staticDetails:
-      `Serialises the budget decisions of Docker host \`${host}\`: snapshot count, bytes, disk watermarks. ` +
-      'Over a limit, it evicts the least recently used snapshots.',
-  });
-}
-
 export interface BudgetControlDeps extends ControlDeps {
   /** Options for budget workflows this process starts (tests shorten history limits). */
-  budgetWorkflowOptions?: BudgetWorkflowInput['options'];
+  budgetWorkflowOptions?: BudgetWorkflowOptions;
 }
 
 const SCAN_CONCURRENCY = 16;
@@ -259,7 +244,7 @@ export function createBudgetControlActivities({ client, budgetWorkflowOptions }:
       const { host, ...entry } = input;
       return requireClient(client).workflow.executeUpdateWithStart(budgetAdmitUpdate, {
         args: [entry],
-        startWorkflowOperation: startBudget(host, budgetWorkflowOptions),
+        startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
       });
     },
 
@@ -268,7 +253,7 @@ export function createBudgetControlActivities({ client, budgetWorkflowOptions }:
       const { host, ...request } = input;
       return requireClient(client).workflow.executeUpdateWithStart(budgetCheckUpdate, {
         args: [request],
-        startWorkflowOperation: startBudget(host, budgetWorkflowOptions),
+        startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
       });
     },
   });

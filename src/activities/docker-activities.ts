@@ -4,13 +4,13 @@ import { DockerError } from '../docker/docker-port.js';
 import type { ReleaseResult } from '../docker/release-image.js';
 import { containersUsing, keepImage, releaseImage } from '../docker/release-image.js';
 import type { Logger } from '../logging/logger.js';
-import { ErrorType } from '../shared/errors.js';
+import { ErrorType } from '../contract/errors.js';
 import {
   attributeReferences,
   canonicalTag,
   referenceKind,
   referencesAtRegistration,
-} from '../shared/image-references.js';
+} from '../contract/image-references.js';
 import {
   HELD_REPOSITORY,
   LABEL_MANAGED,
@@ -19,8 +19,8 @@ import {
   REAPING_REPOSITORY,
   heldTag,
   imageIdTag,
-} from '../shared/names.js';
-import type { ImageFacts } from '../shared/types.js';
+} from '../contract/names.js';
+import type { ImageFacts } from '../contract/snapshot-types.js';
 
 export interface DockerActivityDeps {
   docker: DockerPort;

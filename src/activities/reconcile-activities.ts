@@ -5,34 +5,34 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import { keepImage, releaseImage } from '../docker/release-image.js';
-import { attributeReferences } from '../shared/image-references.js';
+import { attributeReferences } from '../contract/image-references.js';
 import type { Logger } from '../logging/logger.js';
-import { ErrorType } from '../shared/errors.js';
-import { HOST_ID_PATTERN } from '../shared/limits.js';
+import { ErrorType } from '../contract/errors.js';
+import { HOST_ID_PATTERN } from '../contract/limits.js';
 import {
   LABEL_COMMIT,
   LABEL_MANAGED,
   LABEL_PROJECT,
   LABEL_WORK_ITEM,
   REAPING_REPOSITORY,
-  SEARCH_ATTRIBUTES,
+  hostOfReconcileSchedule,
   imageIdTag,
   reapingTag,
   snapshotWorkflowId,
-} from '../shared/names.js';
-import { SA } from '../shared/search-attribute-keys.js';
-import type { SnapshotWorkflowView } from '../shared/types.js';
-import type { UpkeepMetrics } from '../worker/worker-metrics.js';
-import { stateQuery, vanishedSignal } from '../workflows/messages.js';
+} from '../contract/names.js';
+import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
+import { SEARCH_ATTRIBUTE_KEYS } from '../contract/search-attribute-keys.js';
+import type { SnapshotWorkflowView } from '../contract/snapshot-types.js';
+import type { UpkeepMetrics } from './upkeep-metrics.js';
+import { stateQuery, vanishedSignal } from '../contract/messages.js';
 import type {
   ManagedImage,
   ManagedImagePage,
   ReconcileReport,
   SnapshotOwnerView,
   WorkflowIdPage,
-} from '../workflows/reconcile-types.js';
-import { TAGS_PER_IMAGE_LIMIT } from '../workflows/reconcile-types.js';
-import { hostOfReconcileSchedule } from '../workflows/upkeep-names.js';
+} from '../contract/reconcile-types.js';
+import { TAGS_PER_IMAGE_LIMIT } from '../contract/reconcile-types.js';
 import { heartbeating } from './heartbeat.js';
 import { mapLimit } from './map-limit.js';
 
@@ -403,7 +403,7 @@ export function createReconcileControlActivities({ client, log }: ControlDeps) {
         if (host && HOST_ID_PATTERN.test(host)) hosts.add(host);
       }
       for await (const wf of c.workflow.list({ query: openSnapshotsQuery() })) {
-        const host = wf.typedSearchAttributes.get(SA.host);
+        const host = wf.typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.host);
         if (typeof host === 'string' && HOST_ID_PATTERN.test(host)) hosts.add(host);
       }
       return [...hosts].sort();

@@ -2,8 +2,8 @@
 // stack trace. Refusals of the workflow (SnapshotError) map by type; Temporal being unreachable is
 // a 503 the caller may retry; anything unexpected is a 500 with a generic message, logged in full.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorType } from '../shared/errors.js';
-import type { ErrorTypeName } from '../shared/errors.js';
+import { ErrorType } from '../contract/errors.js';
+import type { ErrorTypeName } from '../contract/errors.js';
 import { SnapshotError } from '../service/snapshot-error.js';
 import { InvalidListRequest, grpcCode } from '../service/list-snapshots.js';
 

@@ -5,7 +5,7 @@ import { createLogger } from '../logging/logger.js';
 import { createSnapshotService } from '../service/snapshot-service.js';
 import { connectClient } from '../temporal/connect-client.js';
 import { describeTemporalConnection } from '../temporal/connection-options.js';
-import { ensureSearchAttributes } from '../worker/ensure-search-attributes.js';
+import { ensureSearchAttributes } from '../service/ensure-search-attributes.js';
 import { createApiServer } from './server.js';
 
 async function main(): Promise<void> {

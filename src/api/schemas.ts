@@ -1,6 +1,6 @@
 // JSON schemas of the HTTP API. Fastify validates requests with them (ajv), and the OpenAPI
 // document is built from the same objects, so the two cannot drift. The patterns come from
-// src/shared/limits.ts, which the workflow's update validators enforce too.
+// src/contract/limits.ts, which the workflow's update validators enforce too.
 import {
   HOST_ID_PATTERN,
   ID_PATTERN,
@@ -10,8 +10,9 @@ import {
   MIN_TTL_SECONDS,
   REASON_MAX_LENGTH,
   REPOSITORY_PATTERN,
-} from '../shared/limits.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SNAPSHOT_STATUSES } from '../service/list-snapshots.js';
+} from '../contract/limits.js';
+import { SNAPSHOT_STATUSES } from '../contract/snapshot-types.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../service/list-snapshots.js';
 
 export const idSchema = {
   type: 'string',

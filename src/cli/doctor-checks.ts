@@ -10,10 +10,15 @@ import { buildListQuery } from '../service/list-snapshots.js';
 import { startReconcile } from '../service/run-reconcile.js';
 import type { Poller } from '../service/task-queue-pollers.js';
 import { describePollers, livePollers } from '../service/task-queue-pollers.js';
-import { HOST_ID_PATTERN } from '../shared/limits.js';
-import { SEARCH_ATTRIBUTE_TYPES, WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../shared/names.js';
-import { SA } from '../shared/search-attribute-keys.js';
-import { hostOfReconcileSchedule, reconcileScheduleId } from '../workflows/upkeep-names.js';
+import { HOST_ID_PATTERN } from '../contract/limits.js';
+import {
+  WORKFLOW_TASK_QUEUE,
+  dockerTaskQueue,
+  hostOfReconcileSchedule,
+  reconcileScheduleId,
+} from '../contract/names.js';
+import { SEARCH_ATTRIBUTE_TYPES } from '../contract/search-attributes.js';
+import { SEARCH_ATTRIBUTE_KEYS } from '../contract/search-attribute-keys.js';
 import { connectTemporal } from './connect.js';
 import { formatDuration, formatRelative } from './format.js';
 
@@ -255,7 +260,7 @@ async function checkSchedules(
   } else {
     let scanned = 0;
     for await (const wf of client.workflow.list({ query: buildListQuery({}) })) {
-      const host = wf.typedSearchAttributes.get(SA.host);
+      const host = wf.typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.host);
       if (typeof host === 'string' && HOST_ID_PATTERN.test(host)) withSnapshots.add(host);
       if (++scanned >= MAX_SCANNED_SNAPSHOTS) break;
     }

@@ -2,8 +2,9 @@
 // print. Every outcome maps to one of the documented exit codes (exit-codes.ts).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../config/config.js';
-import { InvalidListRequest, SNAPSHOT_STATUSES, grpcCode } from '../service/list-snapshots.js';
-import { HOST_ID_PATTERN, ID_PATTERN, REASON_MAX_LENGTH } from '../shared/limits.js';
+import { SNAPSHOT_STATUSES } from '../contract/snapshot-types.js';
+import { InvalidListRequest, grpcCode } from '../service/list-snapshots.js';
+import { HOST_ID_PATTERN, ID_PATTERN, REASON_MAX_LENGTH } from '../contract/limits.js';
 import { runDoctor } from './commands/doctor.js';
 import { runDrainHost } from './commands/drain-host.js';
 import { runInvalidate } from './commands/invalidate.js';

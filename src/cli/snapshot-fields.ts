@@ -1,5 +1,5 @@
 // One snapshot image as `key: value` lines, for `show` and `invalidate`.
-import type { SnapshotState } from '../shared/types.js';
+import type { SnapshotState } from '../contract/snapshot-types.js';
 import { formatBytes, formatRelative } from './format.js';
 import { renderFields } from './table.js';
 

@@ -6,9 +6,9 @@
 // snapshot (labels inherited, Comment not) from the snapshot itself, so it never removes that one.
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
-import { ID_PATTERN, IMAGE_REF_MAX_LENGTH, IMAGE_REF_PATTERN } from '../shared/limits.js';
-import { commitComment } from '../shared/image-references.js';
-import { LABEL_COMMIT, LABEL_REFERENCE, managedLabels } from '../shared/names.js';
+import { ID_PATTERN, IMAGE_REF_MAX_LENGTH, IMAGE_REF_PATTERN } from '../contract/limits.js';
+import { commitComment } from '../contract/image-references.js';
+import { LABEL_COMMIT, LABEL_REFERENCE, managedLabels } from '../contract/names.js';
 
 export const DEFAULT_SNAPSHOT_REPOSITORY = 'snapkeeper/snapshot';
 

@@ -1,13 +1,14 @@
 // The typed client routers use. Plain `fetch`, no dependencies: it runs wherever Node 20 does.
-import type { SnapshotPage, SnapshotSummary } from '../service/list-snapshots.js';
 import type {
   PullRequestRef,
   RegisterOutcome,
   RegisterSnapshotBody,
   RegisterResult,
+  SnapshotPage,
   SnapshotState,
   SnapshotStatus,
-} from '../shared/types.js';
+  SnapshotSummary,
+} from '../contract/snapshot-types.js';
 
 export interface SnapkeeperClientOptions {
   /** e.g. http://snapkeeper:8080 */

@@ -9,7 +9,7 @@ import {
   HOST_ID_PATTERN,
   MAX_LAYER_DEPTH_LIMIT,
   MAX_TTL_SECONDS,
-} from '../shared/limits.js';
+} from '../contract/limits.js';
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

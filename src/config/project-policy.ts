@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ID_PATTERN, MAX_TTL_SECONDS, REPOSITORY_PATTERN } from '../shared/limits.js';
+import { ID_PATTERN, MAX_TTL_SECONDS, REPOSITORY_PATTERN } from '../contract/limits.js';
 import { parseDuration } from './config.js';
 
 const ttl = z.union([z.number().int(), z.string()]).transform((v, ctx) => {

@@ -1,8 +1,8 @@
 // Takes snapkeeper's references off an image, and with the last of them the image itself, without
 // ever deleting by id: the delete is the untag of snapkeeper's own holding tag, so a reference
 // someone adds at the same moment survives, and the image with it.
-import type { Attribution } from '../shared/image-references.js';
-import { HELD_REPOSITORY, heldTag, imageIdTag, keptTag, KEPT_REPOSITORY } from '../shared/names.js';
+import type { Attribution } from '../contract/image-references.js';
+import { HELD_REPOSITORY, heldTag, imageIdTag, keptTag, KEPT_REPOSITORY } from '../contract/names.js';
 import type { DockerPort, ImageInfo } from './docker-port.js';
 import { DockerError } from './docker-port.js';
 

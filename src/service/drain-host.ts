@@ -7,10 +7,9 @@
 import type { Client } from '@temporalio/client';
 import { ScheduleNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HOST_ID_PATTERN } from '../shared/limits.js';
-import { dockerTaskQueue } from '../shared/names.js';
-import { budgetWorkflowId, reconcileScheduleId } from '../workflows/upkeep-names.js';
-import type { SnapshotSummary } from './list-snapshots.js';
+import { HOST_ID_PATTERN } from '../contract/limits.js';
+import { budgetWorkflowId, dockerTaskQueue, reconcileScheduleId } from '../contract/names.js';
+import type { SnapshotSummary } from '../contract/snapshot-types.js';
 import { listSnapshots } from './list-snapshots.js';
 import type { SnapshotService } from './snapshot-service.js';
 import { describePollers, livePollers } from './task-queue-pollers.js';

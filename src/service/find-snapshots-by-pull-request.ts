@@ -2,14 +2,15 @@
 // Eventually consistent like every visibility read: a link made a moment before the merge may be
 // missed by one look, which is why the per-pull-request workflow looks again later, and why a link
 // made after the merge is checked against the merge record instead.
-import { REPOSITORY_PATTERN } from '../shared/limits.js';
-import { SEARCH_ATTRIBUTES, parseSnapshotWorkflowId } from '../shared/names.js';
-import type { PullRequestRef } from '../shared/types.js';
-import type { WorkItemRef } from '../workflows/pull-request-types.js';
+import { REPOSITORY_PATTERN } from '../contract/limits.js';
+import { WORKFLOW_TYPES, parseSnapshotWorkflowId } from '../contract/names.js';
+import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
+import type { PullRequestRef } from '../contract/snapshot-types.js';
+import type { WorkItemRef } from '../contract/pull-request-types.js';
 import type { VisibilityClient } from './list-snapshots.js';
-import { SNAPSHOT_WORKFLOW_TYPE, visibilityLiteral } from './list-snapshots.js';
+import { visibilityLiteral } from './list-snapshots.js';
 
-export type { WorkItemRef } from '../workflows/pull-request-types.js';
+export type { WorkItemRef } from '../contract/pull-request-types.js';
 
 const PAGE_SIZE = 500;
 
@@ -17,7 +18,7 @@ export function pullRequestQuery(pr: PullRequestRef): string {
   if (!REPOSITORY_PATTERN.test(pr.repository)) throw new Error('repository must be "owner/name"');
   if (!Number.isInteger(pr.number) || pr.number < 1) throw new Error('number must be a positive integer');
   return [
-    `WorkflowType = ${visibilityLiteral(SNAPSHOT_WORKFLOW_TYPE)}`,
+    `WorkflowType = ${visibilityLiteral(WORKFLOW_TYPES.snapshot)}`,
     `ExecutionStatus = 'Running'`,
     `${SEARCH_ATTRIBUTES.repository} = ${visibilityLiteral(pr.repository)}`,
     `${SEARCH_ATTRIBUTES.pullRequest} = ${pr.number}`,

@@ -4,18 +4,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { ID_PATTERN, HOST_ID_PATTERN, REPOSITORY_PATTERN } from '../shared/limits.js';
-import { SEARCH_ATTRIBUTES, parseSnapshotWorkflowId } from '../shared/names.js';
-import type { PullRequestRef, SnapshotState, SnapshotStatus } from '../shared/types.js';
+import { ID_PATTERN, HOST_ID_PATTERN, REPOSITORY_PATTERN } from '../contract/limits.js';
+import { WORKFLOW_TYPES, parseSnapshotWorkflowId } from '../contract/names.js';
+import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
+import type {
+  PullRequestRef,
+  SnapshotPage,
+  SnapshotStatus,
+  SnapshotSummary,
+} from '../contract/snapshot-types.js';
+import { SNAPSHOT_STATUSES } from '../contract/snapshot-types.js';
 
-export const SNAPSHOT_WORKFLOW_TYPE = 'snapshotWorkflow';
-export const SNAPSHOT_STATUSES: SnapshotStatus[] = [
-  'active',
-  'invalidated',
-  'removal-blocked',
-  'removed',
-  'kept',
-];
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
@@ -58,33 +57,6 @@ export interface ListSnapshotsFilter {
   cursor?: string;
 }
 
-/**
- * A snapshot as visibility knows it. `imageId`, `createdAt` and `lastUsedAt` are not search
- * attributes, so a listing shows them as null unless it asked for the full view (a query per item).
- */
-export interface SnapshotSummary extends Omit<
-  SnapshotState,
-  'imageId' | 'createdAt' | 'lastUsedAt' | 'ttlSeconds' | 'slidingTtl' | 'endReason' | 'blockedBy' | 'message'
-> {
-  imageId: string | null;
-  createdAt: string | null;
-  lastUsedAt: string | null;
-  ttlSeconds?: number;
-  slidingTtl?: boolean;
-  endReason?: SnapshotState['endReason'];
-  blockedBy?: string | null;
-  message?: string | null;
-  workflowId: string;
-  /** Temporal's execution status of the owning workflow: running, completed, terminated, … */
-  workflowStatus: string;
-}
-
-export interface SnapshotPage {
-  items: SnapshotSummary[];
-  /** Pass back as `cursor` for the next page; null on the last page. */
-  nextCursor: string | null;
-}
-
 export class InvalidListRequest extends Error {
   constructor(message: string) {
     super(message);
@@ -105,7 +77,7 @@ export function visibilityLiteral(value: string): string {
  * last published state never shows as alive; `removed` and `kept` list closed ones too, within retention.
  */
 export function buildListQuery(filter: Pick<ListSnapshotsFilter, 'projectId' | 'state' | 'host'>): string {
-  const parts = [`WorkflowType = ${visibilityLiteral(SNAPSHOT_WORKFLOW_TYPE)}`];
+  const parts = [`WorkflowType = ${visibilityLiteral(WORKFLOW_TYPES.snapshot)}`];
   if (filter.projectId !== undefined) {
     if (!ID_PATTERN.test(filter.projectId)) throw new InvalidListRequest('projectId is not a valid id');
     parts.push(`${SEARCH_ATTRIBUTES.projectId} = ${visibilityLiteral(filter.projectId)}`);

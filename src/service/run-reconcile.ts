@@ -2,13 +2,10 @@
 // use. A run needs the workflow worker and the Docker worker of each host it names.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { HOST_ID_PATTERN } from '../shared/limits.js';
-import { WORKFLOW_TASK_QUEUE } from '../shared/names.js';
-import type {
-  ReconcileResult,
-  ReconcileWorkflowInput,
-  reconcileWorkflow,
-} from '../workflows/reconcile-workflow.js';
+import { HOST_ID_PATTERN } from '../contract/limits.js';
+import { WORKFLOW_TASK_QUEUE, WORKFLOW_TYPES } from '../contract/names.js';
+import type { ReconcileResult, ReconcileWorkflowInput } from '../contract/reconcile-types.js';
+import type { reconcileWorkflow } from '../workflows/reconcile-workflow.js';
 
 export const MANUAL_RECONCILE_ID_PREFIX = 'snapkeeper-reconcile-manual-';
 
@@ -38,7 +35,7 @@ export async function startReconcile(client: Client, input: RunReconcileInput): 
     ...(input.hostTimeoutSeconds !== undefined ? { hostTimeoutSeconds: input.hostTimeoutSeconds } : {}),
   };
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const handle = await client.workflow.start<typeof reconcileWorkflow>('reconcileWorkflow', {
+  const handle = await client.workflow.start<typeof reconcileWorkflow>(WORKFLOW_TYPES.reconcile, {
     workflowId: `${MANUAL_RECONCILE_ID_PREFIX}${stamp}-${randomUUID().slice(0, 8)}`,
     taskQueue: WORKFLOW_TASK_QUEUE,
     args: [args],

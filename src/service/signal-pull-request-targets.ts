@@ -1,13 +1,13 @@
 // One look for the snapshot workflows a closed pull request ends (its links in visibility, every
 // page, and the work items its branch maps to) and one idempotent signal to each. Used by the API
 // for a fast first pass and by the per-pull-request workflow's activity for the durable ones.
-import { snapshotWorkflowId } from '../shared/names.js';
-import type { InvalidateSignal, MergedSignal, PullRequestMatch } from '../shared/types.js';
+import { snapshotWorkflowId } from '../contract/names.js';
+import type { InvalidateSignal, MergedSignal, PullRequestMatch } from '../contract/snapshot-types.js';
 import type {
   PullRequestTargetsRequest,
   SignalledWorkItem,
   WorkItemRef,
-} from '../workflows/pull-request-types.js';
+} from '../contract/pull-request-types.js';
 import { findSnapshotsByPullRequest } from './find-snapshots-by-pull-request.js';
 import type { VisibilityClient } from './list-snapshots.js';
 

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import type { ErrorTypeName } from '../shared/errors.js';
-import { ErrorType } from '../shared/errors.js';
+import type { ErrorTypeName } from '../contract/errors.js';
+import { ErrorType } from '../contract/errors.js';
 
 /** A refusal the caller can act on; `type` is one of ErrorType and maps to an HTTP status. */
 export class SnapshotError extends Error {

@@ -4,9 +4,15 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import { ErrorType } from '../shared/errors.js';
-import { WORKFLOW_TASK_QUEUE, snapshotWorkflowId } from '../shared/names.js';
-import { SA } from '../shared/search-attribute-keys.js';
+import { ErrorType } from '../contract/errors.js';
+import {
+  WORKFLOW_TASK_QUEUE,
+  WORKFLOW_TYPES,
+  closedPullRequestWorkflowId,
+  mergedPullRequestWorkflowId,
+  snapshotWorkflowId,
+} from '../contract/names.js';
+import { SEARCH_ATTRIBUTE_KEYS } from '../contract/search-attribute-keys.js';
 import type {
   InvalidateRequest,
   InvalidateSignal,
@@ -16,7 +22,7 @@ import type {
   RegisterResult,
   SnapshotState,
   SnapshotWorkflowView,
-} from '../shared/types.js';
+} from '../contract/snapshot-types.js';
 import {
   invalidateSignal,
   invalidateUpdate,
@@ -25,11 +31,10 @@ import {
   registerUpdate,
   stateQuery,
   touchUpdate,
-} from '../workflows/messages.js';
+} from '../contract/messages.js';
 import type { SnapshotWorkflowOptions, snapshotWorkflow } from '../workflows/snapshot-workflow.js';
 import type { pullRequestClosedWorkflow } from '../workflows/pull-request-workflow.js';
-import { closedPullRequestWorkflowId, mergedPullRequestWorkflowId } from '../workflows/pull-request-names.js';
-import type { PullRequestClosedInput, PullRequestWorkflowOptions } from '../workflows/pull-request-types.js';
+import type { PullRequestClosedInput, PullRequestWorkflowOptions } from '../contract/pull-request-types.js';
 import { SnapshotError, fromUpdateFailure } from './snapshot-error.js';
 import { signalOpen } from './signal-open.js';
 
@@ -71,7 +76,7 @@ export function createSnapshotService({
     const request: RegisterRequest = { ...rest, ttlSeconds: rest.ttlSeconds ?? defaultTtlSeconds };
     for (let attempt = 1; ; attempt++) {
       const startWorkflowOperation = new WithStartWorkflowOperation<typeof snapshotWorkflow>(
-        'snapshotWorkflow',
+        WORKFLOW_TYPES.snapshot,
         {
           workflowId: snapshotWorkflowId(projectId, workItemId),
           taskQueue: WORKFLOW_TASK_QUEUE,
@@ -82,8 +87,8 @@ export function createSnapshotService({
             `Owns the Docker snapshot images of work item \`${workItemId}\` (project \`${projectId}\`). ` +
             'Each image is removed after its pull request merges, its TTL, an invalidation, an eviction, a replacement or a cancel.',
           typedSearchAttributes: [
-            { key: SA.projectId, value: projectId },
-            { key: SA.workItemId, value: workItemId },
+            { key: SEARCH_ATTRIBUTE_KEYS.projectId, value: projectId },
+            { key: SEARCH_ATTRIBUTE_KEYS.workItemId, value: workItemId },
           ],
         },
       );
@@ -187,7 +192,7 @@ export function createSnapshotService({
   ): Promise<{ workflowId: string }> {
     const pr = input.pullRequest;
     try {
-      await client.workflow.start<typeof pullRequestClosedWorkflow>('pullRequestClosedWorkflow', {
+      await client.workflow.start<typeof pullRequestClosedWorkflow>(WORKFLOW_TYPES.pullRequestClosed, {
         workflowId,
         taskQueue: WORKFLOW_TASK_QUEUE,
         args: [{ ...input, ...(pullRequestWorkflowOptions ? { options: pullRequestWorkflowOptions } : {}) }],
@@ -199,8 +204,8 @@ export function createSnapshotService({
           `Signals every snapshot workflow linked to \`${pr.repository}#${pr.number}\` or derived from its branch ` +
           `(delivery \`${input.deliveryId}\`), and looks again later for links visibility did not show yet.`,
         typedSearchAttributes: [
-          { key: SA.repository, value: pr.repository },
-          { key: SA.pullRequest, value: pr.number },
+          { key: SEARCH_ATTRIBUTE_KEYS.repository, value: pr.repository },
+          { key: SEARCH_ATTRIBUTE_KEYS.pullRequest, value: pr.number },
         ],
       });
     } catch (err) {

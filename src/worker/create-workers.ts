@@ -7,10 +7,10 @@ import type { ProjectPolicies } from '../config/project-policy.js';
 import { loadProjectPolicies } from '../config/project-policy.js';
 import type { DockerPort } from '../docker/docker-port.js';
 import type { Logger } from '../logging/logger.js';
-import { WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../shared/names.js';
+import { WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../contract/names.js';
 import type { BudgetWorkflowOptions } from '../workflows/budget-workflow.js';
 import { webpackConfigHook, workflowsPath } from './workflow-bundle-options.js';
-import type { UpkeepMetrics } from './worker-metrics.js';
+import type { UpkeepMetrics } from '../activities/upkeep-metrics.js';
 
 export interface WorkerDeps {
   config: Config;

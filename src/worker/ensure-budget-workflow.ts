@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { createBudgetControlActivities } from '../activities/budget-activities.js';
 import type { Logger } from '../logging/logger.js';
-import type { BudgetCheckResult } from '../workflows/budget-types.js';
+import type { BudgetCheckResult } from '../contract/budget-types.js';
 
 /**
  * Starts the budget entity of this worker's host if it is not running, and has it check the host

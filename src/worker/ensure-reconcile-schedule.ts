@@ -1,8 +1,8 @@
 import type { Client, ScheduleDescription, ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
-import { WORKFLOW_TASK_QUEUE } from '../shared/names.js';
-import type { ReconcileWorkflowInput, reconcileWorkflow } from '../workflows/reconcile-workflow.js';
-import { reconcileScheduleId } from '../workflows/upkeep-names.js';
+import { WORKFLOW_TASK_QUEUE, WORKFLOW_TYPES, reconcileScheduleId } from '../contract/names.js';
+import type { ReconcileWorkflowInput } from '../contract/reconcile-types.js';
+import type { reconcileWorkflow } from '../workflows/reconcile-workflow.js';
 
 export interface ReconcileScheduleSettings {
   hostId: string;
@@ -20,7 +20,7 @@ function action(s: ReconcileScheduleSettings): ScheduleOptionsStartWorkflowActio
   };
   return {
     type: 'startWorkflow',
-    workflowType: 'reconcileWorkflow',
+    workflowType: WORKFLOW_TYPES.reconcile,
     // The schedule appends the scheduled time, so each run has its own id.
     workflowId: reconcileScheduleId(s.hostId),
     taskQueue: WORKFLOW_TASK_QUEUE,
@@ -39,7 +39,7 @@ function matches(d: ScheduleDescription, s: ReconcileScheduleSettings): boolean 
     interval !== undefined &&
     Number(interval.every) === s.intervalMs &&
     d.policies.overlap === ScheduleOverlapPolicy.SKIP &&
-    d.action.workflowType === 'reconcileWorkflow' &&
+    d.action.workflowType === WORKFLOW_TYPES.reconcile &&
     d.action.taskQueue === WORKFLOW_TASK_QUEUE &&
     JSON.stringify(args?.[0]) === JSON.stringify(action(s).args[0])
   );

@@ -5,15 +5,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BudgetDecision } from '../workflows/budget-types.js';
-import type { ReconcileReport } from '../workflows/reconcile-types.js';
-
-export interface UpkeepMetrics {
-  readonly registry: Registry;
-  recordReconcile(report: ReconcileReport): void;
-  recordBudget(host: string, decision: BudgetDecision): void;
-  recordDisk(host: string, usedPercent: number): void;
-}
+import type { UpkeepMetrics } from '../activities/upkeep-metrics.js';
 
 export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): UpkeepMetrics {
   const registry = new Registry();

@@ -4,9 +4,9 @@
 // through a control activity, releases are signals.
 import { getExternalWorkflowHandle, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { BudgetControlActivities } from '../activities/budget-activities.js';
-import type { SnapshotState } from '../shared/types.js';
-import { budgetReleaseSignal } from './messages.js';
-import { budgetWorkflowId } from './upkeep-names.js';
+import type { SnapshotState } from '../contract/snapshot-types.js';
+import { budgetReleaseSignal } from '../contract/messages.js';
+import { budgetWorkflowId } from '../contract/names.js';
 
 const budget = proxyActivities<BudgetControlActivities>({
   // The registration waits for the decision, so the caller knows the budget holds when it returns.

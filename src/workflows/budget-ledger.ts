@@ -3,7 +3,7 @@
 // are chosen from them), a short memory of admissions and subtractions (so a repeated message
 // counts once), and the removals still under way. Pure and deterministic: bundled into the
 // workflow, and unit-tested at the size of a large host.
-import { lruOrder } from './budget-policy.js';
+import { lruOrder } from '../contract/budget-types.js';
 import type {
   AdmitRequest,
   BudgetEntry,
@@ -12,7 +12,7 @@ import type {
   LruKey,
   PendingRemoval,
   ReleaseSignal,
-} from './budget-types.js';
+} from '../contract/budget-types.js';
 
 /** Snapshots the budget knows one by one: the least recently used of the host. */
 export const COLD_SET_LIMIT = 500;

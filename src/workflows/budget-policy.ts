@@ -8,8 +8,8 @@ import type {
   BudgetUsage,
   DiskUsageFacts,
   Eviction,
-  LruKey,
-} from './budget-types.js';
+} from '../contract/budget-types.js';
+import { lruOrder } from '../contract/budget-types.js';
 
 export interface PlanInput {
   hostId: string;
@@ -37,15 +37,6 @@ export interface Plan {
    * the caller must learn more of them (a scan) to decide.
    */
   short: boolean;
-}
-
-/** Least recently used first: last use, then creation, then id (a total order). */
-export function lruOrder(a: LruKey, b: LruKey): number {
-  return (
-    Date.parse(a.lastUsedAt) - Date.parse(b.lastUsedAt) ||
-    Date.parse(a.createdAt) - Date.parse(b.createdAt) ||
-    (a.workflowId < b.workflowId ? -1 : a.workflowId > b.workflowId ? 1 : 0)
-  );
 }
 
 export function diskPercent(usedBytes: number, totalBytes: number): number {

@@ -15,8 +15,8 @@ import {
 } from '@temporalio/workflow';
 import type { BudgetControlActivities, BudgetHostActivities } from '../activities/budget-activities.js';
 import type { ReconcileControlActivities } from '../activities/reconcile-activities.js';
-import { ErrorType } from '../shared/errors.js';
-import { dockerTaskQueue } from '../shared/names.js';
+import { ErrorType } from '../contract/errors.js';
+import { dockerTaskQueue } from '../contract/names.js';
 import type {
   AdmitRequest,
   AdmitResult,
@@ -26,7 +26,7 @@ import type {
   BudgetView,
   Eviction,
   PendingRemoval,
-} from './budget-types.js';
+} from '../contract/budget-types.js';
 import type { LedgerCarry } from './budget-ledger.js';
 import { BudgetLedger } from './budget-ledger.js';
 import { formatBytes, planEvictions } from './budget-policy.js';
@@ -37,7 +37,7 @@ import {
   budgetReleaseSignal,
   budgetStateQuery,
   evictSignal,
-} from './messages.js';
+} from '../contract/messages.js';
 
 export interface BudgetWorkflowOptions {
   /** Continue-as-new once the history holds this many events (or when the server suggests it). */

@@ -6,8 +6,8 @@
 // way. Workflow code.
 import { log, proxyActivities } from '@temporalio/workflow';
 import type { PullRequestControlActivities } from '../activities/pull-request-activities.js';
-import type { PullRequestRef } from '../shared/types.js';
-import { pullRequestKey } from './pull-request-names.js';
+import type { PullRequestRef } from '../contract/snapshot-types.js';
+import { pullRequestKey } from '../contract/names.js';
 
 // The check is on the caller's path (registration, link): short, with a few quick retries.
 const control = proxyActivities<Pick<PullRequestControlActivities, 'isPullRequestMerged'>>({

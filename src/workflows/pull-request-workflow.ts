@@ -6,14 +6,14 @@
 // workflow exists (see merge-guard.ts).
 import { log, proxyActivities, sleep } from '@temporalio/workflow';
 import type { PullRequestControlActivities } from '../activities/pull-request-activities.js';
-import { ErrorType } from '../shared/errors.js';
+import { ErrorType } from '../contract/errors.js';
 import type {
   PullRequestClosedInput,
   PullRequestClosedResult,
   PullRequestLook,
-} from './pull-request-types.js';
+} from '../contract/pull-request-types.js';
 
-export type { PullRequestClosedInput, PullRequestClosedResult } from './pull-request-types.js';
+export type { PullRequestClosedInput, PullRequestClosedResult } from '../contract/pull-request-types.js';
 
 /** Seconds after the first look; visibility normally trails by well under a second. */
 export const DEFAULT_LOOK_DELAYS_SECONDS = [10, 60];

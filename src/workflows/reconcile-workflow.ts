@@ -22,8 +22,8 @@ import type {
   ReconcileControlActivities,
   ReconcileHostActivities,
 } from '../activities/reconcile-activities.js';
-import { NON_RETRYABLE_DOCKER_ERRORS } from '../shared/errors.js';
-import { dockerTaskQueue, snapshotWorkflowId } from '../shared/names.js';
+import { NON_RETRYABLE_DOCKER_ERRORS } from '../contract/errors.js';
+import { dockerTaskQueue, snapshotWorkflowId } from '../contract/names.js';
 import type {
   BlockedImage,
   KeptImage,
@@ -36,16 +36,16 @@ import type {
   SnapshotOwnerView,
   UnverifiedImage,
   VanishedSnapshot,
-} from './reconcile-types.js';
+} from '../contract/reconcile-types.js';
 import { describeOwners } from './owners.js';
-import { REPORT_LIST_LIMIT, TAGS_PER_IMAGE_LIMIT } from './reconcile-types.js';
+import { REPORT_LIST_LIMIT, TAGS_PER_IMAGE_LIMIT } from '../contract/reconcile-types.js';
 
 export type {
   ReconcileWorkflowInput,
   ReconcileResult,
   ReconcileReport,
   ReconcileHostInput,
-} from './reconcile-types.js';
+} from '../contract/reconcile-types.js';
 
 /** Orphans are fenced, re-checked against their owners, then removed, this many at a time. */
 const REMOVAL_BATCH = 100;

@@ -22,7 +22,7 @@ import {
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import type { DockerActivities, RemovalBlock } from '../activities/docker-activities.js';
-import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS } from '../shared/errors.js';
+import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS } from '../contract/errors.js';
 import {
   DEFAULT_MAX_LAYER_DEPTH,
   DEFAULT_TTL_SECONDS,
@@ -30,9 +30,9 @@ import {
   REASON_MAX_LENGTH,
   validatePullRequest,
   validateRegistrationFields,
-} from '../shared/limits.js';
-import { dockerTaskQueue, snapshotWorkflowId } from '../shared/names.js';
-import { SA } from '../shared/search-attribute-keys.js';
+} from '../contract/limits.js';
+import { dockerTaskQueue, snapshotWorkflowId } from '../contract/names.js';
+import { SEARCH_ATTRIBUTE_KEYS as SA } from '../contract/search-attribute-keys.js';
 import type {
   EndReason,
   PullRequestRef,
@@ -41,7 +41,7 @@ import type {
   SnapshotState,
   SnapshotStatus,
   SnapshotWorkflowView,
-} from '../shared/types.js';
+} from '../contract/snapshot-types.js';
 import {
   evictSignal,
   invalidateSignal,
@@ -52,7 +52,7 @@ import {
   stateQuery,
   touchUpdate,
   vanishedSignal,
-} from './messages.js';
+} from '../contract/messages.js';
 import { admitToBudget, releaseFromBudget } from './budget-hooks.js';
 import { heardMerge, mergeRecorded, rememberMerge } from './merge-guard.js';
 import { meantFor } from './pull-request-match.js';
@@ -73,7 +73,7 @@ export interface SnapshotCarry {
   retiring: SnapshotState[];
   last: SnapshotState | null;
   deliveries: string[];
-  /** Pull requests heard to have merged (keys of pull-request-names.ts). */
+  /** Pull requests heard to have merged (pullRequestKey, src/contract/names.ts). */
   mergedPullRequests?: string[];
   /** Removals refused for good: the workflow still fails with them when it ends. */
   refusals?: string[];

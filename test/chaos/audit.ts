@@ -7,9 +7,9 @@ import {
   LABEL_PROJECT,
   LABEL_WORK_ITEM,
   snapshotWorkflowId,
-} from '../../src/shared/names.js';
-import type { SnapshotWorkflowView } from '../../src/shared/types.js';
-import { stateQuery } from '../../src/workflows/messages.js';
+} from '../../src/contract/names.js';
+import type { SnapshotWorkflowView } from '../../src/contract/snapshot-types.js';
+import { stateQuery } from '../../src/contract/messages.js';
 import type { ReconcileResult, reconcileWorkflow } from '../../src/workflows/reconcile-workflow.js';
 import { listContainerIds, listManagedImages, removeContainer, resolveImage } from './chaos-images.js';
 import type { ChaosHost, ChaosSystem } from './chaos-system.js';

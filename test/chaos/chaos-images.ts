@@ -3,7 +3,7 @@
 // are containers that keep an image in use so its removal blocks.
 import type Dockerode from 'dockerode';
 import { commitSnapshot } from '../../src/client/commit-snapshot.js';
-import { LABEL_MANAGED } from '../../src/shared/names.js';
+import { LABEL_MANAGED } from '../../src/contract/names.js';
 
 export interface CommittedImage {
   image: string;

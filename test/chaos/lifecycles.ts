@@ -3,9 +3,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type Dockerode from 'dockerode';
-import { snapshotWorkflowId } from '../../src/shared/names.js';
-import type { SnapshotWorkflowView } from '../../src/shared/types.js';
-import { stateQuery } from '../../src/workflows/messages.js';
+import { snapshotWorkflowId } from '../../src/contract/names.js';
+import type { SnapshotWorkflowView } from '../../src/contract/snapshot-types.js';
+import { stateQuery } from '../../src/contract/messages.js';
 import { pullRequestEvent, signature } from '../unit/api-github-payloads.js';
 import type { ChaosHttp, HttpAnswer } from './chaos-http.js';
 import { commitJobSnapshot, removeContainer, startHolder } from './chaos-images.js';

@@ -10,8 +10,8 @@ import {
   MAX_TTL_SECONDS,
   REASON_MAX_LENGTH,
   REPOSITORY_PATTERN,
-} from '../../src/shared/limits.js';
-import { snapshotWorkflowId } from '../../src/shared/names.js';
+} from '../../src/contract/limits.js';
+import { snapshotWorkflowId } from '../../src/contract/names.js';
 import type { RawRequest } from './raw-http.js';
 import { DOCUMENTED } from './documented-statuses.js';
 

@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnapkeeperApiError, SnapkeeperClient } from '../../src/client/snapkeeper-client.js';
-import type { SnapshotSummary } from '../../src/service/list-snapshots.js';
+import type { SnapshotSummary } from '../../src/contract/snapshot-types.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { startInProcessWorker } from '../support/in-process-worker.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';

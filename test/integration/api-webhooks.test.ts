@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { snapshotWorkflowId } from '../../src/shared/names.js';
+import { snapshotWorkflowId } from '../../src/contract/names.js';
 import type { SnapshotWorkflowResult } from '../../src/workflows/snapshot-workflow.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { startInProcessWorker } from '../support/in-process-worker.js';

@@ -4,8 +4,8 @@
 // the low watermark, and no further.
 import { statfs } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { snapshotWorkflowId } from '../../src/shared/names.js';
-import { stateQuery } from '../../src/workflows/messages.js';
+import { snapshotWorkflowId } from '../../src/contract/names.js';
+import { stateQuery } from '../../src/contract/messages.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
 import { uniqueIds } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';

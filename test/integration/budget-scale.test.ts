@@ -4,12 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { temporal } from '@temporalio/proto';
-import { WORKFLOW_TASK_QUEUE, snapshotWorkflowId } from '../../src/shared/names.js';
+import { WORKFLOW_TASK_QUEUE, budgetWorkflowId, snapshotWorkflowId } from '../../src/contract/names.js';
 import type { BudgetCarry, budgetWorkflow } from '../../src/workflows/budget-workflow.js';
 import { BudgetLedger } from '../../src/workflows/budget-ledger.js';
-import type { BudgetView } from '../../src/workflows/budget-types.js';
-import { budgetCheckUpdate, budgetStateQuery, stateQuery } from '../../src/workflows/messages.js';
-import { budgetWorkflowId } from '../../src/workflows/upkeep-names.js';
+import type { BudgetView } from '../../src/contract/budget-types.js';
+import { budgetCheckUpdate, budgetStateQuery, stateQuery } from '../../src/contract/messages.js';
 import { waitFor } from '../support/wait-for.js';
 import type { FakeHost } from './fake-host-fixture.js';
 import { addManagedImage, historyStats, startFakeHost } from './fake-host-fixture.js';

@@ -1,12 +1,11 @@
 // The operator CLI as a child process against the real dev server and a private engine of this
 // file's own: what it prints, what it changes, and the exit codes scripts branch on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SnapshotSummary } from '../../src/service/list-snapshots.js';
-import type { SnapshotState } from '../../src/shared/types.js';
+import type { SnapshotState, SnapshotSummary } from '../../src/contract/snapshot-types.js';
 import { ensureReconcileSchedule } from '../../src/worker/ensure-reconcile-schedule.js';
 import type { Check } from '../../src/cli/doctor-checks.js';
 import type { ReconcileResult } from '../../src/workflows/reconcile-workflow.js';
-import { reconcileScheduleId } from '../../src/workflows/upkeep-names.js';
+import { reconcileScheduleId } from '../../src/contract/names.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
 import { uniqueIds } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';

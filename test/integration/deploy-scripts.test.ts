@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { repoPath } from '../../scripts/lib/repo-root.js';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../src/shared/names.js';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/contract/search-attributes.js';
 import { testEnv } from '../support/test-env.js';
 
 const exec = promisify(execFile);

@@ -1,12 +1,8 @@
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import {
-  LABEL_MANAGED,
-  LABEL_PROJECT,
-  LABEL_WORK_ITEM,
-  SEARCH_ATTRIBUTE_TYPES,
-} from '../../src/shared/names.js';
+import { LABEL_MANAGED, LABEL_PROJECT, LABEL_WORK_ITEM } from '../../src/contract/names.js';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/contract/search-attributes.js';
 import { imageExists, makeSnapshotImage, runContainerFrom } from '../support/snapshot-images.js';
 import { newDocker, testEnv, uniqueIds } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';

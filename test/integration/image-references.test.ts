@@ -6,9 +6,9 @@ import { WithStartWorkflowOperation, WorkflowFailedError } from '@temporalio/cli
 import { ApplicationFailure } from '@temporalio/common';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WORKFLOW_TASK_QUEUE, heldTag, keptTag, snapshotWorkflowId } from '../../src/shared/names.js';
-import type { SnapshotState } from '../../src/shared/types.js';
-import { registerUpdate, stateQuery } from '../../src/workflows/messages.js';
+import { WORKFLOW_TASK_QUEUE, heldTag, keptTag, snapshotWorkflowId } from '../../src/contract/names.js';
+import type { SnapshotState } from '../../src/contract/snapshot-types.js';
+import { registerUpdate, stateQuery } from '../../src/contract/messages.js';
 import type { snapshotWorkflow } from '../../src/workflows/snapshot-workflow.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { TEST_WORKFLOW_OPTIONS, startInProcessWorker } from '../support/in-process-worker.js';

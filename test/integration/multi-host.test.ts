@@ -16,11 +16,15 @@ import { createLogger } from '../../src/logging/logger.js';
 import type { DrainHostResult } from '../../src/service/drain-host.js';
 import { SnapshotError } from '../../src/service/snapshot-error.js';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';
-import { dockerTaskQueue, snapshotWorkflowId } from '../../src/shared/names.js';
-import { SA } from '../../src/shared/search-attribute-keys.js';
+import {
+  budgetWorkflowId,
+  dockerTaskQueue,
+  reconcileScheduleId,
+  snapshotWorkflowId,
+} from '../../src/contract/names.js';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/contract/search-attribute-keys.js';
 import { ensureReconcileSchedule } from '../../src/worker/ensure-reconcile-schedule.js';
-import { budgetStateQuery, stateQuery } from '../../src/workflows/messages.js';
-import { budgetWorkflowId, reconcileScheduleId } from '../../src/workflows/upkeep-names.js';
+import { budgetStateQuery, stateQuery } from '../../src/contract/messages.js';
 import type { DockerEngine } from '../support/docker-engine.js';
 import { startDockerEngine } from '../support/docker-engine.js';
 import { TEST_WORKFLOW_OPTIONS } from '../support/in-process-worker.js';
@@ -269,11 +273,11 @@ describe('two Docker hosts on one Temporal', () => {
     const shown = await waitFor(
       async () => {
         const sa = (await handle.describe()).typedSearchAttributes;
-        return sa.get(SA.state) === 'removal-blocked' ? sa : null;
+        return sa.get(SEARCH_ATTRIBUTE_KEYS.state) === 'removal-blocked' ? sa : null;
       },
       { ...DEADLINE, message: 'SnapshotState did not show the blocked removal' },
     );
-    expect(shown.get(SA.host)).toBe(b.hostId);
+    expect(shown.get(SEARCH_ATTRIBUTE_KEYS.host)).toBe(b.hostId);
     const blocked = await handle.query(stateQuery);
     expect(blocked.retiring).toEqual([
       expect.objectContaining({

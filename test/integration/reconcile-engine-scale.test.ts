@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapLimit } from '../../src/activities/map-limit.js';
-import type { BudgetView } from '../../src/workflows/budget-types.js';
+import type { BudgetView } from '../../src/contract/budget-types.js';
 import { commitManyImages } from '../support/many-images.js';
 import { imageExists } from '../support/snapshot-images.js';
 import { waitFor } from '../support/wait-for.js';

@@ -17,22 +17,21 @@ import { createDockerPort, createDockerode } from '../../src/docker/dockerode-ad
 import { createLogger } from '../../src/logging/logger.js';
 import type { SnapshotService } from '../../src/service/snapshot-service.js';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';
-import { WORKFLOW_TASK_QUEUE } from '../../src/shared/names.js';
+import { WORKFLOW_TASK_QUEUE, budgetWorkflowId } from '../../src/contract/names.js';
 import { connectClient } from '../../src/temporal/connect-client.js';
 import { connectNative } from '../../src/temporal/connect-native.js';
 import { createWorkers } from '../../src/worker/create-workers.js';
-import type { UpkeepMetrics } from '../../src/worker/worker-metrics.js';
+import type { UpkeepMetrics } from '../../src/activities/upkeep-metrics.js';
 import { createWorkerMetrics } from '../../src/worker/worker-metrics.js';
 import { webpackConfigHook, workflowsPath } from '../../src/worker/workflow-bundle-options.js';
 import type { BudgetWorkflowOptions, budgetWorkflow } from '../../src/workflows/budget-workflow.js';
-import type { BudgetView } from '../../src/workflows/budget-types.js';
-import { budgetStateQuery } from '../../src/workflows/messages.js';
+import type { BudgetView } from '../../src/contract/budget-types.js';
+import { budgetStateQuery } from '../../src/contract/messages.js';
 import type {
   ReconcileReport,
   ReconcileWorkflowInput,
   reconcileWorkflow,
 } from '../../src/workflows/reconcile-workflow.js';
-import { budgetWorkflowId } from '../../src/workflows/upkeep-names.js';
 import type { DockerEngine } from '../support/docker-engine.js';
 import { startDockerEngine } from '../support/docker-engine.js';
 import { TEST_WORKFLOW_OPTIONS } from '../support/in-process-worker.js';

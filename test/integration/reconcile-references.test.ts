@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitSnapshot } from '../../src/client/commit-snapshot.js';
-import { keptTag } from '../../src/shared/names.js';
+import { keptTag } from '../../src/contract/names.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
 import { testEnv, uniqueIds } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { temporal } from '@temporalio/proto';
-import { reconcileScheduleId } from '../../src/workflows/upkeep-names.js';
+import { reconcileScheduleId } from '../../src/contract/names.js';
 import { commitManyImages } from '../support/many-images.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
 import { testEnv } from '../support/test-env.js';

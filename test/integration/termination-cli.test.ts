@@ -4,9 +4,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { snapshotWorkflowId } from '../../src/shared/names.js';
-import { budgetWorkflowId } from '../../src/workflows/upkeep-names.js';
-import { stateQuery } from '../../src/workflows/messages.js';
+import { budgetWorkflowId, snapshotWorkflowId } from '../../src/contract/names.js';
+import { stateQuery } from '../../src/contract/messages.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
 import { testEnv, uniqueIds } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';

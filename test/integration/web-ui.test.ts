@@ -18,7 +18,7 @@ import { createDockerPort, createDockerode } from '../../src/docker/dockerode-ad
 import { createLogger } from '../../src/logging/logger.js';
 import type { SnapshotService } from '../../src/service/snapshot-service.js';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';
-import { snapshotWorkflowId } from '../../src/shared/names.js';
+import { snapshotWorkflowId } from '../../src/contract/names.js';
 import { createWorkers } from '../../src/worker/create-workers.js';
 import type { DevServer } from '../support/temporal-dev-server.js';
 import { startDevServer } from '../support/temporal-dev-server.js';

@@ -1,6 +1,6 @@
 import type Dockerode from 'dockerode';
 import { mapLimit } from '../../src/activities/map-limit.js';
-import { managedLabels } from '../../src/shared/names.js';
+import { managedLabels } from '../../src/contract/names.js';
 import { testEnv } from './test-env.js';
 
 export interface CommittedImage {

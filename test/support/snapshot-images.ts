@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
-import { managedLabels } from '../../src/shared/names.js';
+import { managedLabels } from '../../src/contract/names.js';
 import { testEnv } from './test-env.js';
 
 export type SnapshotLabels = 'managed' | 'none' | Record<string, string>;

@@ -10,7 +10,7 @@ import {
 import { SnapkeeperApiError, SnapkeeperClient } from '../../src/client/snapkeeper-client.js';
 import * as pkg from '../../src/index.js';
 import { SnapshotError } from '../../src/service/snapshot-error.js';
-import { IMAGE_REF_PATTERN } from '../../src/shared/limits.js';
+import { IMAGE_REF_PATTERN } from '../../src/contract/limits.js';
 import type { Harness } from './api-fakes.js';
 import { TOKEN, buildApp, execution, state } from './api-fakes.js';
 

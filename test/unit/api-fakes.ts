@@ -10,7 +10,8 @@ import type { Config } from '../../src/config/config.js';
 import { parseProjectPolicies } from '../../src/config/project-policy.js';
 import { createLogger } from '../../src/logging/logger.js';
 import type { RawExecutionInfo } from '../../src/service/list-snapshots.js';
-import { SEARCH_ATTRIBUTES, snapshotWorkflowId } from '../../src/shared/names.js';
+import { mergedPullRequestWorkflowId, snapshotWorkflowId } from '../../src/contract/names.js';
+import { SEARCH_ATTRIBUTES } from '../../src/contract/search-attributes.js';
 import type {
   InvalidateRequest,
   InvalidateSignal,
@@ -19,12 +20,11 @@ import type {
   RegisterResult,
   SnapshotState,
   SnapshotWorkflowView,
-} from '../../src/shared/types.js';
+} from '../../src/contract/snapshot-types.js';
 import type { RegisterInput } from '../../src/service/snapshot-service.js';
 import { SnapshotError } from '../../src/service/snapshot-error.js';
-import { ErrorType } from '../../src/shared/errors.js';
-import type { PullRequestClosedInput } from '../../src/workflows/pull-request-types.js';
-import { mergedPullRequestWorkflowId } from '../../src/workflows/pull-request-names.js';
+import { ErrorType } from '../../src/contract/errors.js';
+import type { PullRequestClosedInput } from '../../src/contract/pull-request-types.js';
 
 export const SECRET = 'unit-test-webhook-secret';
 export const TOKEN = 'unit-test-token-0123456789';

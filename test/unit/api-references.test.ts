@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toErrorResponse } from '../../src/api/errors.js';
 import { SnapkeeperClient } from '../../src/client/snapkeeper-client.js';
 import { SnapshotError } from '../../src/service/snapshot-error.js';
-import { ErrorType } from '../../src/shared/errors.js';
+import { ErrorType } from '../../src/contract/errors.js';
 import type { Harness } from './api-fakes.js';
 import { TOKEN, buildApp } from './api-fakes.js';
 

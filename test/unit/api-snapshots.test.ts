@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SnapshotError } from '../../src/service/snapshot-error.js';
-import { snapshotWorkflowId } from '../../src/shared/names.js';
+import { snapshotWorkflowId } from '../../src/contract/names.js';
 import type { Harness } from './api-fakes.js';
 import { buildApp, execution, state } from './api-fakes.js';
 import { SNAPSHOT_CONTRACT_FIELDS } from './api-validation-cases.js';

@@ -1,5 +1,5 @@
 // The validation matrix: every route with every kind of bad input answers 400 JSON naming the
-// field, and never reaches the service or Temporal; the limits of src/shared/limits.ts hold at the edge.
+// field, and never reaches the service or Temporal; the limits of src/contract/limits.ts hold at the edge.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Harness } from './api-fakes.js';
 import { buildApp } from './api-fakes.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { snapshotWorkflowId } from '../../src/shared/names.js';
+import { snapshotWorkflowId } from '../../src/contract/names.js';
 import type { Harness } from './api-fakes.js';
 import { SECRET, buildApp, execution, sign, state } from './api-fakes.js';
 import type { Delivery } from './api-github-payloads.js';

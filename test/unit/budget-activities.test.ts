@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createBudgetHostActivities } from '../../src/activities/budget-activities.js';
 import { parseProjectPolicies } from '../../src/config/project-policy.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { managedLabels } from '../../src/shared/names.js';
+import { managedLabels } from '../../src/contract/names.js';
 import { createWorkerMetrics } from '../../src/worker/worker-metrics.js';
 import { FakeDocker } from './fake-docker.js';
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { summarizeHostSnapshots } from '../../src/activities/budget-activities.js';
 import { BudgetLedger, COLD_SET_LIMIT } from '../../src/workflows/budget-ledger.js';
-import { lruOrder, planEvictions } from '../../src/workflows/budget-policy.js';
-import type { AdmitRequest, BudgetEntry } from '../../src/workflows/budget-types.js';
-import type { SnapshotOwnerView } from '../../src/workflows/reconcile-types.js';
+import { lruOrder } from '../../src/contract/budget-types.js';
+import { planEvictions } from '../../src/workflows/budget-policy.js';
+import type { AdmitRequest, BudgetEntry } from '../../src/contract/budget-types.js';
+import type { SnapshotOwnerView } from '../../src/contract/reconcile-types.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(T0 + s * 1000).toISOString();

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../src/shared/names.js';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/contract/search-attributes.js';
 
 // The compose file cannot run here (no registry); these checks keep it from drifting from the code.
 interface ComposeService {
@@ -29,7 +29,7 @@ describe('docker-compose.temporal.yml', () => {
     );
   });
 
-  it('registers exactly the search attributes of src/shared/names.ts', async () => {
+  it('registers exactly the search attributes of src/contract/search-attributes.ts', async () => {
     const init = (await services())['temporal-search-attributes'];
     const pairs = String(init?.environment?.SNAPKEEPER_SEARCH_ATTRIBUTES ?? '')
       .split(/\s+/)

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createDockerActivities } from '../../src/activities/docker-activities.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { managedLabels } from '../../src/shared/names.js';
+import { managedLabels } from '../../src/contract/names.js';
 import { FakeDocker } from './fake-docker.js';
 
 const owner = { projectId: 'p1', workItemId: 'w1' };

@@ -4,7 +4,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createDockerActivities } from '../../src/activities/docker-activities.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { heldTag, keptTag, managedLabels } from '../../src/shared/names.js';
+import { heldTag, keptTag, managedLabels } from '../../src/contract/names.js';
 import { FakeDocker } from './fake-docker.js';
 
 const owner = { projectId: 'p1', workItemId: 'w1' };

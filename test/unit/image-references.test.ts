@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { ReferenceFacts } from '../../src/shared/image-references.js';
+import type { ReferenceFacts } from '../../src/contract/image-references.js';
 import {
   attributeReferences,
   canonicalTag,
   commitComment,
   referenceKind,
   referencesAtRegistration,
-} from '../../src/shared/image-references.js';
+} from '../../src/contract/image-references.js';
 import {
   LABEL_COMMIT,
   LABEL_REFERENCE,
@@ -14,7 +14,7 @@ import {
   keptTag,
   managedLabels,
   reapingTag,
-} from '../../src/shared/names.js';
+} from '../../src/contract/names.js';
 
 const ID = `sha256:${'a'.repeat(64)}`;
 const OTHER = `sha256:${'b'.repeat(64)}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IMAGE_REF_PATTERN, validateRegistrationFields } from '../../src/shared/limits.js';
-import { dockerTaskQueue, parseSnapshotWorkflowId, snapshotWorkflowId } from '../../src/shared/names.js';
+import { IMAGE_REF_PATTERN, validateRegistrationFields } from '../../src/contract/limits.js';
+import { dockerTaskQueue, parseSnapshotWorkflowId, snapshotWorkflowId } from '../../src/contract/names.js';
 
 describe('names', () => {
   it('workflow ids URI-encode their parts and parse back', () => {

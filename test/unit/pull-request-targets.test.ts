@@ -5,12 +5,9 @@ import {
   SIGNAL_CONCURRENCY,
   signalPullRequestTargets,
 } from '../../src/service/signal-pull-request-targets.js';
-import type { InvalidateSignal, MergedSignal } from '../../src/shared/types.js';
+import type { InvalidateSignal, MergedSignal } from '../../src/contract/snapshot-types.js';
 import { meantFor } from '../../src/workflows/pull-request-match.js';
-import {
-  closedPullRequestWorkflowId,
-  mergedPullRequestWorkflowId,
-} from '../../src/workflows/pull-request-names.js';
+import { closedPullRequestWorkflowId, mergedPullRequestWorkflowId } from '../../src/contract/names.js';
 import { FakeTemporal, execution, state } from './api-fakes.js';
 
 const PR = { repository: 'Acme/App', number: 7 };

@@ -5,7 +5,7 @@ import {
 } from '../../src/activities/reconcile-activities.js';
 import { createDockerActivities } from '../../src/activities/docker-activities.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { LABEL_MANAGED, heldTag, managedLabels, reapingTag } from '../../src/shared/names.js';
+import { LABEL_MANAGED, heldTag, managedLabels, reapingTag } from '../../src/contract/names.js';
 import { FakeDocker } from './fake-docker.js';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');

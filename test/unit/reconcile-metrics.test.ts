@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWorkerMetrics, startMetricsServer } from '../../src/worker/worker-metrics.js';
-import type { ReconcileReport } from '../../src/workflows/reconcile-types.js';
+import type { ReconcileReport } from '../../src/contract/reconcile-types.js';
 
 function report(over: Partial<ReconcileReport> = {}): ReconcileReport {
   const image = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createReconcileHostActivities } from '../../src/activities/reconcile-activities.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { managedLabels, snapshotWorkflowId } from '../../src/shared/names.js';
+import { managedLabels, snapshotWorkflowId } from '../../src/contract/names.js';
 import { FakeDocker } from './fake-docker.js';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');

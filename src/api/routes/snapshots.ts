@@ -1,14 +1,14 @@
 // REST for routers: register, reuse lookup, invalidate, link a pull request, list.
 import type { FastifyInstance } from 'fastify';
-import { ErrorType } from '../../shared/errors.js';
+import { ErrorType } from '../../contract/errors.js';
 import type {
   PullRequestRef,
   RegisterSnapshotBody,
   SnapshotState,
   SnapshotStatus,
-} from '../../shared/types.js';
+  SnapshotSummary,
+} from '../../contract/snapshot-types.js';
 import { SnapshotError } from '../../service/snapshot-error.js';
-import type { SnapshotSummary } from '../../service/list-snapshots.js';
 import { listSnapshots } from '../../service/list-snapshots.js';
 import { requireBearerToken } from '../auth.js';
 import type { RouteDeps } from '../deps.js';

@@ -7,7 +7,7 @@ import type { ProjectPolicies } from '../../config/project-policy.js';
 import type { Logger } from '../../logging/logger.js';
 import type { TargetSignaller } from '../../service/signal-pull-request-targets.js';
 import { signalPullRequestTargets } from '../../service/signal-pull-request-targets.js';
-import type { PullRequestTargetsRequest, SignalledWorkItem } from '../../workflows/pull-request-types.js';
+import type { PullRequestTargetsRequest, SignalledWorkItem } from '../../contract/pull-request-types.js';
 import type { ApiSnapshotService, ApiTemporalClient } from '../deps.js';
 import { LIMITS } from '../deps.js';
 import { ApiError } from '../errors.js';

@@ -1,5 +1,5 @@
 // Reads a verified pull_request delivery into the few facts snapkeeper acts on.
-import { REPOSITORY_PATTERN } from '../../shared/limits.js';
+import { REPOSITORY_PATTERN } from '../../contract/limits.js';
 import { malformed } from './webhook-preflight.js';
 
 export interface PullRequestEvent {

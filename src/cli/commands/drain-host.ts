@@ -1,4 +1,4 @@
-import type { SnapshotSummary } from '../../service/list-snapshots.js';
+import type { SnapshotSummary } from '../../contract/snapshot-types.js';
 import type { DrainMode } from '../../service/drain-host.js';
 import { DrainRefused, drainHost } from '../../service/drain-host.js';
 import { ExitCode } from '../exit-codes.js';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SnapshotWorkflowView } from '../../shared/types.js';
+import type { SnapshotWorkflowView } from '../../contract/snapshot-types.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration } from '../format.js';
 import { withProgress } from '../progress.js';

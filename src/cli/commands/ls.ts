@@ -1,6 +1,5 @@
-import type { SnapshotSummary } from '../../service/list-snapshots.js';
+import type { SnapshotStatus, SnapshotSummary } from '../../contract/snapshot-types.js';
 import { MAX_PAGE_SIZE, listSnapshots } from '../../service/list-snapshots.js';
-import type { SnapshotStatus } from '../../shared/types.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes, formatRelative } from '../format.js';
 import { withProgress } from '../progress.js';

@@ -1,6 +1,6 @@
 import { parseDuration } from '../../config/config.js';
 import { startReconcile } from '../../service/run-reconcile.js';
-import type { ReconcileReport } from '../../workflows/reconcile-workflow.js';
+import type { ReconcileReport } from '../../contract/reconcile-types.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../format.js';
 import { withProgress } from '../progress.js';

@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { SnapshotWorkflowView } from '../../shared/types.js';
+import type { SnapshotWorkflowView } from '../../contract/snapshot-types.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Runtime } from '../runtime.js';
 import { writeJson } from '../runtime.js';

@@ -1,6 +1,20 @@
-// The names users script against (workflow ids, queues, labels, search attributes). Kept in one
+// The names users script against (workflow types and ids, queues, labels, image tags; search
+// attributes are in search-attributes.ts). Kept in one
 // module so the workflows, the workers, the API and the CLI can never disagree. Pure functions only:
 // this module is bundled into workflow code.
+import type { PullRequestRef } from './snapshot-types.js';
+
+/**
+ * Workflow type names: what clients start, schedules run and visibility queries filter on. They
+ * are the exported function names in src/workflows/, so renaming one breaks running workflows.
+ */
+export const WORKFLOW_TYPES = {
+  snapshot: 'snapshotWorkflow',
+  budget: 'budgetWorkflow',
+  reconcile: 'reconcileWorkflow',
+  reconcileHost: 'reconcileHostWorkflow',
+  pullRequestClosed: 'pullRequestClosedWorkflow',
+} as const;
 
 export const WORKFLOW_TASK_QUEUE = 'snapkeeper';
 export const DOCKER_TASK_QUEUE_PREFIX = 'snapkeeper-docker-';
@@ -91,27 +105,55 @@ export const SNAPKEEPER_REPOSITORIES: readonly string[] = [
   KEPT_REPOSITORY,
 ];
 
-export const SEARCH_ATTRIBUTES = {
-  projectId: 'SnapshotProjectId',
-  workItemId: 'SnapshotWorkItemId',
-  image: 'SnapshotImage',
-  host: 'SnapshotHost',
-  state: 'SnapshotState',
-  expiresAt: 'SnapshotExpiresAt',
-  sizeBytes: 'SnapshotSizeBytes',
-  repository: 'SnapshotRepository',
-  pullRequest: 'SnapshotPullRequest',
-} as const;
+// The reconciler and the budget, which operators script against.
 
-/** Name → Temporal type, as the dev server flag `--search-attribute Name=Type` wants them. */
-export const SEARCH_ATTRIBUTE_TYPES: Record<string, 'Keyword' | 'Datetime' | 'Int'> = {
-  SnapshotProjectId: 'Keyword',
-  SnapshotWorkItemId: 'Keyword',
-  SnapshotImage: 'Keyword',
-  SnapshotHost: 'Keyword',
-  SnapshotState: 'Keyword',
-  SnapshotExpiresAt: 'Datetime',
-  SnapshotSizeBytes: 'Int',
-  SnapshotRepository: 'Keyword',
-  SnapshotPullRequest: 'Int',
-};
+export const BUDGET_WORKFLOW_ID_PREFIX = 'budget:';
+export const RECONCILE_SCHEDULE_ID_PREFIX = 'snapkeeper-reconcile-';
+
+/** The budget entity workflow of one Docker host. */
+export function budgetWorkflowId(hostId: string): string {
+  return `${BUDGET_WORKFLOW_ID_PREFIX}${hostId}`;
+}
+
+/** The schedule that reconciles one Docker host, created by that host's Docker worker. */
+export function reconcileScheduleId(hostId: string): string {
+  return `${RECONCILE_SCHEDULE_ID_PREFIX}${hostId}`;
+}
+
+export function hostOfReconcileSchedule(scheduleId: string): string | undefined {
+  return scheduleId.startsWith(RECONCILE_SCHEDULE_ID_PREFIX)
+    ? scheduleId.slice(RECONCILE_SCHEDULE_ID_PREFIX.length) || undefined
+    : undefined;
+}
+
+// The per-pull-request workflows, which registration and linking consult.
+
+export const PULL_REQUEST_WORKFLOW_ID_PREFIX = 'pull-request:';
+
+/**
+ * A pull request as ids and the merge memory spell it. GitHub treats owner/name
+ * case-insensitively, and a link may spell it differently from the webhook: the record of a merge
+ * must be found whatever the spelling.
+ */
+export function pullRequestKey(pr: PullRequestRef): string {
+  return `${encodeURIComponent(pr.repository.toLowerCase())}:${pr.number}`;
+}
+
+/**
+ * The workflow that ends everything a merged pull request keeps alive. One per pull request, so a
+ * redelivery (or a second hook) finds it instead of starting another; it stays findable by id after
+ * it completes (within the namespace's retention), which is the durable record that the pull
+ * request merged.
+ */
+export function mergedPullRequestWorkflowId(pr: PullRequestRef): string {
+  return `${PULL_REQUEST_WORKFLOW_ID_PREFIX}${pullRequestKey(pr)}:merged`;
+}
+
+/** A close without merge can be followed by a reopen and another close: one workflow per delivery. */
+export function closedPullRequestWorkflowId(pr: PullRequestRef, deliveryId: string): string {
+  return `${PULL_REQUEST_WORKFLOW_ID_PREFIX}${pullRequestKey(pr)}:closed:${encodeURIComponent(deliveryId)}`;
+}
+
+export function samePullRequest(a: PullRequestRef | null | undefined, b: PullRequestRef): boolean {
+  return !!a && a.number === b.number && a.repository.toLowerCase() === b.repository.toLowerCase();
+}

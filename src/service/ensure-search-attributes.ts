@@ -1,6 +1,6 @@
 import type { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { SEARCH_ATTRIBUTE_TYPES } from '../shared/names.js';
+import { SEARCH_ATTRIBUTE_TYPES } from '../contract/search-attributes.js';
 
 // CommonJS package: under Node's ESM loader its namespaces exist only on the default export.
 const { IndexedValueType } = proto.temporal.api.enums.v1;

@@ -1,6 +1,6 @@
 // Data shapes of the per-pull-request workflow and its activities. Types only: bundled into
 // workflow code.
-import type { PullRequestMatch, PullRequestRef } from '../shared/types.js';
+import type { PullRequestMatch, PullRequestRef } from './snapshot-types.js';
 
 export interface WorkItemRef {
   projectId: string;

@@ -12,7 +12,7 @@ import type {
   SnapshotState,
   SnapshotWorkflowView,
   TouchRequest,
-} from '../shared/types.js';
+} from './snapshot-types.js';
 import type {
   AdmitRequest,
   AdmitResult,

@@ -1,5 +1,6 @@
 // Data shapes of the per-host budget: what the budget workflow, its activities, the snapshot
-// workflow's admission hook and the operators' tools exchange. Types only: bundled into workflows.
+// workflow's admission hook and the operators' tools exchange, and the LRU order both sides sort by.
+// Pure: bundled into workflows.
 
 /** One snapshot the budget of a host counts: the current image of one snapshot workflow. */
 export interface BudgetEntry {
@@ -42,6 +43,15 @@ export interface LruKey {
   workflowId: string;
   createdAt: string;
   lastUsedAt: string;
+}
+
+/** Least recently used first: last use, then creation, then id (a total order). */
+export function lruOrder(a: LruKey, b: LruKey): number {
+  return (
+    Date.parse(a.lastUsedAt) - Date.parse(b.lastUsedAt) ||
+    Date.parse(a.createdAt) - Date.parse(b.createdAt) ||
+    (a.workflowId < b.workflowId ? -1 : a.workflowId > b.workflowId ? 1 : 0)
+  );
 }
 
 /** A full count of a host's open snapshots, from visibility and their owners' answers. */

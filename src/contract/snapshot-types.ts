@@ -1,7 +1,15 @@
-// Plain data shapes shared by workflows, activities, API and clients. No runtime imports: this
+// Data shapes of a snapshot shared by workflows, activities, API and clients. No imports: this
 // module is bundled into workflow code.
 
 export type SnapshotStatus = 'active' | 'invalidated' | 'removal-blocked' | 'removed' | 'kept';
+
+export const SNAPSHOT_STATUSES: SnapshotStatus[] = [
+  'active',
+  'invalidated',
+  'removal-blocked',
+  'removed',
+  'kept',
+];
 
 export type EndReason =
   'merged' | 'invalidated' | 'evicted' | 'expired' | 'cancelled' | 'replaced' | 'vanished';
@@ -60,6 +68,33 @@ export interface SnapshotState {
   reuseBlockedBy?: string | null;
   /** State kept: the references snapkeeper does not own that still name the image. */
   keptBy?: string[] | null;
+}
+
+/**
+ * A snapshot as visibility knows it. `imageId`, `createdAt` and `lastUsedAt` are not search
+ * attributes, so a listing shows them as null unless it asked for the full view (a query per item).
+ */
+export interface SnapshotSummary extends Omit<
+  SnapshotState,
+  'imageId' | 'createdAt' | 'lastUsedAt' | 'ttlSeconds' | 'slidingTtl' | 'endReason' | 'blockedBy' | 'message'
+> {
+  imageId: string | null;
+  createdAt: string | null;
+  lastUsedAt: string | null;
+  ttlSeconds?: number;
+  slidingTtl?: boolean;
+  endReason?: SnapshotState['endReason'];
+  blockedBy?: string | null;
+  message?: string | null;
+  workflowId: string;
+  /** Temporal's execution status of the owning workflow: running, completed, terminated, … */
+  workflowStatus: string;
+}
+
+export interface SnapshotPage {
+  items: SnapshotSummary[];
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
 }
 
 /** The query answer: the current image, plus the images still leaving the disk. */

@@ -66,7 +66,7 @@ export interface ManagedImage {
   ageSeconds: number;
   sizeBytes: number;
   /**
-   * Set when the attribution rule (src/shared/image-references.ts) keeps the image: built from a
+   * Set when the attribution rule (src/contract/image-references.ts) keeps the image: built from a
    * snapshot (derived), or named by references snapkeeper does not own.
    */
   keptBy?: { references: string[]; derived: boolean };
