@@ -7,7 +7,7 @@
 #   TEMPORAL_ADDRESS               default temporal:7233
 #   TEMPORAL_NAMESPACE             default "default"
 #   TEMPORAL_NAMESPACE_RETENTION   retention of closed workflows in a new namespace, default 7d
-#   SNAPKEEPER_SEARCH_ATTRIBUTES   space-separated Name=Type pairs (see src/shared/names.ts)
+#   SNAPKEEPER_SEARCH_ATTRIBUTES   space-separated Name=Type pairs (see src/contract/search-attributes.ts)
 #   TEMPORAL_CLI                   default "temporal"
 set -eu
 
