@@ -6,9 +6,9 @@
 import { CancelledFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorType } from '../../src/shared/errors.js';
-import { snapshotWorkflowId, WORKFLOW_TASK_QUEUE } from '../../src/shared/names.js';
-import type { SnapshotState } from '../../src/shared/types.js';
+import { ErrorType } from '../../src/contract/errors.js';
+import { snapshotWorkflowId, WORKFLOW_TASK_QUEUE } from '../../src/contract/names.js';
+import type { SnapshotState } from '../../src/contract/snapshot-types.js';
 import {
   evictSignal,
   invalidateSignal,
@@ -17,7 +17,7 @@ import {
   mergedSignal,
   touchUpdate,
   vanishedSignal,
-} from '../../src/workflows/messages.js';
+} from '../../src/contract/messages.js';
 import type { snapshotWorkflow } from '../../src/workflows/snapshot-workflow.js';
 import { waitFor } from '../support/wait-for.js';
 import { expectUpdateRefused, expectWorkflowFailed } from './support/expect-failure.js';

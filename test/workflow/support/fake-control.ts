@@ -2,8 +2,8 @@
 // the budget admission (answers "nothing evicted") and the merge-record check of a pull request.
 import type { BudgetControlActivities } from '../../../src/activities/budget-activities.js';
 import type { PullRequestControlActivities } from '../../../src/activities/pull-request-activities.js';
-import type { PullRequestRef } from '../../../src/shared/types.js';
-import type { AdmitRequest } from '../../../src/workflows/budget-types.js';
+import type { PullRequestRef } from '../../../src/contract/snapshot-types.js';
+import type { AdmitRequest } from '../../../src/contract/budget-types.js';
 
 export type SnapshotControlActivities = Pick<BudgetControlActivities, 'admitToBudget'> &
   Pick<PullRequestControlActivities, 'isPullRequestMerged'>;

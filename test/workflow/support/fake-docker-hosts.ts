@@ -10,8 +10,8 @@ import type {
   RemovalBlock,
   RemoveSnapshotImageResult,
 } from '../../../src/activities/docker-activities.js';
-import { ErrorType } from '../../../src/shared/errors.js';
-import type { ImageFacts } from '../../../src/shared/types.js';
+import { ErrorType } from '../../../src/contract/errors.js';
+import type { ImageFacts } from '../../../src/contract/snapshot-types.js';
 
 export type SnapshotDockerActivities = Pick<
   DockerActivities,

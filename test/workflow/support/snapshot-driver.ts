@@ -2,9 +2,13 @@
 // register update; everything else through the message constants of the contract module.
 import type { WorkflowHandle } from '@temporalio/client';
 import { WithStartWorkflowOperation } from '@temporalio/client';
-import { snapshotWorkflowId, WORKFLOW_TASK_QUEUE } from '../../../src/shared/names.js';
-import type { RegisterRequest, RegisterResult, SnapshotWorkflowView } from '../../../src/shared/types.js';
-import { registerUpdate, stateQuery } from '../../../src/workflows/messages.js';
+import { snapshotWorkflowId, WORKFLOW_TASK_QUEUE } from '../../../src/contract/names.js';
+import type {
+  RegisterRequest,
+  RegisterResult,
+  SnapshotWorkflowView,
+} from '../../../src/contract/snapshot-types.js';
+import { registerUpdate, stateQuery } from '../../../src/contract/messages.js';
 import type { snapshotWorkflow, SnapshotWorkflowOptions } from '../../../src/workflows/snapshot-workflow.js';
 import type { SpecEnvironment, SpecHost } from './spec-environment.js';
 

@@ -3,9 +3,9 @@
 import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../../../src/shared/names.js';
+import { WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../../../src/contract/names.js';
 import proto from '@temporalio/proto';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../../src/shared/names.js';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../../src/contract/search-attributes.js';
 import { FakeControl } from './fake-control.js';
 import { FakeDockerHosts } from './fake-docker-hosts.js';
 import { injectSpecContext } from './provided-context.js';
