@@ -3,7 +3,7 @@
 import type { Config } from '../config/config.js';
 import type { ProjectPolicies } from '../config/project-policy.js';
 import type { Logger } from '../logging/logger.js';
-import type { VisibilityClient } from '../service/list-snapshots.js';
+import type { VisibilityClient } from '../service/visibility.js';
 import type { SnapshotService } from '../service/snapshot-service.js';
 import type { ApiMetrics } from './metrics.js';
 

@@ -3,7 +3,7 @@
 // crossed; when a current image ends, release it. Workflow code (deterministic); admissions go
 // through a control activity, releases are signals.
 import { getExternalWorkflowHandle, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { BudgetControlActivities } from '../activities/budget-activities.js';
+import type { BudgetControlActivities } from '../activities/budget-control-activities.js';
 import type { SnapshotState } from '../contract/snapshot-types.js';
 import { budgetReleaseSignal } from '../contract/messages.js';
 import { budgetWorkflowId } from '../contract/names.js';

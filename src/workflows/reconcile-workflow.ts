@@ -17,11 +17,9 @@ import {
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BudgetControlActivities } from '../activities/budget-activities.js';
-import type {
-  ReconcileControlActivities,
-  ReconcileHostActivities,
-} from '../activities/reconcile-activities.js';
+import type { BudgetControlActivities } from '../activities/budget-control-activities.js';
+import type { ReconcileControlActivities } from '../activities/reconcile-control-activities.js';
+import type { ReconcileHostActivities } from '../activities/reconcile-host-activities.js';
 import { NON_RETRYABLE_DOCKER_ERRORS } from '../contract/errors.js';
 import { dockerTaskQueue, snapshotWorkflowId } from '../contract/names.js';
 import type {

@@ -10,6 +10,7 @@ import type {
 } from '../../contract/snapshot-types.js';
 import { SnapshotError } from '../../service/snapshot-error.js';
 import { listSnapshots } from '../../service/list-snapshots.js';
+import { mapLimit } from '../../service/map-limit.js';
 import { requireBearerToken } from '../auth.js';
 import type { RouteDeps } from '../deps.js';
 import { LIMITS } from '../deps.js';
@@ -72,19 +73,6 @@ const COMMON_ERRORS = {
   '401': { description: 'Missing or wrong bearer token (only when SNAPKEEPER_API_TOKEN is set)' },
   '503': { description: 'Temporal did not answer in time' },
 };
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { service, client, policies, config, metrics } = deps;
