@@ -8,7 +8,7 @@ import type {
   BudgetEntry,
   HostScan,
 } from '../contract/budget-types.js';
-import { lruOrder } from '../contract/budget-types.js';
+import { budgetEntry, lruOrder } from '../contract/budget-types.js';
 import { budgetAdmitUpdate, budgetCheckUpdate } from '../contract/messages.js';
 import type { SnapshotOwnerView } from '../contract/reconcile-types.js';
 import type { BudgetWorkflowOptions } from '../service/budget-workflow-start.js';
@@ -45,14 +45,7 @@ export function summarizeHostSnapshots(
     if (v.status === 'error') unanswered++;
     const c = v.current;
     if (v.status !== 'running' || !c || c.host !== host) continue;
-    entries.push({
-      workflowId: v.workflowId,
-      projectId: c.projectId,
-      imageId: c.imageId,
-      sizeBytes: c.sizeBytes,
-      createdAt: c.createdAt,
-      lastUsedAt: c.lastUsedAt,
-    });
+    entries.push(budgetEntry(v.workflowId, c));
   }
   entries.sort(lruOrder);
   const projectCounts: Record<string, number> = {};

@@ -53,7 +53,7 @@ import {
   touchUpdate,
   vanishedSignal,
 } from '../contract/messages.js';
-import { admitToBudget, releaseFromBudget } from './budget-hooks.js';
+import { admitToBudget, releaseFromBudget } from './snapshot-budget.js';
 import { failureMessage } from './failure-message.js';
 import { heardMerge, mergeRecorded, rememberMerge } from './merge-guard.js';
 import { meantFor } from './pull-request-match.js';

@@ -13,7 +13,7 @@ import { listSnapshots } from '../../service/list-snapshots.js';
 import { mapLimit } from '../../service/map-limit.js';
 import { requireBearerToken } from '../auth.js';
 import type { RouteDeps } from '../deps.js';
-import { LIMITS } from '../deps.js';
+import { HTTP_LIMITS } from '../http-limits.js';
 import { ApiError } from '../errors.js';
 import {
   invalidateQuerySchema,
@@ -154,7 +154,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       const slidingTtl = body.slidingTtl ?? policy.slidingTtl;
       let result;
       try {
-        result = await within(LIMITS.registerDeadlineMs, () =>
+        result = await within(HTTP_LIMITS.registerDeadlineMs, () =>
           service.register({
             projectId: body.projectId,
             workItemId: body.workItemId,
@@ -212,7 +212,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     },
     async (request) => {
       const params = request.params as SnapshotParams;
-      const state = await within(LIMITS.callDeadlineMs, () =>
+      const state = await within(HTTP_LIMITS.callDeadlineMs, () =>
         service.lookup(params.projectId, params.workItemId),
       );
       if (!state) throw notFound(params);
@@ -264,7 +264,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       const params = request.params as SnapshotParams;
       const query = request.query as { reason?: string; imageId?: string };
       const reason = query.reason ?? 'invalidated through the API';
-      const ended = await within(LIMITS.callDeadlineMs, () =>
+      const ended = await within(HTTP_LIMITS.callDeadlineMs, () =>
         service.invalidateImage(params.projectId, params.workItemId, {
           reason,
           ...(query.imageId ? { imageId: query.imageId } : {}),
@@ -314,7 +314,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     async (request) => {
       const params = request.params as SnapshotParams;
       const pr = request.body as PullRequestRef;
-      const state = await within(LIMITS.callDeadlineMs, () =>
+      const state = await within(HTTP_LIMITS.callDeadlineMs, () =>
         service.linkPullRequest(params.projectId, params.workItemId, pr),
       );
       if (!state) throw notFound(params);
@@ -360,7 +360,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     },
     async (request) => {
       const q = request.query as ListQuery;
-      const page = await within(LIMITS.callDeadlineMs, () =>
+      const page = await within(HTTP_LIMITS.callDeadlineMs, () =>
         listSnapshots(client, {
           ...(q.projectId !== undefined ? { projectId: q.projectId } : {}),
           ...(q.state !== undefined ? { state: q.state } : {}),
@@ -370,8 +370,8 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
         }),
       );
       if (q.view !== 'full') return page;
-      const items = await within(LIMITS.callDeadlineMs, () =>
-        mapLimit(page.items, LIMITS.fullViewConcurrency, async (item): Promise<SnapshotSummary> => {
+      const items = await within(HTTP_LIMITS.callDeadlineMs, () =>
+        mapLimit(page.items, HTTP_LIMITS.fullViewConcurrency, async (item): Promise<SnapshotSummary> => {
           if (item.workflowStatus !== 'running') return item;
           const view = await service.view(item.projectId, item.workItemId).catch(() => null);
           const full = view?.current ?? view?.retiring[view.retiring.length - 1] ?? view?.last;

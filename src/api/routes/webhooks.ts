@@ -3,7 +3,7 @@
 // request is handed to its durable workflow before the answer (dispatch-pull-request.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteDeps } from '../deps.js';
-import { LIMITS } from '../deps.js';
+import { HTTP_LIMITS } from '../http-limits.js';
 import { ApiError } from '../errors.js';
 import { webhookResponseSchema } from '../schemas.js';
 import type { WebhookResult } from '../webhooks/dispatch-pull-request.js';
@@ -58,7 +58,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: RouteDeps): Prom
   app.post(
     '/webhooks/github',
     {
-      bodyLimit: LIMITS.webhookBodyBytes,
+      bodyLimit: HTTP_LIMITS.webhookBodyBytes,
       onRequest: webhookPreflight(secret !== undefined, metrics),
       config: {
         openapi: {
@@ -78,7 +78,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: RouteDeps): Prom
             { name: 'X-GitHub-Delivery', required: true, description: 'The delivery id (GUID)' },
           ],
           requestBody: {
-            description: `The GitHub event payload (pull_request bodies up to ${LIMITS.webhookBodyBytes / 1024 / 1024} MiB)`,
+            description: `The GitHub event payload (pull_request bodies up to ${HTTP_LIMITS.webhookBodyBytes / 1024 / 1024} MiB)`,
             contentTypes: ['application/json', 'application/x-www-form-urlencoded'],
           },
           responses: {
@@ -108,7 +108,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: RouteDeps): Prom
                 'InvalidSignature: missing, malformed, forged or stale signature (a missing one is refused before the body is read); nothing is signalled',
             },
             '413': {
-              description: `PayloadTooLarge: a pull_request body over ${LIMITS.webhookBodyBytes} bytes`,
+              description: `PayloadTooLarge: a pull_request body over ${HTTP_LIMITS.webhookBodyBytes} bytes`,
             },
             '503': {
               description:

@@ -9,7 +9,7 @@ import type { TargetSignaller } from '../../service/signal-pull-request-targets.
 import { signalPullRequestTargets } from '../../service/signal-pull-request-targets.js';
 import type { PullRequestTargetsRequest, SignalledWorkItem } from '../../contract/pull-request-types.js';
 import type { ApiSnapshotService, ApiTemporalClient } from '../deps.js';
-import { LIMITS } from '../deps.js';
+import { HTTP_LIMITS } from '../http-limits.js';
 import { ApiError } from '../errors.js';
 import type { ApiMetrics } from '../metrics.js';
 import type { PullRequestEvent } from './parse-pull-request-event.js';
@@ -68,10 +68,12 @@ export async function dispatchPullRequest(
     branchTargets: deps.policies.workItemsForPullRequest(event),
   };
   const outcome: WebhookOutcome = event.merged ? 'merged' : 'invalidated';
-  const answerBy = Date.now() + LIMITS.webhookAnswerMs;
+  const answerBy = Date.now() + HTTP_LIMITS.webhookAnswerMs;
   try {
     const { workflowId } = await client.connection
-      .withDeadline(Date.now() + LIMITS.webhookHandOffMs, () => service.handOffPullRequestClosed(request))
+      .withDeadline(Date.now() + HTTP_LIMITS.webhookHandOffMs, () =>
+        service.handOffPullRequestClosed(request),
+      )
       .catch((err: unknown) => {
         // Not handed off means not promised: a non-2xx makes GitHub record the delivery as failed.
         log.warn({ deliveryId, err: err instanceof Error ? err.message : String(err) }, 'hand-off failed');
@@ -81,7 +83,7 @@ export async function dispatchPullRequest(
           'the pull request could not be handed to Temporal in time; redeliver it (redelivery is harmless)',
         );
       });
-    const fastPassMs = Math.min(LIMITS.webhookFastPassMs, answerBy - Date.now());
+    const fastPassMs = Math.min(HTTP_LIMITS.webhookFastPassMs, answerBy - Date.now());
     const workItems =
       deps.fastPass && fastPassMs >= MIN_FAST_PASS_MS ? await fastPass(deps, request, fastPassMs) : undefined;
     metrics.webhookDeliveries.inc({ event: 'pull_request', outcome });
