@@ -45,19 +45,40 @@ function signallerOf(service: ApiSnapshotService): TargetSignaller {
   };
 }
 
+type Dispatched = { status: number; result: WebhookResult };
+type Handler = (deps: DispatchDeps, event: PullRequestEvent, deliveryId: string) => Promise<Dispatched>;
+
+/**
+ * What each pull_request action does, keyed as GitHub names them (`event.action`); every other
+ * action is acknowledged and ignored.
+ */
+const HANDLERS = new Map<string, Handler>([['pull_request.closed', onPullRequestClosed]]);
+
 export async function dispatchPullRequest(
   deps: DispatchDeps,
   event: PullRequestEvent,
   deliveryId: string,
-): Promise<{ status: number; result: WebhookResult }> {
+): Promise<Dispatched> {
+  const handler = HANDLERS.get(`pull_request.${event.action}`);
+  if (!handler) return ignored(deps, deliveryId, `action ${event.action} is not handled`);
+  return handler(deps, event, deliveryId);
+}
+
+function ignored(deps: DispatchDeps, deliveryId: string, reason: string): Dispatched {
+  deps.metrics.webhookDeliveries.inc({ event: 'pull_request', outcome: 'ignored' });
+  return { status: 200, result: { event: 'pull_request', deliveryId, outcome: 'ignored', reason } };
+}
+
+/** A merged pull request, or (with onCloseWithoutMerge=invalidate) an unmerged close. */
+async function onPullRequestClosed(
+  deps: DispatchDeps,
+  event: PullRequestEvent,
+  deliveryId: string,
+): Promise<Dispatched> {
   const { service, client, metrics, log } = deps;
   const base = { event: 'pull_request', deliveryId };
-  const ignored = (reason: string) => {
-    metrics.webhookDeliveries.inc({ event: 'pull_request', outcome: 'ignored' });
-    return { status: 200, result: { ...base, outcome: 'ignored' as const, reason } };
-  };
-  if (event.action !== 'closed') return ignored(`action ${event.action} is not handled`);
-  if (!event.merged && deps.onCloseWithoutMerge !== 'invalidate') return ignored('closed without merge');
+  if (!event.merged && deps.onCloseWithoutMerge !== 'invalidate')
+    return ignored(deps, deliveryId, 'closed without merge');
 
   const at = event.merged ? event.mergedAt : event.closedAt;
   const request: PullRequestTargetsRequest = {
