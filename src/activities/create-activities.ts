@@ -1,10 +1,13 @@
-import type { BudgetControlDeps, BudgetHostDeps } from './budget-activities.js';
-import { createBudgetControlActivities, createBudgetHostActivities } from './budget-activities.js';
+import type { BudgetControlDeps } from './budget-control-activities.js';
+import { createBudgetControlActivities } from './budget-control-activities.js';
+import type { BudgetHostDeps } from './budget-host-activities.js';
+import { createBudgetHostActivities } from './budget-host-activities.js';
 import type { DockerActivityDeps } from './docker-activities.js';
 import { createDockerActivities } from './docker-activities.js';
 import { createPullRequestControlActivities } from './pull-request-activities.js';
-import type { ReconcileHostDeps } from './reconcile-activities.js';
-import { createReconcileControlActivities, createReconcileHostActivities } from './reconcile-activities.js';
+import { createReconcileControlActivities } from './reconcile-control-activities.js';
+import type { ReconcileHostDeps } from './reconcile-host-activities.js';
+import { createReconcileHostActivities } from './reconcile-host-activities.js';
 
 export type ActivityDeps = DockerActivityDeps &
   Omit<ReconcileHostDeps, keyof DockerActivityDeps> &

@@ -1,8 +1,14 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import { DockerError } from '../docker/docker-port.js';
-import type { ReleaseResult } from '../docker/release-image.js';
-import { containersUsing, keepImage, releaseImage } from '../docker/release-image.js';
+import type { ReleaseResult, RemovalBlock } from '../docker/release-image.js';
+import {
+  childrenOf,
+  containersUsing,
+  keepImage,
+  releaseImage,
+  removalBlock,
+} from '../docker/release-image.js';
 import type { Logger } from '../logging/logger.js';
 import { ErrorType } from '../contract/errors.js';
 import {
@@ -45,12 +51,7 @@ export interface InvalidateSnapshotInput extends ImageOwner {
 
 export type InvalidateOutcome = 'untagged' | 'already-gone';
 
-/** The engine refused to untag (409): shown as removal-blocked, retried by the workflow. */
-export interface RemovalBlock {
-  outcome: 'in-use' | 'blocked';
-  holders: string[];
-  reason?: string;
-}
+export type { RemovalBlock } from '../docker/release-image.js';
 
 export interface RemoveSnapshotImageInput extends ImageOwner {
   imageId: string;
@@ -206,10 +207,7 @@ export function createDockerActivities({ docker, log }: DockerActivityDeps) {
         const result = await docker.removeImage(tag, { noprune: true });
         log.info({ image: tag, imageId: input.imageId, result }, 'reuse reference removed');
       } catch (err) {
-        if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
-        const users = await containersUsing(docker, info.id);
-        if (users.length > 0) return { outcome: 'in-use', holders: users };
-        return { outcome: 'blocked', holders: [], reason: err.message };
+        return removalBlock(docker, info.id, err);
       }
       return 'untagged';
     },
@@ -263,7 +261,7 @@ async function removeRetiredParents(docker: DockerPort, removed: ImageInfo, log:
     if (parent.repoTags.length + parent.repoDigests.length > 0) return;
     if (attributeReferences(parent).derived) return;
     if ((await containersUsing(docker, parent.id)).length > 0) return;
-    if ((await docker.listImages({ all: true })).some((i) => i.parentId === parent.id)) return;
+    if ((await childrenOf(docker, parent.id)).length > 0) return;
     // Through a held tag of its own, not by id: a tag added meanwhile survives, and the image too.
     await docker.tagImage(parent.id, HELD_REPOSITORY, imageIdTag(parent.id));
     try {

@@ -8,8 +8,8 @@ import { mergedPullRequestWorkflowId, snapshotWorkflowId } from '../contract/nam
 import type { PullRequestRef } from '../contract/snapshot-types.js';
 import { invalidateSignal, mergedSignal } from '../contract/messages.js';
 import type { PullRequestTargetsRequest } from '../contract/pull-request-types.js';
-import type { ControlDeps } from './reconcile-activities.js';
-import { requireClient } from './reconcile-activities.js';
+import type { ControlDeps } from './control-client.js';
+import { requireClient } from './control-client.js';
 import { signalOpen } from '../service/signal-open.js';
 
 export interface TargetsSignalled {

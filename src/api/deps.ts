@@ -3,7 +3,7 @@
 import type { Config } from '../config/config.js';
 import type { ProjectPolicies } from '../config/project-policy.js';
 import type { Logger } from '../logging/logger.js';
-import type { VisibilityClient } from '../service/list-snapshots.js';
+import type { VisibilityClient } from '../service/visibility.js';
 import type { SnapshotService } from '../service/snapshot-service.js';
 import type { ApiMetrics } from './metrics.js';
 
@@ -45,32 +45,3 @@ export interface ApiServerDeps {
 export interface RouteDeps extends Omit<ApiServerDeps, 'metrics'> {
   metrics: ApiMetrics;
 }
-
-/** Limits of the HTTP layer; docs/api.md lists them. */
-export const LIMITS = {
-  /** JSON bodies of /v1. */
-  apiBodyBytes: 64 * 1024,
-  /**
-   * pull_request deliveries (the only ones whose body is read) are tens of KB: GitHub caps a pull
-   * request's description at 65,536 characters. Other events are answered without reading them.
-   */
-  webhookBodyBytes: 1024 * 1024,
-  /** Time to receive a whole request (headers and body). */
-  requestTimeoutMs: 30_000,
-  /** Idle socket timeout; above the slowest handler (a registration waits up to ~20 s for its host). */
-  connectionTimeoutMs: 65_000,
-  keepAliveTimeoutMs: 5_000,
-  /** Temporal deadline of a registration, including the image check on its Docker host. */
-  registerDeadlineMs: 45_000,
-  /** Temporal deadline of the other /v1 calls. */
-  callDeadlineMs: 15_000,
-  /** Handing a closed pull request to its workflow: the part of the answer that must succeed. */
-  webhookHandOffMs: 8_000,
-  /** The API's best-effort first pass of signals, after the hand-off... */
-  webhookFastPassMs: 3_000,
-  /** ...within what is left of this, so the answer beats GitHub's 10 s timeout. */
-  webhookAnswerMs: 9_000,
-  readinessDeadlineMs: 2_000,
-  /** Concurrent workflow queries of a `view=full` listing. */
-  fullViewConcurrency: 8,
-} as const;

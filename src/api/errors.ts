@@ -5,7 +5,8 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorType } from '../contract/errors.js';
 import type { ErrorTypeName } from '../contract/errors.js';
 import { SnapshotError } from '../service/snapshot-error.js';
-import { InvalidListRequest, grpcCode } from '../service/list-snapshots.js';
+import { grpcCode } from '../service/list-snapshots.js';
+import { InvalidListRequest } from '../service/visibility.js';
 
 export interface ErrorBody {
   error: string;

@@ -1,5 +1,5 @@
 export type { ApiServerDeps, ApiSnapshotService, ApiTemporalClient } from './deps.js';
-export { LIMITS as API_LIMITS } from './deps.js';
+export { HTTP_LIMITS } from './http-limits.js';
 export { ApiError, STATUS_BY_ERROR_TYPE } from './errors.js';
 export type { ErrorBody } from './errors.js';
 export { createApiMetrics } from './metrics.js';

@@ -3,7 +3,7 @@
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiServerDeps, RouteDeps } from './deps.js';
-import { LIMITS } from './deps.js';
+import { HTTP_LIMITS } from './http-limits.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { createApiMetrics } from './metrics.js';
 import type { DocumentedRoute } from './openapi.js';
@@ -22,10 +22,10 @@ export function createApiServer(deps: ApiServerDeps) {
     loggerInstance: deps.log as FastifyBaseLogger,
     // One line per answered request comes from the onResponse hook below instead.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: LIMITS.apiBodyBytes,
-    connectionTimeout: LIMITS.connectionTimeoutMs,
-    requestTimeout: LIMITS.requestTimeoutMs,
-    keepAliveTimeout: LIMITS.keepAliveTimeoutMs,
+    bodyLimit: HTTP_LIMITS.apiBodyBytes,
+    connectionTimeout: HTTP_LIMITS.connectionTimeoutMs,
+    requestTimeout: HTTP_LIMITS.requestTimeoutMs,
+    keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs,
     return503OnClosing: true,
     // Encoded ids are up to 128 characters, three times longer once %-encoded.
     routerOptions: { maxParamLength: 512 },

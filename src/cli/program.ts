@@ -3,7 +3,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../config/config.js';
 import { SNAPSHOT_STATUSES } from '../contract/snapshot-types.js';
-import { InvalidListRequest, grpcCode } from '../service/list-snapshots.js';
+import { grpcCode } from '../service/list-snapshots.js';
+import { InvalidListRequest } from '../service/visibility.js';
 import { HOST_ID_PATTERN, ID_PATTERN, REASON_MAX_LENGTH } from '../contract/limits.js';
 import { runDoctor } from './commands/doctor.js';
 import { runDrainHost } from './commands/drain-host.js';

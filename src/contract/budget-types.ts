@@ -13,6 +13,21 @@ export interface BudgetEntry {
   lastUsedAt: string;
 }
 
+/** The one way a budget entry is made from an image a snapshot workflow holds. */
+export function budgetEntry(
+  workflowId: string,
+  image: Pick<BudgetEntry, 'projectId' | 'imageId' | 'sizeBytes' | 'createdAt' | 'lastUsedAt'>,
+): BudgetEntry {
+  return {
+    workflowId,
+    projectId: image.projectId,
+    imageId: image.imageId,
+    sizeBytes: image.sizeBytes,
+    createdAt: image.createdAt,
+    lastUsedAt: image.lastUsedAt,
+  };
+}
+
 /**
  * What a snapshot workflow sends after a registration accepted a new image. `replaces` is the image
  * of the same workflow on the same host that this one replaced: the host keeps one snapshot for the

@@ -150,7 +150,7 @@ export interface ReconcileResult {
   reports: ReconcileReport[];
 }
 
-/** The answer of the owner check for one snapshot workflow. */
+/** The owner check's answer for one snapshot workflow: which images it holds, asked by query, not visibility. */
 export interface SnapshotOwnerView {
   workflowId: string;
   status: 'running' | 'closed' | 'not-found' | 'error';

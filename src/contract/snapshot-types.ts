@@ -1,5 +1,12 @@
 // Data shapes of a snapshot shared by workflows, activities, API and clients. No imports: this
 // module is bundled into workflow code.
+//
+// A snapshot is seen five ways, each for one reader:
+//   SnapshotState         one image as its workflow records it (the query, the API's JSON, the Web UI)
+//   SnapshotWorkflowView  the `state` query's answer: the current image, the retiring ones, the last
+//   SnapshotSummary       a listing row, from visibility's search attributes (fields may be null)
+//   SnapshotOwnerView     (reconcile-types.ts) which images one workflow holds, for the reconciler
+//   BudgetEntry           (budget-types.ts) what a host's budget counts of a current image
 
 export type SnapshotStatus = 'active' | 'invalidated' | 'removal-blocked' | 'removed' | 'kept';
 
@@ -37,13 +44,17 @@ export interface RegisterSnapshotBody extends Omit<RegisterRequest, 'host'> {
   host?: string;
 }
 
-/** What one image of a work item looks like, in the query, the API and the Web UI. */
+/**
+ * One image of a work item as its snapshot workflow records it; the query, the API's JSON and the
+ * Web UI show it as is. Running workflows carry it in their histories, so fields are only added.
+ */
 export interface SnapshotState {
   projectId: string;
   workItemId: string;
   image: string;
   imageId: string;
   host: string;
+  /** Where this image is in its life (a SnapshotStatus); the API's JSON and the histories name it `state`. */
   state: SnapshotStatus;
   createdAt: string;
   expiresAt: string;
@@ -97,7 +108,7 @@ export interface SnapshotPage {
   nextCursor: string | null;
 }
 
-/** The query answer: the current image, plus the images still leaving the disk. */
+/** The `state` query's answer: the current image, the images still leaving the disk, the last that ended. */
 export interface SnapshotWorkflowView {
   current: SnapshotState | null;
   retiring: SnapshotState[];

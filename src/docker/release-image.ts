@@ -18,12 +18,22 @@ export async function containersUsing(docker: DockerPort, imageId: string): Prom
   return (await docker.listContainers()).filter((c) => c.imageId === imageId).map((c) => c.id);
 }
 
-async function childrenOf(docker: DockerPort, imageId: string): Promise<string[]> {
+export async function childrenOf(docker: DockerPort, imageId: string): Promise<string[]> {
   return (await docker.listImages({ all: true })).filter((i) => i.parentId === imageId).map((i) => i.id);
 }
 
-/** 409 on removing a reference: the containers using the image, or the engine's own words. */
-async function conflict(docker: DockerPort, imageId: string, err: unknown): Promise<ReleaseResult> {
+/** The engine refused to remove a reference (409): shown as removal-blocked, retried later. */
+export interface RemovalBlock {
+  outcome: 'in-use' | 'blocked';
+  holders: string[];
+  reason?: string;
+}
+
+/**
+ * What a 409 on removing a reference means: the containers using the image, or else the engine's
+ * own words. Any other failure is rethrown.
+ */
+export async function removalBlock(docker: DockerPort, imageId: string, err: unknown): Promise<RemovalBlock> {
   if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
   const users = await containersUsing(docker, imageId);
   if (users.length > 0) return { outcome: 'in-use', holders: users };
@@ -49,7 +59,7 @@ export async function keepImage(
     try {
       await docker.removeImage(ref, { noprune: true });
     } catch (err) {
-      return conflict(docker, info.id, err);
+      return removalBlock(docker, info.id, err);
     }
   }
   return { outcome: 'kept', holders: attribution.foreign };
@@ -74,7 +84,7 @@ export async function releaseImage(
     }
     await docker.removeImage(held, { noprune: true });
   } catch (err) {
-    return conflict(docker, info.id, err);
+    return removalBlock(docker, info.id, err);
   }
   const after = await docker.inspectImage(info.id);
   if (!after) return { outcome: 'removed', holders: [] };

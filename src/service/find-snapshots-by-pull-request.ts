@@ -3,26 +3,22 @@
 // missed by one look, which is why the per-pull-request workflow looks again later, and why a link
 // made after the merge is checked against the merge record instead.
 import { REPOSITORY_PATTERN } from '../contract/limits.js';
-import { WORKFLOW_TYPES, parseSnapshotWorkflowId } from '../contract/names.js';
-import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
-import type { PullRequestRef } from '../contract/snapshot-types.js';
+import { parseSnapshotWorkflowId } from '../contract/names.js';
 import type { WorkItemRef } from '../contract/pull-request-types.js';
-import type { VisibilityClient } from './list-snapshots.js';
-import { visibilityLiteral } from './list-snapshots.js';
-
-export type { WorkItemRef } from '../contract/pull-request-types.js';
+import type { PullRequestRef } from '../contract/snapshot-types.js';
+import type { VisibilityClient } from './visibility.js';
+import { RUNNING, attributeEquals, listAllWorkflowIds, snapshotWorkflowsQuery } from './visibility.js';
 
 const PAGE_SIZE = 500;
 
 export function pullRequestQuery(pr: PullRequestRef): string {
   if (!REPOSITORY_PATTERN.test(pr.repository)) throw new Error('repository must be "owner/name"');
   if (!Number.isInteger(pr.number) || pr.number < 1) throw new Error('number must be a positive integer');
-  return [
-    `WorkflowType = ${visibilityLiteral(WORKFLOW_TYPES.snapshot)}`,
-    `ExecutionStatus = 'Running'`,
-    `${SEARCH_ATTRIBUTES.repository} = ${visibilityLiteral(pr.repository)}`,
-    `${SEARCH_ATTRIBUTES.pullRequest} = ${pr.number}`,
-  ].join(' AND ');
+  return snapshotWorkflowsQuery(
+    RUNNING,
+    attributeEquals('repository', pr.repository),
+    attributeEquals('pullRequest', pr.number),
+  );
 }
 
 export async function findSnapshotsByPullRequest(
@@ -30,22 +26,14 @@ export async function findSnapshotsByPullRequest(
   pr: PullRequestRef,
   options: { pageSize?: number } = {},
 ): Promise<WorkItemRef[]> {
-  const query = pullRequestQuery(pr);
   const found = new Map<string, WorkItemRef>();
-  let nextPageToken: Uint8Array | undefined;
-  do {
-    const page = await client.workflowService.listWorkflowExecutions({
-      namespace: client.options.namespace,
-      query,
-      pageSize: options.pageSize ?? PAGE_SIZE,
-      ...(nextPageToken ? { nextPageToken } : {}),
-    });
-    for (const raw of page.executions ?? []) {
-      const workflowId = raw.execution?.workflowId ?? '';
-      const ids = parseSnapshotWorkflowId(workflowId);
-      if (ids) found.set(workflowId, ids);
-    }
-    nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
-  } while (nextPageToken);
+  for (const workflowId of await listAllWorkflowIds(
+    client,
+    pullRequestQuery(pr),
+    options.pageSize ?? PAGE_SIZE,
+  )) {
+    const ids = parseSnapshotWorkflowId(workflowId);
+    if (ids) found.set(workflowId, ids);
+  }
   return [...found.values()];
 }

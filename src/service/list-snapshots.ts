@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { ID_PATTERN, HOST_ID_PATTERN, REPOSITORY_PATTERN } from '../contract/limits.js';
-import { WORKFLOW_TYPES, parseSnapshotWorkflowId } from '../contract/names.js';
+import { parseSnapshotWorkflowId } from '../contract/names.js';
 import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
 import type {
   PullRequestRef,
@@ -14,6 +14,8 @@ import type {
   SnapshotSummary,
 } from '../contract/snapshot-types.js';
 import { SNAPSHOT_STATUSES } from '../contract/snapshot-types.js';
+import type { RawExecutionInfo, VisibilityClient } from './visibility.js';
+import { InvalidListRequest, RUNNING, attributeEquals, snapshotWorkflowsQuery } from './visibility.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
@@ -29,26 +31,6 @@ const EXECUTION_STATUS: Record<number, string> = {
   7: 'timed-out',
 };
 
-/** One execution as `listWorkflowExecutions` returns it; only the fields read here. */
-export interface RawExecutionInfo {
-  execution?: { workflowId?: string | null } | null;
-  status?: number | null;
-  searchAttributes?: { indexedFields?: Record<string, Payload> | null } | null;
-}
-
-/** The slice of a Temporal `Client` that listings use (a real Client fits; tests pass fakes). */
-export interface VisibilityClient {
-  options: { namespace: string };
-  workflowService: {
-    listWorkflowExecutions(request: {
-      namespace: string;
-      query: string;
-      pageSize: number;
-      nextPageToken?: Uint8Array;
-    }): Promise<{ executions?: RawExecutionInfo[] | null; nextPageToken?: Uint8Array | null }>;
-  };
-}
-
 export interface ListSnapshotsFilter {
   projectId?: string;
   state?: SnapshotStatus;
@@ -57,43 +39,29 @@ export interface ListSnapshotsFilter {
   cursor?: string;
 }
 
-export class InvalidListRequest extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidListRequest';
-  }
-}
-
-/** A visibility string literal; every value reaching here was validated, this is the last guard. */
-export function visibilityLiteral(value: string): string {
-  if (/['"\\\n\r]/.test(value))
-    throw new InvalidListRequest(`unsupported characters in ${JSON.stringify(value)}`);
-  return `'${value}'`;
-}
-
 /**
  * Without a state, the open workflows (snapshots on disk or leaving it). A state of the living
  * (active, invalidated, removal-blocked) also asks for open workflows, so a terminated workflow's
  * last published state never shows as alive; `removed` and `kept` list closed ones too, within retention.
  */
 export function buildListQuery(filter: Pick<ListSnapshotsFilter, 'projectId' | 'state' | 'host'>): string {
-  const parts = [`WorkflowType = ${visibilityLiteral(WORKFLOW_TYPES.snapshot)}`];
+  const conditions: string[] = [];
   if (filter.projectId !== undefined) {
     if (!ID_PATTERN.test(filter.projectId)) throw new InvalidListRequest('projectId is not a valid id');
-    parts.push(`${SEARCH_ATTRIBUTES.projectId} = ${visibilityLiteral(filter.projectId)}`);
+    conditions.push(attributeEquals('projectId', filter.projectId));
   }
   if (filter.host !== undefined) {
     if (!HOST_ID_PATTERN.test(filter.host)) throw new InvalidListRequest('host is not a valid host id');
-    parts.push(`${SEARCH_ATTRIBUTES.host} = ${visibilityLiteral(filter.host)}`);
+    conditions.push(attributeEquals('host', filter.host));
   }
   if (filter.state !== undefined) {
     if (!SNAPSHOT_STATUSES.includes(filter.state))
       throw new InvalidListRequest(`state must be one of ${SNAPSHOT_STATUSES.join(', ')}`);
-    parts.push(`${SEARCH_ATTRIBUTES.state} = ${visibilityLiteral(filter.state)}`);
-  } else parts.push(`${SEARCH_ATTRIBUTES.state} IS NOT NULL`);
+    conditions.push(attributeEquals('state', filter.state));
+  } else conditions.push(`${SEARCH_ATTRIBUTES.state} IS NOT NULL`);
   // Removed and kept are where a snapshot ends: its workflow is closed.
-  if (filter.state !== 'removed' && filter.state !== 'kept') parts.push(`ExecutionStatus = 'Running'`);
-  return parts.join(' AND ');
+  if (filter.state !== 'removed' && filter.state !== 'kept') conditions.push(RUNNING);
+  return snapshotWorkflowsQuery(...conditions);
 }
 
 // A cursor is Temporal's page token with a version byte and a checksum over the query and the

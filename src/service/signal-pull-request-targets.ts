@@ -9,7 +9,7 @@ import type {
   WorkItemRef,
 } from '../contract/pull-request-types.js';
 import { findSnapshotsByPullRequest } from './find-snapshots-by-pull-request.js';
-import type { VisibilityClient } from './list-snapshots.js';
+import type { VisibilityClient } from './visibility.js';
 
 /** Sends one signal; false when the work item has no open workflow. */
 export interface TargetSignaller {

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { createBudgetControlActivities } from '../activities/budget-activities.js';
+import { createBudgetControlActivities } from '../activities/budget-control-activities.js';
 import type { Logger } from '../logging/logger.js';
 import type { BudgetCheckResult } from '../contract/budget-types.js';
 

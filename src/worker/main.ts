@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   const added = await ensureSearchAttributes(client, namespace);
   if (added.length > 0) log.info({ added }, 'search attributes registered');
   if (config.workerRoles.includes('docker')) {
-    // Each Docker worker keeps the reconcile schedule of its own host (issue 4).
+    // Each Docker worker keeps the reconcile schedule of its own host, so no central process needs
+    // to know every host; a worker started with other settings updates its schedule.
     const outcome = await ensureReconcileSchedule(new Client({ connection: client, namespace }), {
       hostId: config.hostId,
       intervalMs: config.reconcile.intervalMs,

@@ -6,6 +6,61 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpkeepMetrics } from '../activities/upkeep-metrics.js';
+import type { ReconcileReport } from '../contract/reconcile-types.js';
+
+/**
+ * What a finished reconcile run of a host sets (gauges: the state it found) or adds (counters: what
+ * it did), labelled with the host and whether it was a dry run. A failed run records none of them.
+ */
+const RECONCILE_RUN_METRICS: ReadonlyArray<{
+  kind: 'gauge' | 'counter';
+  name: string;
+  help: string;
+  value: (report: ReconcileReport) => number;
+}> = [
+  {
+    kind: 'gauge',
+    name: 'snapkeeper_reconcile_managed_images',
+    help: 'Managed images on the host at the last reconcile run',
+    value: (r) => r.managedImages,
+  },
+  {
+    kind: 'gauge',
+    name: 'snapkeeper_reconcile_owned_images',
+    help: 'Managed images an open snapshot workflow held at the last reconcile run',
+    value: (r) => r.owned,
+  },
+  {
+    kind: 'gauge',
+    name: 'snapkeeper_reconcile_orphans_kept_young',
+    help: 'Unowned managed images younger than the grace period at the last reconcile run',
+    value: (r) => r.counts.orphansKeptYoung,
+  },
+  {
+    kind: 'gauge',
+    name: 'snapkeeper_reconcile_blocked_images',
+    help: 'Orphans the engine refused to remove (in use, or held by child images) at the last run',
+    value: (r) => r.counts.blocked,
+  },
+  {
+    kind: 'counter',
+    name: 'snapkeeper_reconcile_orphans_removed_total',
+    help: 'Orphaned managed images removed by the reconciler (dry runs: that would have been)',
+    value: (r) => r.counts.orphansRemoved,
+  },
+  {
+    kind: 'counter',
+    name: 'snapkeeper_reconcile_orphan_bytes_removed_total',
+    help: 'Size of the orphaned images removed by the reconciler',
+    value: (r) => r.counts.orphanBytesRemoved,
+  },
+  {
+    kind: 'counter',
+    name: 'snapkeeper_reconcile_vanished_total',
+    help: 'Snapshot workflows whose image vanished from the engine, ended by the reconciler',
+    value: (r) => r.counts.vanished,
+  },
+];
 
 export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): UpkeepMetrics {
   const registry = new Registry();
@@ -23,47 +78,9 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     labelNames,
     registers: [registry],
   });
-  const managed = new Gauge({
-    name: 'snapkeeper_reconcile_managed_images',
-    help: 'Managed images on the host at the last reconcile run',
-    labelNames,
-    registers: [registry],
-  });
-  const owned = new Gauge({
-    name: 'snapkeeper_reconcile_owned_images',
-    help: 'Managed images an open snapshot workflow held at the last reconcile run',
-    labelNames,
-    registers: [registry],
-  });
-  const keptYoung = new Gauge({
-    name: 'snapkeeper_reconcile_orphans_kept_young',
-    help: 'Unowned managed images younger than the grace period at the last reconcile run',
-    labelNames,
-    registers: [registry],
-  });
-  const blocked = new Gauge({
-    name: 'snapkeeper_reconcile_blocked_images',
-    help: 'Orphans the engine refused to remove (in use, or held by child images) at the last run',
-    labelNames,
-    registers: [registry],
-  });
-  const removed = new Counter({
-    name: 'snapkeeper_reconcile_orphans_removed_total',
-    help: 'Orphaned managed images removed by the reconciler (dry runs: that would have been)',
-    labelNames,
-    registers: [registry],
-  });
-  const removedBytes = new Counter({
-    name: 'snapkeeper_reconcile_orphan_bytes_removed_total',
-    help: 'Size of the orphaned images removed by the reconciler',
-    labelNames,
-    registers: [registry],
-  });
-  const vanished = new Counter({
-    name: 'snapkeeper_reconcile_vanished_total',
-    help: 'Snapshot workflows whose image vanished from the engine, ended by the reconciler',
-    labelNames,
-    registers: [registry],
+  const perRun = RECONCILE_RUN_METRICS.map((m) => {
+    const options = { name: m.name, help: m.help, labelNames, registers: [registry] };
+    return { value: m.value, metric: m.kind === 'gauge' ? new Gauge(options) : new Counter(options) };
   });
   const evictions = new Counter({
     name: 'snapkeeper_budget_evictions_total',
@@ -97,13 +114,10 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       runs.inc({ ...labels, result: report.error ? 'error' : 'ok' });
       lastRun.set(labels, Date.parse(report.finishedAt) / 1000);
       if (report.error) return;
-      managed.set(labels, report.managedImages);
-      owned.set(labels, report.owned);
-      keptYoung.set(labels, report.counts.orphansKeptYoung);
-      blocked.set(labels, report.counts.blocked);
-      removed.inc(labels, report.counts.orphansRemoved);
-      removedBytes.inc(labels, report.counts.orphanBytesRemoved);
-      vanished.inc(labels, report.counts.vanished);
+      for (const { metric, value } of perRun) {
+        if (metric instanceof Gauge) metric.set(labels, value(report));
+        else metric.inc(labels, value(report));
+      }
     },
     recordBudget(host, decision) {
       for (const e of decision.evicted) evictions.inc({ host, limit: e.limit });

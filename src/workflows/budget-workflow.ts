@@ -13,8 +13,9 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BudgetControlActivities, BudgetHostActivities } from '../activities/budget-activities.js';
-import type { ReconcileControlActivities } from '../activities/reconcile-activities.js';
+import type { BudgetControlActivities } from '../activities/budget-control-activities.js';
+import type { BudgetHostActivities } from '../activities/budget-host-activities.js';
+import type { ReconcileControlActivities } from '../activities/reconcile-control-activities.js';
 import { ErrorType } from '../contract/errors.js';
 import { dockerTaskQueue } from '../contract/names.js';
 import type {

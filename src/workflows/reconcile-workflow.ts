@@ -9,7 +9,6 @@
 import { TimeoutType } from '@temporalio/common';
 import {
   ActivityFailure,
-  ChildWorkflowFailure,
   TimeoutFailure,
   continueAsNew,
   executeChild,
@@ -17,11 +16,9 @@ import {
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BudgetControlActivities } from '../activities/budget-activities.js';
-import type {
-  ReconcileControlActivities,
-  ReconcileHostActivities,
-} from '../activities/reconcile-activities.js';
+import type { BudgetControlActivities } from '../activities/budget-control-activities.js';
+import type { ReconcileControlActivities } from '../activities/reconcile-control-activities.js';
+import type { ReconcileHostActivities } from '../activities/reconcile-host-activities.js';
 import { NON_RETRYABLE_DOCKER_ERRORS } from '../contract/errors.js';
 import { dockerTaskQueue, snapshotWorkflowId } from '../contract/names.js';
 import type {
@@ -37,6 +34,7 @@ import type {
   UnverifiedImage,
   VanishedSnapshot,
 } from '../contract/reconcile-types.js';
+import { failureMessage } from './failure-message.js';
 import { describeOwners } from './owners.js';
 import { REPORT_LIST_LIMIT, TAGS_PER_IMAGE_LIMIT } from '../contract/reconcile-types.js';
 
@@ -83,7 +81,7 @@ export async function reconcileWorkflow(input: ReconcileWorkflowInput): Promise<
         });
       } catch (err) {
         const report = emptyReport(hostInput, new Date(Date.now()).toISOString());
-        report.error = failureMessage(err instanceof ChildWorkflowFailure && err.cause ? err.cause : err);
+        report.error = failureMessage(err);
         report.finishedAt = new Date(Date.now()).toISOString();
         return report;
       }
@@ -412,12 +410,4 @@ function isScheduleToStartTimeout(err: unknown): boolean {
     err.cause instanceof TimeoutFailure &&
     err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START
   );
-}
-
-function failureMessage(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
-  }
-  return String(err);
 }

@@ -53,7 +53,8 @@ import {
   touchUpdate,
   vanishedSignal,
 } from '../contract/messages.js';
-import { admitToBudget, releaseFromBudget } from './budget-hooks.js';
+import { admitToBudget, releaseFromBudget } from './snapshot-budget.js';
+import { failureMessage } from './failure-message.js';
 import { heardMerge, mergeRecorded, rememberMerge } from './merge-guard.js';
 import { meantFor } from './pull-request-match.js';
 
@@ -683,11 +684,6 @@ function registrationFailure(err: unknown, req: RegisterRequest): ApplicationFai
     }
   }
   return ApplicationFailure.nonRetryable(failureMessage(err), ErrorType.invalidRequest);
-}
-
-function failureMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
 }
 
 function describe(state: SnapshotStatus, shown: SnapshotState, retiring: SnapshotState[]): string {

@@ -1,7 +1,7 @@
 // The reconciler and the budget on a real engine holding thousands of real committed snapshot images.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mapLimit } from '../../src/activities/map-limit.js';
+import { mapLimit } from '../../src/service/map-limit.js';
 import type { BudgetView } from '../../src/contract/budget-types.js';
 import { commitManyImages } from '../support/many-images.js';
 import { imageExists } from '../support/snapshot-images.js';

@@ -2,7 +2,7 @@
 // through Temporal), the real dev server, the real workers and workflows in this process.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mapLimit } from '../../src/activities/map-limit.js';
+import { mapLimit } from '../../src/service/map-limit.js';
 import { WORKFLOW_TASK_QUEUE } from '../../src/contract/names.js';
 import type { reconcileWorkflow } from '../../src/workflows/reconcile-workflow.js';
 import { REPORT_LIST_LIMIT } from '../../src/contract/reconcile-types.js';

@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode';
-import { mapLimit } from '../../src/activities/map-limit.js';
+import { mapLimit } from '../../src/service/map-limit.js';
 import { managedLabels } from '../../src/contract/names.js';
 import { testEnv } from './test-env.js';
 

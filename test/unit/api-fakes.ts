@@ -9,7 +9,7 @@ import { createApiServer } from '../../src/api/server.js';
 import type { Config } from '../../src/config/config.js';
 import { parseProjectPolicies } from '../../src/config/project-policy.js';
 import { createLogger } from '../../src/logging/logger.js';
-import type { RawExecutionInfo } from '../../src/service/list-snapshots.js';
+import type { RawExecutionInfo } from '../../src/service/visibility.js';
 import { mergedPullRequestWorkflowId, snapshotWorkflowId } from '../../src/contract/names.js';
 import { SEARCH_ATTRIBUTES } from '../../src/contract/search-attributes.js';
 import type {

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { pullRequestQuery } from '../../src/service/find-snapshots-by-pull-request.js';
 import {
-  InvalidListRequest,
   buildListQuery,
   decodeCursor,
   encodeCursor,
   toSnapshotSummary,
-  visibilityLiteral,
 } from '../../src/service/list-snapshots.js';
+import { InvalidListRequest, visibilityLiteral } from '../../src/service/visibility.js';
 import { execution, state } from './api-fakes.js';
 
 describe('visibility queries', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createBudgetHostActivities } from '../../src/activities/budget-activities.js';
+import { createBudgetHostActivities } from '../../src/activities/budget-host-activities.js';
 import { parseProjectPolicies } from '../../src/config/project-policy.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { managedLabels } from '../../src/contract/names.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { summarizeHostSnapshots } from '../../src/activities/budget-activities.js';
+import { summarizeHostSnapshots } from '../../src/activities/budget-control-activities.js';
 import { BudgetLedger, COLD_SET_LIMIT } from '../../src/workflows/budget-ledger.js';
 import { lruOrder } from '../../src/contract/budget-types.js';
 import { planEvictions } from '../../src/workflows/budget-policy.js';

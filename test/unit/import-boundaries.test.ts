@@ -16,7 +16,7 @@ async function boundaryErrors(filePath: string, code: string): Promise<string[]>
 const refused: Array<[file: string, code: string]> = [
   ['src/contract/x.ts', "import { x } from '../service/list-snapshots.js';"],
   ['src/contract/x.ts', "import { x } from 'node:crypto';"],
-  ['src/workflows/x.ts', "import { x } from '../activities/budget-activities.js';"],
+  ['src/workflows/x.ts', "import { x } from '../activities/budget-control-activities.js';"],
   ['src/workflows/x.ts', "import { x } from '../service/snapshot-service.js';"],
   ['src/workflows/x.ts', "import { x } from 'node:fs';"],
   ['src/workflows/x.ts', "import { x } from '@temporalio/client';"],
@@ -24,7 +24,7 @@ const refused: Array<[file: string, code: string]> = [
   ['src/activities/x.ts', "import type { x } from '../worker/worker-metrics.js';"],
   ['src/docker/x.ts', "import { x } from '../activities/heartbeat.js';"],
   ['src/service/x.ts', "import { x } from '../workflows/budget-policy.js';"],
-  ['src/service/x.ts', "import { x } from '../activities/reconcile-activities.js';"],
+  ['src/service/x.ts', "import { x } from '../activities/reconcile-control-activities.js';"],
   ['src/api/x.ts', "import { x } from '../worker/create-workers.js';"],
   ['src/api/routes/x.ts', "import type { x } from '../../workflows/reconcile-workflow.js';"],
   ['src/cli/commands/x.ts', "import type { x } from '../../workflows/reconcile-workflow.js';"],

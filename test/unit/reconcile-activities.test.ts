@@ -1,8 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  createReconcileHostActivities,
-  openSnapshotsQuery,
-} from '../../src/activities/reconcile-activities.js';
+import { createReconcileHostActivities } from '../../src/activities/reconcile-host-activities.js';
+import { openSnapshotsQuery } from '../../src/service/snapshot-owners.js';
 import { createDockerActivities } from '../../src/activities/docker-activities.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { LABEL_MANAGED, heldTag, managedLabels, reapingTag } from '../../src/contract/names.js';
@@ -148,7 +146,7 @@ describe('reconcile host activities', () => {
 
   it('builds visibility queries only from valid host ids', () => {
     expect(openSnapshotsQuery('h-1')).toBe(
-      "WorkflowType='snapshotWorkflow' AND ExecutionStatus='Running' AND SnapshotHost='h-1'",
+      "WorkflowType = 'snapshotWorkflow' AND ExecutionStatus = 'Running' AND SnapshotHost = 'h-1'",
     );
     expect(() => openSnapshotsQuery("x' OR '1'='1")).toThrow(/invalid host id/);
   });

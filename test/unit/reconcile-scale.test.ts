@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createReconcileHostActivities } from '../../src/activities/reconcile-activities.js';
+import { createReconcileHostActivities } from '../../src/activities/reconcile-host-activities.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { managedLabels, snapshotWorkflowId } from '../../src/contract/names.js';
 import { FakeDocker } from './fake-docker.js';

@@ -1,7 +1,7 @@
 // Open routes for probes, scrapers and tooling: no token, no Temporal call except /readyz.
 import type { FastifyInstance } from 'fastify';
 import type { RouteDeps } from '../deps.js';
-import { LIMITS } from '../deps.js';
+import { HTTP_LIMITS } from '../http-limits.js';
 import { ApiError } from '../errors.js';
 import { healthSchema } from '../schemas.js';
 
@@ -45,7 +45,7 @@ export async function healthRoutes(
     },
     async (request) => {
       try {
-        await client.connection.withDeadline(Date.now() + LIMITS.readinessDeadlineMs, () =>
+        await client.connection.withDeadline(Date.now() + HTTP_LIMITS.readinessDeadlineMs, () =>
           client.workflowService.describeNamespace({ namespace: client.options.namespace }),
         );
       } catch (err) {
@@ -53,7 +53,7 @@ export async function healthRoutes(
         throw new ApiError(
           503,
           'NotReady',
-          `Temporal namespace ${client.options.namespace} did not answer within ${LIMITS.readinessDeadlineMs} ms`,
+          `Temporal namespace ${client.options.namespace} did not answer within ${HTTP_LIMITS.readinessDeadlineMs} ms`,
         );
       }
       return { status: 'ready', temporal: 'reachable' };

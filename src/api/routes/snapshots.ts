@@ -10,9 +10,10 @@ import type {
 } from '../../contract/snapshot-types.js';
 import { SnapshotError } from '../../service/snapshot-error.js';
 import { listSnapshots } from '../../service/list-snapshots.js';
+import { mapLimit } from '../../service/map-limit.js';
 import { requireBearerToken } from '../auth.js';
 import type { RouteDeps } from '../deps.js';
-import { LIMITS } from '../deps.js';
+import { HTTP_LIMITS } from '../http-limits.js';
 import { ApiError } from '../errors.js';
 import {
   invalidateQuerySchema,
@@ -72,19 +73,6 @@ const COMMON_ERRORS = {
   '401': { description: 'Missing or wrong bearer token (only when SNAPKEEPER_API_TOKEN is set)' },
   '503': { description: 'Temporal did not answer in time' },
 };
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { service, client, policies, config, metrics } = deps;
@@ -166,7 +154,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       const slidingTtl = body.slidingTtl ?? policy.slidingTtl;
       let result;
       try {
-        result = await within(LIMITS.registerDeadlineMs, () =>
+        result = await within(HTTP_LIMITS.registerDeadlineMs, () =>
           service.register({
             projectId: body.projectId,
             workItemId: body.workItemId,
@@ -224,7 +212,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     },
     async (request) => {
       const params = request.params as SnapshotParams;
-      const state = await within(LIMITS.callDeadlineMs, () =>
+      const state = await within(HTTP_LIMITS.callDeadlineMs, () =>
         service.lookup(params.projectId, params.workItemId),
       );
       if (!state) throw notFound(params);
@@ -276,7 +264,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       const params = request.params as SnapshotParams;
       const query = request.query as { reason?: string; imageId?: string };
       const reason = query.reason ?? 'invalidated through the API';
-      const ended = await within(LIMITS.callDeadlineMs, () =>
+      const ended = await within(HTTP_LIMITS.callDeadlineMs, () =>
         service.invalidateImage(params.projectId, params.workItemId, {
           reason,
           ...(query.imageId ? { imageId: query.imageId } : {}),
@@ -326,7 +314,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     async (request) => {
       const params = request.params as SnapshotParams;
       const pr = request.body as PullRequestRef;
-      const state = await within(LIMITS.callDeadlineMs, () =>
+      const state = await within(HTTP_LIMITS.callDeadlineMs, () =>
         service.linkPullRequest(params.projectId, params.workItemId, pr),
       );
       if (!state) throw notFound(params);
@@ -372,7 +360,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     },
     async (request) => {
       const q = request.query as ListQuery;
-      const page = await within(LIMITS.callDeadlineMs, () =>
+      const page = await within(HTTP_LIMITS.callDeadlineMs, () =>
         listSnapshots(client, {
           ...(q.projectId !== undefined ? { projectId: q.projectId } : {}),
           ...(q.state !== undefined ? { state: q.state } : {}),
@@ -382,8 +370,8 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
         }),
       );
       if (q.view !== 'full') return page;
-      const items = await within(LIMITS.callDeadlineMs, () =>
-        mapLimit(page.items, LIMITS.fullViewConcurrency, async (item): Promise<SnapshotSummary> => {
+      const items = await within(HTTP_LIMITS.callDeadlineMs, () =>
+        mapLimit(page.items, HTTP_LIMITS.fullViewConcurrency, async (item): Promise<SnapshotSummary> => {
           if (item.workflowStatus !== 'running') return item;
           const view = await service.view(item.projectId, item.workItemId).catch(() => null);
           const full = view?.current ?? view?.retiring[view.retiring.length - 1] ?? view?.last;

@@ -9,7 +9,7 @@ import type { TargetSignaller } from '../../service/signal-pull-request-targets.
 import { signalPullRequestTargets } from '../../service/signal-pull-request-targets.js';
 import type { PullRequestTargetsRequest, SignalledWorkItem } from '../../contract/pull-request-types.js';
 import type { ApiSnapshotService, ApiTemporalClient } from '../deps.js';
-import { LIMITS } from '../deps.js';
+import { HTTP_LIMITS } from '../http-limits.js';
 import { ApiError } from '../errors.js';
 import type { ApiMetrics } from '../metrics.js';
 import type { PullRequestEvent } from './parse-pull-request-event.js';
@@ -45,19 +45,40 @@ function signallerOf(service: ApiSnapshotService): TargetSignaller {
   };
 }
 
+type Dispatched = { status: number; result: WebhookResult };
+type Handler = (deps: DispatchDeps, event: PullRequestEvent, deliveryId: string) => Promise<Dispatched>;
+
+/**
+ * What each pull_request action does, keyed as GitHub names them (`event.action`); every other
+ * action is acknowledged and ignored.
+ */
+const HANDLERS = new Map<string, Handler>([['pull_request.closed', onPullRequestClosed]]);
+
 export async function dispatchPullRequest(
   deps: DispatchDeps,
   event: PullRequestEvent,
   deliveryId: string,
-): Promise<{ status: number; result: WebhookResult }> {
+): Promise<Dispatched> {
+  const handler = HANDLERS.get(`pull_request.${event.action}`);
+  if (!handler) return ignored(deps, deliveryId, `action ${event.action} is not handled`);
+  return handler(deps, event, deliveryId);
+}
+
+function ignored(deps: DispatchDeps, deliveryId: string, reason: string): Dispatched {
+  deps.metrics.webhookDeliveries.inc({ event: 'pull_request', outcome: 'ignored' });
+  return { status: 200, result: { event: 'pull_request', deliveryId, outcome: 'ignored', reason } };
+}
+
+/** A merged pull request, or (with onCloseWithoutMerge=invalidate) an unmerged close. */
+async function onPullRequestClosed(
+  deps: DispatchDeps,
+  event: PullRequestEvent,
+  deliveryId: string,
+): Promise<Dispatched> {
   const { service, client, metrics, log } = deps;
   const base = { event: 'pull_request', deliveryId };
-  const ignored = (reason: string) => {
-    metrics.webhookDeliveries.inc({ event: 'pull_request', outcome: 'ignored' });
-    return { status: 200, result: { ...base, outcome: 'ignored' as const, reason } };
-  };
-  if (event.action !== 'closed') return ignored(`action ${event.action} is not handled`);
-  if (!event.merged && deps.onCloseWithoutMerge !== 'invalidate') return ignored('closed without merge');
+  if (!event.merged && deps.onCloseWithoutMerge !== 'invalidate')
+    return ignored(deps, deliveryId, 'closed without merge');
 
   const at = event.merged ? event.mergedAt : event.closedAt;
   const request: PullRequestTargetsRequest = {
@@ -68,10 +89,12 @@ export async function dispatchPullRequest(
     branchTargets: deps.policies.workItemsForPullRequest(event),
   };
   const outcome: WebhookOutcome = event.merged ? 'merged' : 'invalidated';
-  const answerBy = Date.now() + LIMITS.webhookAnswerMs;
+  const answerBy = Date.now() + HTTP_LIMITS.webhookAnswerMs;
   try {
     const { workflowId } = await client.connection
-      .withDeadline(Date.now() + LIMITS.webhookHandOffMs, () => service.handOffPullRequestClosed(request))
+      .withDeadline(Date.now() + HTTP_LIMITS.webhookHandOffMs, () =>
+        service.handOffPullRequestClosed(request),
+      )
       .catch((err: unknown) => {
         // Not handed off means not promised: a non-2xx makes GitHub record the delivery as failed.
         log.warn({ deliveryId, err: err instanceof Error ? err.message : String(err) }, 'hand-off failed');
@@ -81,7 +104,7 @@ export async function dispatchPullRequest(
           'the pull request could not be handed to Temporal in time; redeliver it (redelivery is harmless)',
         );
       });
-    const fastPassMs = Math.min(LIMITS.webhookFastPassMs, answerBy - Date.now());
+    const fastPassMs = Math.min(HTTP_LIMITS.webhookFastPassMs, answerBy - Date.now());
     const workItems =
       deps.fastPass && fastPassMs >= MIN_FAST_PASS_MS ? await fastPass(deps, request, fastPassMs) : undefined;
     metrics.webhookDeliveries.inc({ event: 'pull_request', outcome });

@@ -1,6 +1,6 @@
 // Scripted stand-ins for the control activities the snapshot workflow calls on the workflow queue:
 // the budget admission (answers "nothing evicted") and the merge-record check of a pull request.
-import type { BudgetControlActivities } from '../../../src/activities/budget-activities.js';
+import type { BudgetControlActivities } from '../../../src/activities/budget-control-activities.js';
 import type { PullRequestControlActivities } from '../../../src/activities/pull-request-activities.js';
 import type { PullRequestRef } from '../../../src/contract/snapshot-types.js';
 import type { AdmitRequest } from '../../../src/contract/budget-types.js';

@@ -3,7 +3,8 @@
 // crossed; when a current image ends, release it. Workflow code (deterministic); admissions go
 // through a control activity, releases are signals.
 import { getExternalWorkflowHandle, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { BudgetControlActivities } from '../activities/budget-activities.js';
+import type { BudgetControlActivities } from '../activities/budget-control-activities.js';
+import { budgetEntry } from '../contract/budget-types.js';
 import type { SnapshotState } from '../contract/snapshot-types.js';
 import { budgetReleaseSignal } from '../contract/messages.js';
 import { budgetWorkflowId } from '../contract/names.js';
@@ -31,13 +32,8 @@ export async function admitToBudget(
   if (replaced && replaced.host !== snapshot.host) releaseFromBudget(replaced);
   try {
     const result = await budget.admitToBudget({
+      ...budgetEntry(workflowInfo().workflowId, snapshot),
       host: snapshot.host,
-      workflowId: workflowInfo().workflowId,
-      projectId: snapshot.projectId,
-      imageId: snapshot.imageId,
-      sizeBytes: snapshot.sizeBytes,
-      createdAt: snapshot.createdAt,
-      lastUsedAt: snapshot.lastUsedAt,
       replaces:
         replaced && replaced.host === snapshot.host
           ? { imageId: replaced.imageId, sizeBytes: replaced.sizeBytes }

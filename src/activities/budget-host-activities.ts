@@ -1,37 +1,12 @@
-// Activities of the per-host budget. The host ones measure the host (its limits as its Docker
-// worker is configured, its disk, image sizes) on its Docker queue; the control ones reach the
-// budget workflow through the Temporal client, for the snapshot workflow and the reconciler.
+// Activities of the per-host budget that measure the host (its limits as its Docker worker is
+// configured, its disk, image sizes) and record its decisions: registered on its Docker queue.
 import { statfs as nodeStatfs } from 'node:fs/promises';
 import type { ProjectPolicies } from '../config/project-policy.js';
+import type { BudgetDecision, BudgetFacts, BudgetLimits, DiskUsageFacts } from '../contract/budget-types.js';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import type { Logger } from '../logging/logger.js';
-import type { UpkeepMetrics } from './upkeep-metrics.js';
-import type {
-  AdmitRequest,
-  AdmitResult,
-  BudgetCheckRequest,
-  BudgetCheckResult,
-  BudgetDecision,
-  BudgetEntry,
-  BudgetFacts,
-  BudgetLimits,
-  DiskUsageFacts,
-  HostScan,
-} from '../contract/budget-types.js';
-import { lruOrder } from '../contract/budget-types.js';
-import { budgetAdmitUpdate, budgetCheckUpdate } from '../contract/messages.js';
-import type { SnapshotOwnerView } from '../contract/reconcile-types.js';
-import type { BudgetWorkflowOptions } from '../service/budget-workflow-start.js';
-import { budgetWorkflowStart } from '../service/budget-workflow-start.js';
 import { heartbeating } from './heartbeat.js';
-import { mapLimit } from './map-limit.js';
-import type { ControlDeps } from './reconcile-activities.js';
-import {
-  describeSnapshotOwner,
-  listWorkflowIdsPage,
-  openSnapshotsQuery,
-  requireClient,
-} from './reconcile-activities.js';
+import type { UpkeepMetrics } from './upkeep-metrics.js';
 
 /** The budget of the host this Docker worker runs beside (from its environment). */
 export interface HostBudgetSettings {
@@ -161,102 +136,3 @@ export function createBudgetHostActivities({
 }
 
 export type BudgetHostActivities = ReturnType<typeof createBudgetHostActivities>;
-
-export interface BudgetControlDeps extends ControlDeps {
-  /** Options for budget workflows this process starts (tests shorten history limits). */
-  budgetWorkflowOptions?: BudgetWorkflowOptions;
-}
-
-const SCAN_CONCURRENCY = 16;
-
-/**
- * The totals of a host's snapshots and its `coldLimit` least recently used ones, from the answers of
- * its open snapshot workflows: what a budget scan returns, bounded whatever the host holds.
- */
-export function summarizeHostSnapshots(
-  host: string,
-  views: SnapshotOwnerView[],
-  coldLimit: number,
-): HostScan {
-  const entries: BudgetEntry[] = [];
-  const seen = new Set<string>();
-  let unanswered = 0;
-  for (const v of views) {
-    if (seen.has(v.workflowId)) continue;
-    seen.add(v.workflowId);
-    if (v.status === 'error') unanswered++;
-    const c = v.current;
-    if (v.status !== 'running' || !c || c.host !== host) continue;
-    entries.push({
-      workflowId: v.workflowId,
-      projectId: c.projectId,
-      imageId: c.imageId,
-      sizeBytes: c.sizeBytes,
-      createdAt: c.createdAt,
-      lastUsedAt: c.lastUsedAt,
-    });
-  }
-  entries.sort(lruOrder);
-  const projectCounts: Record<string, number> = {};
-  let bytes = 0;
-  for (const e of entries) {
-    bytes += e.sizeBytes;
-    projectCounts[e.projectId] = (projectCounts[e.projectId] ?? 0) + 1;
-  }
-  const limit = Math.max(1, coldLimit);
-  const first = entries[limit];
-  return {
-    totals: { count: entries.length, bytes, projectCounts },
-    coldest: entries.slice(0, limit),
-    threshold: first
-      ? { workflowId: first.workflowId, createdAt: first.createdAt, lastUsedAt: first.lastUsedAt }
-      : null,
-    unanswered,
-  };
-}
-
-export function createBudgetControlActivities({ client, budgetWorkflowOptions }: BudgetControlDeps) {
-  return heartbeating({
-    /**
-     * Counts a host's open snapshots: every open snapshot workflow visibility shows on the host,
-     * plus `alsoAsk` (admitted a moment ago, maybe not visible yet), each asked what it holds.
-     */
-    async scanHostSnapshots(input: {
-      host: string;
-      coldLimit: number;
-      alsoAsk: string[];
-    }): Promise<HostScan> {
-      const c = requireClient(client);
-      const ids = new Set<string>();
-      let token: string | null = null;
-      do {
-        const page = await listWorkflowIdsPage(c, openSnapshotsQuery(input.host), token, 1000);
-        for (const id of page.workflowIds) ids.add(id);
-        token = page.next;
-      } while (token !== null);
-      for (const id of input.alsoAsk) ids.add(id);
-      const views = await mapLimit([...ids], SCAN_CONCURRENCY, (id) => describeSnapshotOwner(c, id));
-      return summarizeHostSnapshots(input.host, views, input.coldLimit);
-    },
-
-    /** Admits a newly registered image to its host's budget, starting the budget if needed. */
-    async admitToBudget(input: AdmitRequest & { host: string }): Promise<AdmitResult> {
-      const { host, ...entry } = input;
-      return requireClient(client).workflow.executeUpdateWithStart(budgetAdmitUpdate, {
-        args: [entry],
-        startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
-      });
-    },
-
-    /** Re-checks a host's budget now (the reconciler does, once a run): disk, stale entries. */
-    async checkBudget(input: BudgetCheckRequest & { host: string }): Promise<BudgetCheckResult> {
-      const { host, ...request } = input;
-      return requireClient(client).workflow.executeUpdateWithStart(budgetCheckUpdate, {
-        args: [request],
-        startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
-      });
-    },
-  });
-}
-
-export type BudgetControlActivities = ReturnType<typeof createBudgetControlActivities>;

@@ -1,40 +1,23 @@
-// Activities of the reconciler. The host ones run on the Docker queue of the host they inspect; the
-// control ones talk to Temporal (visibility, queries, signals) and run on the workflow queue.
-import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+// Activities of the reconciler that run on the Docker queue of the host they inspect: list the
+// managed images, fence, unfence and remove orphans, record the run's report.
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
-import { keepImage, releaseImage } from '../docker/release-image.js';
+import { containersUsing, keepImage, releaseImage } from '../docker/release-image.js';
 import { attributeReferences } from '../contract/image-references.js';
 import type { Logger } from '../logging/logger.js';
-import { ErrorType } from '../contract/errors.js';
-import { HOST_ID_PATTERN } from '../contract/limits.js';
 import {
   LABEL_COMMIT,
   LABEL_MANAGED,
   LABEL_PROJECT,
   LABEL_WORK_ITEM,
   REAPING_REPOSITORY,
-  hostOfReconcileSchedule,
   imageIdTag,
   reapingTag,
   snapshotWorkflowId,
 } from '../contract/names.js';
-import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
-import { SEARCH_ATTRIBUTE_KEYS } from '../contract/search-attribute-keys.js';
-import type { SnapshotWorkflowView } from '../contract/snapshot-types.js';
-import type { UpkeepMetrics } from './upkeep-metrics.js';
-import { stateQuery, vanishedSignal } from '../contract/messages.js';
-import type {
-  ManagedImage,
-  ManagedImagePage,
-  ReconcileReport,
-  SnapshotOwnerView,
-  WorkflowIdPage,
-} from '../contract/reconcile-types.js';
+import type { ManagedImage, ManagedImagePage, ReconcileReport } from '../contract/reconcile-types.js';
 import { TAGS_PER_IMAGE_LIMIT } from '../contract/reconcile-types.js';
 import { heartbeating } from './heartbeat.js';
-import { mapLimit } from './map-limit.js';
+import type { UpkeepMetrics } from './upkeep-metrics.js';
 
 export interface ReconcileHostDeps {
   docker: DockerPort;
@@ -132,9 +115,6 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
     sizeBytes: i.sizeBytes,
   });
 
-  const containersUsing = async (imageId: string) =>
-    (await docker.listContainers()).filter((c) => c.imageId === imageId).map((c) => c.id);
-
   /**
    * Removes one orphan, after checking again what the reconciler saw: the managed label, the age
    * (on this host's clock), and that no container (running or not) uses it. Never forced; a 404
@@ -158,7 +138,7 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
       if (a.foreign.length > 0) await keepImage(docker, info, a, false);
       return { outcome: 'kept', holders: kept.references };
     }
-    const users = await containersUsing(info.id);
+    const users = await containersUsing(docker, info.id);
     if (users.length > 0) return { outcome: 'in-use', holders: users };
     // noprune inside: an untagged parent may still be someone's, and is listed (and judged) on its own if not.
     const result = await releaseImage(docker, info, attributeReferences(info), (now) =>
@@ -299,159 +279,3 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
 }
 
 export type ReconcileHostActivities = ReturnType<typeof createReconcileHostActivities>;
-
-export interface ControlDeps {
-  /** A Temporal client; the control activities run on the workflow queue, where one exists. */
-  client?: Client;
-  log: Logger;
-}
-
-export function requireClient(client: Client | undefined): Client {
-  if (!client) {
-    throw ApplicationFailure.nonRetryable(
-      'this worker has no Temporal client for control activities (createActivities needs `client`)',
-      ErrorType.invalidRequest,
-    );
-  }
-  return client;
-}
-
-const QUERY_CONCURRENCY = 16;
-
-export function openSnapshotsQuery(host?: string): string {
-  const base = `WorkflowType='snapshotWorkflow' AND ExecutionStatus='Running'`;
-  if (host === undefined) return base;
-  if (!HOST_ID_PATTERN.test(host)) throw new Error(`invalid host id ${JSON.stringify(host)}`);
-  return `${base} AND ${SEARCH_ATTRIBUTES.host}='${host}'`;
-}
-
-/** Asks one snapshot workflow which images it holds: only a running one holds any. */
-export async function describeSnapshotOwner(client: Client, workflowId: string): Promise<SnapshotOwnerView> {
-  const empty = { workflowId, images: [], current: null, error: null };
-  try {
-    const handle = client.workflow.getHandle(workflowId);
-    const description = await handle.describe();
-    // A closed run still answers queries by replay (a terminated one with the image it held
-    // then): only the status tells whether anyone still owns anything.
-    if (description.status.name !== 'RUNNING') return { ...empty, status: 'closed' };
-    const view: SnapshotWorkflowView = await handle.query(stateQuery);
-    const images: SnapshotOwnerView['images'] = [];
-    if (view.current) {
-      images.push({
-        imageId: view.current.imageId,
-        image: view.current.image,
-        host: view.current.host,
-        role: 'current',
-      });
-    }
-    for (const r of view.retiring)
-      images.push({ imageId: r.imageId, image: r.image, host: r.host, role: 'retiring' });
-    const c = view.current;
-    return {
-      ...empty,
-      status: 'running',
-      images,
-      current: c
-        ? {
-            imageId: c.imageId,
-            image: c.image,
-            host: c.host,
-            projectId: c.projectId,
-            sizeBytes: c.sizeBytes,
-            createdAt: c.createdAt,
-            lastUsedAt: c.lastUsedAt,
-          }
-        : null,
-    };
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return { ...empty, status: 'not-found' };
-    return { ...empty, status: 'error', error: err instanceof Error ? err.message : String(err) };
-  }
-}
-
-/** Visibility's page size is capped by the server (1,000 by default). */
-const MAX_VISIBILITY_PAGE = 1000;
-
-/** One page of a visibility query's workflow ids, with the token for the next one. */
-export async function listWorkflowIdsPage(
-  client: Client,
-  query: string,
-  pageToken: string | null,
-  pageSize: number,
-): Promise<WorkflowIdPage> {
-  const response = await client.workflowService.listWorkflowExecutions({
-    namespace: client.options.namespace,
-    query,
-    pageSize: Math.max(1, Math.min(pageSize, MAX_VISIBILITY_PAGE)),
-    ...(pageToken ? { nextPageToken: Buffer.from(pageToken, 'base64') } : {}),
-  });
-  const workflowIds = (response.executions ?? []).flatMap((e) =>
-    e.execution?.workflowId ? [e.execution.workflowId] : [],
-  );
-  const token = response.nextPageToken;
-  return { workflowIds, next: token && token.length > 0 ? Buffer.from(token).toString('base64') : null };
-}
-
-export function createReconcileControlActivities({ client, log }: ControlDeps) {
-  return heartbeating({
-    /** Hosts with a reconcile schedule (one per Docker worker) or an open snapshot workflow. */
-    async listKnownHosts(): Promise<string[]> {
-      const c = requireClient(client);
-      const hosts = new Set<string>();
-      for await (const schedule of c.schedule.list()) {
-        const host = hostOfReconcileSchedule(schedule.scheduleId);
-        if (host && HOST_ID_PATTERN.test(host)) hosts.add(host);
-      }
-      for await (const wf of c.workflow.list({ query: openSnapshotsQuery() })) {
-        const host = wf.typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.host);
-        if (typeof host === 'string' && HOST_ID_PATTERN.test(host)) hosts.add(host);
-      }
-      return [...hosts].sort();
-    },
-
-    /**
-     * One page of the open snapshot workflows whose shown image is on this host, from visibility
-     * (which lags). `pageToken` is the previous page's `next`.
-     */
-    async listOpenSnapshotWorkflowsPage(input: {
-      host: string;
-      pageToken: string | null;
-      pageSize: number;
-    }): Promise<WorkflowIdPage> {
-      return listWorkflowIdsPage(
-        requireClient(client),
-        openSnapshotsQuery(input.host),
-        input.pageToken,
-        input.pageSize,
-      );
-    },
-
-    /** Status and held images of each workflow: the owner check, by query, not by visibility. */
-    async describeSnapshotWorkflows(input: { workflowIds: string[] }): Promise<SnapshotOwnerView[]> {
-      const c = requireClient(client);
-      const unique = [...new Set(input.workflowIds)];
-      return mapLimit(unique, QUERY_CONCURRENCY, (id) => describeSnapshotOwner(c, id));
-    },
-
-    /** Tells a snapshot workflow its image is gone; 'gone' when the workflow is closed or absent. */
-    async signalVanished(input: {
-      workflowId: string;
-      imageId: string;
-      message: string;
-    }): Promise<'signalled' | 'gone'> {
-      const c = requireClient(client);
-      try {
-        await c.workflow
-          .getHandle(input.workflowId)
-          .signal(vanishedSignal, { imageId: input.imageId, message: input.message });
-        log.warn(input, 'snapshot image vanished from its engine; its workflow was told');
-        return 'signalled';
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return 'gone';
-        throw err;
-      }
-    },
-  });
-}
-
-export type ReconcileControlActivities = ReturnType<typeof createReconcileControlActivities>;

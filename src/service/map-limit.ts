@@ -1,3 +1,5 @@
+// Fans out Temporal calls (a query to each of many workflows) with a bound on how many are in
+// flight: the API's full listings and the control activities both do.
 /** Maps with at most `limit` calls in flight, keeping the input order in the result. */
 export async function mapLimit<T, R>(
   items: readonly T[],
