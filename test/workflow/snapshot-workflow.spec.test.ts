@@ -603,13 +603,10 @@ describe('identity and input checks', () => {
       type: ErrorType.invalidRequest,
       message: 'ttlSeconds must be an integer',
     });
-    await expectUpdateRefused(
-      driver.register(handle, { image: item.image(2), host: 'bad host' as 'build-1' }),
-      {
-        type: ErrorType.invalidRequest,
-        message: 'host must match',
-      },
-    );
+    await expectUpdateRefused(driver.register(handle, { image: item.image(2), host: 'bad host' }), {
+      type: ErrorType.invalidRequest,
+      message: 'host must match',
+    });
     expect(
       spec.docker.calls.filter((c) => c.workflowId === handle.workflowId).map((c) => c.activity),
     ).toEqual(['inspectSnapshotImage']);

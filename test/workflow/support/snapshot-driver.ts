@@ -10,7 +10,7 @@ import type {
 } from '../../../src/contract/snapshot-types.js';
 import { registerUpdate, stateQuery } from '../../../src/contract/messages.js';
 import type { snapshotWorkflow, SnapshotWorkflowOptions } from '../../../src/workflows/snapshot-workflow.js';
-import type { SpecEnvironment, SpecHost } from './spec-environment.js';
+import type { SpecEnvironment } from './spec-environment.js';
 
 /** Not bound to a run: after a continue-as-new it reaches the newest run, as the service's handles do. */
 export type SnapshotHandle = WorkflowHandle<typeof snapshotWorkflow>;
@@ -20,7 +20,8 @@ export const DAY_MS = 24 * 3600 * 1000;
 export const HOUR_MS = 3600 * 1000;
 
 export interface Registration extends Omit<RegisterRequest, 'host'> {
-  host?: SpecHost;
+  /** build-1 unless given. */
+  host?: string;
 }
 
 let sequence = 0;
