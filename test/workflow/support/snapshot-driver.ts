@@ -10,6 +10,7 @@ import type {
 } from '../../../src/contract/snapshot-types.js';
 import { registerUpdate, stateQuery } from '../../../src/contract/messages.js';
 import type { snapshotWorkflow, SnapshotWorkflowOptions } from '../../../src/workflows/snapshot-workflow.js';
+import { waitFor } from '../../support/wait-for.js';
 import type { SpecEnvironment } from './spec-environment.js';
 
 /** Not bound to a run: after a continue-as-new it reaches the newest run, as the service's handles do. */
@@ -76,5 +77,20 @@ export class SnapshotDriver {
 
   async state(handle: SnapshotHandle): Promise<SnapshotWorkflowView> {
     return await handle.query(stateQuery);
+  }
+
+  /** Polls the state query until `accept` holds (activities and timers run in real time here). */
+  async until(
+    handle: SnapshotHandle,
+    what: string,
+    accept: (view: SnapshotWorkflowView) => boolean,
+  ): Promise<SnapshotWorkflowView> {
+    return await waitFor(
+      async () => {
+        const view = await this.state(handle);
+        return accept(view) ? view : undefined;
+      },
+      { timeoutMs: 20_000, message: what },
+    );
   }
 }
