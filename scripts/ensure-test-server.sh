@@ -71,7 +71,8 @@ EOF
   # A half-finished earlier attempt must not leave stale jars on the classpath.
   rm -rf "$DIR/lib" "$DIR/.lib.tmp" "$DIR/classpath"
   if ! mvn -q -B -Dstyle.color=never -f "$DIR/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$DIR/.lib.tmp" >&2; then
+    -DincludeScope=runtime -DoutputDirectory="$DIR/.lib.tmp" >"$DIR/.mvn.log" 2>&1; then
+    tail -n 30 "$DIR/.mvn.log" >&2
     echo "ensure-test-server: Maven could not resolve io.temporal:temporal-test-server:$TEST_SERVER_VERSION (is Maven Central reachable? see ../shared/ENVIRONMENT.md)" >&2
     return 1
   fi
