@@ -8,7 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../src/contract/errors.js';
 import { snapshotWorkflowId, WORKFLOW_TASK_QUEUE } from '../../src/contract/names.js';
-import type { SnapshotState } from '../../src/contract/snapshot-types.js';
+import type { SnapshotState, SnapshotWorkflowView } from '../../src/contract/snapshot-types.js';
 import {
   evictSignal,
   invalidateSignal,
@@ -48,18 +48,8 @@ function workItem(label: string): { id: string; image: (n: number) => string } {
   return { id, image: (n) => `snap/${id}:job-${n}` };
 }
 
-async function untilState(
-  handle: SnapshotHandle,
-  what: string,
-  accept: (view: Awaited<ReturnType<SnapshotDriver['state']>>) => boolean,
-) {
-  return await waitFor(
-    async () => {
-      const view = await driver.state(handle);
-      return accept(view) ? view : undefined;
-    },
-    { timeoutMs: 20_000, message: what },
-  );
+function untilState(handle: SnapshotHandle, what: string, accept: (view: SnapshotWorkflowView) => boolean) {
+  return driver.until(handle, what, accept);
 }
 
 function retiringImage(view: { retiring: SnapshotState[] }, imageId: string): SnapshotState | undefined {
@@ -603,13 +593,10 @@ describe('identity and input checks', () => {
       type: ErrorType.invalidRequest,
       message: 'ttlSeconds must be an integer',
     });
-    await expectUpdateRefused(
-      driver.register(handle, { image: item.image(2), host: 'bad host' as 'build-1' }),
-      {
-        type: ErrorType.invalidRequest,
-        message: 'host must match',
-      },
-    );
+    await expectUpdateRefused(driver.register(handle, { image: item.image(2), host: 'bad host' }), {
+      type: ErrorType.invalidRequest,
+      message: 'host must match',
+    });
     expect(
       spec.docker.calls.filter((c) => c.workflowId === handle.workflowId).map((c) => c.activity),
     ).toEqual(['inspectSnapshotImage']);

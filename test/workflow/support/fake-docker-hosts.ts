@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { BudgetHostActivities } from '../../../src/activities/budget-activities.js';
 import type {
   DockerActivities,
   InvalidateOutcome,
@@ -12,13 +13,15 @@ import type {
 } from '../../../src/activities/docker-activities.js';
 import { ErrorType } from '../../../src/contract/errors.js';
 import type { ImageFacts } from '../../../src/contract/snapshot-types.js';
+import type { BudgetDecision, BudgetLimits } from '../../../src/contract/budget-types.js';
 
 export type SnapshotDockerActivities = Pick<
   DockerActivities,
   'inspectSnapshotImage' | 'invalidateSnapshot' | 'removeSnapshotImage'
->;
+> &
+  Pick<BudgetHostActivities, 'budgetFacts' | 'recordBudgetDecision'>;
 
-export type DockerActivityName = keyof SnapshotDockerActivities;
+export type DockerActivityName = 'inspectSnapshotImage' | 'invalidateSnapshot' | 'removeSnapshotImage';
 
 export interface DockerActivityCall {
   activity: DockerActivityName;
@@ -51,6 +54,10 @@ export class FakeDockerHosts {
   private readonly invalidateAnswers = new Map<string, InvalidateAnswer[]>();
   /** References that registration refuses as not managed by the work item. */
   private readonly unmanaged = new Set<string>();
+  /** What each host's budget is configured with (its Docker worker's settings); no disk figures. */
+  readonly budgetLimits = new Map<string, BudgetLimits>();
+  /** Budget decisions the hosts were told to record (those that evicted, and every check). */
+  readonly budgetDecisions: { host: string; decision: BudgetDecision }[] = [];
 
   /** The next removal attempts of this image answer these, in order; afterwards `removed`. */
   answerRemovals(imageId: string, ...answers: RemoveAnswer[]): void {
@@ -119,6 +126,19 @@ export class FakeDockerHosts {
         if ('refuse' in answer)
           throw ApplicationFailure.nonRetryable(answer.refuse, ErrorType.unmanagedImage);
         return answer;
+      },
+      budgetFacts: async () => ({
+        limits: this.budgetLimits.get(host) ?? {
+          diskHighPercent: 85,
+          diskLowPercent: 80,
+          projectMaxSnapshots: {},
+        },
+        disk: null,
+        pendingPresent: {},
+        uniqueBytes: {},
+      }),
+      recordBudgetDecision: async (input) => {
+        this.budgetDecisions.push(input);
       },
     };
   }

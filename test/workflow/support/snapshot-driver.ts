@@ -10,7 +10,8 @@ import type {
 } from '../../../src/contract/snapshot-types.js';
 import { registerUpdate, stateQuery } from '../../../src/contract/messages.js';
 import type { snapshotWorkflow, SnapshotWorkflowOptions } from '../../../src/workflows/snapshot-workflow.js';
-import type { SpecEnvironment, SpecHost } from './spec-environment.js';
+import { waitFor } from '../../support/wait-for.js';
+import type { SpecEnvironment } from './spec-environment.js';
 
 /** Not bound to a run: after a continue-as-new it reaches the newest run, as the service's handles do. */
 export type SnapshotHandle = WorkflowHandle<typeof snapshotWorkflow>;
@@ -20,7 +21,8 @@ export const DAY_MS = 24 * 3600 * 1000;
 export const HOUR_MS = 3600 * 1000;
 
 export interface Registration extends Omit<RegisterRequest, 'host'> {
-  host?: SpecHost;
+  /** build-1 unless given. */
+  host?: string;
 }
 
 let sequence = 0;
@@ -75,5 +77,20 @@ export class SnapshotDriver {
 
   async state(handle: SnapshotHandle): Promise<SnapshotWorkflowView> {
     return await handle.query(stateQuery);
+  }
+
+  /** Polls the state query until `accept` holds (activities and timers run in real time here). */
+  async until(
+    handle: SnapshotHandle,
+    what: string,
+    accept: (view: SnapshotWorkflowView) => boolean,
+  ): Promise<SnapshotWorkflowView> {
+    return await waitFor(
+      async () => {
+        const view = await this.state(handle);
+        return accept(view) ? view : undefined;
+      },
+      { timeoutMs: 20_000, message: what },
+    );
   }
 }

@@ -10,8 +10,8 @@ import { FakeControl } from './fake-control.js';
 import { FakeDockerHosts } from './fake-docker-hosts.js';
 import { injectSpecContext } from './provided-context.js';
 
-export const SPEC_HOSTS = ['build-1', 'build-2'] as const;
-export type SpecHost = (typeof SPEC_HOSTS)[number];
+/** Docker hosts with a worker of scripted activities, unless a file asks for others. */
+export const SPEC_HOSTS = ['build-1', 'build-2'];
 
 export interface SpecEnvironment {
   env: TestWorkflowEnvironment;
@@ -27,7 +27,16 @@ export interface SpecEnvironment {
 // runs can take longer, so a start that timed out is tried again.
 const START_ATTEMPTS = 3;
 
-export async function startSpecEnvironment(): Promise<SpecEnvironment> {
+export interface SpecEnvironmentOptions {
+  /**
+   * Activities on the workflow queue in place of the scripted ones (given the environment's
+   * client), e.g. the real budget admission, which only talks to Temporal.
+   */
+  controlActivities?: (client: Client) => object;
+  hosts?: string[];
+}
+
+export async function startSpecEnvironment(options: SpecEnvironmentOptions = {}): Promise<SpecEnvironment> {
   installQuietRuntime();
   const { testServerPath, workflowBundlePath } = injectSpecContext();
   const env = await createTimeSkipping(testServerPath);
@@ -41,10 +50,10 @@ export async function startSpecEnvironment(): Promise<SpecEnvironment> {
         ...common,
         taskQueue: WORKFLOW_TASK_QUEUE,
         workflowBundle: { codePath: workflowBundlePath },
-        activities: control.activities(),
+        activities: { ...control.activities(), ...options.controlActivities?.(env.client) },
       }),
       ...(await Promise.all(
-        SPEC_HOSTS.map((host) =>
+        (options.hosts ?? SPEC_HOSTS).map((host) =>
           Worker.create({
             ...common,
             taskQueue: dockerTaskQueue(host),
