@@ -4,8 +4,8 @@
 // (image facts, the host's limits) are scripted; the admission and the owners' answers are the
 // real control activities, which only talk to Temporal (here: the time-skipping test server).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBudgetControlActivities } from '../../src/activities/budget-activities.js';
-import { createReconcileControlActivities } from '../../src/activities/reconcile-activities.js';
+import { createBudgetControlActivities } from '../../src/activities/budget-control-activities.js';
+import { createReconcileControlActivities } from '../../src/activities/reconcile-control-activities.js';
 import { createLogger } from '../../src/logging/logger.js';
 import type { BudgetView } from '../../src/contract/budget-types.js';
 import { budgetStateQuery, invalidateSignal, touchUpdate } from '../../src/contract/messages.js';

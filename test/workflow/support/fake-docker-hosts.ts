@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { BudgetHostActivities } from '../../../src/activities/budget-activities.js';
+import type { BudgetHostActivities } from '../../../src/activities/budget-host-activities.js';
 import type {
   DockerActivities,
   InvalidateOutcome,
