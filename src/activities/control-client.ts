@@ -14,7 +14,7 @@ export interface ControlDeps {
 export function requireClient(client: Client | undefined): Client {
   if (!client) {
     throw ApplicationFailure.nonRetryable(
-      'this worker has no Temporal client for control activities (createActivities needs `client`)',
+      'this worker has no Temporal client for control activities (createControlActivities needs `client`)',
       ErrorType.invalidRequest,
     );
   }

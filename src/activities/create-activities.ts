@@ -1,3 +1,5 @@
+// One factory per task queue: the worker registers createActivities on its host's Docker queue and
+// createControlActivities on the workflow queue (src/worker/create-workers.ts).
 import type { BudgetControlDeps } from './budget-control-activities.js';
 import { createBudgetControlActivities } from './budget-control-activities.js';
 import type { BudgetHostDeps } from './budget-host-activities.js';

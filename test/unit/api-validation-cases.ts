@@ -1,6 +1,9 @@
 // The validation matrix, shared by the unit test (inject) and the integration test (a real
 // server): every route, each bad input, and the field its 400 message must name.
-/** The snapshot fields issue 3 promises in every state answer; written out, not read from the schema. */
+/**
+ * The snapshot fields every state answer promises its callers (docs/api.md); written out, not read
+ * from the schema, so a field dropped from the schema fails here.
+ */
 export const SNAPSHOT_CONTRACT_FIELDS = [
   'projectId',
   'workItemId',
