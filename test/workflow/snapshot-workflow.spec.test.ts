@@ -215,6 +215,23 @@ describe('a merge of its linked pull request ends it; other merges do not', () =
   });
 });
 
+describe('a link to a pull request that has already merged ends the image', () => {
+  it('refuses the link with PullRequestMerged and removes the image', async () => {
+    const item = workItem('merged-link');
+    const imageId = imageIdOf(item.image(1));
+    const pr = { repository: REPO, number: 21 };
+    spec.control.recordMerge(pr);
+    const { handle } = await driver.startWith(item.id, { image: item.image(1) });
+    await expectUpdateRefused(handle.executeUpdate(linkPullRequestUpdate, { args: [pr] }), {
+      type: ErrorType.pullRequestMerged,
+      message: 'the snapshot ended and its image is being removed',
+    });
+    const result = await handle.result();
+    expect(result.last).toMatchObject({ imageId, state: 'removed', endReason: 'merged' });
+    expect(result.last?.message).toContain(`${REPO}#21 had already merged when it was linked`);
+  });
+});
+
 describe('an invalidation, an eviction or a vanished image ends it', () => {
   it('ends on the invalidate signal, with its reason', async () => {
     const item = workItem('invalidate');
@@ -441,6 +458,32 @@ describe('a blocked removal shows removal-blocked with its holder and is retried
     const result = await handle.result();
     expect(result.last).toMatchObject({ imageId, state: 'kept', keptBy: ['someone/else:latest'] });
     expect(result.last?.message).toContain('someone/else:latest');
+  });
+});
+
+describe('a cleanup step its host does not answer shows the wait', () => {
+  it('shows removal-blocked naming the host while the step waits, and takes it back when the host answers', async () => {
+    const item = workItem('silent-host');
+    const imageId = imageIdOf(item.image(1));
+    const answer = spec.docker.holdInvalidation(imageId);
+    // The test server does not skip time while an activity is out, so the notice comes in seconds.
+    const { handle } = await driver.startWith(
+      item.id,
+      { image: item.image(1) },
+      { hostWaitNoticeSeconds: 2 },
+    );
+    await handle.signal(invalidateSignal, { reason: 'spec: silent host' });
+    const waiting = await driver.until(
+      handle,
+      'the wait shown',
+      (v) => retiringImage(v, imageId)?.state === 'removal-blocked',
+    );
+    expect(retiringImage(waiting, imageId)?.blockedBy).toContain(
+      "waiting for host build-1's Docker worker (task queue snapkeeper-docker-build-1)",
+    );
+
+    answer();
+    expect((await handle.result()).last).toMatchObject({ imageId, state: 'removed', blockedBy: null });
   });
 });
 

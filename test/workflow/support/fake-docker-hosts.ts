@@ -52,6 +52,7 @@ export class FakeDockerHosts {
   readonly calls: DockerActivityCall[] = [];
   private readonly removeAnswers = new Map<string, RemoveAnswer[]>();
   private readonly invalidateAnswers = new Map<string, InvalidateAnswer[]>();
+  private readonly held = new Map<string, Promise<void>>();
   /** References that registration refuses as not managed by the work item. */
   private readonly unmanaged = new Set<string>();
   /** What each host's budget is configured with (its Docker worker's settings); no disk figures. */
@@ -67,6 +68,19 @@ export class FakeDockerHosts {
   /** The next invalidation attempts of this image answer these, in order; afterwards `untagged`. */
   answerInvalidations(imageId: string, ...answers: InvalidateAnswer[]): void {
     this.invalidateAnswers.set(imageId, [...(this.invalidateAnswers.get(imageId) ?? []), ...answers]);
+  }
+
+  /**
+   * The next invalidation of this image does not answer until the returned function is called:
+   * a host whose Docker worker went silent in the middle of a cleanup step.
+   */
+  holdInvalidation(imageId: string): () => void {
+    let release = () => undefined as void;
+    this.held.set(imageId, new Promise<void>((resolve) => (release = resolve)));
+    return () => {
+      this.held.delete(imageId);
+      release();
+    };
   }
 
   /** Registration of this reference finds an image without the work item's managed labels. */
@@ -118,6 +132,7 @@ export class FakeDockerHosts {
       },
       invalidateSnapshot: async (input): Promise<InvalidateAnswer> => {
         record('invalidateSnapshot', input.imageId);
+        await this.held.get(input.imageId);
         return this.invalidateAnswers.get(input.imageId)?.shift() ?? 'untagged';
       },
       removeSnapshotImage: async (input): Promise<RemoveSnapshotImageResult> => {
