@@ -77,6 +77,7 @@ const schema = z.object({
   SNAPKEEPER_DISK_HIGH_PERCENT: z.coerce.number().min(1).max(100).default(85),
   SNAPKEEPER_DISK_LOW_PERCENT: z.coerce.number().min(0).max(100).default(80),
   SNAPKEEPER_DISK_PATH: z.string().optional(),
+  SNAPKEEPER_LOOKUP_RECORD_INTERVAL: z.string().default('1m').pipe(duration),
   SNAPKEEPER_MAX_LAYER_DEPTH: intFromEnv(2, MAX_LAYER_DEPTH_LIMIT).default(DEFAULT_MAX_LAYER_DEPTH),
   SNAPKEEPER_WORKER_METRICS_PORT: intFromEnv(0, 65535).default(9464),
   SNAPKEEPER_WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -111,6 +112,8 @@ export interface Config {
   defaultTtlSeconds: number;
   /** Snapshots with this many layers or more are not offered by lookups (Docker stops at 125). */
   maxLayerDepth: number;
+  /** A lookup records its use in the workflow at most once per this interval (0: every lookup). */
+  lookupRecordIntervalMs: number;
   workerRoles: Array<'workflow' | 'docker'>;
   logLevel: string;
   /** Path of the per-project policy file (JSON or YAML), if any. */
@@ -156,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     github: { webhookSecret: e.GITHUB_WEBHOOK_SECRET },
     defaultTtlSeconds: ttlSeconds,
     maxLayerDepth: e.SNAPKEEPER_MAX_LAYER_DEPTH,
+    lookupRecordIntervalMs: e.SNAPKEEPER_LOOKUP_RECORD_INTERVAL,
     workerRoles: e.SNAPKEEPER_WORKER_ROLES,
     logLevel: e.SNAPKEEPER_LOG_LEVEL,
     policyFile: e.SNAPKEEPER_CONFIG,

@@ -68,6 +68,8 @@ export async function createWorkers({
         activities: createActivities({
           docker,
           log: log.child({ hostId: config.hostId }),
+          client: new Client({ connection, namespace }),
+          hostId: config.hostId,
           budget: config.budget,
           policies: policies ?? (await loadProjectPolicies(config.policyFile)),
           ...(metrics ? { metrics } : {}),

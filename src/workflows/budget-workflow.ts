@@ -8,9 +8,11 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BudgetControlActivities } from '../activities/budget-control-activities.js';
@@ -24,6 +26,7 @@ import type {
   BudgetDecision,
   BudgetEntry,
   BudgetFacts,
+  BudgetMemo,
   BudgetView,
   Eviction,
   PendingRemoval,
@@ -32,8 +35,10 @@ import type { LedgerCarry } from './budget-ledger.js';
 import { BudgetLedger } from './budget-ledger.js';
 import { formatBytes, planEvictions } from './budget-policy.js';
 import { describeOwners } from './owners.js';
+import { BUDGET_MEMO_KEY } from '../contract/names.js';
 import {
   budgetAdmitUpdate,
+  budgetAdmittedSignal,
   budgetCheckUpdate,
   budgetReleaseSignal,
   budgetStateQuery,
@@ -94,6 +99,9 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
   let evictionsTotal = carry?.evictionsTotal ?? 0;
   let lastDecision: BudgetDecision | null = carry?.lastDecision ?? null;
   let scannedAt: string | null = carry?.scannedAt ?? null;
+  // Runs from before the memo replay without it (and without admissions by signal).
+  const totalsInMemo = patched('budget-totals-in-memo');
+  let memoShown = '';
 
   // The host's Docker worker answers fast or not at all; a registration waits on this.
   const host = proxyActivities<BudgetHostActivities>({
@@ -295,6 +303,14 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
   }
 
   function publish(): void {
+    if (totalsInMemo) {
+      const { count, bytes } = ledger.totals;
+      const shown = `${count}/${bytes}`;
+      if (shown !== memoShown) {
+        upsertMemo({ [BUDGET_MEMO_KEY]: { count, bytes, at: nowIso() } satisfies BudgetMemo });
+        memoShown = shown;
+      }
+    }
     const limits = lastDecision?.limits;
     const usage = lastDecision?.usage;
     const lines = [
@@ -359,6 +375,43 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     },
   );
 
+  /** Whether the totals crossed a limit known from the last decision (or none is known yet). */
+  function overKnownLimits(projectId: string): boolean {
+    const limits = lastDecision?.limits;
+    if (!limits) return true;
+    const t = ledger.totals;
+    const projectMax = limits.projectMaxSnapshots[projectId];
+    return (
+      (limits.maxSnapshots !== undefined && t.count > limits.maxSnapshots) ||
+      (limits.maxBytes !== undefined && t.bytes > limits.maxBytes) ||
+      (projectMax !== undefined && (t.projectCounts[projectId] ?? 0) > projectMax)
+    );
+  }
+
+  // Registrations far from every limit tell the budget afterwards, off their path. The budget
+  // decides only when its totals crossed a limit meanwhile (registrations racing past the
+  // headroom); otherwise it just counts.
+  setHandler(budgetAdmittedSignal, (req) =>
+    serially(async () => {
+      if (typeof req?.workflowId !== 'string' || typeof req.imageId !== 'string') {
+        log.warn('malformed budget admission ignored', { req });
+        return;
+      }
+      const outcome = ledger.admit(req, nowIso());
+      if (outcome === 'older' || outcome === 'already-gone' || !overKnownLimits(req.projectId)) {
+        publish();
+        return;
+      }
+      try {
+        await decide('admit', req, false);
+      } catch (err) {
+        log.warn('budget decision after an admission failed; the next check decides', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }),
+  );
+
   // Releases wait their turn like decisions, so a decision never sees the totals change under it.
   setHandler(budgetReleaseSignal, (signal) =>
     serially(async () => {
@@ -372,6 +425,7 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
         return;
       }
       ledger.release(signal, nowIso());
+      if (totalsInMemo) publish();
     }),
   );
 

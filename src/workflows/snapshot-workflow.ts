@@ -16,13 +16,18 @@ import {
   setCurrentDetails,
   setHandler,
   sleep,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
-import type { DockerActivities, RemovalBlock } from '../activities/docker-activities.js';
-import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS } from '../contract/errors.js';
+import type {
+  DockerActivities,
+  RemovalBlock,
+  RemoveSnapshotImageResult,
+} from '../activities/docker-activities.js';
+import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS, TOUCH_NOT_NEEDED } from '../contract/errors.js';
 import {
   DEFAULT_MAX_LAYER_DEPTH,
   DEFAULT_TTL_SECONDS,
@@ -31,13 +36,14 @@ import {
   validatePullRequest,
   validateRegistrationFields,
 } from '../contract/limits.js';
-import { dockerTaskQueue, snapshotWorkflowId } from '../contract/names.js';
+import { SNAPSHOT_MEMO_KEY, dockerTaskQueue, snapshotWorkflowId } from '../contract/names.js';
 import { SEARCH_ATTRIBUTE_KEYS as SA } from '../contract/search-attribute-keys.js';
 import type {
   EndReason,
   PullRequestRef,
   RegisterRequest,
   RegisterResult,
+  SnapshotMemo,
   SnapshotState,
   SnapshotStatus,
   SnapshotWorkflowView,
@@ -53,7 +59,7 @@ import {
   touchUpdate,
   vanishedSignal,
 } from '../contract/messages.js';
-import { admitToBudget, releaseFromBudget } from './snapshot-budget.js';
+import { admitToBudget, releaseFromBudget, signalAdmission } from './snapshot-budget.js';
 import { failureMessage } from './failure-message.js';
 import { heardMerge, mergeRecorded, rememberMerge } from './merge-guard.js';
 import { meantFor } from './pull-request-match.js';
@@ -92,6 +98,15 @@ export interface SnapshotWorkflowResult {
 }
 
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 2000;
+/**
+ * Runs started before lookups were answered from the memo replay without it: they publish no
+ * memo, re-arm the TTL timer on every touch and accept every touch.
+ */
+const FREE_LOOKUPS_PATCH = 'lookups-from-memo';
+/** Runs whose cleanup started before it took one hop replay the two activities. */
+const ONE_HOP_CLEANUP_PATCH = 'one-hop-cleanup';
+/** Registrations recorded before admissions by signal replay the awaited admission. */
+const BUDGET_SIGNAL_PATCH = 'budget-admission-by-signal';
 /** Runs started before cleanup showed a host's silence replay without its timer. */
 const HOST_WAIT_NOTICE_PATCH = 'cleanup-shows-host-wait';
 const REMEMBERED_DELIVERIES = 200;
@@ -142,6 +157,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   // Runs started before pull request scoping replay their histories with the old rules (a merge
   // ends the current image, no merge check): the new rules schedule other commands.
   const scopedToPullRequest = patched('pull-request-scope');
+  const freeLookups = patched(FREE_LOOKUPS_PATCH);
   const refusals: string[] = [...(input.carry?.refusals ?? [])];
   let pendingRegistrations = 0;
   let closing = false;
@@ -163,7 +179,16 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   const nowIso = () => new Date(Date.now()).toISOString();
   const plusSeconds = (iso: string, s: number) => new Date(Date.parse(iso) + s * 1000).toISOString();
 
+  let published = { memo: '', attributes: '', details: '' };
   function publish(): void {
+    if (freeLookups) {
+      // Lookups read the current image from here (DescribeWorkflowExecution), without a worker.
+      const memo = JSON.stringify(current);
+      if (memo !== published.memo) {
+        upsertMemo({ [SNAPSHOT_MEMO_KEY]: { current } satisfies SnapshotMemo });
+        published = { ...published, memo };
+      }
+    }
     const shown = current ?? retiring[retiring.length - 1] ?? last;
     if (!shown) return;
     let state: SnapshotStatus = shown.state;
@@ -181,8 +206,22 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     // (and ended) by the merge of its predecessor's pull request.
     pairs.push({ key: SA.repository, value: shown.pullRequest?.repository ?? null });
     pairs.push({ key: SA.pullRequest, value: shown.pullRequest?.number ?? null });
-    upsertSearchAttributes(pairs);
-    setCurrentDetails(describe(state, shown, retiring));
+    const details = describe(state, shown, retiring);
+    if (!freeLookups) {
+      upsertSearchAttributes(pairs);
+      setCurrentDetails(details);
+      return;
+    }
+    // An upsert of unchanged attributes is still an event; a recorded use changes none of them.
+    const attributes = JSON.stringify(pairs);
+    if (attributes !== published.attributes) {
+      upsertSearchAttributes(pairs);
+      published = { ...published, attributes };
+    }
+    if (details !== published.details) {
+      setCurrentDetails(details);
+      published = { ...published, details };
+    }
   }
 
   function replaceRetiring(imageId: string, next: SnapshotState): void {
@@ -233,16 +272,37 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       });
       backoff = Math.min(backoff * 2, backoffMax);
     };
-    for (;;) {
+    const invalidation = {
+      ...owner,
+      image: image.image,
+      imageId: image.imageId,
+      ...(references ? { references } : {}),
+    };
+    const removal = { ...owner, imageId: image.imageId, ...(references ? { references } : {}) };
+    let invalidated = false;
+    let removed: RemoveSnapshotImageResult | undefined;
+    // Runs whose cleanup was recorded step by step replay it so; new cleanups take one hop when
+    // nothing blocks, and go on step by step from the step that was blocked.
+    if (patched(ONE_HOP_CLEANUP_PATCH)) {
+      const both = await whileHostAnswers(
+        image,
+        acts.retireSnapshotImage.executeWithOptions(
+          { summary: stepSummary('invalidate and remove', image) },
+          [invalidation],
+        ),
+      );
+      if (both.step === 'invalidate') {
+        await blockedFor(both.blocked);
+      } else {
+        invalidated = true;
+        removed = both.result;
+      }
+    }
+    while (!invalidated) {
       const outcome = await whileHostAnswers(
         image,
         acts.invalidateSnapshot.executeWithOptions({ summary: stepSummary('invalidate', image) }, [
-          {
-            ...owner,
-            image: image.image,
-            imageId: image.imageId,
-            ...(references ? { references } : {}),
-          },
+          invalidation,
         ]),
       );
       if (typeof outcome === 'string') break;
@@ -250,16 +310,13 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     }
     backoff = backoffInitial;
     for (;;) {
-      const result = await whileHostAnswers(
-        image,
-        acts.removeSnapshotImage.executeWithOptions({ summary: stepSummary('remove', image) }, [
-          {
-            ...owner,
-            imageId: image.imageId,
-            ...(references ? { references } : {}),
-          },
-        ]),
-      );
+      const result =
+        removed ??
+        (await whileHostAnswers(
+          image,
+          acts.removeSnapshotImage.executeWithOptions({ summary: stepSummary('remove', image) }, [removal]),
+        ));
+      removed = undefined;
       if (result.outcome === 'in-use' || result.outcome === 'blocked') {
         await blockedFor({ outcome: result.outcome, holders: result.holders, reason: result.reason });
         continue;
@@ -394,7 +451,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     last = current;
     publish();
     const accepted = current;
-    await admitToBudget(accepted, replaced); // per-host budget; may evict other snapshots, never fails
+    // Per-host budget; may evict other snapshots, never fails. Far from the host's limits the
+    // registration answers at once and the budget counts the image afterwards.
+    if (facts.budgetHeadroom && patched(BUDGET_SIGNAL_PATCH)) signalAdmission(accepted, replaced);
+    else await admitToBudget(accepted, replaced);
     return { outcome: replacing ? 'replaced' : 'created', snapshot: accepted };
   }
 
@@ -448,15 +508,23 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
         lastUsedAt: now,
         expiresAt: active.slidingTtl ? plusSeconds(now, active.ttlSeconds) : active.expiresAt,
       };
-      if (active.slidingTtl) publish();
+      // The memo carries the last use, which the budget's LRU order reads.
+      if (active.slidingTtl || freeLookups) publish();
       return current;
     },
     {
-      validator: (_req) => {
+      validator: (req) => {
         requireActive();
+        const active = current as SnapshotState;
         // Not offered: the next job starts from its base image, and its commit begins a fresh chain.
-        const why = (current as SnapshotState).reuseBlockedBy;
+        const why = active.reuseBlockedBy;
         if (why) throw ApplicationFailure.nonRetryable(why, ErrorType.chainTooDeep);
+        // A rejected update leaves no trace in the history: lookups racing each other past the
+        // recording interval record one use, not one each.
+        const every = req?.recordEveryMs;
+        if (freeLookups && typeof every === 'number' && Date.now() - Date.parse(active.lastUsedAt) < every) {
+          throw ApplicationFailure.nonRetryable('this use is already recorded', TOUCH_NOT_NEEDED);
+        }
       },
     },
   );
@@ -587,10 +655,15 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       if (current) {
         const active = current;
         const remaining = Math.max(Date.parse(active.expiresAt) - Date.now(), 1);
-        const woke = await condition(() => current !== active || continueAsNewDue(), remaining, {
+        // The timer waits for this image's expiry: a recorded use that does not move it (a fixed
+        // TTL, or a sliding one within its granule) leaves the timer alone.
+        const moved = freeLookups
+          ? () => current?.imageId !== active.imageId || current.expiresAt !== active.expiresAt
+          : () => current !== active;
+        const woke = await condition(() => moved() || continueAsNewDue(), remaining, {
           summary: `TTL ${formatSeconds(active.ttlSeconds)} of ${shortId(active.imageId)}`,
         });
-        if (!woke && current === active) {
+        if (!woke && !moved()) {
           endCurrent('expired', `TTL of ${active.ttlSeconds}s reached`);
         }
       } else {
@@ -715,7 +788,7 @@ function shortId(imageId: string): string {
   return imageId.length > 19 ? `${imageId.slice(0, 19)}…` : imageId;
 }
 
-function stepSummary(step: 'invalidate' | 'remove', image: SnapshotState): string {
+function stepSummary(step: 'invalidate' | 'remove' | 'invalidate and remove', image: SnapshotState): string {
   return `${step} ${shortId(image.imageId)} on ${image.host}`;
 }
 
