@@ -49,6 +49,9 @@ export async function createWorkers({
         connection,
         namespace,
         taskQueue: WORKFLOW_TASK_QUEUE,
+        // Bounded by its cache, not by the open snapshot workflows (100,000 wait on timers at once).
+        maxCachedWorkflows: config.workflowCache.maxCachedWorkflows,
+        stickyQueueScheduleToStartTimeout: config.workflowCache.stickyQueueTimeoutMs,
         ...(workflowBundle ? { workflowBundle } : { workflowsPath, bundlerOptions: { webpackConfigHook } }),
         // Generic activities (visibility, queries, signals, the budget entity) need a client only.
         activities: createControlActivities({
