@@ -13,7 +13,6 @@ import {
   setCurrentDetails,
   setHandler,
   upsertMemo,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type { BudgetControlActivities } from '../activities/budget-control-activities.js';
 import type { BudgetHostActivities } from '../activities/budget-host-activities.js';
@@ -33,9 +32,11 @@ import type {
 } from '../contract/budget-types.js';
 import type { LedgerCarry } from './budget-ledger.js';
 import { BudgetLedger } from './budget-ledger.js';
-import { formatBytes, planEvictions } from './budget-policy.js';
+import { budgetDetails } from './budget-details.js';
+import { planEvictions } from './budget-policy.js';
 import { describeOwners } from './owners.js';
 import { BUDGET_MEMO_KEY } from '../contract/names.js';
+import { SerialLane, continueAsNewDue, nowIso } from './workflow-helpers.js';
 import {
   budgetAdmitUpdate,
   budgetAdmittedSignal,
@@ -117,16 +118,9 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     retry: { maximumAttempts: 3 },
   });
 
-  const nowIso = () => new Date(Date.now()).toISOString();
-
-  let busy = 0;
-  let chain: Promise<unknown> = Promise.resolve();
-  function serially<T>(fn: () => Promise<T>): Promise<T> {
-    busy++;
-    const run = chain.then(fn).finally(() => busy--);
-    chain = run.catch(() => undefined);
-    return run;
-  }
+  // Every decision, admission and release waits its turn, so none sees the totals change under it.
+  const lane = new SerialLane();
+  const serially = <T>(step: () => Promise<T>) => lane.run(step);
 
   /**
    * Counts the host again from its open snapshot workflows (visibility, then each owner's answer):
@@ -311,23 +305,16 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
         memoShown = shown;
       }
     }
-    const limits = lastDecision?.limits;
-    const usage = lastDecision?.usage;
-    const lines = [
-      `**budget of host \`${hostId}\`** · ${ledger.totals.count} snapshot(s)` +
-        (limits?.maxSnapshots !== undefined ? ` of ${limits.maxSnapshots}` : '') +
-        ` · ${formatBytes(ledger.totals.bytes)}` +
-        (limits?.maxBytes !== undefined ? ` of ${formatBytes(limits.maxBytes)}` : ''),
-    ];
-    if (usage?.diskUsedPercent !== null && usage?.diskUsedPercent !== undefined) {
-      lines.push(
-        `disk: ${usage.diskUsedPercent.toFixed(1)}% used` +
-          (limits ? ` (evicts at ${limits.diskHighPercent}%, down to ${limits.diskLowPercent}%)` : ''),
-      );
-    }
-    lines.push(`evictions so far: ${evictionsTotal}; removals pending: ${ledger.pending.length}`);
-    if (scannedAt) lines.push(`last full count: ${scannedAt}`);
-    setCurrentDetails(lines.join('\n\n'));
+    setCurrentDetails(
+      budgetDetails({
+        hostId,
+        totals: ledger.totals,
+        lastDecision,
+        evictionsTotal,
+        pendingRemovals: ledger.pending.length,
+        scannedAt,
+      }),
+    );
   }
 
   function failure(err: unknown): ApplicationFailure {
@@ -449,13 +436,14 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     lastDecision,
   }));
 
+  //
+  // Main loop: all the work is in the handlers; continue as new between them.
+  //
   publish();
-  const continueAsNewDue = () =>
-    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= continueAsNewAfter;
   for (;;) {
-    await condition(() => continueAsNewDue() && busy === 0);
+    await condition(() => continueAsNewDue(continueAsNewAfter) && lane.busy === 0);
     await condition(allHandlersFinished);
-    if (busy > 0) continue;
+    if (lane.busy > 0) continue;
     const next: BudgetCarry = { ledger: ledger.toCarry(), evictionsTotal, lastDecision, scannedAt };
     await continueAsNew<typeof budgetWorkflow>({ hostId, options, carry: next });
   }
