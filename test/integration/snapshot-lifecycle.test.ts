@@ -247,7 +247,8 @@ describe('snapshot lifecycle', () => {
     });
     const sliding = await registered('slide', { ttlSeconds: 600, slidingTtl: true });
     const fixed = await registered('fixed', { ttlSeconds: 600 });
-    await waitFor(async () => Date.now() > Date.parse(sliding.result.snapshot.createdAt) + 1000, {
+    // Both past the interval: the fixed one was registered after the sliding one.
+    await waitFor(async () => Date.now() > Date.parse(fixed.result.snapshot.createdAt) + 1000, {
       timeoutMs: 5000,
       message: 'clock',
     });
