@@ -341,17 +341,7 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
       }),
     {
       validator: (req) => {
-        const ok =
-          typeof req?.workflowId === 'string' &&
-          typeof req.projectId === 'string' &&
-          typeof req.imageId === 'string' &&
-          typeof req.sizeBytes === 'number' &&
-          req.sizeBytes >= 0 &&
-          !Number.isNaN(Date.parse(req.createdAt)) &&
-          !Number.isNaN(Date.parse(req.lastUsedAt)) &&
-          (req.replaces === undefined ||
-            req.replaces === null ||
-            (typeof req.replaces.imageId === 'string' && typeof req.replaces.sizeBytes === 'number'));
+        const ok = isAdmitRequest(req);
         if (!ok) {
           throw ApplicationFailure.nonRetryable(
             'admit needs {workflowId, projectId, imageId, sizeBytes, createdAt, lastUsedAt, replaces?}',
@@ -380,7 +370,7 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
   // headroom); otherwise it just counts.
   setHandler(budgetAdmittedSignal, (req) =>
     serially(async () => {
-      if (typeof req?.workflowId !== 'string' || typeof req.imageId !== 'string') {
+      if (!isAdmitRequest(req)) {
         log.warn('malformed budget admission ignored', { req });
         return;
       }
@@ -447,4 +437,19 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     const next: BudgetCarry = { ledger: ledger.toCarry(), evictionsTotal, lastDecision, scannedAt };
     await continueAsNew<typeof budgetWorkflow>({ hostId, options, carry: next });
   }
+}
+
+function isAdmitRequest(req: AdmitRequest | undefined): boolean {
+  return (
+    typeof req?.workflowId === 'string' &&
+    typeof req.projectId === 'string' &&
+    typeof req.imageId === 'string' &&
+    typeof req.sizeBytes === 'number' &&
+    req.sizeBytes >= 0 &&
+    !Number.isNaN(Date.parse(req.createdAt)) &&
+    !Number.isNaN(Date.parse(req.lastUsedAt)) &&
+    (req.replaces === undefined ||
+      req.replaces === null ||
+      (typeof req.replaces.imageId === 'string' && typeof req.replaces.sizeBytes === 'number'))
+  );
 }
