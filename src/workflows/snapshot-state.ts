@@ -1,7 +1,12 @@
 // What a snapshot workflow holds (the current image, the images on their way off the disk, what it
 // remembers of merges and deliveries) and the transitions between those, without any command: the
 // workflow file wires handlers to these and does the I/O (activities, signals, attributes).
-import type { EndReason, SnapshotState, SnapshotStatus, SnapshotWorkflowView } from '../contract/snapshot-types.js';
+import type {
+  EndReason,
+  SnapshotState,
+  SnapshotStatus,
+  SnapshotWorkflowView,
+} from '../contract/snapshot-types.js';
 import { nowIso, plusSeconds } from './workflow-helpers.js';
 
 /** What one run hands the next on continue-as-new: nothing pending may be dropped. */
