@@ -1,7 +1,10 @@
 // One factory per task queue: the worker registers createActivities on its host's Docker queue and
 // createControlActivities on the workflow queue (src/worker/create-workers.ts).
+import { statfs } from 'node:fs/promises';
+import type { Client } from '@temporalio/client';
 import type { BudgetControlDeps } from './budget-control-activities.js';
 import { createBudgetControlActivities } from './budget-control-activities.js';
+import { createBudgetHeadroom } from './budget-headroom.js';
 import type { BudgetHostDeps } from './budget-host-activities.js';
 import { createBudgetHostActivities } from './budget-host-activities.js';
 import type { DockerActivityDeps } from './docker-activities.js';
@@ -11,17 +14,25 @@ import { createReconcileControlActivities } from './reconcile-control-activities
 import type { ReconcileHostDeps } from './reconcile-host-activities.js';
 import { createReconcileHostActivities } from './reconcile-host-activities.js';
 
-export type ActivityDeps = DockerActivityDeps &
+export type ActivityDeps = Omit<DockerActivityDeps, 'headroom'> &
   Omit<ReconcileHostDeps, keyof DockerActivityDeps> &
-  Omit<BudgetHostDeps, keyof DockerActivityDeps>;
+  Omit<BudgetHostDeps, keyof DockerActivityDeps> & {
+    /** Reads the host's budget totals, so registrations far from its limits need not wait for it. */
+    client?: Client | undefined;
+    hostId?: string | undefined;
+  };
 
 /**
  * Every Docker activity of this process, built from its dependencies (real clients, or test
  * fakes): registered on the Docker queue of the host whose engine `docker` talks to.
  */
 export function createActivities(deps: ActivityDeps) {
+  const headroom =
+    deps.client && deps.hostId
+      ? createBudgetHeadroom({ ...deps, hostId: deps.hostId, statfs: deps.statfs ?? statfs })
+      : undefined;
   return {
-    ...createDockerActivities(deps),
+    ...createDockerActivities({ ...deps, headroom }),
     ...createReconcileHostActivities(deps),
     ...createBudgetHostActivities(deps),
   };

@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import { DockerError } from '../docker/docker-port.js';
@@ -10,6 +11,7 @@ import {
   removalBlock,
 } from '../docker/release-image.js';
 import type { Logger } from '../logging/logger.js';
+import type { BudgetHeadroom } from './budget-headroom.js';
 import { ErrorType } from '../contract/errors.js';
 import {
   attributeReferences,
@@ -31,6 +33,8 @@ import type { ImageFacts } from '../contract/snapshot-types.js';
 export interface DockerActivityDeps {
   docker: DockerPort;
   log: Logger;
+  /** Whether a registration is far from its host's budget limits; absent: never (always wait). */
+  headroom?: BudgetHeadroom | undefined;
 }
 
 export interface ImageOwner {
@@ -69,6 +73,13 @@ export interface RemoveSnapshotImageResult {
   /** blocked: what the engine answered. */
   reason?: string;
 }
+
+/**
+ * Both cleanup steps in one activity: the invalidate step's answer when it was blocked, else the
+ * remove step's. The workflow goes on step by step from the step that did not finish.
+ */
+export type RetireSnapshotImageResult =
+  { step: 'invalidate'; blocked: RemovalBlock } | { step: 'remove'; result: RemoveSnapshotImageResult };
 
 export function isManagedBy(labels: Record<string, string>, owner: ImageOwner): boolean {
   return (
@@ -150,8 +161,8 @@ async function resolveImage(docker: DockerPort, ref: string): Promise<ImageInfo>
   return info;
 }
 
-export function createDockerActivities({ docker, log }: DockerActivityDeps) {
-  return {
+export function createDockerActivities({ docker, log, headroom }: DockerActivityDeps) {
+  const activities = {
     /**
      * Registration: resolves the reference (tag, short or full id, digest) to the full id and
      * checks the labels of its work item. An image that no reference names (a retired parent
@@ -174,6 +185,9 @@ export function createDockerActivities({ docker, log }: DockerActivityDeps) {
           docker.tagImage(info.id, HELD_REPOSITORY, imageIdTag(info.id)),
         );
       }
+      const budgetHeadroom = headroom
+        ? await headroom({ projectId: input.projectId, sizeBytes: info.sizeBytes })
+        : false;
       return {
         imageId: info.id,
         sizeBytes: info.sizeBytes,
@@ -181,6 +195,7 @@ export function createDockerActivities({ docker, log }: DockerActivityDeps) {
         createdAt: info.createdAt,
         references: referencesAtRegistration(input.image, info),
         layerDepth: info.layers,
+        budgetHeadroom,
       };
     },
 
@@ -244,6 +259,23 @@ export function createDockerActivities({ docker, log }: DockerActivityDeps) {
       return result;
     },
   };
+  return {
+    ...activities,
+    /**
+     * The common case of cleanup in one hop: invalidate, then remove, each the idempotent step it
+     * is on its own, so a retry of this activity (or the step-wise activities after it) repeats
+     * nothing harmful. A blocked step ends the activity with its answer instead of waiting here:
+     * the workflow shows the block and owns the backoff.
+     */
+    async retireSnapshotImage(input: InvalidateSnapshotInput): Promise<RetireSnapshotImageResult> {
+      const invalidated = await activities.invalidateSnapshot(input);
+      if (typeof invalidated !== 'string') return { step: 'invalidate', blocked: invalidated };
+      heartbeatIfAsked();
+      const { projectId, workItemId, imageId, references } = input;
+      const removal = { projectId, workItemId, imageId, ...(references ? { references } : {}) };
+      return { step: 'remove', result: await activities.removeSnapshotImage(removal) };
+    },
+  };
 }
 
 /**
@@ -273,6 +305,15 @@ async function removeRetiredParents(docker: DockerPort, removed: ImageInfo, log:
     if (await docker.inspectImage(parent.id)) return;
     log.info({ imageId: parent.id, child: removed.id }, 'retired parent snapshot removed with its child');
     parentId = parent.parentId;
+  }
+}
+
+/** Progress between the steps, for a workflow that gives the activity a heartbeat timeout. */
+function heartbeatIfAsked(): void {
+  try {
+    Context.current().heartbeat();
+  } catch {
+    // Called directly (unit tests): nobody to report to.
   }
 }
 

@@ -28,7 +28,11 @@ async function main(): Promise<void> {
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'could not check the search attributes');
   }
-  const service = createSnapshotService({ client, defaultTtlSeconds: config.defaultTtlSeconds });
+  const service = createSnapshotService({
+    client,
+    defaultTtlSeconds: config.defaultTtlSeconds,
+    lookupRecordIntervalMs: config.lookupRecordIntervalMs,
+  });
   const app = createApiServer({ config, service, client, policies, log });
 
   let closing = false;

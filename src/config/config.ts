@@ -77,6 +77,9 @@ const schema = z.object({
   SNAPKEEPER_DISK_HIGH_PERCENT: z.coerce.number().min(1).max(100).default(85),
   SNAPKEEPER_DISK_LOW_PERCENT: z.coerce.number().min(0).max(100).default(80),
   SNAPKEEPER_DISK_PATH: z.string().optional(),
+  SNAPKEEPER_LOOKUP_RECORD_INTERVAL: z.string().default('1m').pipe(duration),
+  SNAPKEEPER_MAX_CACHED_WORKFLOWS: intFromEnv(0, 1_000_000).default(1000),
+  SNAPKEEPER_STICKY_QUEUE_TIMEOUT: z.string().default('10s').pipe(duration),
   SNAPKEEPER_MAX_LAYER_DEPTH: intFromEnv(2, MAX_LAYER_DEPTH_LIMIT).default(DEFAULT_MAX_LAYER_DEPTH),
   SNAPKEEPER_WORKER_METRICS_PORT: intFromEnv(0, 65535).default(9464),
   SNAPKEEPER_WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -111,7 +114,15 @@ export interface Config {
   defaultTtlSeconds: number;
   /** Snapshots with this many layers or more are not offered by lookups (Docker stops at 125). */
   maxLayerDepth: number;
+  /** A lookup records its use in the workflow at most once per this interval (0: every lookup). */
+  lookupRecordIntervalMs: number;
   workerRoles: Array<'workflow' | 'docker'>;
+  /**
+   * The workflow worker's cache: at most this many workflows stay in memory between their tasks
+   * (its memory grows with this, not with the open workflows); a sticky task not picked up within
+   * the timeout goes to any worker, which replays the history.
+   */
+  workflowCache: { maxCachedWorkflows: number; stickyQueueTimeoutMs: number };
   logLevel: string;
   /** Path of the per-project policy file (JSON or YAML), if any. */
   policyFile: string | undefined;
@@ -156,7 +167,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     github: { webhookSecret: e.GITHUB_WEBHOOK_SECRET },
     defaultTtlSeconds: ttlSeconds,
     maxLayerDepth: e.SNAPKEEPER_MAX_LAYER_DEPTH,
+    lookupRecordIntervalMs: e.SNAPKEEPER_LOOKUP_RECORD_INTERVAL,
     workerRoles: e.SNAPKEEPER_WORKER_ROLES,
+    workflowCache: {
+      maxCachedWorkflows: e.SNAPKEEPER_MAX_CACHED_WORKFLOWS,
+      stickyQueueTimeoutMs: e.SNAPKEEPER_STICKY_QUEUE_TIMEOUT,
+    },
     logLevel: e.SNAPKEEPER_LOG_LEVEL,
     policyFile: e.SNAPKEEPER_CONFIG,
     onCloseWithoutMerge: e.SNAPKEEPER_ON_CLOSE_WITHOUT_MERGE,

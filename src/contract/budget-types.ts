@@ -152,6 +152,13 @@ export interface AdmitResult {
   usage: BudgetUsage;
 }
 
+/** What the budget workflow publishes in its memo: read by registrations to know their headroom. */
+export interface BudgetMemo {
+  count: number;
+  bytes: number;
+  at: string;
+}
+
 export interface BudgetCheckRequest {
   /** Also learn the open snapshot workflows of the host from visibility (after a restart, say). */
   discover?: boolean;

@@ -20,6 +20,12 @@ export const ErrorType = {
   chainTooDeep: 'ChainTooDeep',
 } as const;
 
+/**
+ * The snapshot workflow's answer to a touch whose use is already recorded (within the recording
+ * interval): the lookup answers with what it read. Never reaches a caller of the API.
+ */
+export const TOUCH_NOT_NEEDED = 'TouchNotNeeded';
+
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
 /** Permanent failures of Docker activities: retrying cannot change the answer. */

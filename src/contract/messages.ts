@@ -39,5 +39,10 @@ export const vanishedSignal = defineSignal<[VanishedSignal]>('vanished');
 export const budgetAdmitUpdate = defineUpdate<AdmitResult, [AdmitRequest]>('admit');
 export const budgetCheckUpdate = defineUpdate<BudgetCheckResult, [BudgetCheckRequest]>('check');
 export const budgetStateQuery = defineQuery<BudgetView>('budget');
+/**
+ * From a snapshot workflow, after a registration far from its host's limits: count this image
+ * (the budget decides only if its totals crossed a limit meanwhile).
+ */
+export const budgetAdmittedSignal = defineSignal<[AdmitRequest]>('admitted');
 /** From a snapshot workflow whose current image ended: it no longer counts toward its host's budget. */
 export const budgetReleaseSignal = defineSignal<[ReleaseSignal]>('release');

@@ -25,6 +25,9 @@ export function dockerTaskQueue(hostId: string): string {
 
 export const SNAPSHOT_WORKFLOW_ID_PREFIX = 'snapshot:';
 
+/** The snapshot workflow's memo key under which it keeps its current image (SnapshotMemo). */
+export const SNAPSHOT_MEMO_KEY = 'snapshot';
+
 export function snapshotWorkflowId(projectId: string, workItemId: string): string {
   return `${SNAPSHOT_WORKFLOW_ID_PREFIX}${encodeURIComponent(projectId)}:${encodeURIComponent(workItemId)}`;
 }
@@ -108,6 +111,9 @@ export const SNAPKEEPER_REPOSITORIES: readonly string[] = [
 // The reconciler and the budget, which operators script against.
 
 export const BUDGET_WORKFLOW_ID_PREFIX = 'budget:';
+
+/** The budget workflow's memo key under which it publishes its totals (BudgetMemo). */
+export const BUDGET_MEMO_KEY = 'budget';
 export const RECONCILE_SCHEDULE_ID_PREFIX = 'snapkeeper-reconcile-';
 
 /** The budget entity workflow of one Docker host. */

@@ -163,6 +163,13 @@ export interface RegisterResult {
 
 export interface TouchRequest {
   at?: string;
+  /** Refused (TouchNotNeeded, no history) when the last recorded use is younger than this. */
+  recordEveryMs?: number;
+}
+
+/** What a snapshot workflow keeps in its memo, for lookups that wake no worker. */
+export interface SnapshotMemo {
+  current: SnapshotState | null;
 }
 
 /** The image facts the engine reports, checked at registration. */
@@ -174,4 +181,6 @@ export interface ImageFacts {
   /** The full id's references snapkeeper owns from this registration on (see image-references.ts). */
   references: string[];
   layerDepth: number;
+  /** Far from every limit of the host's budget: the admission need not be waited for. */
+  budgetHeadroom?: boolean;
 }

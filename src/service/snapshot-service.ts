@@ -3,9 +3,12 @@ import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { ErrorType } from '../contract/errors.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType, TOUCH_NOT_NEEDED } from '../contract/errors.js';
 import {
+  SNAPSHOT_MEMO_KEY,
   WORKFLOW_TASK_QUEUE,
   WORKFLOW_TYPES,
   closedPullRequestWorkflowId,
@@ -20,6 +23,7 @@ import type {
   PullRequestRef,
   RegisterRequest,
   RegisterResult,
+  SnapshotMemo,
   SnapshotState,
   SnapshotWorkflowView,
 } from '../contract/snapshot-types.js';
@@ -45,7 +49,15 @@ export interface SnapshotServiceDeps {
   workflowOptions?: SnapshotWorkflowOptions;
   /** Passed to new per-pull-request workflows; tests shorten the looks and the page size. */
   pullRequestWorkflowOptions?: PullRequestWorkflowOptions;
+  /**
+   * A lookup records its use (last used, a sliding TTL's new expiry) in the workflow only when the
+   * recorded one is older than this (or a tenth of the TTL, if shorter); otherwise it is answered
+   * from the workflow's memo and adds nothing to its history. 0 records every lookup.
+   */
+  lookupRecordIntervalMs?: number;
 }
+
+export const DEFAULT_LOOKUP_RECORD_INTERVAL_MS = 60_000;
 
 export interface RegisterInput extends RegisterRequest {
   projectId: string;
@@ -67,6 +79,7 @@ export function createSnapshotService({
   defaultTtlSeconds,
   workflowOptions,
   pullRequestWorkflowOptions,
+  lookupRecordIntervalMs = DEFAULT_LOOKUP_RECORD_INTERVAL_MS,
 }: SnapshotServiceDeps) {
   const handle = (projectId: string, workItemId: string): SnapshotHandle =>
     client.workflow.getHandle<typeof snapshotWorkflow>(snapshotWorkflowId(projectId, workItemId));
@@ -105,12 +118,32 @@ export function createSnapshotService({
     }
   }
 
-  /** The reuse lookup: the active image, refreshing its last use (and its TTL when it slides). */
+  /**
+   * The reuse lookup: the active image. It reads the workflow's memo through
+   * DescribeWorkflowExecution (the server answers, no worker wakes, no event is written); only
+   * while a workflow task is pending (a signal or update not yet applied) does it ask the workflow
+   * itself with a query, which the server answers after that task. The use is recorded with a
+   * touch update at most once per recording interval, so history grows with time, not with reads.
+   */
   async function lookup(projectId: string, workItemId: string): Promise<SnapshotState | null> {
+    const h = handle(projectId, workItemId);
+    let seen: SnapshotState | null;
     try {
-      return await handle(projectId, workItemId).executeUpdate(touchUpdate, { args: [{}] });
+      seen = await readCurrent(h);
     } catch (err) {
-      if (isMissing(err)) return null;
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    }
+    if (!seen) return null;
+    // Not offered: the next job starts from its base image, and its commit begins a fresh chain.
+    if (seen.reuseBlockedBy) throw new SnapshotError(ErrorType.chainTooDeep, seen.reuseBlockedBy);
+    const every = recordEveryMs(seen, lookupRecordIntervalMs);
+    if (Date.now() - Date.parse(seen.lastUsedAt) < every) return seen;
+    try {
+      return await h.executeUpdate(touchUpdate, { args: [{ recordEveryMs: every }] });
+    } catch (err) {
+      if (isTouchNotNeeded(err)) return seen;
+      if (isMissing(err) || isCompletedBeforeUpdate(err)) return null;
       // Refusals other than a miss (a chain too deep to offer) reach the caller with their reason.
       const refusal = fromUpdateFailure(err);
       if (refusal) throw refusal;
@@ -249,6 +282,30 @@ export function createSnapshotService({
 }
 
 export type SnapshotService = ReturnType<typeof createSnapshotService>;
+
+/** The current image as the workflow last published it; null when it holds none or has closed. */
+async function readCurrent(h: SnapshotHandle): Promise<SnapshotState | null> {
+  const description = await h.describe();
+  if (description.status.name !== 'RUNNING') return null;
+  const memo = description.memo?.[SNAPSHOT_MEMO_KEY] as SnapshotMemo | undefined;
+  // A pending task may hold a merge or an invalidation the memo does not show yet. Runs from
+  // before the memo have none.
+  if (memo && 'current' in memo && !description.raw.pendingWorkflowTask) return memo.current;
+  return (await h.query(stateQuery)).current;
+}
+
+/** Recording every lookup of a short TTL at the full interval would let a sliding one lapse. */
+function recordEveryMs(s: SnapshotState, intervalMs: number): number {
+  return Math.min(intervalMs, (s.ttlSeconds * 1000) / 10);
+}
+
+function isTouchNotNeeded(err: unknown): boolean {
+  return (
+    err instanceof WorkflowUpdateFailedError &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === TOUCH_NOT_NEEDED
+  );
+}
 
 function isMissing(err: unknown): boolean {
   if (err instanceof WorkflowNotFoundError) return true;

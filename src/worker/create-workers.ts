@@ -49,6 +49,9 @@ export async function createWorkers({
         connection,
         namespace,
         taskQueue: WORKFLOW_TASK_QUEUE,
+        // Bounded by its cache, not by the open snapshot workflows (100,000 wait on timers at once).
+        maxCachedWorkflows: config.workflowCache.maxCachedWorkflows,
+        stickyQueueScheduleToStartTimeout: config.workflowCache.stickyQueueTimeoutMs,
         ...(workflowBundle ? { workflowBundle } : { workflowsPath, bundlerOptions: { webpackConfigHook } }),
         // Generic activities (visibility, queries, signals, the budget entity) need a client only.
         activities: createControlActivities({
@@ -68,6 +71,8 @@ export async function createWorkers({
         activities: createActivities({
           docker,
           log: log.child({ hostId: config.hostId }),
+          client: new Client({ connection, namespace }),
+          hostId: config.hostId,
           budget: config.budget,
           policies: policies ?? (await loadProjectPolicies(config.policyFile)),
           ...(metrics ? { metrics } : {}),

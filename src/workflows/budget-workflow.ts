@@ -8,10 +8,11 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  workflowInfo,
+  upsertMemo,
 } from '@temporalio/workflow';
 import type { BudgetControlActivities } from '../activities/budget-control-activities.js';
 import type { BudgetHostActivities } from '../activities/budget-host-activities.js';
@@ -24,16 +25,21 @@ import type {
   BudgetDecision,
   BudgetEntry,
   BudgetFacts,
+  BudgetMemo,
   BudgetView,
   Eviction,
   PendingRemoval,
 } from '../contract/budget-types.js';
 import type { LedgerCarry } from './budget-ledger.js';
 import { BudgetLedger } from './budget-ledger.js';
-import { formatBytes, planEvictions } from './budget-policy.js';
+import { budgetDetails } from './budget-details.js';
+import { planEvictions } from './budget-policy.js';
 import { describeOwners } from './owners.js';
+import { BUDGET_MEMO_KEY } from '../contract/names.js';
+import { SerialLane, continueAsNewDue, nowIso } from './workflow-helpers.js';
 import {
   budgetAdmitUpdate,
+  budgetAdmittedSignal,
   budgetCheckUpdate,
   budgetReleaseSignal,
   budgetStateQuery,
@@ -94,6 +100,9 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
   let evictionsTotal = carry?.evictionsTotal ?? 0;
   let lastDecision: BudgetDecision | null = carry?.lastDecision ?? null;
   let scannedAt: string | null = carry?.scannedAt ?? null;
+  // Runs from before the memo replay without it (and without admissions by signal).
+  const totalsInMemo = patched('budget-totals-in-memo');
+  let memoShown = '';
 
   // The host's Docker worker answers fast or not at all; a registration waits on this.
   const host = proxyActivities<BudgetHostActivities>({
@@ -109,16 +118,9 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     retry: { maximumAttempts: 3 },
   });
 
-  const nowIso = () => new Date(Date.now()).toISOString();
-
-  let busy = 0;
-  let chain: Promise<unknown> = Promise.resolve();
-  function serially<T>(fn: () => Promise<T>): Promise<T> {
-    busy++;
-    const run = chain.then(fn).finally(() => busy--);
-    chain = run.catch(() => undefined);
-    return run;
-  }
+  // Every decision, admission and release waits its turn, so none sees the totals change under it.
+  const lane = new SerialLane();
+  const serially = <T>(step: () => Promise<T>) => lane.run(step);
 
   /**
    * Counts the host again from its open snapshot workflows (visibility, then each owner's answer):
@@ -295,23 +297,24 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
   }
 
   function publish(): void {
-    const limits = lastDecision?.limits;
-    const usage = lastDecision?.usage;
-    const lines = [
-      `**budget of host \`${hostId}\`** · ${ledger.totals.count} snapshot(s)` +
-        (limits?.maxSnapshots !== undefined ? ` of ${limits.maxSnapshots}` : '') +
-        ` · ${formatBytes(ledger.totals.bytes)}` +
-        (limits?.maxBytes !== undefined ? ` of ${formatBytes(limits.maxBytes)}` : ''),
-    ];
-    if (usage?.diskUsedPercent !== null && usage?.diskUsedPercent !== undefined) {
-      lines.push(
-        `disk: ${usage.diskUsedPercent.toFixed(1)}% used` +
-          (limits ? ` (evicts at ${limits.diskHighPercent}%, down to ${limits.diskLowPercent}%)` : ''),
-      );
+    if (totalsInMemo) {
+      const { count, bytes } = ledger.totals;
+      const shown = `${count}/${bytes}`;
+      if (shown !== memoShown) {
+        upsertMemo({ [BUDGET_MEMO_KEY]: { count, bytes, at: nowIso() } satisfies BudgetMemo });
+        memoShown = shown;
+      }
     }
-    lines.push(`evictions so far: ${evictionsTotal}; removals pending: ${ledger.pending.length}`);
-    if (scannedAt) lines.push(`last full count: ${scannedAt}`);
-    setCurrentDetails(lines.join('\n\n'));
+    setCurrentDetails(
+      budgetDetails({
+        hostId,
+        totals: ledger.totals,
+        lastDecision,
+        evictionsTotal,
+        pendingRemovals: ledger.pending.length,
+        scannedAt,
+      }),
+    );
   }
 
   function failure(err: unknown): ApplicationFailure {
@@ -338,17 +341,7 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
       }),
     {
       validator: (req) => {
-        const ok =
-          typeof req?.workflowId === 'string' &&
-          typeof req.projectId === 'string' &&
-          typeof req.imageId === 'string' &&
-          typeof req.sizeBytes === 'number' &&
-          req.sizeBytes >= 0 &&
-          !Number.isNaN(Date.parse(req.createdAt)) &&
-          !Number.isNaN(Date.parse(req.lastUsedAt)) &&
-          (req.replaces === undefined ||
-            req.replaces === null ||
-            (typeof req.replaces.imageId === 'string' && typeof req.replaces.sizeBytes === 'number'));
+        const ok = isAdmitRequest(req);
         if (!ok) {
           throw ApplicationFailure.nonRetryable(
             'admit needs {workflowId, projectId, imageId, sizeBytes, createdAt, lastUsedAt, replaces?}',
@@ -357,6 +350,43 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
         }
       },
     },
+  );
+
+  /** Whether the totals crossed a limit known from the last decision (or none is known yet). */
+  function overKnownLimits(projectId: string): boolean {
+    const limits = lastDecision?.limits;
+    if (!limits) return true;
+    const t = ledger.totals;
+    const projectMax = limits.projectMaxSnapshots[projectId];
+    return (
+      (limits.maxSnapshots !== undefined && t.count > limits.maxSnapshots) ||
+      (limits.maxBytes !== undefined && t.bytes > limits.maxBytes) ||
+      (projectMax !== undefined && (t.projectCounts[projectId] ?? 0) > projectMax)
+    );
+  }
+
+  // Registrations far from every limit tell the budget afterwards, off their path. The budget
+  // decides only when its totals crossed a limit meanwhile (registrations racing past the
+  // headroom); otherwise it just counts.
+  setHandler(budgetAdmittedSignal, (req) =>
+    serially(async () => {
+      if (!isAdmitRequest(req)) {
+        log.warn('malformed budget admission ignored', { req });
+        return;
+      }
+      const outcome = ledger.admit(req, nowIso());
+      if (outcome === 'older' || outcome === 'already-gone' || !overKnownLimits(req.projectId)) {
+        publish();
+        return;
+      }
+      try {
+        await decide('admit', req, false);
+      } catch (err) {
+        log.warn('budget decision after an admission failed; the next check decides', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }),
   );
 
   // Releases wait their turn like decisions, so a decision never sees the totals change under it.
@@ -372,6 +402,7 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
         return;
       }
       ledger.release(signal, nowIso());
+      if (totalsInMemo) publish();
     }),
   );
 
@@ -395,14 +426,30 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     lastDecision,
   }));
 
+  //
+  // Main loop: all the work is in the handlers; continue as new between them.
+  //
   publish();
-  const continueAsNewDue = () =>
-    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= continueAsNewAfter;
   for (;;) {
-    await condition(() => continueAsNewDue() && busy === 0);
+    await condition(() => continueAsNewDue(continueAsNewAfter) && lane.busy === 0);
     await condition(allHandlersFinished);
-    if (busy > 0) continue;
+    if (lane.busy > 0) continue;
     const next: BudgetCarry = { ledger: ledger.toCarry(), evictionsTotal, lastDecision, scannedAt };
     await continueAsNew<typeof budgetWorkflow>({ hostId, options, carry: next });
   }
+}
+
+function isAdmitRequest(req: AdmitRequest | undefined): boolean {
+  return (
+    typeof req?.workflowId === 'string' &&
+    typeof req.projectId === 'string' &&
+    typeof req.imageId === 'string' &&
+    typeof req.sizeBytes === 'number' &&
+    req.sizeBytes >= 0 &&
+    !Number.isNaN(Date.parse(req.createdAt)) &&
+    !Number.isNaN(Date.parse(req.lastUsedAt)) &&
+    (req.replaces === undefined ||
+      req.replaces === null ||
+      (typeof req.replaces.imageId === 'string' && typeof req.replaces.sizeBytes === 'number'))
+  );
 }

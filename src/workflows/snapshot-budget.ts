@@ -1,12 +1,14 @@
 // The snapshot workflow's side of the per-host budget: after a registration accepted a new image,
 // admit it to its host's budget, which evicts the least recently used snapshots if a limit is
-// crossed; when a current image ends, release it. Workflow code (deterministic); admissions go
-// through a control activity, releases are signals.
+// crossed; when a current image ends, release it. Workflow code (deterministic); admissions near
+// the host's limits go through a control activity the registration waits for, admissions far from
+// them and releases are signals.
 import { getExternalWorkflowHandle, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { BudgetControlActivities } from '../activities/budget-control-activities.js';
 import { budgetEntry } from '../contract/budget-types.js';
 import type { SnapshotState } from '../contract/snapshot-types.js';
-import { budgetReleaseSignal } from '../contract/messages.js';
+import type { AdmitRequest } from '../contract/budget-types.js';
+import { budgetAdmittedSignal, budgetReleaseSignal } from '../contract/messages.js';
 import { budgetWorkflowId } from '../contract/names.js';
 
 const budget = proxyActivities<BudgetControlActivities>({
@@ -30,15 +32,35 @@ export async function admitToBudget(
   if (!snapshot) return;
   // An image replaced by one on another host leaves that host's budget.
   if (replaced && replaced.host !== snapshot.host) releaseFromBudget(replaced);
+  await decideAdmission(snapshot.host, admitRequest(snapshot, replaced));
+}
+
+/**
+ * The admission of a registration far from its host's limits: a signal the budget counts after
+ * the registration answered. A budget that is not running (a fresh host) is started by the
+ * awaited admission instead, in the background.
+ */
+export function signalAdmission(snapshot: SnapshotState, replaced?: SnapshotState | null): void {
+  if (replaced && replaced.host !== snapshot.host) releaseFromBudget(replaced);
+  const request = admitRequest(snapshot, replaced);
+  getExternalWorkflowHandle(budgetWorkflowId(snapshot.host))
+    .signal(budgetAdmittedSignal, request)
+    .catch(() => decideAdmission(snapshot.host, request));
+}
+
+function admitRequest(snapshot: SnapshotState, replaced?: SnapshotState | null): AdmitRequest {
+  return {
+    ...budgetEntry(workflowInfo().workflowId, snapshot),
+    replaces:
+      replaced && replaced.host === snapshot.host
+        ? { imageId: replaced.imageId, sizeBytes: replaced.sizeBytes }
+        : null,
+  };
+}
+
+async function decideAdmission(host: string, request: AdmitRequest): Promise<void> {
   try {
-    const result = await budget.admitToBudget({
-      ...budgetEntry(workflowInfo().workflowId, snapshot),
-      host: snapshot.host,
-      replaces:
-        replaced && replaced.host === snapshot.host
-          ? { imageId: replaced.imageId, sizeBytes: replaced.sizeBytes }
-          : null,
-    });
+    const result = await budget.admitToBudget({ host, ...request });
     if (result.evicted.length > 0) {
       log.info('budget evicted snapshots to admit this one', {
         evicted: result.evicted.map((e) => e.workflowId),

@@ -1,6 +1,8 @@
 // One durable workflow per work item owns that work item's snapshot images: the current one, and
 // the ones on their way off the disk. Deterministic code only: time comes from the workflow clock,
-// all I/O is in activities on the Docker queue of the host that holds the image.
+// all I/O is in activities on the Docker queue of the host that holds the image. This file wires
+// the handlers and runs the main loop and the cleanup; the state and its transitions are in
+// snapshot-state.ts, what the Web UI shows in snapshot-details.ts.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -16,13 +18,18 @@ import {
   setCurrentDetails,
   setHandler,
   sleep,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
-import type { DockerActivities, RemovalBlock } from '../activities/docker-activities.js';
-import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS } from '../contract/errors.js';
+import type {
+  DockerActivities,
+  RemovalBlock,
+  RemoveSnapshotImageResult,
+} from '../activities/docker-activities.js';
+import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS, TOUCH_NOT_NEEDED } from '../contract/errors.js';
 import {
   DEFAULT_MAX_LAYER_DEPTH,
   DEFAULT_TTL_SECONDS,
@@ -31,16 +38,15 @@ import {
   validatePullRequest,
   validateRegistrationFields,
 } from '../contract/limits.js';
-import { dockerTaskQueue, snapshotWorkflowId } from '../contract/names.js';
+import { SNAPSHOT_MEMO_KEY, dockerTaskQueue, snapshotWorkflowId } from '../contract/names.js';
 import { SEARCH_ATTRIBUTE_KEYS as SA } from '../contract/search-attribute-keys.js';
 import type {
   EndReason,
   PullRequestRef,
   RegisterRequest,
   RegisterResult,
+  SnapshotMemo,
   SnapshotState,
-  SnapshotStatus,
-  SnapshotWorkflowView,
 } from '../contract/snapshot-types.js';
 import {
   evictSignal,
@@ -53,10 +59,23 @@ import {
   touchUpdate,
   vanishedSignal,
 } from '../contract/messages.js';
-import { admitToBudget, releaseFromBudget } from './snapshot-budget.js';
+import { admitToBudget, releaseFromBudget, signalAdmission } from './snapshot-budget.js';
 import { failureMessage } from './failure-message.js';
 import { heardMerge, mergeRecorded, rememberMerge } from './merge-guard.js';
 import { meantFor } from './pull-request-match.js';
+import {
+  blockText,
+  hostWaitMessage,
+  retrySummary,
+  snapshotDetails,
+  stepSummary,
+  ttlSummary,
+} from './snapshot-details.js';
+import type { SnapshotCarry } from './snapshot-state.js';
+import { SnapshotWorkflowState } from './snapshot-state.js';
+import { SerialLane, continueAsNewDue, nowIso, plusSeconds } from './workflow-helpers.js';
+
+export type { SnapshotCarry } from './snapshot-state.js';
 
 export interface SnapshotWorkflowOptions {
   /** Continue-as-new once the history holds this many events (or when the server suggests it). */
@@ -66,18 +85,6 @@ export interface SnapshotWorkflowOptions {
   removalBackoffMaxSeconds?: number;
   /** A cleanup step without an answer from its host for this long shows the wait (30). */
   hostWaitNoticeSeconds?: number;
-}
-
-/** What one run hands the next on continue-as-new: nothing pending may be dropped. */
-export interface SnapshotCarry {
-  current: SnapshotState | null;
-  retiring: SnapshotState[];
-  last: SnapshotState | null;
-  deliveries: string[];
-  /** Pull requests heard to have merged (pullRequestKey, src/contract/names.ts). */
-  mergedPullRequests?: string[];
-  /** Removals refused for good: the workflow still fails with them when it ends. */
-  refusals?: string[];
 }
 
 export interface SnapshotWorkflowInput {
@@ -92,13 +99,17 @@ export interface SnapshotWorkflowResult {
 }
 
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 2000;
+/**
+ * Runs started before lookups were answered from the memo replay without it: they publish no
+ * memo, re-arm the TTL timer on every touch and accept every touch.
+ */
+const FREE_LOOKUPS_PATCH = 'lookups-from-memo';
+/** Runs whose cleanup started before it took one hop replay the two activities. */
+const ONE_HOP_CLEANUP_PATCH = 'one-hop-cleanup';
+/** Registrations recorded before admissions by signal replay the awaited admission. */
+const BUDGET_SIGNAL_PATCH = 'budget-admission-by-signal';
 /** Runs started before cleanup showed a host's silence replay without its timer. */
 const HOST_WAIT_NOTICE_PATCH = 'cleanup-shows-host-wait';
-const REMEMBERED_DELIVERIES = 200;
-
-function hostWaitMessage(host: string): string {
-  return `waiting for host ${host}'s Docker worker (task queue ${dockerTaskQueue(host)}): is it running?`;
-}
 
 // Registration answers the caller synchronously, so a host whose Docker worker is down must fail
 // fast with a clear message instead of queueing the check forever.
@@ -134,17 +145,15 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   const backoffMax = options.removalBackoffMaxSeconds ?? 60;
   const hostWaitNoticeMs = (options.hostWaitNoticeSeconds ?? 30) * 1000;
 
-  let current: SnapshotState | null = input.carry?.current ?? null;
-  let retiring: SnapshotState[] = input.carry?.retiring ?? [];
-  let last: SnapshotState | null = input.carry?.last ?? null;
-  const deliveries: string[] = input.carry?.deliveries ?? [];
-  const mergedPullRequests: string[] = input.carry?.mergedPullRequests ?? [];
+  const state = new SnapshotWorkflowState(input.carry);
   // Runs started before pull request scoping replay their histories with the old rules (a merge
   // ends the current image, no merge check): the new rules schedule other commands.
   const scopedToPullRequest = patched('pull-request-scope');
-  const refusals: string[] = [...(input.carry?.refusals ?? [])];
-  let pendingRegistrations = 0;
-  let closing = false;
+  const freeLookups = patched(FREE_LOOKUPS_PATCH);
+  // Serialises registrations: each one awaits an activity, and two interleaved ones must not both
+  // see "no current image".
+  const registrations = new SerialLane();
+  const continueAsNewNow = () => continueAsNewDue(continueAsNewAfter);
 
   const hosts = new Map<string, HostActivities>();
   function activitiesOn(host: string): HostActivities {
@@ -160,20 +169,27 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     return acts;
   }
 
-  const nowIso = () => new Date(Date.now()).toISOString();
-  const plusSeconds = (iso: string, s: number) => new Date(Date.parse(iso) + s * 1000).toISOString();
-
+  let published = { memo: '', attributes: '', details: '' };
+  /** Shows the state: memo (for lookups), search attributes, the Web UI's current details. */
   function publish(): void {
-    const shown = current ?? retiring[retiring.length - 1] ?? last;
+    const current = state.current;
+    if (freeLookups) {
+      // Lookups read the current image from here (DescribeWorkflowExecution), without a worker.
+      const memo = JSON.stringify(current);
+      if (memo !== published.memo) {
+        upsertMemo({ [SNAPSHOT_MEMO_KEY]: { current } satisfies SnapshotMemo });
+        published = { ...published, memo };
+      }
+    }
+    const shown = state.shown();
     if (!shown) return;
-    let state: SnapshotStatus = shown.state;
-    if (!current && retiring.some((r) => r.state === 'removal-blocked')) state = 'removal-blocked';
+    const status = state.shownStatus(shown);
     const pairs: SearchAttributeUpdatePair[] = [
       { key: SA.projectId, value: projectId },
       { key: SA.workItemId, value: workItemId },
       { key: SA.image, value: shown.image },
       { key: SA.host, value: shown.host },
-      { key: SA.state, value: state },
+      { key: SA.state, value: status },
       { key: SA.expiresAt, value: new Date(shown.expiresAt) },
       { key: SA.sizeBytes, value: shown.sizeBytes },
     ];
@@ -181,22 +197,32 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     // (and ended) by the merge of its predecessor's pull request.
     pairs.push({ key: SA.repository, value: shown.pullRequest?.repository ?? null });
     pairs.push({ key: SA.pullRequest, value: shown.pullRequest?.number ?? null });
-    upsertSearchAttributes(pairs);
-    setCurrentDetails(describe(state, shown, retiring));
+    const details = snapshotDetails(status, shown, state.retiring);
+    if (!freeLookups) {
+      upsertSearchAttributes(pairs);
+      setCurrentDetails(details);
+      return;
+    }
+    // An upsert of unchanged attributes is still an event; a recorded use changes none of them.
+    const attributes = JSON.stringify(pairs);
+    if (attributes !== published.attributes) {
+      upsertSearchAttributes(pairs);
+      published = { ...published, attributes };
+    }
+    if (details !== published.details) {
+      setCurrentDetails(details);
+      published = { ...published, details };
+    }
   }
 
   function replaceRetiring(imageId: string, next: SnapshotState): void {
-    retiring = retiring.map((r) => (r.imageId === imageId ? next : r));
-    last = next;
+    state.replaceRetiring(imageId, next);
     publish();
   }
 
   function endCurrent(reason: EndReason, message: string): void {
-    if (!current) return;
-    const ended: SnapshotState = { ...current, state: 'invalidated', endReason: reason, message };
-    current = null;
-    retiring = [...retiring, ended];
-    last = ended;
+    const ended = state.end(reason, message);
+    if (!ended) return;
     publish();
     // The budget counted the eviction itself, and a replacement's admission counts for both.
     if (reason !== 'evicted' && reason !== 'replaced') releaseFromBudget(ended);
@@ -209,9 +235,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     void CancellationScope.nonCancellable(() => cleanup(image)).catch((err: unknown) => {
       const message = failureMessage(err);
       log.error('snapshot removal refused', { imageId: image.imageId, error: message });
-      refusals.push(`${image.imageId}: ${message}`);
-      retiring = retiring.filter((r) => r.imageId !== image.imageId);
-      last = { ...image, message: `removal refused: ${message}` };
+      state.refuse(image, message);
       publish();
     });
   }
@@ -222,27 +246,45 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     const references = image.references;
     let backoff = backoffInitial;
     const blockedFor = async (block: RemovalBlock) => {
-      const blocked: SnapshotState = {
-        ...latest(image),
+      replaceRetiring(image.imageId, {
+        ...state.latest(image),
         state: 'removal-blocked',
         blockedBy: blockText(block),
-      };
-      replaceRetiring(image.imageId, blocked);
-      await sleep(backoff * 1000, {
-        summary: `retry the removal of ${shortId(image.imageId)} in ${backoff}s`,
       });
+      await sleep(backoff * 1000, { summary: retrySummary(image, backoff) });
       backoff = Math.min(backoff * 2, backoffMax);
     };
-    for (;;) {
+    const invalidation = {
+      ...owner,
+      image: image.image,
+      imageId: image.imageId,
+      ...(references ? { references } : {}),
+    };
+    const removal = { ...owner, imageId: image.imageId, ...(references ? { references } : {}) };
+    let invalidated = false;
+    let removed: RemoveSnapshotImageResult | undefined;
+    // Runs whose cleanup was recorded step by step replay it so; new cleanups take one hop when
+    // nothing blocks, and go on step by step from the step that was blocked.
+    if (patched(ONE_HOP_CLEANUP_PATCH)) {
+      const both = await whileHostAnswers(
+        image,
+        acts.retireSnapshotImage.executeWithOptions(
+          { summary: stepSummary('invalidate and remove', image) },
+          [invalidation],
+        ),
+      );
+      if (both.step === 'invalidate') {
+        await blockedFor(both.blocked);
+      } else {
+        invalidated = true;
+        removed = both.result;
+      }
+    }
+    while (!invalidated) {
       const outcome = await whileHostAnswers(
         image,
         acts.invalidateSnapshot.executeWithOptions({ summary: stepSummary('invalidate', image) }, [
-          {
-            ...owner,
-            image: image.image,
-            imageId: image.imageId,
-            ...(references ? { references } : {}),
-          },
+          invalidation,
         ]),
       );
       if (typeof outcome === 'string') break;
@@ -250,16 +292,13 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     }
     backoff = backoffInitial;
     for (;;) {
-      const result = await whileHostAnswers(
-        image,
-        acts.removeSnapshotImage.executeWithOptions({ summary: stepSummary('remove', image) }, [
-          {
-            ...owner,
-            imageId: image.imageId,
-            ...(references ? { references } : {}),
-          },
-        ]),
-      );
+      const result =
+        removed ??
+        (await whileHostAnswers(
+          image,
+          acts.removeSnapshotImage.executeWithOptions({ summary: stepSummary('remove', image) }, [removal]),
+        ));
+      removed = undefined;
       if (result.outcome === 'in-use' || result.outcome === 'blocked') {
         await blockedFor({ outcome: result.outcome, holders: result.holders, reason: result.reason });
         continue;
@@ -267,7 +306,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       let ended: SnapshotState;
       if (result.outcome === 'kept') {
         ended = {
-          ...latest(image),
+          ...state.latest(image),
           state: 'kept',
           blockedBy: null,
           keptBy: result.holders,
@@ -280,10 +319,9 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
           result.outcome === 'held-by-children'
             ? `untagged; its layers stay with child image(s) ${result.holders.join(', ')} until they go`
             : image.message;
-        ended = { ...latest(image), state: 'removed', blockedBy: null, message: note };
+        ended = { ...state.latest(image), state: 'removed', blockedBy: null, message: note };
       }
-      retiring = retiring.filter((r) => r.imageId !== image.imageId);
-      last = ended;
+      state.finish(ended);
       publish();
       return;
     }
@@ -304,8 +342,8 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       .run(() => sleep(hostWaitNoticeMs, { summary: `notice if ${image.host} does not answer` }))
       .then(
         () => {
-          if (!retiring.some((r) => r.imageId === image.imageId)) return;
-          before = latest(image);
+          if (!state.isRetiring(image.imageId)) return;
+          before = state.latest(image);
           replaceRetiring(image.imageId, { ...before, state: 'removal-blocked', blockedBy: waiting });
         },
         () => undefined,
@@ -314,24 +352,14 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       return await step;
     } finally {
       notice.cancel();
-      const now = latest(image);
-      if (before && now.blockedBy === waiting && retiring.some((r) => r.imageId === image.imageId))
+      const now = state.latest(image);
+      if (before && now.blockedBy === waiting && state.isRetiring(image.imageId))
         replaceRetiring(image.imageId, { ...now, state: before.state, blockedBy: before.blockedBy });
     }
   }
 
-  function latest(image: SnapshotState): SnapshotState {
-    return retiring.find((r) => r.imageId === image.imageId) ?? image;
-  }
-
-  // Serialises registrations: each one awaits an activity, and two interleaved ones must not both
-  // see "no current image".
-  let registrationChain: Promise<unknown> = Promise.resolve();
-  function serially<T>(fn: () => Promise<T>): Promise<T> {
-    const run = registrationChain.then(fn);
-    registrationChain = run.catch(() => undefined);
-    return run;
-  }
+  const shuttingDown = () =>
+    ApplicationFailure.nonRetryable('the snapshot workflow is shutting down', ErrorType.invalidRequest);
 
   async function register(req: RegisterRequest): Promise<RegisterResult> {
     let facts;
@@ -343,33 +371,28 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     } catch (err) {
       throw registrationFailure(err, req);
     }
-    if (closing) {
-      throw ApplicationFailure.nonRetryable(
-        'the snapshot workflow is shutting down',
-        ErrorType.invalidRequest,
-      );
-    }
-    if (retiring.some((r) => r.imageId === facts.imageId)) {
+    if (state.closing) throw shuttingDown();
+    if (state.isRetiring(facts.imageId)) {
       throw ApplicationFailure.nonRetryable(
         `image ${req.image} (${facts.imageId}) is being removed and cannot be registered again`,
         ErrorType.invalidRequest,
       );
     }
+    const current = state.current;
     if (current && current.imageId === facts.imageId && current.host === req.host) {
       const known = current.references ?? [];
       const references = [...known, ...facts.references.filter((r) => !known.includes(r))];
       if ((req.pullRequest && !current.pullRequest) || references.length !== known.length) {
-        current = { ...current, pullRequest: current.pullRequest ?? req.pullRequest ?? null, references };
+        state.amend({ ...current, pullRequest: current.pullRequest ?? req.pullRequest ?? null, references });
         publish();
       }
-      return { outcome: 'unchanged', snapshot: current };
+      return { outcome: 'unchanged', snapshot: state.current as SnapshotState };
     }
     const now = nowIso();
     const ttlSeconds = req.ttlSeconds ?? DEFAULT_TTL_SECONDS;
-    const replacing = current !== null;
     const replaced = current;
     if (current) endCurrent('replaced', `replaced by ${req.image} (${facts.imageId})`);
-    current = {
+    const accepted: SnapshotState = {
       projectId,
       workItemId,
       image: req.image,
@@ -391,75 +414,24 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       reuseBlockedBy: chainTooDeep(facts.layerDepth, req.maxLayerDepth ?? DEFAULT_MAX_LAYER_DEPTH),
       keptBy: null,
     };
-    last = current;
+    state.accept(accepted);
     publish();
-    const accepted = current;
-    await admitToBudget(accepted, replaced); // per-host budget; may evict other snapshots, never fails
-    return { outcome: replacing ? 'replaced' : 'created', snapshot: accepted };
+    // Per-host budget; may evict other snapshots, never fails. Far from the host's limits the
+    // registration answers at once and the budget counts the image afterwards.
+    if (facts.budgetHeadroom && patched(BUDGET_SIGNAL_PATCH)) signalAdmission(accepted, replaced);
+    else await admitToBudget(accepted, replaced);
+    return { outcome: replaced ? 'replaced' : 'created', snapshot: accepted };
   }
 
-  setHandler(
-    registerUpdate,
-    async (req) => {
-      pendingRegistrations++;
-      try {
-        return await serially(async () => {
-          const result = await register(req);
-          if (scopedToPullRequest && req.pullRequest) {
-            await refuseMergedLink(req.pullRequest, result.snapshot.imageId);
-          }
-          return result;
-        });
-      } finally {
-        pendingRegistrations--;
-      }
-    },
-    {
-      validator: (req) => {
-        const problem = validateRegistrationFields(req ?? {});
-        if (problem) throw ApplicationFailure.nonRetryable(problem, ErrorType.invalidRequest);
-        if (closing) {
-          throw ApplicationFailure.nonRetryable(
-            'the snapshot workflow is shutting down',
-            ErrorType.invalidRequest,
-          );
-        }
-      },
-    },
-  );
-
-  const requireActive = () => {
-    if (!current) {
+  const requireActive = (): SnapshotState => {
+    if (!state.current) {
       throw ApplicationFailure.nonRetryable(
         `no active snapshot for ${projectId}/${workItemId}`,
         ErrorType.snapshotNotFound,
       );
     }
+    return state.current;
   };
-
-  setHandler(
-    touchUpdate,
-    (_req) => {
-      requireActive();
-      const active = current as SnapshotState;
-      const now = nowIso();
-      current = {
-        ...active,
-        lastUsedAt: now,
-        expiresAt: active.slidingTtl ? plusSeconds(now, active.ttlSeconds) : active.expiresAt,
-      };
-      if (active.slidingTtl) publish();
-      return current;
-    },
-    {
-      validator: (_req) => {
-        requireActive();
-        // Not offered: the next job starts from its base image, and its commit begins a fresh chain.
-        const why = (current as SnapshotState).reuseBlockedBy;
-        if (why) throw ApplicationFailure.nonRetryable(why, ErrorType.chainTooDeep);
-      },
-    },
-  );
 
   const mergedRefusal = (pr: PullRequestRef, ended: boolean) =>
     ApplicationFailure.nonRetryable(
@@ -473,8 +445,9 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
    * once and the caller gets 409; see merge-guard.ts for why this order closes the race.
    */
   async function refuseMergedLink(pr: PullRequestRef, imageId: string): Promise<void> {
-    if (!heardMerge(mergedPullRequests, pr) && !(await mergeRecorded(pr))) return;
-    rememberMerge(mergedPullRequests, pr);
+    if (!heardMerge(state.mergedPullRequests, pr) && !(await mergeRecorded(pr))) return;
+    rememberMerge(state.mergedPullRequests, pr);
+    const current = state.current;
     const ends = current?.imageId === imageId && meantFor(current, pr, 'link');
     if (ends) {
       endCurrent(
@@ -485,15 +458,67 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     throw mergedRefusal(pr, ends);
   }
 
+  //
+  // Message handlers
+  //
+  setHandler(
+    registerUpdate,
+    async (req) => {
+      state.pendingRegistrations++;
+      try {
+        return await registrations.run(async () => {
+          const result = await register(req);
+          if (scopedToPullRequest && req.pullRequest) {
+            await refuseMergedLink(req.pullRequest, result.snapshot.imageId);
+          }
+          return result;
+        });
+      } finally {
+        state.pendingRegistrations--;
+      }
+    },
+    {
+      validator: (req) => {
+        const problem = validateRegistrationFields(req ?? {});
+        if (problem) throw ApplicationFailure.nonRetryable(problem, ErrorType.invalidRequest);
+        if (state.closing) throw shuttingDown();
+      },
+    },
+  );
+
+  setHandler(
+    touchUpdate,
+    (_req) => {
+      const active = requireActive();
+      const touched = state.touch();
+      // The memo carries the last use, which the budget's LRU order reads.
+      if (active.slidingTtl || freeLookups) publish();
+      return touched;
+    },
+    {
+      validator: (req) => {
+        const active = requireActive();
+        // Not offered: the next job starts from its base image, and its commit begins a fresh chain.
+        const why = active.reuseBlockedBy;
+        if (why) throw ApplicationFailure.nonRetryable(why, ErrorType.chainTooDeep);
+        // A rejected update leaves no trace in the history: lookups racing each other past the
+        // recording interval record one use, not one each.
+        const every = req?.recordEveryMs;
+        if (freeLookups && typeof every === 'number' && Date.now() - Date.parse(active.lastUsedAt) < every) {
+          throw ApplicationFailure.nonRetryable('this use is already recorded', TOUCH_NOT_NEEDED);
+        }
+      },
+    },
+  );
+
   setHandler(
     linkPullRequestUpdate,
     async (pr) => {
-      requireActive();
-      const linked: SnapshotState = { ...(current as SnapshotState), pullRequest: pr };
-      current = linked;
+      const linked: SnapshotState = { ...requireActive(), pullRequest: pr };
+      state.amend(linked);
       publish();
       if (scopedToPullRequest) await refuseMergedLink(pr, linked.imageId);
-      return current?.imageId === linked.imageId ? current : linked;
+      return state.current?.imageId === linked.imageId ? state.current : linked;
     },
     {
       validator: (pr) => {
@@ -504,33 +529,22 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     },
   );
 
-  // An event (a merge, a close) that happened before the current image was registered belongs to
-  // earlier work; this also covers a redelivery that reaches a newer run, which no longer knows
-  // the delivery id.
-  const happenedBeforeCurrent = (at: string | undefined): boolean => {
-    const t = at ? Date.parse(at) : NaN;
-    return current !== null && !Number.isNaN(t) && t < Date.parse(current.createdAt);
-  };
-
   setHandler(mergedSignal, (signal) => {
-    const delivery = signal?.deliveryId;
     // A redelivered webhook must not end an image registered after the first delivery.
-    if (delivery) {
-      if (deliveries.includes(delivery)) return;
-      deliveries.push(delivery);
-      if (deliveries.length > REMEMBERED_DELIVERIES) deliveries.shift();
-    }
+    if (!state.firstDelivery(signal?.deliveryId)) return;
     const pr = signal?.pullRequest;
     // Remembered even when it ends nothing now: a registration linked to it may be in flight.
-    if (pr) rememberMerge(mergedPullRequests, pr);
-    if (!current || happenedBeforeCurrent(signal?.mergedAt)) return;
+    if (pr) rememberMerge(state.mergedPullRequests, pr);
+    const current = state.current;
+    if (!current || state.happenedBeforeCurrent(signal?.mergedAt)) return;
     // Only the image the merge was meant for: not a newer one linked elsewhere or to nothing.
     if (scopedToPullRequest && pr && !meantFor(current, pr, signal?.match)) return;
     endCurrent('merged', pr ? `pull request ${pr.repository}#${pr.number} merged` : 'pull request merged');
   });
 
   setHandler(invalidateSignal, (signal) => {
-    if (!current || happenedBeforeCurrent(signal?.occurredAt)) return;
+    const current = state.current;
+    if (!current || state.happenedBeforeCurrent(signal?.occurredAt)) return;
     if (signal?.imageId && current.imageId !== signal.imageId) return;
     if (signal?.pullRequest && !meantFor(current, signal.pullRequest, signal.match)) return;
     const reason = String(signal?.reason ?? 'invalidated').slice(0, REASON_MAX_LENGTH);
@@ -540,15 +554,13 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   setHandler(
     invalidateUpdate,
     (req) => {
-      requireActive();
-      const ended = current as SnapshotState;
+      const ended = requireActive();
       endCurrent('invalidated', String(req?.reason ?? 'invalidated').slice(0, REASON_MAX_LENGTH));
-      return latest(ended);
+      return state.latest(ended);
     },
     {
       validator: (req) => {
-        requireActive();
-        const active = current as SnapshotState;
+        const active = requireActive();
         if (req?.imageId && req.imageId !== active.imageId) {
           throw ApplicationFailure.nonRetryable(
             `image ${req.imageId} is not the current snapshot of ${projectId}/${workItemId} (the current one is ${active.imageId}); nothing was invalidated`,
@@ -561,69 +573,79 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
 
   setHandler(evictSignal, (signal) => {
     // An eviction decided for an older image must not hit the image that replaced it.
+    const current = state.current;
     if (signal?.imageId && current && current.imageId !== signal.imageId) return;
     endCurrent('evicted', String(signal?.reason ?? 'evicted').slice(0, REASON_MAX_LENGTH));
   });
 
   setHandler(vanishedSignal, (signal) => {
     // From the reconciler, after a 404 on the image id; cleanup then finds nothing and completes.
+    const current = state.current;
     if (!current || (signal?.imageId && current.imageId !== signal.imageId)) return;
     const message = signal?.message ?? `image ${current.image} vanished from host ${current.host}`;
     endCurrent('vanished', String(message).slice(0, REASON_MAX_LENGTH));
   });
 
-  setHandler(stateQuery, (): SnapshotWorkflowView => ({ current, retiring, last }));
+  setHandler(stateQuery, () => state.view());
 
-  const continueAsNewDue = () =>
-    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= continueAsNewAfter;
-
+  //
+  // Main loop
+  //
   // Cleanup of images handed over by the previous run starts again from the top: every step is
   // idempotent, and an activity abandoned by continue-as-new may or may not have run.
-  for (const image of retiring) startCleanup(image);
+  for (const image of state.retiring) startCleanup(image);
   publish();
 
   try {
     for (;;) {
-      if (current) {
-        const active = current;
+      const active = state.current;
+      if (active) {
         const remaining = Math.max(Date.parse(active.expiresAt) - Date.now(), 1);
-        const woke = await condition(() => current !== active || continueAsNewDue(), remaining, {
-          summary: `TTL ${formatSeconds(active.ttlSeconds)} of ${shortId(active.imageId)}`,
+        // The timer waits for this image's expiry: a recorded use that does not move it (a fixed
+        // TTL, or a sliding one within its granule) leaves the timer alone.
+        const moved = freeLookups
+          ? () => state.current?.imageId !== active.imageId || state.current.expiresAt !== active.expiresAt
+          : () => state.current !== active;
+        const woke = await condition(() => moved() || continueAsNewNow(), remaining, {
+          summary: ttlSummary(active),
         });
-        if (!woke && current === active) {
+        if (!woke && !moved()) {
           endCurrent('expired', `TTL of ${active.ttlSeconds}s reached`);
         }
       } else {
-        const idle = () => retiring.length === 0 && pendingRegistrations === 0;
-        await condition(() => current !== null || idle() || continueAsNewDue());
-        if (current === null && idle()) {
+        await condition(() => state.current !== null || state.drained() || continueAsNewNow());
+        if (state.current === null && state.drained()) {
           await condition(allHandlersFinished);
-          if (current === null && idle()) break;
+          if (state.current === null && state.drained()) break;
         }
       }
-      if (continueAsNewDue()) {
-        await condition(() => pendingRegistrations === 0 && allHandlersFinished());
-        const carry: SnapshotCarry = { current, retiring, last, deliveries, mergedPullRequests, refusals };
-        await continueAsNew<typeof snapshotWorkflow>({ projectId, workItemId, options, carry });
+      if (continueAsNewNow()) {
+        await condition(() => state.pendingRegistrations === 0 && allHandlersFinished());
+        await continueAsNew<typeof snapshotWorkflow>({
+          projectId,
+          workItemId,
+          options,
+          carry: state.carry(),
+        });
       }
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    closing = true;
+    state.closing = true;
     await CancellationScope.nonCancellable(async () => {
       endCurrent('cancelled', 'the workflow was cancelled');
-      await condition(() => retiring.length === 0 && pendingRegistrations === 0);
+      await condition(() => state.drained());
     });
     throw err;
   }
 
-  if (refusals.length > 0) {
+  if (state.refusals.length > 0) {
     throw ApplicationFailure.nonRetryable(
-      `removal refused: ${refusals.join('; ')}`,
+      `removal refused: ${state.refusals.join('; ')}`,
       ErrorType.unmanagedImage,
     );
   }
-  return { last };
+  return { last: state.last };
 }
 
 /**
@@ -663,13 +685,6 @@ function chainTooDeep(layerDepth: number, maxLayerDepth: number): string | null 
   );
 }
 
-function blockText(block: RemovalBlock): string {
-  if (block.outcome === 'in-use') {
-    return `in use by container(s) ${block.holders.map((h) => h.slice(0, 12)).join(', ')}`;
-  }
-  return `the engine refused: ${block.reason ?? 'conflict'}`;
-}
-
 function registrationFailure(err: unknown, req: RegisterRequest): ApplicationFailure {
   if (err instanceof ActivityFailure) {
     const cause = err.cause;
@@ -684,48 +699,4 @@ function registrationFailure(err: unknown, req: RegisterRequest): ApplicationFai
     }
   }
   return ApplicationFailure.nonRetryable(failureMessage(err), ErrorType.invalidRequest);
-}
-
-function describe(state: SnapshotStatus, shown: SnapshotState, retiring: SnapshotState[]): string {
-  const lines = [
-    `**${state}** · \`${shown.image}\` on host \`${shown.host}\``,
-    `image id: \`${shown.imageId.slice(0, 19)}\` · ${Math.round(shown.sizeBytes / 1e6)} MB`,
-    `expires: ${shown.expiresAt}${shown.slidingTtl ? ' (sliding)' : ''} · last used: ${shown.lastUsedAt}`,
-  ];
-  if (shown.pullRequest)
-    lines.push(`pull request: ${shown.pullRequest.repository}#${shown.pullRequest.number}`);
-  if (shown.endReason) lines.push(`ended: ${shown.endReason}${shown.message ? ` (${shown.message})` : ''}`);
-  if (shown.blockedBy) lines.push(`blocked: ${shown.blockedBy}`);
-  if (shown.keptBy?.length) lines.push(`kept by: ${shown.keptBy.map((r) => `\`${r}\``).join(', ')}`);
-  if (shown.reuseBlockedBy) lines.push(`reuse: ${shown.reuseBlockedBy}`);
-  if (shown.references?.length || shown.layerDepth) {
-    lines.push(
-      `references: ${(shown.references ?? []).map((r) => `\`${r}\``).join(', ') || 'none (registered by id)'} · layers: ${shown.layerDepth ?? '?'}`,
-    );
-  }
-  if (retiring.length > 0) {
-    lines.push(`leaving the disk: ${retiring.map((r) => `${r.image} (${r.state})`).join(', ')}`);
-  }
-  return lines.join('\n\n');
-}
-
-// Summaries make the event history read as the snapshot's story in the Web UI and the CLIs
-// ("remove sha256:ab12… on build-3", "TTL 24h"). They are metadata only: replay ignores them.
-function shortId(imageId: string): string {
-  return imageId.length > 19 ? `${imageId.slice(0, 19)}…` : imageId;
-}
-
-function stepSummary(step: 'invalidate' | 'remove', image: SnapshotState): string {
-  return `${step} ${shortId(image.imageId)} on ${image.host}`;
-}
-
-function formatSeconds(seconds: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400],
-    ['h', 3_600],
-    ['m', 60],
-  ] as const) {
-    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
-  }
-  return `${seconds}s`;
 }

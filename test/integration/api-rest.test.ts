@@ -25,7 +25,8 @@ let api: SnapkeeperClient;
 
 beforeAll(async () => {
   docker = newDocker();
-  worker = await startInProcessWorker({ hostId: HOST });
+  // Lookups record their use (and move a sliding TTL) once a second here, not once a minute.
+  worker = await startInProcessWorker({ hostId: HOST, env: { SNAPKEEPER_LOOKUP_RECORD_INTERVAL: '1s' } });
   open = await startApi(worker);
   locked = await startApi(worker, { token: TOKEN });
   api = open.client;

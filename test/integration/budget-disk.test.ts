@@ -23,7 +23,12 @@ beforeAll(async () => {
   host = await startTestHost({
     name: 'disk',
     tmpfsMb: 300,
-    env: { SNAPKEEPER_DISK_HIGH_PERCENT: String(HIGH), SNAPKEEPER_DISK_LOW_PERCENT: String(LOW) },
+    // Every lookup records its use here, so the one below makes the first snapshot the most recent.
+    env: {
+      SNAPKEEPER_DISK_HIGH_PERCENT: String(HIGH),
+      SNAPKEEPER_DISK_LOW_PERCENT: String(LOW),
+      SNAPKEEPER_LOOKUP_RECORD_INTERVAL: '0s',
+    },
   });
 });
 

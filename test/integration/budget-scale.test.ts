@@ -46,8 +46,14 @@ describe('budget at the size of a large host', () => {
     // Real snapshots first: they are the least recently used of the host.
     const real = [];
     for (let i = 0; i < REAL; i++) real.push(await register(i));
-    const before = (await budgetHandle().query(budgetStateQuery)) as BudgetView;
-    expect(before.totals.count).toBe(REAL);
+    // Far from the limit, registrations tell the budget after they answered: it counts them soon.
+    const before = await waitFor(
+      async () => {
+        const view = (await budgetHandle().query(budgetStateQuery)) as BudgetView;
+        return view.totals.count === REAL ? view : undefined;
+      },
+      { timeoutMs: 30_000, message: 'the budget did not count the real snapshots' },
+    );
 
     // The host's budget as earlier runs would have left it after admitting 20,000 more snapshots,
     // used more recently than the real ones: what one run hands the next, through Temporal.
@@ -128,7 +134,16 @@ describe('budget totals without a list of every snapshot', () => {
   it('drop when a snapshot ends, by its release signal, with no full count', async () => {
     const a = await register(900);
     const b = await register(901);
-    const before = (await budgetHandle().query(budgetStateQuery)) as BudgetView;
+    // Far from the limit again (the full count above corrected the totals), both were admitted by
+    // signal after they answered: wait until the budget counts them.
+    const before = await waitFor(
+      async () => {
+        const view = (await budgetHandle().query(budgetStateQuery)) as BudgetView;
+        const ids = view.entries.map((e) => e.workflowId);
+        return ids.includes(a.workflowId) && ids.includes(b.workflowId) ? view : undefined;
+      },
+      { timeoutMs: 30_000, message: 'the budget did not count the two new snapshots' },
+    );
     const scanned = before.lastDecision?.at;
     await host.service.invalidate(a.projectId, a.workItemId, 'test: ends one snapshot');
     const after = await waitFor(

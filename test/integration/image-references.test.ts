@@ -8,7 +8,7 @@ import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORKFLOW_TASK_QUEUE, heldTag, keptTag, snapshotWorkflowId } from '../../src/contract/names.js';
 import type { SnapshotState } from '../../src/contract/snapshot-types.js';
-import { registerUpdate, stateQuery } from '../../src/contract/messages.js';
+import { registerUpdate, stateQuery, touchUpdate } from '../../src/contract/messages.js';
 import type { snapshotWorkflow } from '../../src/workflows/snapshot-workflow.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { TEST_WORKFLOW_OPTIONS, startInProcessWorker } from '../support/in-process-worker.js';
@@ -312,7 +312,8 @@ describe('workflow guards', () => {
     });
     const handle = worker.client.workflow.getHandle(workflowId);
     const firstRun = (await handle.describe()).runId;
-    for (let i = 0; i < 25; i++) await worker.service.lookup(ids.projectId, ids.workItemId);
+    // Touches that record a use each (lookups record at most once a minute) grow the history.
+    for (let i = 0; i < 25; i++) await handle.executeUpdate(touchUpdate, { args: [{}] });
     await waitFor(async () => (await handle.describe()).runId !== firstRun, {
       ...DEADLINE,
       message: 'never continued as new',

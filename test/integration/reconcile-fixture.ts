@@ -168,6 +168,7 @@ export async function startTestHost(options: StartTestHostOptions): Promise<Test
     const service = createSnapshotService({
       client,
       defaultTtlSeconds: 3600,
+      lookupRecordIntervalMs: config.lookupRecordIntervalMs,
       workflowOptions: TEST_WORKFLOW_OPTIONS,
     });
     const dataRoot = ((await docker.info()) as { DockerRootDir: string }).DockerRootDir;

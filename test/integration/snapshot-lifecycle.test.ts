@@ -239,15 +239,21 @@ describe('snapshot lifecycle', () => {
     expect((await handle.result()).last).toMatchObject({ endReason: 'invalidated', message: 'closed now' });
   });
 
-  it('a sliding TTL is renewed by each lookup; a fixed one is not', async () => {
+  it('a sliding TTL is renewed by a lookup once the recording interval passed; a fixed one is not', async () => {
+    const service = createSnapshotService({
+      client: worker.client,
+      defaultTtlSeconds: 3600,
+      lookupRecordIntervalMs: 500,
+    });
     const sliding = await registered('slide', { ttlSeconds: 600, slidingTtl: true });
     const fixed = await registered('fixed', { ttlSeconds: 600 });
-    await waitFor(async () => Date.now() > Date.parse(sliding.result.snapshot.createdAt) + 1000, {
+    // Both past the interval: the fixed one was registered after the sliding one.
+    await waitFor(async () => Date.now() > Date.parse(fixed.result.snapshot.createdAt) + 1000, {
       timeoutMs: 5000,
       message: 'clock',
     });
-    const s = (await worker.service.lookup(sliding.ids.projectId, sliding.ids.workItemId)) as SnapshotState;
-    const f = (await worker.service.lookup(fixed.ids.projectId, fixed.ids.workItemId)) as SnapshotState;
+    const s = (await service.lookup(sliding.ids.projectId, sliding.ids.workItemId)) as SnapshotState;
+    const f = (await service.lookup(fixed.ids.projectId, fixed.ids.workItemId)) as SnapshotState;
     expect(Date.parse(s.expiresAt)).toBeGreaterThan(Date.parse(sliding.result.snapshot.expiresAt));
     expect(f.expiresAt).toBe(fixed.result.snapshot.expiresAt);
     expect(Date.parse(f.lastUsedAt)).toBeGreaterThan(Date.parse(fixed.result.snapshot.lastUsedAt));
@@ -263,6 +269,8 @@ describe('continue-as-new', () => {
     const service = createSnapshotService({
       client: worker.client,
       defaultTtlSeconds: 3600,
+      // Every lookup records its use: the touches are what grows the history here.
+      lookupRecordIntervalMs: 0,
       workflowOptions: { ...TEST_WORKFLOW_OPTIONS, continueAsNewAfterEvents: 40 },
     });
     const ids = uniqueIds('can');

@@ -50,6 +50,7 @@ export async function startInProcessWorker(options: {
   const service = createSnapshotService({
     client,
     defaultTtlSeconds: 3600,
+    lookupRecordIntervalMs: config.lookupRecordIntervalMs,
     workflowOptions: options.workflowOptions ?? TEST_WORKFLOW_OPTIONS,
   });
   return {

@@ -486,14 +486,16 @@ describe('malformed deliveries (correctly signed) get 400', () => {
 });
 
 describe('failures', () => {
-  it('the hand-off to Temporal fails: 503, so GitHub records a failed delivery to redeliver; nothing signalled', async () => {
+  it('the hand-off to Temporal fails: 503, so GitHub records a failed delivery to redeliver', async () => {
     h = buildApp();
     linked(30, ['acme', 'TICKET-30']);
     h.service.handOffFailWith = Object.assign(new Error('14 UNAVAILABLE'), { code: 14 });
     const res = await post(merged(30, 'TICKET-30'));
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ error: 'TemporalUnavailable' });
-    expect(h.service.calls.merged).toHaveLength(0);
+    // The fast pass runs beside the hand-off, so it may have signalled the merge already: harmless,
+    // the redelivery's signal is a duplicate the workflow ignores.
+    expect(h.service.calls.merged.length).toBeLessThanOrEqual(1);
   });
 
   it('visibility unavailable in the fast pass: still 202 once handed off, without workItems', async () => {

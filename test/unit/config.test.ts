@@ -20,6 +20,8 @@ describe('config', () => {
     expect(c.budget.diskLowPercent).toBe(80);
     expect(c.workerRoles).toEqual(['workflow', 'docker']);
     expect(c.api.token).toBeUndefined();
+    expect(c.lookupRecordIntervalMs).toBe(60_000);
+    expect(c.workflowCache).toEqual({ maxCachedWorkflows: 1000, stickyQueueTimeoutMs: 10_000 });
   });
 
   it('rejects bad values with the variable name', () => {
@@ -27,6 +29,15 @@ describe('config', () => {
     expect(() => loadConfig({ SNAPKEEPER_DEFAULT_TTL: '3 days' })).toThrow(/SNAPKEEPER_DEFAULT_TTL/);
     expect(() => loadConfig({ SNAPKEEPER_HOST_ID: 'bad host' })).toThrow(/SNAPKEEPER_HOST_ID/);
     expect(() => loadConfig({ SNAPKEEPER_DISK_LOW_PERCENT: '90' })).toThrow(/LOW/);
+    expect(() => loadConfig({ SNAPKEEPER_MAX_CACHED_WORKFLOWS: '-1' })).toThrow(
+      /SNAPKEEPER_MAX_CACHED_WORKFLOWS/,
+    );
+    expect(() => loadConfig({ SNAPKEEPER_STICKY_QUEUE_TIMEOUT: 'soon' })).toThrow(
+      /SNAPKEEPER_STICKY_QUEUE_TIMEOUT/,
+    );
+    expect(() => loadConfig({ SNAPKEEPER_LOOKUP_RECORD_INTERVAL: '1 min' })).toThrow(
+      /SNAPKEEPER_LOOKUP_RECORD_INTERVAL/,
+    );
   });
 
   it('every variable is documented in the README settings table', () => {

@@ -96,4 +96,45 @@ describe('docker activities', () => {
     expect(await acts.invalidateSnapshot({ ...owner, image: 'snap/p1:w1', imageId: ID })).toBe('untagged');
     expect(docker.images.get(ID)?.repoTags).toEqual([`snapkeeper/held:${'a'.repeat(64)}`]);
   });
+
+  it('retire runs both steps in one activity, and again finds nothing to do', async () => {
+    docker.addImage(ID, ['snap/p1:w1'], managedLabels('p1', 'w1'));
+    const input = { ...owner, image: 'snap/p1:w1', imageId: ID, references: ['snap/p1:w1'] };
+    expect(await acts.retireSnapshotImage(input)).toEqual({
+      step: 'remove',
+      result: { outcome: 'removed', holders: [] },
+    });
+    expect(docker.images.size).toBe(0);
+    expect(await acts.retireSnapshotImage(input)).toEqual({
+      step: 'remove',
+      result: { outcome: 'already-gone', holders: [] },
+    });
+  });
+
+  it('retire stops at the step a container blocks, untagged and not forced', async () => {
+    docker.addImage(ID, ['snap/p1:w1'], managedLabels('p1', 'w1'));
+    docker.containers.push({ id: 'c1', imageId: ID, state: 'running', names: ['/c1'] });
+    const input = { ...owner, image: 'snap/p1:w1', imageId: ID, references: ['snap/p1:w1'] };
+    expect(await acts.retireSnapshotImage(input)).toEqual({
+      step: 'remove',
+      result: { outcome: 'in-use', holders: ['c1'] },
+    });
+    expect(docker.images.get(ID)?.repoTags).toEqual([`snapkeeper/held:${'a'.repeat(64)}`]);
+  });
+
+  it('inspect reports budget headroom only when the host says so', async () => {
+    docker.addImage(ID, ['snap/p1:w1'], managedLabels('p1', 'w1'));
+    expect((await acts.inspectSnapshotImage({ ...owner, image: 'snap/p1:w1' })).budgetHeadroom).toBe(false);
+    const asked: Array<{ projectId: string; sizeBytes: number }> = [];
+    const roomy = createDockerActivities({
+      docker,
+      log: createLogger({ level: 'silent' }),
+      headroom: async (input) => {
+        asked.push(input);
+        return true;
+      },
+    });
+    expect((await roomy.inspectSnapshotImage({ ...owner, image: 'snap/p1:w1' })).budgetHeadroom).toBe(true);
+    expect(asked).toEqual([{ projectId: 'p1', sizeBytes: docker.images.get(ID)?.sizeBytes }]);
+  });
 });

@@ -89,7 +89,11 @@ async function onPullRequestClosed(
     branchTargets: deps.policies.workItemsForPullRequest(event),
   };
   const outcome: WebhookOutcome = event.merged ? 'merged' : 'invalidated';
-  const answerBy = Date.now() + HTTP_LIMITS.webhookAnswerMs;
+  // The fast pass runs beside the hand-off instead of after it: the image leaves the disk without
+  // waiting for the durable workflow to start, and the answer still waits for the hand-off.
+  const firstPass = deps.fastPass
+    ? fastPass(deps, request, Math.min(HTTP_LIMITS.webhookFastPassMs, HTTP_LIMITS.webhookAnswerMs))
+    : undefined;
   try {
     const { workflowId } = await client.connection
       .withDeadline(Date.now() + HTTP_LIMITS.webhookHandOffMs, () =>
@@ -104,9 +108,7 @@ async function onPullRequestClosed(
           'the pull request could not be handed to Temporal in time; redeliver it (redelivery is harmless)',
         );
       });
-    const fastPassMs = Math.min(HTTP_LIMITS.webhookFastPassMs, answerBy - Date.now());
-    const workItems =
-      deps.fastPass && fastPassMs >= MIN_FAST_PASS_MS ? await fastPass(deps, request, fastPassMs) : undefined;
+    const workItems = firstPass ? await firstPass : undefined;
     metrics.webhookDeliveries.inc({ event: 'pull_request', outcome });
     log.info(
       { deliveryId, repository: event.repository, number: event.number, outcome, workflowId, workItems },
@@ -118,9 +120,6 @@ async function onPullRequestClosed(
     throw err;
   }
 }
-
-/** A slow hand-off leaves no time worth a visibility query and signals. */
-const MIN_FAST_PASS_MS = 500;
 
 /** Best effort: anything it misses or fails, the durable workflow does. */
 async function fastPass(

@@ -17,10 +17,11 @@ import type { BudgetDecision, BudgetLimits } from '../../../src/contract/budget-
 
 export type SnapshotDockerActivities = Pick<
   DockerActivities,
-  'inspectSnapshotImage' | 'invalidateSnapshot' | 'removeSnapshotImage'
+  'inspectSnapshotImage' | 'invalidateSnapshot' | 'removeSnapshotImage' | 'retireSnapshotImage'
 > &
   Pick<BudgetHostActivities, 'budgetFacts' | 'recordBudgetDecision'>;
 
+/** The steps a story is told in: the one-hop cleanup activity records its two steps. */
 export type DockerActivityName = 'inspectSnapshotImage' | 'invalidateSnapshot' | 'removeSnapshotImage';
 
 export interface DockerActivityCall {
@@ -111,6 +112,17 @@ export class FakeDockerHosts {
         attempt: info.attempt,
       });
     };
+    const invalidate = async (imageId: string): Promise<InvalidateAnswer> => {
+      record('invalidateSnapshot', imageId);
+      await this.held.get(imageId);
+      return this.invalidateAnswers.get(imageId)?.shift() ?? 'untagged';
+    };
+    const remove = async (imageId: string): Promise<RemoveSnapshotImageResult> => {
+      record('removeSnapshotImage', imageId);
+      const answer = this.removeAnswers.get(imageId)?.shift() ?? { outcome: 'removed', holders: [] };
+      if ('refuse' in answer) throw ApplicationFailure.nonRetryable(answer.refuse, ErrorType.unmanagedImage);
+      return answer;
+    };
     return {
       inspectSnapshotImage: async (input): Promise<ImageFacts> => {
         const imageId = imageIdOf(input.image);
@@ -130,17 +142,13 @@ export class FakeDockerHosts {
           layerDepth: 3,
         };
       },
-      invalidateSnapshot: async (input): Promise<InvalidateAnswer> => {
-        record('invalidateSnapshot', input.imageId);
-        await this.held.get(input.imageId);
-        return this.invalidateAnswers.get(input.imageId)?.shift() ?? 'untagged';
-      },
-      removeSnapshotImage: async (input): Promise<RemoveSnapshotImageResult> => {
-        record('removeSnapshotImage', input.imageId);
-        const answer = this.removeAnswers.get(input.imageId)?.shift() ?? { outcome: 'removed', holders: [] };
-        if ('refuse' in answer)
-          throw ApplicationFailure.nonRetryable(answer.refuse, ErrorType.unmanagedImage);
-        return answer;
+      invalidateSnapshot: async (input): Promise<InvalidateAnswer> => invalidate(input.imageId),
+      removeSnapshotImage: async (input): Promise<RemoveSnapshotImageResult> => remove(input.imageId),
+      // Both steps in one activity, as the real one: each step answers and is recorded as itself.
+      retireSnapshotImage: async (input) => {
+        const invalidated = await invalidate(input.imageId);
+        if (typeof invalidated !== 'string') return { step: 'invalidate', blocked: invalidated };
+        return { step: 'remove', result: await remove(input.imageId) };
       },
       budgetFacts: async () => ({
         limits: this.budgetLimits.get(host) ?? {

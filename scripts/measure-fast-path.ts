@@ -1,0 +1,195 @@
+// A quick before/after probe of the snapshot workflow's fast path (not the benchmark suite, which
+// lives in bench/): register, lookup, invalidate → image gone, and the history a lookup costs,
+// against a private Docker engine and a Temporal dev server it starts itself.
+//   flock /tmp/snapkeeper-heavy.lock npx tsx scripts/measure-fast-path.ts   (MEASURE_N=30)
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import type Dockerode from 'dockerode';
+import { commitSnapshot } from '../src/client/commit-snapshot.js';
+import { loadConfig } from '../src/config/config.js';
+import { createDockerPort, createDockerode } from '../src/docker/dockerode-adapter.js';
+import { createLogger } from '../src/logging/logger.js';
+import { createSnapshotService } from '../src/service/snapshot-service.js';
+import { snapshotWorkflowId } from '../src/contract/names.js';
+import { createWorkers } from '../src/worker/create-workers.js';
+import { ensureBaseImage } from './lib/base-image.js';
+import { startDockerEngine } from './lib/docker-engine.js';
+import { ensureTemporal } from './lib/ensure-temporal.js';
+import { startDevServer } from './lib/temporal-dev-server.js';
+
+const N = Number(process.env.MEASURE_N ?? 30);
+const LOOKUPS = Number(process.env.MEASURE_LOOKUPS ?? 100);
+const HOST = 'measure';
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+};
+const p90 = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.9))] ?? NaN;
+};
+
+async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t = process.hrtime.bigint();
+  const value = await fn();
+  return [Number(process.hrtime.bigint() - t) / 1e6, value];
+}
+
+async function makeImage(docker: Dockerode, base: string, projectId: string, workItemId: string) {
+  const container = await docker.createContainer({
+    Image: base,
+    Cmd: ['sh', '-c', `echo ${randomBytes(8).toString('hex')} > /marker`],
+    HostConfig: { NetworkMode: 'none' },
+  });
+  await container.start();
+  await container.wait();
+  const snap = await commitSnapshot(docker, {
+    containerId: container.id,
+    projectId,
+    workItemId,
+    pause: false,
+  });
+  await container.remove({ force: true });
+  return snap;
+}
+
+/** Resolves when the engine reports the image deleted (its event stream, no polling). */
+async function deletions(docker: Dockerode) {
+  const waiting = new Map<string, () => void>();
+  const stream = (await docker.getEvents({
+    filters: { type: ['image'], event: ['delete'] },
+  })) as NodeJS.ReadableStream;
+  let buffer = '';
+  stream.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      const id = (JSON.parse(line) as { id?: string }).id;
+      if (id) waiting.get(id)?.();
+    }
+  });
+  return {
+    gone: (imageId: string) => new Promise<void>((resolve) => waiting.set(imageId, resolve)),
+    close: () => (stream as unknown as { destroy(): void }).destroy(),
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'snapkeeper-measure-'));
+  const engine = await startDockerEngine(join(dir, 'engine'));
+  const { temporalCliPath } = await ensureTemporal();
+  const server = await startDevServer({
+    cliPath: temporalCliPath,
+    dbFile: join(dir, 't.sqlite'),
+    headless: true,
+  });
+  const base = 'snapkeeper-measure/base:latest';
+  await ensureBaseImage(engine.dockerHost, base);
+  const docker = createDockerode(engine.dockerHost);
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: server.address,
+    DOCKER_HOST: engine.dockerHost,
+    SNAPKEEPER_HOST_ID: HOST,
+    SNAPKEEPER_LOG_LEVEL: 'warn',
+  });
+  const native = await NativeConnection.connect({ address: server.address });
+  const workers = await createWorkers({
+    config,
+    connection: native,
+    docker: createDockerPort(docker),
+    log: createLogger({ level: 'warn' }),
+  });
+  const running = Promise.all(workers.map((w) => w.run()));
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const service = createSnapshotService({ client, defaultTtlSeconds: 3600 });
+  const events = await deletions(docker);
+  const out: Record<string, number> = {};
+  try {
+    const warm = await makeImage(docker, base, 'm', 'warm');
+    await service.register({ projectId: 'm', workItemId: 'warm', image: warm.image, host: HOST });
+    const warmGone = events.gone(warm.imageId);
+    await service.invalidate('m', 'warm', 'warm-up');
+    await warmGone;
+
+    const register: number[] = [];
+    const lookup: number[] = [];
+    const query: number[] = [];
+    const inspect: number[] = [];
+    const gone: number[] = [];
+    const rmi: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const workItemId = `item-${i}`;
+      const raw = await makeImage(docker, base, 'm', `raw-${i}`);
+      rmi.push((await timed(() => docker.getImage(raw.imageId).remove()))[0]);
+      const img = await makeImage(docker, base, 'm', workItemId);
+      inspect.push((await timed(() => docker.getImage(img.image).inspect()))[0]);
+      register.push(
+        (
+          await timed(() => service.register({ projectId: 'm', workItemId, image: img.image, host: HOST }))
+        )[0],
+      );
+      query.push((await timed(() => service.view('m', workItemId)))[0]);
+      lookup.push((await timed(() => service.lookup('m', workItemId)))[0]);
+      const done = events.gone(img.imageId);
+      gone.push(
+        (
+          await timed(async () => {
+            await service.invalidate('m', workItemId, 'measure');
+            await done;
+          })
+        )[0],
+      );
+    }
+    Object.assign(out, {
+      registerMedian: median(register),
+      registerP90: p90(register),
+      inspectMedian: median(inspect),
+      lookupMedian: median(lookup),
+      lookupP90: p90(lookup),
+      queryMedian: median(query),
+      invalidateToGoneMedian: median(gone),
+      invalidateToGoneP90: p90(gone),
+      rmiMedian: median(rmi),
+    });
+
+    // History cost of lookups: one snapshot, LOOKUPS lookups, events before and after.
+    const img = await makeImage(docker, base, 'm', 'reads');
+    await service.register({ projectId: 'm', workItemId: 'reads', image: img.image, host: HOST });
+    const handle = client.workflow.getHandle(snapshotWorkflowId('m', 'reads'));
+    const before = (await handle.describe()).historyLength;
+    for (let i = 0; i < LOOKUPS; i++) await service.lookup('m', 'reads');
+    const after = (await handle.describe()).historyLength;
+    out.historyEventsPerLookup = (after - before) / LOOKUPS;
+    out.historyBefore = before;
+    out.historyAfter = after;
+  } finally {
+    events.close();
+    for (const w of workers) w.shutdown();
+    await running;
+    await native.close();
+    await connection.close();
+    await server.stop();
+    await engine.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  console.log(
+    JSON.stringify(
+      { n: N, lookups: LOOKUPS, ...out },
+      (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v),
+      2,
+    ),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,175 @@
+// Records event histories of snapshot and budget workflows as the checkout it runs in writes them,
+// for test/unit/workflow-replay.test.ts: a newer workflow must replay them (running workflows
+// survive an upgrade). Run it in a checkout of the older code:
+//   flock /tmp/snapkeeper-heavy.lock npx tsx scripts/record-histories.ts OUT_DIR
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { NativeConnection } from '@temporalio/worker';
+import type Dockerode from 'dockerode';
+import { commitSnapshot } from '../src/client/commit-snapshot.js';
+import { loadConfig } from '../src/config/config.js';
+import { createDockerPort, createDockerode } from '../src/docker/dockerode-adapter.js';
+import { createLogger } from '../src/logging/logger.js';
+import { createSnapshotService } from '../src/service/snapshot-service.js';
+import { snapshotWorkflowId } from '../src/contract/names.js';
+import { createWorkers } from '../src/worker/create-workers.js';
+import { stateQuery } from '../src/contract/messages.js';
+import { ensureBaseImage } from './lib/base-image.js';
+import { startDockerEngine } from './lib/docker-engine.js';
+import { ensureTemporal } from './lib/ensure-temporal.js';
+import { startDevServer } from './lib/temporal-dev-server.js';
+
+const HOST = 'replay';
+const out = process.argv[2] ?? 'test/fixtures/histories';
+
+async function makeImage(docker: Dockerode, base: string, projectId: string, workItemId: string) {
+  const container = await docker.createContainer({
+    Image: base,
+    Cmd: ['sh', '-c', `echo ${randomBytes(8).toString('hex')} > /marker`],
+    HostConfig: { NetworkMode: 'none' },
+  });
+  await container.start();
+  await container.wait();
+  const snap = await commitSnapshot(docker, {
+    containerId: container.id,
+    projectId,
+    workItemId,
+    pause: false,
+  });
+  await container.remove({ force: true });
+  return snap;
+}
+
+async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'snapkeeper-record-'));
+  const engine = await startDockerEngine(join(dir, 'engine'));
+  const { temporalCliPath } = await ensureTemporal();
+  const server = await startDevServer({
+    cliPath: temporalCliPath,
+    dbFile: join(dir, 't.sqlite'),
+    headless: true,
+  });
+  const base = 'snapkeeper-record/base:latest';
+  await ensureBaseImage(engine.dockerHost, base);
+  const docker = createDockerode(engine.dockerHost);
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: server.address,
+    DOCKER_HOST: engine.dockerHost,
+    SNAPKEEPER_HOST_ID: HOST,
+    SNAPKEEPER_LOG_LEVEL: 'warn',
+    SNAPKEEPER_MAX_SNAPSHOTS: '50',
+  });
+  const native = await NativeConnection.connect({ address: server.address });
+  const workers = await createWorkers({
+    config,
+    connection: native,
+    docker: createDockerPort(docker),
+    log: createLogger({ level: 'warn' }),
+  });
+  const running = Promise.all(workers.map((w) => w.run()));
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const service = createSnapshotService({
+    client,
+    defaultTtlSeconds: 3600,
+    workflowOptions: { removalBackoffInitialSeconds: 1, removalBackoffMaxSeconds: 1 },
+  });
+  const gone = (imageId: string) => async () => {
+    try {
+      await docker.getImage(imageId).inspect();
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  const ids: string[] = [];
+  try {
+    // Lookups (touches), a replacement, then an invalidation: completes.
+    const a1 = await makeImage(docker, base, 'rec', 'touched');
+    await service.register({
+      projectId: 'rec',
+      workItemId: 'touched',
+      image: a1.image,
+      host: HOST,
+      slidingTtl: true,
+    });
+    for (let i = 0; i < 3; i++) await service.lookup('rec', 'touched');
+    const a2 = await makeImage(docker, base, 'rec', 'touched');
+    await service.register({ projectId: 'rec', workItemId: 'touched', image: a2.image, host: HOST });
+    await service.invalidate('rec', 'touched', 'recorded');
+    await client.workflow.getHandle(snapshotWorkflowId('rec', 'touched')).result();
+    ids.push(snapshotWorkflowId('rec', 'touched'));
+
+    // A removal blocked by a container, then let go: completes.
+    const b = await makeImage(docker, base, 'rec', 'blocked');
+    await service.register({ projectId: 'rec', workItemId: 'blocked', image: b.image, host: HOST });
+    const holder = await docker.createContainer({
+      Image: b.image,
+      Cmd: ['sleep', '3600'],
+      HostConfig: { NetworkMode: 'none' },
+    });
+    await holder.start();
+    await service.invalidate('rec', 'blocked', 'recorded');
+    const handle = client.workflow.getHandle(snapshotWorkflowId('rec', 'blocked'));
+    await until(
+      'removal-blocked',
+      async () => (await handle.query(stateQuery)).retiring[0]?.state === 'removal-blocked',
+    );
+    await holder.remove({ force: true });
+    await handle.result();
+    ids.push(snapshotWorkflowId('rec', 'blocked'));
+
+    // A TTL that expires: completes.
+    const c = await makeImage(docker, base, 'rec', 'expired');
+    await service.register({
+      projectId: 'rec',
+      workItemId: 'expired',
+      image: c.image,
+      host: HOST,
+      ttlSeconds: 2,
+    });
+    await until('expired', gone(c.imageId));
+    await client.workflow.getHandle(snapshotWorkflowId('rec', 'expired')).result();
+    ids.push(snapshotWorkflowId('rec', 'expired'));
+
+    // Still open, with touches: a running workflow at the moment of an upgrade.
+    const d = await makeImage(docker, base, 'rec', 'open');
+    await service.register({ projectId: 'rec', workItemId: 'open', image: d.image, host: HOST });
+    for (let i = 0; i < 3; i++) await service.lookup('rec', 'open');
+    ids.push(snapshotWorkflowId('rec', 'open'));
+    ids.push(`budget:${HOST}`);
+
+    await mkdir(out, { recursive: true });
+    for (const id of ids) {
+      const history = await client.workflow.getHandle(id).fetchHistory();
+      const file = join(out, `${id.replace(/[^A-Za-z0-9-]+/g, '_')}.pb`);
+      await writeFile(file, proto.temporal.api.history.v1.History.encode(history).finish());
+      console.log(`${file}: ${history.events?.length ?? 0} events`);
+    }
+  } finally {
+    for (const w of workers) w.shutdown();
+    await running;
+    await native.close();
+    await connection.close();
+    await server.stop();
+    await engine.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,74 @@
+// What operators read about a snapshot workflow in the Web UI and the CLIs: its current details
+// (markdown) and the summaries of its steps, which make the event history read as the snapshot's
+// story ("remove sha256:ab12… on build-3", "TTL 24h"). Metadata only: replay ignores them.
+import type { RemovalBlock } from '../activities/docker-activities.js';
+import { dockerTaskQueue } from '../contract/names.js';
+import type { SnapshotState, SnapshotStatus } from '../contract/snapshot-types.js';
+
+export function snapshotDetails(
+  state: SnapshotStatus,
+  shown: SnapshotState,
+  retiring: SnapshotState[],
+): string {
+  const lines = [
+    `**${state}** · \`${shown.image}\` on host \`${shown.host}\``,
+    `image id: \`${shown.imageId.slice(0, 19)}\` · ${Math.round(shown.sizeBytes / 1e6)} MB`,
+    `expires: ${shown.expiresAt}${shown.slidingTtl ? ' (sliding)' : ''} · last used: ${shown.lastUsedAt}`,
+  ];
+  if (shown.pullRequest)
+    lines.push(`pull request: ${shown.pullRequest.repository}#${shown.pullRequest.number}`);
+  if (shown.endReason) lines.push(`ended: ${shown.endReason}${shown.message ? ` (${shown.message})` : ''}`);
+  if (shown.blockedBy) lines.push(`blocked: ${shown.blockedBy}`);
+  if (shown.keptBy?.length) lines.push(`kept by: ${shown.keptBy.map((r) => `\`${r}\``).join(', ')}`);
+  if (shown.reuseBlockedBy) lines.push(`reuse: ${shown.reuseBlockedBy}`);
+  if (shown.references?.length || shown.layerDepth) {
+    lines.push(
+      `references: ${(shown.references ?? []).map((r) => `\`${r}\``).join(', ') || 'none (registered by id)'} · layers: ${shown.layerDepth ?? '?'}`,
+    );
+  }
+  if (retiring.length > 0) {
+    lines.push(`leaving the disk: ${retiring.map((r) => `${r.image} (${r.state})`).join(', ')}`);
+  }
+  return lines.join('\n\n');
+}
+
+export function shortId(imageId: string): string {
+  return imageId.length > 19 ? `${imageId.slice(0, 19)}…` : imageId;
+}
+
+export function stepSummary(
+  step: 'invalidate' | 'remove' | 'invalidate and remove',
+  image: SnapshotState,
+): string {
+  return `${step} ${shortId(image.imageId)} on ${image.host}`;
+}
+
+export function ttlSummary(image: SnapshotState): string {
+  return `TTL ${formatSeconds(image.ttlSeconds)} of ${shortId(image.imageId)}`;
+}
+
+export function retrySummary(image: SnapshotState, backoffSeconds: number): string {
+  return `retry the removal of ${shortId(image.imageId)} in ${backoffSeconds}s`;
+}
+
+export function hostWaitMessage(host: string): string {
+  return `waiting for host ${host}'s Docker worker (task queue ${dockerTaskQueue(host)}): is it running?`;
+}
+
+export function blockText(block: RemovalBlock): string {
+  if (block.outcome === 'in-use') {
+    return `in use by container(s) ${block.holders.map((h) => h.slice(0, 12)).join(', ')}`;
+  }
+  return `the engine refused: ${block.reason ?? 'conflict'}`;
+}
+
+function formatSeconds(seconds: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+  ] as const) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}

@@ -1,0 +1,154 @@
+// What a snapshot workflow holds (the current image, the images on their way off the disk, what it
+// remembers of merges and deliveries) and the transitions between those, without any command: the
+// workflow file wires handlers to these and does the I/O (activities, signals, attributes).
+import type {
+  EndReason,
+  SnapshotState,
+  SnapshotStatus,
+  SnapshotWorkflowView,
+} from '../contract/snapshot-types.js';
+import { nowIso, plusSeconds } from './workflow-helpers.js';
+
+/** What one run hands the next on continue-as-new: nothing pending may be dropped. */
+export interface SnapshotCarry {
+  current: SnapshotState | null;
+  retiring: SnapshotState[];
+  last: SnapshotState | null;
+  deliveries: string[];
+  /** Pull requests heard to have merged (pullRequestKey, src/contract/names.ts). */
+  mergedPullRequests?: string[];
+  /** Removals refused for good: the workflow still fails with them when it ends. */
+  refusals?: string[];
+}
+
+const REMEMBERED_DELIVERIES = 200;
+
+export class SnapshotWorkflowState {
+  current: SnapshotState | null;
+  retiring: SnapshotState[];
+  last: SnapshotState | null;
+  readonly deliveries: string[];
+  readonly mergedPullRequests: string[];
+  readonly refusals: string[];
+  /** Registrations accepted and not answered yet: the workflow must not end or move on under them. */
+  pendingRegistrations = 0;
+  /** Cancelled: no registration is accepted any more. */
+  closing = false;
+
+  constructor(carry?: SnapshotCarry) {
+    this.current = carry?.current ?? null;
+    this.retiring = carry?.retiring ?? [];
+    this.last = carry?.last ?? null;
+    this.deliveries = carry?.deliveries ?? [];
+    this.mergedPullRequests = carry?.mergedPullRequests ?? [];
+    this.refusals = [...(carry?.refusals ?? [])];
+  }
+
+  /** The image the attributes and details show: the current one, else the last one leaving. */
+  shown(): SnapshotState | null {
+    return this.current ?? this.retiring[this.retiring.length - 1] ?? this.last;
+  }
+
+  /** The state the attributes show: any blocked removal shows while no image is current. */
+  shownStatus(shown: SnapshotState): SnapshotStatus {
+    if (!this.current && this.retiring.some((r) => r.state === 'removal-blocked')) return 'removal-blocked';
+    return shown.state;
+  }
+
+  /** The newest state of an image that may be retiring. */
+  latest(image: SnapshotState): SnapshotState {
+    return this.retiring.find((r) => r.imageId === image.imageId) ?? image;
+  }
+
+  isRetiring(imageId: string): boolean {
+    return this.retiring.some((r) => r.imageId === imageId);
+  }
+
+  /** No image leaving the disk and no registration under way. */
+  drained(): boolean {
+    return this.retiring.length === 0 && this.pendingRegistrations === 0;
+  }
+
+  accept(next: SnapshotState): void {
+    this.current = next;
+    this.last = next;
+  }
+
+  /** Updates the current image in place (links, references); the caller publishes. */
+  amend(next: SnapshotState): void {
+    this.current = next;
+  }
+
+  /** A lookup's use: the last-used time, and a sliding TTL's new expiry. */
+  touch(): SnapshotState {
+    const active = this.current as SnapshotState;
+    const now = nowIso();
+    this.current = {
+      ...active,
+      lastUsedAt: now,
+      expiresAt: active.slidingTtl ? plusSeconds(now, active.ttlSeconds) : active.expiresAt,
+    };
+    return this.current;
+  }
+
+  /** Retires the current image: it joins the images leaving the disk, and is returned. */
+  end(reason: EndReason, message: string): SnapshotState | null {
+    if (!this.current) return null;
+    const ended: SnapshotState = { ...this.current, state: 'invalidated', endReason: reason, message };
+    this.current = null;
+    this.retiring = [...this.retiring, ended];
+    this.last = ended;
+    return ended;
+  }
+
+  replaceRetiring(imageId: string, next: SnapshotState): void {
+    this.retiring = this.retiring.map((r) => (r.imageId === imageId ? next : r));
+    this.last = next;
+  }
+
+  /** The image left the disk (or stays, kept): it is no longer retiring. */
+  finish(ended: SnapshotState): void {
+    this.retiring = this.retiring.filter((r) => r.imageId !== ended.imageId);
+    this.last = ended;
+  }
+
+  /** The removal was refused for good: the workflow fails with it when it ends. */
+  refuse(image: SnapshotState, message: string): void {
+    this.refusals.push(`${image.imageId}: ${message}`);
+    this.finish({ ...image, message: `removal refused: ${message}` });
+  }
+
+  /** False when this delivery was seen already (a redelivered webhook). */
+  firstDelivery(delivery: string | undefined): boolean {
+    if (!delivery) return true;
+    if (this.deliveries.includes(delivery)) return false;
+    this.deliveries.push(delivery);
+    if (this.deliveries.length > REMEMBERED_DELIVERIES) this.deliveries.shift();
+    return true;
+  }
+
+  /**
+   * An event (a merge, a close) that happened before the current image was registered belongs to
+   * earlier work; this also covers a redelivery that reaches a newer run, which no longer knows
+   * the delivery id.
+   */
+  happenedBeforeCurrent(at: string | undefined): boolean {
+    const t = at ? Date.parse(at) : NaN;
+    return this.current !== null && !Number.isNaN(t) && t < Date.parse(this.current.createdAt);
+  }
+
+  view(): SnapshotWorkflowView {
+    return { current: this.current, retiring: this.retiring, last: this.last };
+  }
+
+  carry(): SnapshotCarry {
+    return {
+      current: this.current,
+      retiring: this.retiring,
+      last: this.last,
+      deliveries: this.deliveries,
+      mergedPullRequests: this.mergedPullRequests,
+      refusals: this.refusals,
+    };
+  }
+}
