@@ -1,0 +1,6 @@
+import type { BenchContext } from './bench-context.js';
+import type { BenchResult } from './result-types.js';
+
+export async function runB5(_ctx: BenchContext): Promise<BenchResult> {
+  throw new Error('not built yet');
+}
