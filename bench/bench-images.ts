@@ -20,6 +20,10 @@ export async function commitImages(
     repository: string;
     ids: ReadonlyArray<{ projectId: string; workItemId: string }>;
     concurrency?: number;
+    /** Labels of the n-th image besides the managed ones. */
+    extraLabels?: (n: number) => Record<string, string>;
+    /** false: without the managed labels (images snapkeeper must leave alone). */
+    managed?: boolean;
   },
 ): Promise<BenchImage[]> {
   const container = await docker.createContainer({
@@ -32,7 +36,11 @@ export async function commitImages(
     await container.wait();
     return await mapLimit(options.ids, options.concurrency ?? 4, async (ids, n) => {
       const tag = `${ids.workItemId.replace(/[^a-zA-Z0-9_.-]/g, '-')}-${n}`;
-      const changes = Object.entries(managedLabels(ids.projectId, ids.workItemId)).map(
+      const labels = {
+        ...(options.managed === false ? {} : managedLabels(ids.projectId, ids.workItemId)),
+        ...options.extraLabels?.(n),
+      };
+      const changes = Object.entries(labels).map(
         ([k, v]) => `LABEL ${JSON.stringify(k)}=${JSON.stringify(v)}`,
       );
       const committed = (await container.commit({
