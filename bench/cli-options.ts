@@ -44,6 +44,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     .option('--out <path>', 'the JSON result file')
     .option('--size <B=n>', 'override the main size of one benchmark (repeatable)', parseSize, {})
     .option('--label <text>', 'what code is measured (e.g. before, after), kept in the JSON')
+    // The error is thrown (and printed once by run.ts) instead of exiting from inside the parser.
+    .configureOutput({ writeErr: () => undefined })
     .exitOverride();
   program.parse([...argv], { from: 'user' });
   const o = program.opts<{

@@ -55,6 +55,7 @@ export class SyntheticDocker implements DockerPort {
     if (this.tags.has(ref) && info.repoTags.length > 1) {
       info.repoTags = info.repoTags.filter((t) => t !== ref);
       this.tags.delete(ref);
+      this.removed.add(ref);
       return 'removed';
     }
     for (const t of info.repoTags) {
