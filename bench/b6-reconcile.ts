@@ -67,7 +67,7 @@ export async function runB6(ctx: BenchContext): Promise<BenchResult> {
     const owned = managed.slice(orphans);
     ctx.progress(`B6: registering ${owned.length} of them; ${orphans} stay orphans`);
     await mapLimit(owned, 16, async (img) => {
-      await ctx.stack.service.register({
+      await ctx.stack.api.register({
         projectId: img.projectId,
         workItemId: img.workItemId,
         image: img.image,
