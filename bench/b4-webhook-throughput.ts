@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mapLimit } from '../src/activities/map-limit.js';
-import { snapshotWorkflowId } from '../src/shared/names.js';
-import { mergedSignal } from '../src/workflows/messages.js';
+import { snapshotWorkflowId } from '../src/contract/names.js';
+import { mergedSignal } from '../src/contract/messages.js';
 import type { BenchContext } from './bench-context.js';
 import { sizeOf } from './bench-context.js';
 import { commitImages } from './bench-images.js';

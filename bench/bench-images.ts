@@ -3,7 +3,7 @@
 // sharing one small layer, as the snapshots of one job would.
 import type Dockerode from 'dockerode';
 import { mapLimit } from '../src/activities/map-limit.js';
-import { managedLabels } from '../src/shared/names.js';
+import { managedLabels } from '../src/contract/names.js';
 
 export interface BenchImage {
   projectId: string;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ContainerInfo, DockerPort, ImageInfo } from '../src/docker/docker-port.js';
-import { managedLabels } from '../src/shared/names.js';
+import { managedLabels } from '../src/contract/names.js';
 
 /** Repository of B5's images; the tag names the work item: `<projectId>.<workItemId>`. */
 export const SYNTHETIC_REPOSITORY = 'bench-scale/snapshot';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SyntheticDocker, syntheticImage } from '../../bench/synthetic-docker.js';
-import { LABEL_MANAGED, LABEL_PROJECT, LABEL_WORK_ITEM } from '../../src/shared/names.js';
+import { LABEL_MANAGED, LABEL_PROJECT, LABEL_WORK_ITEM } from '../../src/contract/names.js';
 
 describe("B5's synthetic engine", () => {
   it('holds the image its name describes, with the managed labels of that work item', async () => {
