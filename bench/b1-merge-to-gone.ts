@@ -5,6 +5,8 @@
 import type { BenchContext } from './bench-context.js';
 import { sizeOf } from './bench-context.js';
 import { commitImages } from './bench-images.js';
+import { historyBreakdown } from './history-breakdown.js';
+import { snapshotWorkflowId } from '../src/contract/names.js';
 import { post } from './http-post.js';
 import { mergeDelivery } from './merge-delivery.js';
 import { registerLinked } from './register-linked.js';
@@ -71,6 +73,10 @@ export async function runB1(ctx: BenchContext): Promise<BenchResult> {
   }
   if (failures > 0) throw new Error(`B1: ${failures} merged images never left the engine`);
 
+  const sampled = images
+    .slice(-Math.min(20, n))
+    .map((img) => snapshotWorkflowId(img.projectId, img.workItemId));
+  const breakdown = await historyBreakdown(ctx.stack.client, sampled, 'merged');
   const m = summarize(merge);
   const r = summarize(raw);
   return {
@@ -91,7 +97,9 @@ export async function runB1(ctx: BenchContext): Promise<BenchResult> {
         measured: { kind: 'latency', label: 'answer', summary: summarize(answer) },
       },
     ],
+    breakdown,
     notes: [
+      `Breakdown: median gaps between the history events of ${sampled.length} merged workflows, from the merge signal on (server timestamps), in the JSON.`,
       'Arrival: the moment the bench sends the request to the API process over loopback; gone: the engine timestamp (timeNano) of the image `delete` event.',
       'The goal also needs n ≥ 1,000 (full size); a quick run cannot meet it.',
     ],

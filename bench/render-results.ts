@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     console.log(
       `Machine: ${String(m.nproc)} cores (${String(m.cpuModel)}), load average at start ${JSON.stringify(m.loadAverageAtStart)}; ` +
         `Node ${String(m.node)}, Temporal SDK ${String(m.temporalSdk)}, server ${String(m.temporalServer)} (${String(server.kind)}), ` +
-        `Docker ${String(m.dockerEngine)}; code ${String(m.branch)} @ ${String(m.commit).slice(0, 10)}. ` +
+        `Docker ${String(m.dockerEngine)}; code ${m.commit === 'unknown' ? `${String(run.meta.label)} (a copy outside git)` : `${String(m.branch)} @ ${String(m.commit).slice(0, 10)}`}. ` +
         `JSON: [\`${relative(repoPath(), file)}\`](../${relative(repoPath(), file)}).\n`,
     );
     console.log(markdownTable(run.results, run.failures));

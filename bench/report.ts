@@ -47,6 +47,10 @@ export function notesOf(results: readonly BenchResult[]): string {
       .join(', ');
     lines.push(`- ${r.id} (${r.title}): ${params}`);
     for (const note of r.notes) lines.push(`  - ${note}`);
+    if (r.breakdown?.length) {
+      lines.push(`  - where the time goes (median ms between history events, n=${r.breakdown[0]!.n}):`);
+      for (const b of r.breakdown) lines.push(`    - ${b.step}: ${b.medianMs}`);
+    }
   }
   return lines.join('\n');
 }

@@ -32,6 +32,8 @@ export interface BenchResult {
   notes: string[];
   /** Samples over time (e.g. worker RSS) when a summary would hide the shape. */
   series?: Record<string, Array<[number, number]>>;
+  /** Where the time goes, from the workflows' own histories (see history-breakdown.ts). */
+  breakdown?: Array<{ step: string; medianMs: number; n: number }>;
 }
 
 export interface BenchFailure {
