@@ -1,6 +1,6 @@
 // B2: many snapshots whose TTLs run out in the same second → each image's `delete` on Docker's
 // event stream minus its own expiry time (expiresAt, as the registration answered it).
-import { mapLimit } from '../src/activities/map-limit.js';
+import { mapLimit } from '../src/service/map-limit.js';
 import type { BenchContext } from './bench-context.js';
 import { sizeOf } from './bench-context.js';
 import { commitImages } from './bench-images.js';

@@ -3,7 +3,7 @@
 // on a trivial workflow of a bench worker, then a raw `docker inspect` of a like image.
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import { startNodeService } from '../scripts/lib/node-service.js';
-import { mapLimit } from '../src/activities/map-limit.js';
+import { mapLimit } from '../src/service/map-limit.js';
 import type { BenchContext } from './bench-context.js';
 import { sizeOf } from './bench-context.js';
 import type { BenchImage } from './bench-images.js';

@@ -3,7 +3,7 @@
 // them and stay open for the webhooks that follow.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mapLimit } from '../src/activities/map-limit.js';
+import { mapLimit } from '../src/service/map-limit.js';
 import { snapshotWorkflowId } from '../src/contract/names.js';
 import { mergedSignal } from '../src/contract/messages.js';
 import type { BenchContext } from './bench-context.js';

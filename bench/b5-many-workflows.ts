@@ -2,7 +2,7 @@
 // the lookup latency over a random sample of them, and the workers' memory meanwhile. Registration
 // needs the image on its host: the host "bench-scale" is a Docker worker over SyntheticDocker (no
 // real engine holds 100,000 images), and the bench says so beside the figures.
-import { mapLimit } from '../src/activities/map-limit.js';
+import { mapLimit } from '../src/service/map-limit.js';
 import { loadConfig } from '../src/config/config.js';
 import { startNodeService } from '../scripts/lib/node-service.js';
 import type { BenchContext } from './bench-context.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startDockerEngine } from '../scripts/lib/docker-engine.js';
 import { ensureBaseImage } from '../scripts/lib/base-image.js';
 import { startNodeService } from '../scripts/lib/node-service.js';
-import { mapLimit } from '../src/activities/map-limit.js';
+import { mapLimit } from '../src/service/map-limit.js';
 import { createDockerode } from '../src/docker/dockerode-adapter.js';
 import { startReconcile } from '../src/service/run-reconcile.js';
 import type { BenchContext } from './bench-context.js';

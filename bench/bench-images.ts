@@ -2,7 +2,7 @@
 // with that work item's managed labels, so each commit is a distinct image (its config differs)
 // sharing one small layer, as the snapshots of one job would.
 import type Dockerode from 'dockerode';
-import { mapLimit } from '../src/activities/map-limit.js';
+import { mapLimit } from '../src/service/map-limit.js';
 import { managedLabels } from '../src/contract/names.js';
 
 export interface BenchImage {

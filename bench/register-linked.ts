@@ -1,4 +1,4 @@
-import { mapLimit } from '../src/activities/map-limit.js';
+import { mapLimit } from '../src/service/map-limit.js';
 import { waitFor } from '../test/support/wait-for.js';
 import type { BenchContext } from './bench-context.js';
 import type { BenchImage } from './bench-images.js';
