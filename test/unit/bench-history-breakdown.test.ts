@@ -9,33 +9,38 @@ function at(ms: number) {
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
 }
 
-function history(offset: number): temporal.api.history.v1.IHistoryEvent[] {
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** Plain numbers where the generated types want Long: the code under test reads them with Number(). */
+const ev = (fields: Record<string, unknown>) => fields as HistoryEvent;
+
+function history(offset: number): HistoryEvent[] {
   return [
-    { eventId: 1, eventType: T.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, eventTime: at(0) },
-    {
+    ev({ eventId: 1, eventType: T.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, eventTime: at(0) }),
+    ev({
       eventId: 5,
       eventType: T.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
       eventTime: at(1000),
       workflowExecutionSignaledEventAttributes: { signalName: 'merged' },
-    },
-    { eventId: 6, eventType: T.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, eventTime: at(1002) },
-    { eventId: 7, eventType: T.EVENT_TYPE_WORKFLOW_TASK_STARTED, eventTime: at(1010 + offset) },
-    {
+    }),
+    ev({ eventId: 6, eventType: T.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, eventTime: at(1002) }),
+    ev({ eventId: 7, eventType: T.EVENT_TYPE_WORKFLOW_TASK_STARTED, eventTime: at(1010 + offset) }),
+    ev({
       eventId: 8,
       eventType: T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
       eventTime: at(1020 + offset),
       activityTaskScheduledEventAttributes: { activityType: { name: 'removeSnapshotImage' } },
-    },
-    {
+    }),
+    ev({
       eventId: 9,
       eventType: T.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
       eventTime: at(1050 + offset),
       activityTaskCompletedEventAttributes: { scheduledEventId: 8 },
-    },
+    }),
   ];
 }
 
-function fakeClient(histories: Record<string, temporal.api.history.v1.IHistoryEvent[]>): Client {
+function fakeClient(histories: Record<string, HistoryEvent[]>): Client {
   return {
     workflow: { getHandle: (id: string) => ({ fetchHistory: async () => ({ events: histories[id] }) }) },
   } as unknown as Client;
@@ -58,7 +63,7 @@ describe("B1's breakdown of a workflow's reaction, read from its history", () =>
   });
 
   it('skips a workflow that never got the signal', async () => {
-    const client = fakeClient({ a: history(0).filter((e) => e.eventId !== 5) });
+    const client = fakeClient({ a: history(0).filter((e) => Number(e.eventId) !== 5) });
     expect(await historyBreakdown(client, ['a'], 'merged')).toEqual([]);
   });
 });
