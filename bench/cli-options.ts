@@ -38,7 +38,7 @@ function parseSize(
 export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const program = new Command('npm run bench --')
     .description("snapkeeper's benchmarks B1–B6 against a private Docker engine and Temporal server")
-    .option('--quick', 'CI size: each benchmark small, the whole run a few minutes', false)
+    .option('--quick', 'small sizes (B1 50, B2 100, B3 100, B4 100, B5 2,000, B6 100)', false)
     .option('--only <ids>', 'a comma-separated subset, e.g. B1,B3', parseOnly)
     .option('--temporal <kind>', 'dev (the CLI dev server, SQLite) or cluster (PostgreSQL)', 'dev')
     .option('--out <path>', 'the JSON result file')
