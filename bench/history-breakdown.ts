@@ -2,10 +2,12 @@
 // of each event from a signal on, as median gaps between consecutive events across a sample of
 // workflows ("WORKFLOW_TASK_COMPLETED → ACTIVITY_TASK_SCHEDULED retireSnapshotImage: 3 ms").
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { summarize } from './stats.js';
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+// A CommonJS module: its namespace is the default export under Node's ESM loader.
+const { temporal } = proto;
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 
 function ms(event: HistoryEvent): number {
   const t = event.eventTime;
