@@ -1,0 +1,107 @@
+// B1: a signed merge webhook sent to the API → the image's `delete` on Docker's event stream, one
+// merge at a time. The request is timed from the moment it is sent over loopback (its arrival, up
+// to the sub-millisecond it takes to cross), to the engine's timestamp of the event. Baseline: a raw `docker rmi` of a like image, timed from the call to its
+// `delete` on the same stream, interleaved with the merges so both see the same machine.
+import type { BenchContext } from './bench-context.js';
+import { sizeOf } from './bench-context.js';
+import { commitImages } from './bench-images.js';
+import { historyBreakdown } from './history-breakdown.js';
+import { snapshotWorkflowId } from '../src/contract/names.js';
+import { post } from './http-post.js';
+import { mergeDelivery } from './merge-delivery.js';
+import { registerLinked } from './register-linked.js';
+import type { BenchResult } from './result-types.js';
+import { summarize, wallMs } from './stats.js';
+
+const WARM_UP = 5;
+const GONE_TIMEOUT_MS = 60_000;
+
+export async function runB1(ctx: BenchContext): Promise<BenchResult> {
+  const n = sizeOf(ctx, 'B1', 50, 1000);
+  const projectId = `b1-${ctx.run}`;
+  const repository = `bench/b1-${ctx.run}`;
+  const total = n + WARM_UP;
+  ctx.progress(`B1: committing ${total} snapshots and ${total} baseline images`);
+  const images = await commitImages(ctx.docker, {
+    baseImage: ctx.environment.baseImage,
+    repository: `bench-b1/${ctx.run}`,
+    ids: Array.from({ length: total }, (_, i) => ({ projectId, workItemId: `item-${i}` })),
+  });
+  const rawImages = await commitImages(ctx.docker, {
+    baseImage: ctx.environment.baseImage,
+    repository: `bench-b1-raw/${ctx.run}`,
+    ids: Array.from({ length: total }, (_, i) => ({ projectId: `${projectId}-raw`, workItemId: `raw-${i}` })),
+  });
+  ctx.progress(`B1: registering ${total} snapshots linked to their pull requests`);
+  await registerLinked(ctx, images, repository);
+
+  const merge: number[] = [];
+  const answer: number[] = [];
+  const raw: number[] = [];
+  let failures = 0;
+  ctx.progress(`B1: ${n} merges (+${WARM_UP} warm-up), each beside a raw rmi`);
+  for (let i = 0; i < total; i++) {
+    const counted = i >= WARM_UP;
+    const rawImage = rawImages[i]!;
+    const t0 = wallMs();
+    await ctx.docker.getImage(rawImage.image).remove();
+    const rawGone = await ctx.events.deleted(rawImage.imageId, GONE_TIMEOUT_MS);
+    if (counted) raw.push(rawGone.engineMs - t0);
+
+    const img = images[i]!;
+    const delivery = mergeDelivery({
+      secret: ctx.stack.secret,
+      repository,
+      number: i + 1,
+      headRef: `feature/${img.workItemId}`,
+      mergedAt: new Date(),
+    });
+    const arrived = wallMs();
+    const res = await post(`${ctx.stack.baseUrl}/webhooks/github`, delivery.headers, delivery.body);
+    const answeredMs = wallMs();
+    if (res.status !== 202) throw new Error(`merge webhook answered ${res.status}: ${res.text}`);
+    try {
+      const gone = await ctx.events.deleted(img.imageId, GONE_TIMEOUT_MS);
+      if (counted) {
+        merge.push(gone.engineMs - arrived);
+        answer.push(answeredMs - arrived);
+      }
+    } catch {
+      failures++;
+    }
+    if (counted && (i - WARM_UP + 1) % 100 === 0) ctx.progress(`B1: ${i - WARM_UP + 1}/${n}`);
+  }
+  if (failures > 0) throw new Error(`B1: ${failures} merged images never left the engine`);
+
+  const sampled = images
+    .slice(-Math.min(20, n))
+    .map((img) => snapshotWorkflowId(img.projectId, img.workItemId));
+  const breakdown = await historyBreakdown(ctx.stack.client, sampled, 'merged');
+  const m = summarize(merge);
+  const r = summarize(raw);
+  return {
+    id: 'B1',
+    title: 'merge webhook → image gone',
+    parameters: { n, warmUp: WARM_UP, sequential: true, repository: 'one pull request per snapshot' },
+    rows: [
+      {
+        what: 'signed merge webhook → image `delete` event',
+        measured: { kind: 'latency', label: 'merge → gone', summary: m },
+        baseline: { kind: 'latency', label: 'raw `docker rmi` → `delete` event', summary: r },
+        ratio: m.median / r.median,
+        goal: 'median ≤ 50 ms, p99 ≤ 250 ms',
+        met: m.median <= 50 && m.p99 <= 250 && m.n >= 1000,
+      },
+      {
+        what: 'merge webhook → 202 answer',
+        measured: { kind: 'latency', label: 'answer', summary: summarize(answer) },
+      },
+    ],
+    breakdown,
+    notes: [
+      `Breakdown: median gaps between the history events of ${sampled.length} merged workflows, from the merge signal on (server timestamps), in the JSON.`,
+      'Arrival: the moment the bench sends the request to the API process over loopback; gone: the engine timestamp (timeNano) of the image `delete` event.',
+      'The goal also needs n ≥ 1,000 (full size); a quick run cannot meet it.',
+    ],
+  };
+}
