@@ -31,9 +31,10 @@ interface SizeSettings {
 }
 
 export const SIZES: Record<ChaosSize, SizeSettings> = {
+  // Sized for CI: about 7 minutes on the 2-core machine, every kind of lifecycle and disruption.
   reduced: {
     lifecycles: 40,
-    concurrency: 6,
+    concurrency: 8,
     hosts: 2,
     workflowWorkers: 2,
     plan: {
@@ -43,8 +44,8 @@ export const SIZES: Record<ChaosSize, SizeSettings> = {
       serverRestarts: 1,
       apiKills: 1,
     },
-    settleMs: 240_000,
-    drainMs: 180_000,
+    settleMs: 180_000,
+    drainMs: 120_000,
   },
   full: {
     lifecycles: 300,
