@@ -22,6 +22,8 @@ export interface AuditFacts {
   owned: number;
   keptForOthers: number;
   openWorkflows: number;
+  /** Snapshot workflows of the run that failed, timed out, or were terminated by no lifecycle. */
+  badlyEnded: number;
   acknowledged: number;
   acknowledgedGone: number;
   acknowledgedHeld: number;
@@ -187,6 +189,7 @@ export async function audit(
     owned: 0,
     keptForOthers: 0,
     openWorkflows: 0,
+    badlyEnded: 0,
     acknowledged: 0,
     acknowledgedGone: 0,
     acknowledgedHeld: 0,
@@ -290,6 +293,33 @@ export async function audit(
     else if (Date.parse(v.current.expiresAt) < Date.now() - 15_000)
       problem = `holds ${v.current.image} past its expiry ${v.current.expiresAt}`;
     if (problem) violations.push(`stuck: ${id} ${problem}; waiting for: ${await waitingFor(client, id)}`);
+  }
+
+  // 5. No workflow ended badly: a failed one gave up on a removal, a timed-out one should not
+  // exist (no snapshot workflow has a timeout), a terminated one only where the run terminated it.
+  const terminatedOnPurpose = new Set(
+    ledger.registrations
+      .filter((r) => r.kind === 'terminate')
+      .map((r) => snapshotWorkflowId(r.projectId, r.workItemId)),
+  );
+  for await (const w of client.workflow.list({
+    query:
+      "WorkflowType='snapshotWorkflow' AND (ExecutionStatus='Failed' OR ExecutionStatus='TimedOut' OR ExecutionStatus='Terminated')",
+  })) {
+    if (!inRun(ledger, w.workflowId)) continue;
+    if (w.status.name === 'TERMINATED' && terminatedOnPurpose.has(w.workflowId)) continue;
+    facts.badlyEnded++;
+    const why = await client.workflow
+      .getHandle(w.workflowId, w.runId)
+      .result()
+      .then(
+        () => 'no failure',
+        (err: unknown) => {
+          const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+          return cause instanceof Error ? cause.message : String(cause);
+        },
+      );
+    violations.push(`ended badly: ${w.workflowId} (run ${w.runId}) is ${w.status.name}: ${why}`);
   }
   return { violations, facts };
 }
