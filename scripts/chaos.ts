@@ -12,7 +12,9 @@ const USAGE =
 
 function print(report: ChaosReport): void {
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`chaos ${report.size} on Temporal ${report.temporal}, seed ${report.seed}: ${report.durationSeconds} s`);
+  out(
+    `chaos ${report.size} on Temporal ${report.temporal}, seed ${report.seed}: ${report.durationSeconds} s`,
+  );
   out(
     `  lifecycles   ${report.lifecycles.total} (${report.lifecycles.failed} failed) ${JSON.stringify(report.lifecycles.byKind)}`,
   );

@@ -101,9 +101,7 @@ export async function waitingFor(client: Client, workflowId: string): Promise<st
     if (d.status.name !== 'RUNNING') return `closed (${d.status.name})`;
     for (const a of d.raw.pendingActivities ?? []) {
       const failure = a.lastFailure?.message ? `, last failure: ${a.lastFailure.message}` : '';
-      parts.push(
-        `activity ${a.activityType?.name ?? '?'} attempt ${a.attempt ?? 0}${failure}`.slice(0, 300),
-      );
+      parts.push(`activity ${a.activityType?.name ?? '?'} attempt ${a.attempt ?? 0}${failure}`.slice(0, 300));
     }
     const task = d.raw.pendingWorkflowTask;
     if (task) parts.push(`workflow task ${task.state === 1 ? 'scheduled, not picked up' : 'started'}`);
