@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { snapshotWorkflowId } from '../../src/shared/names.js';
+import { snapshotWorkflowId } from '../../src/contract/names.js';
 import { drain } from '../chaos/audit.js';
 import { createLedger } from '../chaos/ledger.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
