@@ -119,7 +119,13 @@ export async function waitingFor(client: Client, workflowId: string): Promise<st
   return parts.join('; ') || 'nothing pending';
 }
 
-/** Waits (bounded) until every acknowledged image that should go is gone and nothing is leaving. */
+/**
+ * Waits (bounded) until every acknowledged image that should go is gone and no open snapshot
+ * workflow of the run is still removing an image. The second matters too: an image whose
+ * registration was never acknowledged (a retry answered 422 after the first attempt registered it)
+ * still leaves through its workflow, and a removal handed to a Docker worker killed in the last
+ * moments of the run waits out its 2-minute start-to-close timeout before its retry.
+ */
 export async function settle(system: ChaosSystem, ledger: Ledger, deadlineMs: number): Promise<number> {
   const started = Date.now();
   const hostOf = (id: string) => system.hosts.find((h) => h.id === id);
@@ -130,10 +136,23 @@ export async function settle(system: ChaosSystem, ledger: Ledger, deadlineMs: nu
       const host = hostOf(r.host);
       if (host && (await resolveImage(host.docker, r.imageId).catch(() => 'unknown'))) pending++;
     }
+    if (pending === 0) pending = await stillRemoving(system.client, ledger);
     if (pending === 0) break;
     await sleep(3_000);
   }
   return Date.now() - started;
+}
+
+async function stillRemoving(client: Client, ledger: Ledger): Promise<number> {
+  let removing = 0;
+  for (const id of await openSnapshotWorkflows(client, ledger)) {
+    const view = await client.workflow
+      .getHandle(id)
+      .query(stateQuery)
+      .catch(() => null);
+    if (!view || view.retiring.length > 0) removing++;
+  }
+  return removing;
 }
 
 export async function removeAllContainers(hosts: ChaosHost[]): Promise<number> {
