@@ -226,8 +226,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await writeFile(join(workDir, 'temporal.log'), system.server.logs()).catch(() => undefined);
     }
     await system.stop();
-    if (violations.length === 0 && !options.keepWorkDir) await rm(workDir, { recursive: true, force: true });
-    else log(`work dir kept: ${workDir}`);
+    if (violations.length === 0 && !options.keepWorkDir) {
+      // A stopped engine's mounts under its data root go a moment after its process: EBUSY then.
+      await rm(workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 1_000 }).catch(
+        (err: unknown) => log(`work dir ${workDir} not removed: ${String(err)}`),
+      );
+    } else log(`work dir kept: ${workDir}`);
   }
 
   const count = <T extends string>(items: T[]) =>
