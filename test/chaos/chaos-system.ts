@@ -72,7 +72,11 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
     const engines = await Promise.all(
       Array.from({ length: options.hostCount }, (_, i) => startDockerEngine(join(workDir, `engine-${i}`))),
     );
-    for (const engine of engines) stack.push(() => engine.stop());
+    // The engines running now: a restart replaces one, and stopping the replaced one does nothing.
+    const running = [...engines];
+    stack.push(async () => {
+      await Promise.all(running.map((e) => e.stop()));
+    });
     for (const [i, engine] of engines.entries()) {
       const docker = new Dockerode({ socketPath: engine.socketPath });
       const baseImageId = await ensureBaseImage(engine.dockerHost, BASE_IMAGE);
@@ -85,8 +89,9 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
         canaryImageId,
         async restart() {
           // docker-engine.sh start after stop: same directory, same socket, same data root.
-          await engine.stop();
+          await (running[i] ?? engine).stop();
           const again = await startDockerEngine(engine.dir);
+          running[i] = again;
           if (again.socketPath !== engine.socketPath) throw new Error('engine came back on another socket');
           host.docker = new Dockerode({ socketPath: again.socketPath });
         },
