@@ -1,5 +1,5 @@
-// `npm run test:chaos [-- --size reduced|full --seed N]`: drives the real system (API, workers,
-// Temporal dev server, two private Docker engines) through many snapshot lifecycles while it kills
+// `npm run test:chaos [-- --size reduced|full --seed N --temporal dev|cluster]`: drives the real
+// system (API, workers, a Temporal server, two private Docker engines) through many snapshot lifecycles while it kills
 // and restarts every part, then audits that no image leaked and nothing unmanaged was removed.
 // The seed replays the same plan; exit status 1 on any violation, 2 on a usage error.
 import { parseArgs } from 'node:util';
@@ -8,11 +8,13 @@ import { runChaos } from '../test/chaos/run-chaos.js';
 import { randomSeed } from '../test/chaos/prng.js';
 
 const USAGE =
-  'usage: npm run test:chaos -- [--size reduced|full] [--seed N] [--lifecycles N] [--report FILE] [--keep]';
+  'usage: npm run test:chaos -- [--size reduced|full] [--temporal dev|cluster] [--seed N] [--lifecycles N] [--report FILE] [--keep]';
 
 function print(report: ChaosReport): void {
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`chaos ${report.size}, seed ${report.seed}: ${report.durationSeconds} s`);
+  out(
+    `chaos ${report.size} on Temporal ${report.temporal}, seed ${report.seed}: ${report.durationSeconds} s`,
+  );
   out(
     `  lifecycles   ${report.lifecycles.total} (${report.lifecycles.failed} failed) ${JSON.stringify(report.lifecycles.byKind)}`,
   );
@@ -34,13 +36,16 @@ function print(report: ChaosReport): void {
   }
   out(`  violations   ${report.violations.length}`);
   for (const v of report.violations.slice(0, 30)) out(`    ${v}`);
-  out(`replay: npm run test:chaos -- --size ${report.size} --seed ${report.seed}`);
+  out(
+    `replay: npm run test:chaos -- --size ${report.size} --temporal ${report.temporal} --seed ${report.seed}`,
+  );
 }
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       size: { type: 'string', default: 'reduced' },
+      temporal: { type: 'string', default: 'dev' },
       seed: { type: 'string' },
       lifecycles: { type: 'string' },
       report: { type: 'string' },
@@ -54,6 +59,8 @@ async function main(): Promise<number> {
     return 0;
   }
   if (values.size !== 'reduced' && values.size !== 'full') throw new Error(`--size must be reduced or full`);
+  if (values.temporal !== 'dev' && values.temporal !== 'cluster')
+    throw new Error(`--temporal must be dev or cluster`);
   const seed = values.seed === undefined ? randomSeed() : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer`);
   const lifecycles = values.lifecycles === undefined ? undefined : Number(values.lifecycles);
@@ -62,6 +69,7 @@ async function main(): Promise<number> {
   const report = await runChaos({
     size: values.size as ChaosSize,
     seed,
+    temporal: values.temporal,
     ...(lifecycles ? { lifecycles } : {}),
     ...(values.report ? { reportFile: values.report } : {}),
     keepWorkDir: values.keep ?? false,

@@ -6,6 +6,7 @@ import {
   WORKFLOW_TASK_QUEUE,
   LABEL_PROJECT,
   LABEL_WORK_ITEM,
+  parseSnapshotWorkflowId,
   snapshotWorkflowId,
 } from '../../src/contract/names.js';
 import type { SnapshotWorkflowView } from '../../src/contract/snapshot-types.js';
@@ -21,6 +22,8 @@ export interface AuditFacts {
   owned: number;
   keptForOthers: number;
   openWorkflows: number;
+  /** Snapshot workflows of the run that failed, timed out, or were terminated by no lifecycle. */
+  badlyEnded: number;
   acknowledged: number;
   acknowledgedGone: number;
   acknowledgedHeld: number;
@@ -56,12 +59,21 @@ function heldIds(owner: Owner): Set<string> {
   return ids;
 }
 
+/** The part of a chaos system the drain needs; a regression test hands in its own. */
+export interface DrainTarget {
+  hosts: ReadonlyArray<Pick<ChaosHost, 'id' | 'docker'>>;
+  client: Client;
+}
+
+const inRun = (ledger: Ledger, workflowId: string): boolean =>
+  parseSnapshotWorkflowId(workflowId)?.projectId.startsWith(ledger.projectPrefix) ?? false;
+
 async function openSnapshotWorkflows(client: Client, ledger: Ledger): Promise<string[]> {
   const ids = new Set<string>();
   for await (const w of client.workflow.list({
     query: "WorkflowType='snapshotWorkflow' AND ExecutionStatus='Running'",
   }))
-    ids.add(w.workflowId);
+    if (inRun(ledger, w.workflowId)) ids.add(w.workflowId);
   // Visibility lags; the ledger knows every work item the run touched.
   for (const r of ledger.registrations) {
     const id = snapshotWorkflowId(r.projectId, r.workItemId);
@@ -76,7 +88,44 @@ async function openSnapshotWorkflows(client: Client, ledger: Ledger): Promise<st
   return [...ids];
 }
 
-/** Waits (bounded) until every acknowledged image that should go is gone and nothing is leaving. */
+/**
+ * What an open snapshot workflow is waiting for, in one line: its images on their way out (and
+ * what blocks them), its pending activities with their attempts and last failure, a workflow task
+ * nobody has picked up.
+ */
+export async function waitingFor(client: Client, workflowId: string): Promise<string> {
+  const handle = client.workflow.getHandle(workflowId);
+  const parts: string[] = [];
+  try {
+    const d = await handle.describe();
+    if (d.status.name !== 'RUNNING') return `closed (${d.status.name})`;
+    for (const a of d.raw.pendingActivities ?? []) {
+      const failure = a.lastFailure?.message ? `, last failure: ${a.lastFailure.message}` : '';
+      parts.push(`activity ${a.activityType?.name ?? '?'} attempt ${a.attempt ?? 0}${failure}`.slice(0, 300));
+    }
+    const task = d.raw.pendingWorkflowTask;
+    if (task) parts.push(`workflow task ${task.state === 1 ? 'scheduled, not picked up' : 'started'}`);
+  } catch (err) {
+    parts.push(`describe failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    const v = await handle.query(stateQuery);
+    if (v.current) parts.push(`current ${v.current.imageId.slice(0, 19)} (${v.current.state})`);
+    for (const r of v.retiring)
+      parts.push(`removing ${r.imageId.slice(0, 19)} (${r.state}${r.blockedBy ? `: ${r.blockedBy}` : ''})`);
+  } catch (err) {
+    parts.push(`no answer to the state query: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return parts.join('; ') || 'nothing pending';
+}
+
+/**
+ * Waits (bounded) until every acknowledged image that should go is gone and no open snapshot
+ * workflow of the run is still removing an image. The second matters too: an image whose
+ * registration was never acknowledged (a retry answered 422 after the first attempt registered it)
+ * still leaves through its workflow, and a removal handed to a Docker worker killed in the last
+ * moments of the run waits out its 2-minute start-to-close timeout before its retry.
+ */
 export async function settle(system: ChaosSystem, ledger: Ledger, deadlineMs: number): Promise<number> {
   const started = Date.now();
   const hostOf = (id: string) => system.hosts.find((h) => h.id === id);
@@ -87,10 +136,23 @@ export async function settle(system: ChaosSystem, ledger: Ledger, deadlineMs: nu
       const host = hostOf(r.host);
       if (host && (await resolveImage(host.docker, r.imageId).catch(() => 'unknown'))) pending++;
     }
+    if (pending === 0) pending = await stillRemoving(system.client, ledger);
     if (pending === 0) break;
     await sleep(3_000);
   }
   return Date.now() - started;
+}
+
+async function stillRemoving(client: Client, ledger: Ledger): Promise<number> {
+  let removing = 0;
+  for (const id of await openSnapshotWorkflows(client, ledger)) {
+    const view = await client.workflow
+      .getHandle(id)
+      .query(stateQuery)
+      .catch(() => null);
+    if (!view || view.retiring.length > 0) removing++;
+  }
+  return removing;
 }
 
 export async function removeAllContainers(hosts: ChaosHost[]): Promise<number> {
@@ -117,7 +179,7 @@ export async function reconcileOnce(system: ChaosSystem, ledger: Ledger): Promis
 }
 
 /** Image ids whose layers a kept or owned image needs: their parents cannot go before them. */
-async function ancestors(host: ChaosHost, of: Iterable<string>): Promise<Set<string>> {
+async function ancestors(host: Pick<ChaosHost, 'docker'>, of: Iterable<string>): Promise<Set<string>> {
   const parent = new Map<string, string>();
   for (const i of await host.docker.listImages({ all: true })) if (i.ParentId) parent.set(i.Id, i.ParentId);
   const out = new Set<string>();
@@ -144,6 +206,7 @@ export async function audit(
     owned: 0,
     keptForOthers: 0,
     openWorkflows: 0,
+    badlyEnded: 0,
     acknowledged: 0,
     acknowledgedGone: 0,
     acknowledgedHeld: 0,
@@ -240,40 +303,68 @@ export async function audit(
     const owner = await ownerOf(client, cache, id);
     const v = owner.view;
     if (!owner.running) continue;
-    if (!v) {
-      violations.push(`stuck: ${id} does not answer its state query`);
-    } else if (v.retiring.length > 0) {
-      violations.push(
-        `stuck: ${id} still removing ${v.retiring.map((r) => `${r.imageId.slice(0, 19)} (${r.state}: ${r.blockedBy ?? r.message ?? ''})`).join(', ')}`,
+    let problem: string | null = null;
+    if (!v) problem = 'does not answer its state query';
+    else if (v.retiring.length > 0) problem = 'is still removing images';
+    else if (!v.current) problem = 'is open without a current image';
+    else if (Date.parse(v.current.expiresAt) < Date.now() - 15_000)
+      problem = `holds ${v.current.image} past its expiry ${v.current.expiresAt}`;
+    if (problem) violations.push(`stuck: ${id} ${problem}; waiting for: ${await waitingFor(client, id)}`);
+  }
+
+  // 5. No workflow ended badly: a failed one gave up on a removal, a timed-out one should not
+  // exist (no snapshot workflow has a timeout), a terminated one only where the run terminated it.
+  const terminatedOnPurpose = new Set(
+    ledger.registrations
+      .filter((r) => r.kind === 'terminate')
+      .map((r) => snapshotWorkflowId(r.projectId, r.workItemId)),
+  );
+  for await (const w of client.workflow.list({
+    query:
+      "WorkflowType='snapshotWorkflow' AND (ExecutionStatus='Failed' OR ExecutionStatus='TimedOut' OR ExecutionStatus='Terminated')",
+  })) {
+    if (!inRun(ledger, w.workflowId)) continue;
+    if (w.status.name === 'TERMINATED' && terminatedOnPurpose.has(w.workflowId)) continue;
+    facts.badlyEnded++;
+    const why = await client.workflow
+      .getHandle(w.workflowId, w.runId)
+      .result()
+      .then(
+        () => 'no failure',
+        (err: unknown) => {
+          const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+          return cause instanceof Error ? cause.message : String(cause);
+        },
       );
-    } else if (!v.current) {
-      violations.push(`stuck: ${id} is open without a current image`);
-    } else if (Date.parse(v.current.expiresAt) < Date.now() - 15_000) {
-      violations.push(`stuck: ${id} holds ${v.current.image} past its expiry ${v.current.expiresAt}`);
-    }
+    violations.push(`ended badly: ${w.workflowId} (run ${w.runId}) is ${w.status.name}: ${why}`);
   }
   return { violations, facts };
 }
 
 /**
- * Cancels every open snapshot and checks that all their images leave: what the run leaves behind
- * is only what someone else keeps.
+ * Cancels every open snapshot of the run and checks that all their images leave and that every
+ * one of those workflows closes: what the run leaves behind is only what someone else keeps. An
+ * image leaves in the cleanup's last activity, one workflow task before its workflow closes, so
+ * the drain waits for both before it judges.
  */
-export async function drain(system: ChaosSystem, ledger: Ledger, deadlineMs: number): Promise<string[]> {
+export async function drain(target: DrainTarget, ledger: Ledger, deadlineMs: number): Promise<string[]> {
   const violations: string[] = [];
-  const open = await openSnapshotWorkflows(system.client, ledger);
+  const open = await openSnapshotWorkflows(target.client, ledger);
   for (const id of open)
-    await system.client.workflow
+    await target.client.workflow
       .getHandle(id)
       .cancel()
       .catch(() => undefined);
   const foreignTags = new Set(ledger.registrations.flatMap((r) => (r.foreignTag ? [r.foreignTag] : [])));
   const deadline = Date.now() + deadlineMs;
   let left: string[] = [];
+  let stillOpen: string[] = [];
   for (;;) {
     left = [];
-    for (const host of system.hosts) {
-      const images = await listManagedImages(host.docker);
+    for (const host of target.hosts) {
+      const images = (await listManagedImages(host.docker)).filter((i) =>
+        (i.labels[LABEL_PROJECT] ?? '').startsWith(ledger.projectPrefix),
+      );
       const kept = images.filter((i) => i.tags.some((t) => foreignTags.has(t))).map((i) => i.id);
       const keptParents = await ancestors(host, kept);
       for (const i of images) {
@@ -281,12 +372,15 @@ export async function drain(system: ChaosSystem, ledger: Ledger, deadlineMs: num
         left.push(`${host.id} ${i.id.slice(0, 19)} [${i.tags.join(', ')}]`);
       }
     }
-    if (left.length === 0 || Date.now() > deadline) break;
+    stillOpen = left.length === 0 ? await openSnapshotWorkflows(target.client, ledger) : open;
+    if ((left.length === 0 && stillOpen.length === 0) || Date.now() > deadline) break;
     await sleep(3_000);
   }
   for (const l of left) violations.push(`drain: ${l} still on disk after every open snapshot was cancelled`);
-  for (const id of await openSnapshotWorkflows(system.client, ledger))
-    violations.push(`drain: ${id} still open after its cancellation`);
+  for (const id of await openSnapshotWorkflows(target.client, ledger))
+    violations.push(
+      `drain: ${id} still open ${Math.round(deadlineMs / 1000)} s after its cancellation, waiting for: ${await waitingFor(target.client, id)}`,
+    );
   return violations;
 }
 

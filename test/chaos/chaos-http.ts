@@ -5,6 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface HttpAnswer {
   status: number;
   body: Record<string, unknown>;
+  /**
+   * What the attempts before this answer got (a network error, a 503): a request that timed out
+   * may still have been done, and its retry then answers for a later state.
+   */
+  retried: string[];
 }
 
 export interface HttpStats {
@@ -36,6 +41,7 @@ export function createChaosHttp(baseUrl: string, token: string): ChaosHttp {
         ...init.headers,
       };
       let lastError = '';
+      const retried: string[] = [];
       for (let attempt = 1; Date.now() < deadline; attempt++) {
         try {
           const res = await fetch(`${baseUrl}${path}`, {
@@ -54,12 +60,13 @@ export function createChaosHttp(baseUrl: string, token: string): ChaosHttp {
           }
           if (res.status >= 500 && res.status !== 503)
             stats.unexpected.push(`${method} ${path} → ${res.status} ${text.slice(0, 200)}`);
-          if (res.status !== 503) return { status: res.status, body };
+          if (res.status !== 503) return { status: res.status, body, retried };
           lastError = `503 ${String(body.error)}`;
         } catch (err) {
           stats.networkErrors++;
           lastError = err instanceof Error ? err.message : String(err);
         }
+        if (retried[retried.length - 1] !== lastError) retried.push(lastError);
         await sleep(Math.min(250 * attempt, 3_000));
       }
       throw new Error(

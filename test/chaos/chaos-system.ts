@@ -1,5 +1,6 @@
-// The real system a chaos run drives: one Temporal dev server on a SQLite file, a private Docker
-// engine per host, a Docker worker per host, workflow workers, and the API, each its own process.
+// The real system a chaos run drives: one Temporal server (the dev server on a SQLite file, or the
+// production-shaped server on PostgreSQL), a private Docker engine per host, a Docker worker per
+// host, workflow workers, and the API, each its own process.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -8,8 +9,9 @@ import { ensureBaseImage } from '../../scripts/lib/base-image.js';
 import type { DockerEngine } from '../../scripts/lib/docker-engine.js';
 import { startDockerEngine } from '../../scripts/lib/docker-engine.js';
 import { findFreePort } from '../../scripts/lib/free-port.js';
-import type { DevServer } from '../../scripts/lib/temporal-dev-server.js';
-import { startDevServer } from '../../scripts/lib/temporal-dev-server.js';
+import type { TemporalKind } from '../support/provided-context.js';
+import type { TestTemporal } from '../support/test-temporal.js';
+import { startTestTemporal } from '../support/test-temporal.js';
 import type { ServiceSlot } from './service-slot.js';
 import { createServiceSlot } from './service-slot.js';
 import { commitPlainImage } from './chaos-images.js';
@@ -36,7 +38,7 @@ export interface ChaosHost {
 
 export interface ChaosSystem {
   readonly hosts: ChaosHost[];
-  readonly server: DevServer;
+  readonly server: TestTemporal;
   readonly apiUrl: string;
   readonly token: string;
   readonly secret: string;
@@ -50,6 +52,8 @@ export interface ChaosSystem {
 export interface StartChaosSystemOptions {
   workDir: string;
   temporalCliPath: string;
+  /** `dev`: the CLI's dev server on a SQLite file; `cluster`: the server on PostgreSQL. */
+  temporal: TemporalKind;
   hostCount: number;
   workflowWorkers: number;
   /** Where `tsc` put the compiled project (its `src/worker/main.js`, `src/api/main.js`). */
@@ -68,7 +72,11 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
     const engines = await Promise.all(
       Array.from({ length: options.hostCount }, (_, i) => startDockerEngine(join(workDir, `engine-${i}`))),
     );
-    for (const engine of engines) stack.push(() => engine.stop());
+    // The engines running now: a restart replaces one, and stopping the replaced one does nothing.
+    const running = [...engines];
+    stack.push(async () => {
+      await Promise.all(running.map((e) => e.stop()));
+    });
     for (const [i, engine] of engines.entries()) {
       const docker = new Dockerode({ socketPath: engine.socketPath });
       const baseImageId = await ensureBaseImage(engine.dockerHost, BASE_IMAGE);
@@ -81,8 +89,9 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
         canaryImageId,
         async restart() {
           // docker-engine.sh start after stop: same directory, same socket, same data root.
-          await engine.stop();
+          await (running[i] ?? engine).stop();
           const again = await startDockerEngine(engine.dir);
+          running[i] = again;
           if (again.socketPath !== engine.socketPath) throw new Error('engine came back on another socket');
           host.docker = new Dockerode({ socketPath: again.socketPath });
         },
@@ -90,10 +99,10 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
       hosts.push(host);
     }
 
-    const server = await startDevServer({
-      cliPath: options.temporalCliPath,
-      dbFile: join(workDir, 'temporal', 'chaos.sqlite'),
-      headless: true,
+    const server = await startTestTemporal({
+      kind: options.temporal,
+      dir: join(workDir, 'temporal'),
+      temporalCliPath: options.temporalCliPath,
     });
     stack.push(() => server.stop());
 

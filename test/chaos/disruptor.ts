@@ -101,9 +101,16 @@ export function createDisruptor(
           counts.engineRestarts++;
         });
       } else if (event.what === 'server') {
-        log('restarting the Temporal dev server from its SQLite file');
-        await guarded('dev server', async () => {
-          await system.server.restart();
+        // The dev server's SQLite file is not crash-safe storage; PostgreSQL is, so the cluster's
+        // first restart is a crash.
+        const crash = system.server.kind === 'cluster' && counts.serverRestarts % 2 === 0;
+        log(
+          system.server.kind === 'cluster'
+            ? `restarting the Temporal server on PostgreSQL (${crash ? 'SIGKILL' : 'SIGTERM'})`
+            : 'restarting the Temporal dev server from its SQLite file',
+        );
+        await guarded('temporal server', async () => {
+          await system.server.restart(crash ? { signal: 'SIGKILL' } : {});
           counts.serverRestarts++;
         });
       } else {

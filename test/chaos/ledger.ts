@@ -35,6 +35,11 @@ export interface Registration {
 }
 
 export interface Ledger {
+  /**
+   * Every project of the run starts with this: the end checks and the drain look at (and cancel)
+   * only these, so they are safe on a server or engine that others share.
+   */
+  projectPrefix: string;
   registrations: Registration[];
   /** Containers started from snapshots, per host id, until the lifecycle removes them. */
   holders: Map<string, Set<string>>;
@@ -46,8 +51,9 @@ export interface Ledger {
   holdersStarted: number;
 }
 
-export function createLedger(): Ledger {
+export function createLedger(projectPrefix = 'chaos-'): Ledger {
   return {
+    projectPrefix,
     registrations: [],
     holders: new Map(),
     lifecycles: [],

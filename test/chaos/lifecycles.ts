@@ -110,11 +110,12 @@ class Lifecycle {
         : {}),
     });
     const answer = await this.ctx.http.call('POST', '/v1/snapshots', { body });
+    for (const r of answer.retried) reg.answers.push(`retried after: ${r.slice(0, 80)}`);
     reg.answers.push(`${answer.status} ${String(answer.body.outcome ?? answer.body.error ?? '')}`);
     reg.acknowledged = answer.status === 200 || answer.status === 201;
     if (!reg.acknowledged)
       this.note(
-        `registration of ${img.image} answered ${reg.answers.join(', ')}: ${String(answer.body.message)}`,
+        `registration of ${img.image} answered ${reg.answers.join('; ')}: ${String(answer.body.message)}`,
       );
     if (reg.acknowledged && this.prng.chance(this.ctx.foreignTagChance)) await this.tagForeign(reg);
     return reg;

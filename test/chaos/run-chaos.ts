@@ -1,6 +1,6 @@
 // A whole chaos run: start the real system, run many snapshot lifecycles while breaking things,
 // settle, reconcile once, audit, drain, and report. Deterministic in its plan for a given seed.
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +12,7 @@ import { createChaosHttp } from './chaos-http.js';
 import { startChaosSystem } from './chaos-system.js';
 import type { DisruptionPlan } from './disruptor.js';
 import { createDisruptor } from './disruptor.js';
+import type { TemporalKind } from '../support/provided-context.js';
 import type { LifecycleKind } from './ledger.js';
 import { LIFECYCLE_KINDS, createLedger } from './ledger.js';
 import { runLifecycle } from './lifecycles.js';
@@ -30,9 +31,10 @@ interface SizeSettings {
 }
 
 export const SIZES: Record<ChaosSize, SizeSettings> = {
+  // Sized for CI: about 7 minutes on the 2-core machine, every kind of lifecycle and disruption.
   reduced: {
     lifecycles: 40,
-    concurrency: 6,
+    concurrency: 8,
     hosts: 2,
     workflowWorkers: 2,
     plan: {
@@ -42,8 +44,8 @@ export const SIZES: Record<ChaosSize, SizeSettings> = {
       serverRestarts: 1,
       apiKills: 1,
     },
-    settleMs: 240_000,
-    drainMs: 180_000,
+    settleMs: 180_000,
+    drainMs: 120_000,
   },
   full: {
     lifecycles: 300,
@@ -65,6 +67,8 @@ export const SIZES: Record<ChaosSize, SizeSettings> = {
 export interface ChaosOptions {
   size: ChaosSize;
   seed: number;
+  /** `dev` (default): the dev server on SQLite; `cluster`: the server on PostgreSQL. */
+  temporal?: TemporalKind;
   /** Overrides the size's lifecycle count (quick local tries). */
   lifecycles?: number;
   reportFile?: string;
@@ -75,6 +79,7 @@ export interface ChaosOptions {
 export interface ChaosReport {
   seed: number;
   size: ChaosSize;
+  temporal: TemporalKind;
   durationSeconds: number;
   lifecycles: { total: number; failed: number; byKind: Record<string, number> };
   registrations: { tried: number; acknowledged: number; answers: Record<string, number> };
@@ -139,10 +144,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const prng = createPrng(options.seed);
   const log = (line: string) =>
     process.stderr.write(`[chaos +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
-  log(`seed ${options.seed}, size ${options.size}, ${total} lifecycles over ${settings.hosts} hosts`);
+  const temporal = options.temporal ?? 'dev';
+  log(
+    `seed ${options.seed}, size ${options.size}, ${total} lifecycles over ${settings.hosts} hosts, Temporal ${temporal}`,
+  );
 
   const workDir = await mkdtemp(join(tmpdir(), 'snapkeeper-chaos-'));
-  // Only the CLI (its dev server): the chaos run needs neither tctl nor the SQL-backed server.
+  // PostgreSQL runs as its own user when this is root, and must pass through the work directory.
+  if (temporal === 'cluster' && process.getuid?.() === 0) await chmod(workDir, 0o711);
+  // The CLI only; the cluster's server and SQL tool are found (or built) when the cluster starts.
   const [cliOutput] = await Promise.all([
     runScript(repoPath('scripts', 'ensure-temporal.sh'), ['temporal'], { passStderr: true }),
     compileProject(DIST_DIR).then(() => log(`compiled into ${DIST_DIR}`)),
@@ -152,6 +162,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const system = await startChaosSystem({
     workDir,
     temporalCliPath,
+    temporal,
     hostCount: settings.hosts,
     workflowWorkers: settings.workflowWorkers,
     distDir: DIST_DIR,
@@ -215,8 +226,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await writeFile(join(workDir, 'temporal.log'), system.server.logs()).catch(() => undefined);
     }
     await system.stop();
-    if (violations.length === 0 && !options.keepWorkDir) await rm(workDir, { recursive: true, force: true });
-    else log(`work dir kept: ${workDir}`);
+    if (violations.length === 0 && !options.keepWorkDir) {
+      // A stopped engine's mounts under its data root go a moment after its process: EBUSY then.
+      await rm(workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 1_000 }).catch(
+        (err: unknown) => log(`work dir ${workDir} not removed: ${String(err)}`),
+      );
+    } else log(`work dir kept: ${workDir}`);
   }
 
   const count = <T extends string>(items: T[]) =>
@@ -224,6 +239,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const report: ChaosReport = {
     seed: options.seed,
     size: options.size,
+    temporal,
     durationSeconds: Math.round((Date.now() - started) / 1000),
     lifecycles: {
       total: ledger.lifecycles.length,
