@@ -27,20 +27,16 @@ import { webpackConfigHook, workflowsPath } from '../../src/worker/workflow-bund
 const HISTORY = repoPath('test', 'fixtures', 'chaos', 'snapshot-update-after-task-timeout.history.bin');
 
 describe('replay of a history with an update accepted after a timed-out workflow task', () => {
-  it(
-    'the SDK cannot replay the history its live worker wrote (a Temporal SDK defect, not fixed in 1.24.0)',
-    async () => {
-      const history = proto.temporal.api.history.v1.History.decode(await readFile(HISTORY));
-      expect(history.events?.length).toBe(58);
-      const replay = Worker.runReplayHistory(
-        { workflowsPath, bundlerOptions: { webpackConfigHook } },
-        history,
-        'snapshot:chaos-budget:w151-aee8f3',
-      );
-      await expect(replay).rejects.toThrow(
-        /Update machine does not handle this event: HistoryEvent\(id: 26, UpsertWorkflowSearchAttributes\)/,
-      );
-    },
-    180_000,
-  );
+  it('the SDK cannot replay the history its live worker wrote (a Temporal SDK defect, not fixed in 1.24.0)', async () => {
+    const history = proto.temporal.api.history.v1.History.decode(await readFile(HISTORY));
+    expect(history.events?.length).toBe(58);
+    const replay = Worker.runReplayHistory(
+      { workflowsPath, bundlerOptions: { webpackConfigHook } },
+      history,
+      'snapshot:chaos-budget:w151-aee8f3',
+    );
+    await expect(replay).rejects.toThrow(
+      /Update machine does not handle this event: HistoryEvent\(id: 26, UpsertWorkflowSearchAttributes\)/,
+    );
+  }, 180_000);
 });
