@@ -89,56 +89,59 @@ export function planEvictions(input: PlanInput): Plan {
   const outOfCandidates = (counted: number, filter?: (e: BudgetEntry) => boolean) => {
     if (counted > known(filter).length) short = true;
   };
+  /** Evicts the least recently used (among `filter`) while `over()` holds, or until none is left. */
+  const evictWhile = (
+    over: () => boolean,
+    limit: Eviction['limit'],
+    reason: string,
+    counted: () => number,
+    filter?: (e: BudgetEntry) => boolean,
+    onEvicted?: (e: BudgetEntry) => void,
+  ) => {
+    while (over()) {
+      const victim = candidates(filter)[0];
+      if (!victim) {
+        outOfCandidates(counted(), filter);
+        return;
+      }
+      evict(victim, limit, reason);
+      onEvicted?.(victim);
+    }
+  };
 
   const projects = Object.keys(limits.projectMaxSnapshots).sort();
   for (const projectId of projects) {
     const max = limits.projectMaxSnapshots[projectId];
     if (max === undefined) continue;
     const inProject = (e: BudgetEntry) => e.projectId === projectId;
-    while ((projectCounts[projectId] ?? 0) > max) {
-      const victim = candidates(inProject)[0];
-      if (!victim) {
-        outOfCandidates(projectCounts[projectId] ?? 0, inProject);
-        break;
-      }
-      evict(
-        victim,
-        'project',
-        `evicted: project ${projectId} may keep ${max} snapshot(s) on host ${hostId}; this one was the least recently used`,
-      );
-    }
+    const inUse = () => projectCounts[projectId] ?? 0;
+    evictWhile(
+      () => inUse() > max,
+      'project',
+      `evicted: project ${projectId} may keep ${max} snapshot(s) on host ${hostId}; this one was the least recently used`,
+      inUse,
+      inProject,
+    );
   }
 
   if (limits.maxSnapshots !== undefined) {
     const max = limits.maxSnapshots;
-    while (count > max) {
-      const victim = candidates()[0];
-      if (!victim) {
-        outOfCandidates(count);
-        break;
-      }
-      evict(
-        victim,
-        'count',
-        `evicted: host ${hostId} may keep ${max} snapshot(s); this one was the least recently used`,
-      );
-    }
+    evictWhile(
+      () => count > max,
+      'count',
+      `evicted: host ${hostId} may keep ${max} snapshot(s); this one was the least recently used`,
+      () => count,
+    );
   }
 
   if (limits.maxBytes !== undefined) {
     const max = limits.maxBytes;
-    while (bytes > max) {
-      const victim = candidates()[0];
-      if (!victim) {
-        outOfCandidates(count);
-        break;
-      }
-      evict(
-        victim,
-        'bytes',
-        `evicted: host ${hostId} may keep ${formatBytes(max)} of snapshots; this one was the least recently used`,
-      );
-    }
+    evictWhile(
+      () => bytes > max,
+      'bytes',
+      `evicted: host ${hostId} may keep ${formatBytes(max)} of snapshots; this one was the least recently used`,
+      () => count,
+    );
   }
 
   let diskUsedPercent: number | null = null;
@@ -155,20 +158,17 @@ export function planEvictions(input: PlanInput): Plan {
     if (diskPercent(estimated, total) >= limits.diskHighPercent) {
       diskOverHigh = true;
       const startPercent = diskPercent(estimated, total);
-      while (diskPercent(estimated, total) >= limits.diskLowPercent) {
-        const victim = candidates()[0];
-        if (!victim) {
-          outOfCandidates(count);
-          break;
-        }
-        evict(
-          victim,
-          'disk',
-          `evicted: disk of host ${hostId} at ${startPercent.toFixed(1)}% reached the high watermark ` +
-            `${limits.diskHighPercent}%; freeing the least recently used down to below ${limits.diskLowPercent}%`,
-        );
-        estimated = Math.max(estimated - freedBy(victim), 0);
-      }
+      evictWhile(
+        () => diskPercent(estimated, total) >= limits.diskLowPercent,
+        'disk',
+        `evicted: disk of host ${hostId} at ${startPercent.toFixed(1)}% reached the high watermark ` +
+          `${limits.diskHighPercent}%; freeing the least recently used down to below ${limits.diskLowPercent}%`,
+        () => count,
+        undefined,
+        (victim) => {
+          estimated = Math.max(estimated - freedBy(victim), 0);
+        },
+      );
     }
     diskEstimatedPercent = diskPercent(estimated, total);
   }
