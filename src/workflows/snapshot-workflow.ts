@@ -39,7 +39,7 @@ import {
   validateRegistrationFields,
 } from '../contract/limits.js';
 import { SNAPSHOT_MEMO_KEY, dockerTaskQueue, snapshotWorkflowId } from '../contract/names.js';
-import { SEARCH_ATTRIBUTE_KEYS as SA } from '../contract/search-attribute-keys.js';
+import { SEARCH_ATTRIBUTE_KEYS } from '../contract/search-attribute-keys.js';
 import type {
   EndReason,
   PullRequestRef,
@@ -185,18 +185,18 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     if (!shown) return;
     const status = state.shownStatus(shown);
     const pairs: SearchAttributeUpdatePair[] = [
-      { key: SA.projectId, value: projectId },
-      { key: SA.workItemId, value: workItemId },
-      { key: SA.image, value: shown.image },
-      { key: SA.host, value: shown.host },
-      { key: SA.state, value: status },
-      { key: SA.expiresAt, value: new Date(shown.expiresAt) },
-      { key: SA.sizeBytes, value: shown.sizeBytes },
+      { key: SEARCH_ATTRIBUTE_KEYS.projectId, value: projectId },
+      { key: SEARCH_ATTRIBUTE_KEYS.workItemId, value: workItemId },
+      { key: SEARCH_ATTRIBUTE_KEYS.image, value: shown.image },
+      { key: SEARCH_ATTRIBUTE_KEYS.host, value: shown.host },
+      { key: SEARCH_ATTRIBUTE_KEYS.state, value: status },
+      { key: SEARCH_ATTRIBUTE_KEYS.expiresAt, value: new Date(shown.expiresAt) },
+      { key: SEARCH_ATTRIBUTE_KEYS.sizeBytes, value: shown.sizeBytes },
     ];
     // Cleared when the shown image has no pull request, so a replacement without one is not found
     // (and ended) by the merge of its predecessor's pull request.
-    pairs.push({ key: SA.repository, value: shown.pullRequest?.repository ?? null });
-    pairs.push({ key: SA.pullRequest, value: shown.pullRequest?.number ?? null });
+    pairs.push({ key: SEARCH_ATTRIBUTE_KEYS.repository, value: shown.pullRequest?.repository ?? null });
+    pairs.push({ key: SEARCH_ATTRIBUTE_KEYS.pullRequest, value: shown.pullRequest?.number ?? null });
     const details = snapshotDetails(status, shown, state.retiring);
     if (!freeLookups) {
       upsertSearchAttributes(pairs);
