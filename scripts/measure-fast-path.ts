@@ -3,23 +3,11 @@
 // against a private Docker engine and a Temporal dev server it starts itself.
 //   flock /tmp/snapkeeper-heavy.lock npx tsx scripts/measure-fast-path.ts   (MEASURE_N=30)
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import type Dockerode from 'dockerode';
 import { commitSnapshot } from '../src/client/commit-snapshot.js';
-import { loadConfig } from '../src/config/config.js';
-import { createDockerPort, createDockerode } from '../src/docker/dockerode-adapter.js';
-import { createLogger } from '../src/logging/logger.js';
 import { createSnapshotService } from '../src/service/snapshot-service.js';
 import { snapshotWorkflowId } from '../src/contract/names.js';
-import { createWorkers } from '../src/worker/create-workers.js';
-import { ensureBaseImage } from './lib/base-image.js';
-import { startDockerEngine } from './lib/docker-engine.js';
-import { ensureTemporal } from './lib/ensure-temporal.js';
-import { startDevServer } from './lib/temporal-dev-server.js';
+import { startLocalSystem } from './lib/local-system.js';
 
 const N = Number(process.env.MEASURE_N ?? 30);
 const LOOKUPS = Number(process.env.MEASURE_LOOKUPS ?? 100);
@@ -82,33 +70,11 @@ async function deletions(docker: Dockerode) {
 }
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'snapkeeper-measure-'));
-  const engine = await startDockerEngine(join(dir, 'engine'));
-  const { temporalCliPath } = await ensureTemporal();
-  const server = await startDevServer({
-    cliPath: temporalCliPath,
-    dbFile: join(dir, 't.sqlite'),
-    headless: true,
+  const system = await startLocalSystem({
+    name: 'measure',
+    hostId: HOST,
   });
-  const base = 'snapkeeper-measure/base:latest';
-  await ensureBaseImage(engine.dockerHost, base);
-  const docker = createDockerode(engine.dockerHost);
-  const config = loadConfig({
-    TEMPORAL_ADDRESS: server.address,
-    DOCKER_HOST: engine.dockerHost,
-    SNAPKEEPER_HOST_ID: HOST,
-    SNAPKEEPER_LOG_LEVEL: 'warn',
-  });
-  const native = await NativeConnection.connect({ address: server.address });
-  const workers = await createWorkers({
-    config,
-    connection: native,
-    docker: createDockerPort(docker),
-    log: createLogger({ level: 'warn' }),
-  });
-  const running = Promise.all(workers.map((w) => w.run()));
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  const { docker, base, client } = system;
   const service = createSnapshotService({ client, defaultTtlSeconds: 3600 });
   const events = await deletions(docker);
   const out: Record<string, number> = {};
@@ -172,13 +138,7 @@ async function main(): Promise<void> {
     out.historyAfter = after;
   } finally {
     events.close();
-    for (const w of workers) w.shutdown();
-    await running;
-    await native.close();
-    await connection.close();
-    await server.stop();
-    await engine.stop();
-    await rm(dir, { recursive: true, force: true });
+    await system.stop();
   }
   console.log(
     JSON.stringify(

@@ -3,25 +3,15 @@
 // survive an upgrade). Run it in a checkout of the older code:
 //   flock /tmp/snapkeeper-heavy.lock npx tsx scripts/record-histories.ts OUT_DIR
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { NativeConnection } from '@temporalio/worker';
 import type Dockerode from 'dockerode';
 import { commitSnapshot } from '../src/client/commit-snapshot.js';
-import { loadConfig } from '../src/config/config.js';
-import { createDockerPort, createDockerode } from '../src/docker/dockerode-adapter.js';
-import { createLogger } from '../src/logging/logger.js';
 import { createSnapshotService } from '../src/service/snapshot-service.js';
 import { snapshotWorkflowId } from '../src/contract/names.js';
-import { createWorkers } from '../src/worker/create-workers.js';
 import { stateQuery } from '../src/contract/messages.js';
-import { ensureBaseImage } from './lib/base-image.js';
-import { startDockerEngine } from './lib/docker-engine.js';
-import { ensureTemporal } from './lib/ensure-temporal.js';
-import { startDevServer } from './lib/temporal-dev-server.js';
+import { startLocalSystem } from './lib/local-system.js';
 
 const HOST = 'replay';
 const out = process.argv[2] ?? 'test/fixtures/histories';
@@ -53,34 +43,12 @@ async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'snapkeeper-record-'));
-  const engine = await startDockerEngine(join(dir, 'engine'));
-  const { temporalCliPath } = await ensureTemporal();
-  const server = await startDevServer({
-    cliPath: temporalCliPath,
-    dbFile: join(dir, 't.sqlite'),
-    headless: true,
+  const system = await startLocalSystem({
+    name: 'record',
+    hostId: HOST,
+    env: { SNAPKEEPER_MAX_SNAPSHOTS: '50' },
   });
-  const base = 'snapkeeper-record/base:latest';
-  await ensureBaseImage(engine.dockerHost, base);
-  const docker = createDockerode(engine.dockerHost);
-  const config = loadConfig({
-    TEMPORAL_ADDRESS: server.address,
-    DOCKER_HOST: engine.dockerHost,
-    SNAPKEEPER_HOST_ID: HOST,
-    SNAPKEEPER_LOG_LEVEL: 'warn',
-    SNAPKEEPER_MAX_SNAPSHOTS: '50',
-  });
-  const native = await NativeConnection.connect({ address: server.address });
-  const workers = await createWorkers({
-    config,
-    connection: native,
-    docker: createDockerPort(docker),
-    log: createLogger({ level: 'warn' }),
-  });
-  const running = Promise.all(workers.map((w) => w.run()));
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  const { docker, base, client } = system;
   const service = createSnapshotService({
     client,
     defaultTtlSeconds: 3600,
@@ -159,13 +127,7 @@ async function main(): Promise<void> {
       console.log(`${file}: ${history.events?.length ?? 0} events`);
     }
   } finally {
-    for (const w of workers) w.shutdown();
-    await running;
-    await native.close();
-    await connection.close();
-    await server.stop();
-    await engine.stop();
-    await rm(dir, { recursive: true, force: true });
+    await system.stop();
   }
 }
 
