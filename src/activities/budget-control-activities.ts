@@ -1,5 +1,6 @@
 // Activities of the per-host budget that reach the budget workflow through the Temporal client,
 // for the snapshot workflow (admission) and the reconciler (check, scan): on the workflow queue.
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type {
   AdmitRequest,
   AdmitResult,
@@ -10,10 +11,12 @@ import type {
 } from '../contract/budget-types.js';
 import { budgetEntry, lruOrder } from '../contract/budget-types.js';
 import { budgetAdmitUpdate, budgetCheckUpdate } from '../contract/messages.js';
+import { budgetWorkflowId } from '../contract/names.js';
 import type { SnapshotOwnerView } from '../contract/reconcile-types.js';
 import type { BudgetWorkflowOptions } from '../service/budget-workflow-start.js';
 import { budgetWorkflowStart } from '../service/budget-workflow-start.js';
 import { mapLimit } from '../service/map-limit.js';
+import { repairWedgedWorkflow } from '../service/repair-wedged-workflow.js';
 import { describeSnapshotOwner, openSnapshotsQuery } from '../service/snapshot-owners.js';
 import { listAllWorkflowIds } from '../service/visibility.js';
 import type { ControlDeps } from './control-client.js';
@@ -66,7 +69,7 @@ export function summarizeHostSnapshots(
   };
 }
 
-export function createBudgetControlActivities({ client, budgetWorkflowOptions }: BudgetControlDeps) {
+export function createBudgetControlActivities({ client, log, budgetWorkflowOptions }: BudgetControlDeps) {
   return heartbeating({
     /**
      * Counts a host's open snapshots: every open snapshot workflow visibility shows on the host,
@@ -96,7 +99,20 @@ export function createBudgetControlActivities({ client, budgetWorkflowOptions }:
     /** Re-checks a host's budget now (the reconciler does, once a run): disk, stale entries. */
     async checkBudget(input: BudgetCheckRequest & { host: string }): Promise<BudgetCheckResult> {
       const { host, ...request } = input;
-      return requireClient(client).workflow.executeUpdateWithStart(budgetCheckUpdate, {
+      const c = requireClient(client);
+      // A wedged budget workflow would time this update out on every reconcile: reset it first.
+      try {
+        const repair = await repairWedgedWorkflow(c, budgetWorkflowId(host));
+        if (repair.outcome === 'reset') log.warn({ host, ...repair }, 'reset a wedged budget workflow');
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) {
+          log.warn(
+            { host, error: err instanceof Error ? err.message : String(err) },
+            'budget workflow repair check failed',
+          );
+        }
+      }
+      return c.workflow.executeUpdateWithStart(budgetCheckUpdate, {
         args: [request],
         startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
       });

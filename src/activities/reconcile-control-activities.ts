@@ -1,5 +1,6 @@
 // Activities of the reconciler that talk to Temporal (visibility, queries, signals): registered on
 // the workflow queue, where any worker with a client runs them.
+import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { HOST_ID_PATTERN } from '../contract/limits.js';
 import { vanishedSignal } from '../contract/messages.js';
@@ -7,6 +8,7 @@ import { hostOfReconcileSchedule } from '../contract/names.js';
 import type { SnapshotOwnerView, WorkflowIdPage } from '../contract/reconcile-types.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../contract/search-attribute-keys.js';
 import { mapLimit } from '../service/map-limit.js';
+import { repairWedgedWorkflow } from '../service/repair-wedged-workflow.js';
 import { describeSnapshotOwner, openSnapshotsQuery } from '../service/snapshot-owners.js';
 import { listWorkflowIdsPage } from '../service/visibility.js';
 import type { ControlDeps } from './control-client.js';
@@ -16,6 +18,29 @@ import { heartbeating } from './heartbeat.js';
 const QUERY_CONCURRENCY = 16;
 
 export function createReconcileControlActivities({ client, log }: ControlDeps) {
+  async function repairOwner(c: Client, view: SnapshotOwnerView): Promise<SnapshotOwnerView> {
+    try {
+      const result = await repairWedgedWorkflow(c, view.workflowId);
+      if (result.outcome !== 'reset') return view;
+      const repaired = {
+        workflowId: view.workflowId,
+        newRunId: result.newRunId,
+        eventId: result.eventId,
+        reason: result.reason,
+      };
+      log.warn(
+        { ...repaired, runId: result.runId, attempts: result.attempts },
+        'reset a wedged snapshot workflow',
+      );
+      return { ...view, repaired, error: `${view.error ?? 'query failed'}; ${result.reason}` };
+    } catch (err) {
+      return {
+        ...view,
+        error: `${view.error ?? 'query failed'}; repair failed: ${err instanceof Error ? err.message : String(err)}`,
+      };
+    }
+  }
+
   return heartbeating({
     /** Hosts with a reconcile schedule (one per Docker worker) or an open snapshot workflow. */
     async listKnownHosts(): Promise<string[]> {
@@ -53,7 +78,12 @@ export function createReconcileControlActivities({ client, log }: ControlDeps) {
     async describeSnapshotWorkflows(input: { workflowIds: string[] }): Promise<SnapshotOwnerView[]> {
       const c = requireClient(client);
       const unique = [...new Set(input.workflowIds)];
-      return mapLimit(unique, QUERY_CONCURRENCY, (id) => describeSnapshotOwner(c, id));
+      const views = await mapLimit(unique, QUERY_CONCURRENCY, (id) => describeSnapshotOwner(c, id));
+      // An owner that cannot answer may be wedged; its image stays (unverified) this round, and a
+      // reset lets it answer, and end, by the next.
+      return mapLimit(views, QUERY_CONCURRENCY, async (view) =>
+        view.status === 'error' ? repairOwner(c, view) : view,
+      );
     },
 
     /** Tells a snapshot workflow its image is gone; 'gone' when the workflow is closed or absent. */

@@ -123,6 +123,8 @@ export interface ReconcileReport {
   /** Open snapshot workflows whose current image is gone from the engine; told to end. */
   vanished: VanishedSnapshot[];
   unverified: UnverifiedImage[];
+  /** Owners found wedged (workflow tasks failing with a nondeterminism error) and reset. */
+  repaired?: RepairedWorkflow[];
   /** Exact numbers: each list above keeps at most REPORT_LIST_LIMIT entries (a first run may find thousands). */
   counts: ReconcileCounts;
   /** Continue-as-new generations the host's run went through (0 for a small host). */
@@ -140,6 +142,16 @@ export interface ReconcileCounts {
   kept?: number;
   vanished: number;
   unverified: number;
+  /** Optional only for reports made before the repair existed. */
+  repaired?: number;
+}
+
+/** A wedged owner the reconciler reset: its new run starts again after `eventId`. */
+export interface RepairedWorkflow {
+  workflowId: string;
+  newRunId: string;
+  eventId: number;
+  reason: string;
 }
 
 export const REPORT_LIST_LIMIT = 200;
@@ -167,6 +179,8 @@ export interface SnapshotOwnerView {
     lastUsedAt: string;
   } | null;
   error: string | null;
+  /** Set when its query failed because it was wedged, and the reconciler reset it. */
+  repaired?: RepairedWorkflow;
 }
 
 export interface VanishedSignal {

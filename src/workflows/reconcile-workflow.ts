@@ -124,6 +124,7 @@ function emptyReport(input: ReconcileHostInput, startedAt: string): ReconcileRep
     kept: [],
     vanished: [],
     unverified: [],
+    repaired: [],
     counts: {
       orphansRemoved: 0,
       orphanBytesRemoved: 0,
@@ -132,6 +133,7 @@ function emptyReport(input: ReconcileHostInput, startedAt: string): ReconcileRep
       kept: 0,
       vanished: 0,
       unverified: 0,
+      repaired: 0,
     },
     generations: 0,
     error: null,
@@ -181,6 +183,13 @@ function recorder(report: ReconcileReport) {
     unverified(item: UnverifiedImage) {
       report.counts.unverified++;
       keep(report.unverified, item);
+    },
+    repairedAmong(views: SnapshotOwnerView[]) {
+      for (const v of views) {
+        if (!v.repaired) continue;
+        report.counts.repaired = (report.counts.repaired ?? 0) + 1;
+        keep((report.repaired ??= []), v.repaired);
+      }
     },
   };
 }
@@ -238,6 +247,7 @@ export async function reconcileHostWorkflow(input: ReconcileHostInput): Promise<
     // that workflow's own answer decides. Queries, unlike visibility, do not lag.
     const labelled = images.map(ownerOf).filter((id): id is string => id !== null);
     const views = await describeOwners(control.describeSnapshotWorkflows, labelled);
+    record.repairedAmong(views);
     const byOwner = new Map(views.map((v) => [v.workflowId, v]));
     const owned = held(views);
 
@@ -271,6 +281,7 @@ export async function reconcileHostWorkflow(input: ReconcileHostInput): Promise<
       control.describeSnapshotWorkflows,
       batch.map(ownerOf).filter((id): id is string => id !== null),
     );
+    record.repairedAmong(again);
     const heldNow = held(again);
     const failedNow = new Set(again.filter((v) => v.status === 'error').map((v) => v.workflowId));
     const go: ManagedImage[] = [];
