@@ -57,6 +57,7 @@ export async function runReconcile(rt: Runtime, options: ReconcileOptions): Prom
           { header: 'BLOCKED', value: (r) => String(r.counts.blocked), right: true },
           { header: 'VANISHED', value: (r) => String(r.counts.vanished), right: true },
           { header: 'UNVERIFIED', value: (r) => String(r.counts.unverified), right: true },
+          { header: 'REPAIRED', value: (r) => String(r.counts.repaired ?? 0), right: true },
           { header: 'ERROR', value: (r) => r.error ?? '-' },
         ],
         result.reports,
@@ -64,6 +65,8 @@ export async function runReconcile(rt: Runtime, options: ReconcileOptions): Prom
     );
     for (const r of result.reports)
       for (const b of r.blocked) rt.stdout.write(`${r.host}: ${b.imageId.slice(0, 19)} kept: ${b.reason}\n`);
+    for (const r of result.reports)
+      for (const w of r.repaired ?? []) rt.stdout.write(`${r.host}: ${w.workflowId} reset: ${w.reason}\n`);
     rt.stdout.write(`workflow ${started.workflowId}\n`);
   }
   return result.reports.every((r) => r.error === null) ? ExitCode.ok : ExitCode.problem;
