@@ -27,7 +27,7 @@ export interface AuditFacts {
   acknowledged: number;
   acknowledgedGone: number;
   acknowledgedHeld: number;
-  reconcile: { orphansRemoved: number; blocked: number; vanished: number };
+  reconcile: { orphansRemoved: number; blocked: number; vanished: number; repaired: number };
 }
 
 interface Owner {
@@ -210,12 +210,13 @@ export async function audit(
     acknowledged: 0,
     acknowledgedGone: 0,
     acknowledgedHeld: 0,
-    reconcile: { orphansRemoved: 0, blocked: 0, vanished: 0 },
+    reconcile: { orphansRemoved: 0, blocked: 0, vanished: 0, repaired: 0 },
   };
   for (const r of reconcile.reports) {
     facts.reconcile.orphansRemoved += r.counts.orphansRemoved;
     facts.reconcile.blocked += r.counts.blocked;
     facts.reconcile.vanished += r.counts.vanished;
+    facts.reconcile.repaired += r.counts.repaired ?? 0;
     if (r.error) violations.push(`reconcile of ${r.host} failed: ${r.error}`);
   }
   const foreignTags = new Set(ledger.registrations.flatMap((r) => (r.foreignTag ? [r.foreignTag] : [])));

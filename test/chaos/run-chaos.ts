@@ -210,6 +210,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     settleSeconds = (await settle(system, ledger, settings.settleMs)) / 1000;
     log(`settled in ${settleSeconds.toFixed(0)} s; reconciling once after the grace period`);
     const reconcile = await reconcileOnce(system, ledger);
+    for (const r of reconcile.reports)
+      for (const w of r.repaired ?? []) log(`reconcile reset wedged ${w.workflowId}: ${w.reason}`);
     // Workflows told that their image vanished end now; give them a moment.
     await settle(system, ledger, 30_000);
     const result = await audit(system, ledger, reconcile);
