@@ -12,7 +12,8 @@ import {
 import type { SnapshotWorkflowView } from '../../src/contract/snapshot-types.js';
 import { stateQuery } from '../../src/contract/messages.js';
 import type { ReconcileResult, reconcileWorkflow } from '../../src/workflows/reconcile-workflow.js';
-import { listContainerIds, listManagedImages, removeContainer, resolveImage } from './chaos-images.js';
+import { removeContainerById } from '../support/containers.js';
+import { listContainerIds, listManagedImages, resolveImage } from './chaos-images.js';
 import type { ChaosHost, ChaosSystem } from './chaos-system.js';
 import { BASE_IMAGE, CANARY_IMAGE, ORPHAN_GRACE_SECONDS } from './chaos-system.js';
 import type { Ledger, Registration } from './ledger.js';
@@ -159,7 +160,7 @@ export async function removeAllContainers(hosts: ChaosHost[]): Promise<number> {
   let removed = 0;
   for (const host of hosts) {
     for (const id of await listContainerIds(host.docker)) {
-      await removeContainer(host.docker, id);
+      await removeContainerById(host.docker, id);
       removed++;
     }
   }

@@ -4,6 +4,7 @@
 import type Dockerode from 'dockerode';
 import { commitSnapshot } from '../../src/client/commit-snapshot.js';
 import { LABEL_MANAGED } from '../../src/contract/names.js';
+import { runContainerFrom, statusCodeOf } from '../support/containers.js';
 
 export interface CommittedImage {
   image: string;
@@ -64,22 +65,7 @@ export async function commitJobSnapshot(
 
 /** A long-running container from the image: while it exists, the image cannot be removed. */
 export async function startHolder(docker: Dockerode, image: string): Promise<string> {
-  const container = await docker.createContainer({
-    Image: image,
-    Cmd: ['sleep', '3600'],
-    HostConfig: { NetworkMode: 'none' },
-    StopTimeout: 1,
-  });
-  await container.start();
-  return container.id;
-}
-
-export async function removeContainer(docker: Dockerode, id: string): Promise<void> {
-  try {
-    await docker.getContainer(id).remove({ force: true });
-  } catch (err) {
-    if (statusCodeOf(err) !== 404) throw err;
-  }
+  return (await runContainerFrom(docker, image)).id;
 }
 
 /** The image id a reference names now, or null when the engine has no such image. */
@@ -110,10 +96,4 @@ export async function listManagedImages(docker: Dockerode): Promise<ManagedImage
 
 export async function listContainerIds(docker: Dockerode): Promise<string[]> {
   return (await docker.listContainers({ all: true })).map((c) => c.Id);
-}
-
-export function statusCodeOf(err: unknown): number | undefined {
-  if (typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number')
-    return err.statusCode;
-  return undefined;
 }

@@ -8,7 +8,8 @@ import type { SnapshotWorkflowView } from '../../src/contract/snapshot-types.js'
 import { stateQuery } from '../../src/contract/messages.js';
 import { pullRequestEvent, signature } from '../unit/api-github-payloads.js';
 import type { ChaosHttp, HttpAnswer } from './chaos-http.js';
-import { commitJobSnapshot, removeContainer, startHolder } from './chaos-images.js';
+import { removeContainerById } from '../support/containers.js';
+import { commitJobSnapshot, startHolder } from './chaos-images.js';
 import type { ChaosHost, ChaosSystem } from './chaos-system.js';
 import { BASE_IMAGE, BUDGET_PROJECT, MERGE_PROJECT, MERGE_REPOSITORY } from './chaos-system.js';
 import type { Expectation, Ledger, LifecycleKind, Registration } from './ledger.js';
@@ -153,7 +154,7 @@ class Lifecycle {
     const id = this.holder;
     if (!id) return;
     await sleep(this.prng.int(500, 6_000));
-    await retrying('remove holder', () => removeContainer(this.docker, id));
+    await retrying('remove holder', () => removeContainerById(this.docker, id));
     this.ctx.ledger.holders.get(this.host.id)?.delete(id);
     this.holder = undefined;
   }

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { managedLabels } from '../../src/contract/names.js';
+import { statusCodeOf } from './containers.js';
 import { testEnv } from './test-env.js';
+
+export type { RunningContainer } from './containers.js';
+export { runContainerFrom } from './containers.js';
 
 export type SnapshotLabels = 'managed' | 'none' | Record<string, string>;
 
@@ -75,34 +79,6 @@ export async function imageExists(docker: Dockerode, idOrRef: string): Promise<b
   }
 }
 
-export interface RunningContainer {
-  id: string;
-  /** Kills and removes the container; safe to call twice. */
-  stop(): Promise<void>;
-}
-
-/** A long-running container from `image`: while it exists, removing the image answers 409. */
-export async function runContainerFrom(docker: Dockerode, image: string): Promise<RunningContainer> {
-  const container = await docker.createContainer({
-    Image: image,
-    Cmd: ['sleep', '3600'],
-    HostConfig: { NetworkMode: 'none' },
-    // `sleep` as PID 1 ignores SIGTERM; waiting for it would only slow the tests down.
-    StopTimeout: 1,
-  });
-  await container.start();
-  return {
-    id: container.id,
-    async stop() {
-      try {
-        await container.remove({ force: true });
-      } catch (err) {
-        if (statusCodeOf(err) !== 404) throw err;
-      }
-    },
-  };
-}
-
 function labelsFor(options: MakeSnapshotImageOptions): Record<string, string> {
   const labels = options.labels ?? 'managed';
   if (labels === 'managed') return managedLabels(options.projectId, options.workItemId);
@@ -145,11 +121,4 @@ function idOf(committed: unknown): string {
     return committed.Id;
   }
   throw new Error(`docker commit answered without an Id: ${JSON.stringify(committed)}`);
-}
-
-function statusCodeOf(err: unknown): number | undefined {
-  if (typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number') {
-    return err.statusCode;
-  }
-  return undefined;
 }

@@ -39,6 +39,17 @@ const { EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: STARTED, EVENT_TYPE_WORKFLOW_TASK
 const { EVENT_TYPE_WORKFLOW_TASK_STARTED: TASK_STARTED, EVENT_TYPE_WORKFLOW_TASK_COMPLETED: COMPLETED } = T;
 const { EVENT_TYPE_TIMER_STARTED: TIMER, EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: SIGNALED } = T;
 
+/** Events 1–7: the first task completed, a signal, and the task it scheduled started. */
+const FIRST_TASK_AND_SIGNAL = [
+  STARTED,
+  SCHEDULED,
+  TASK_STARTED,
+  COMPLETED,
+  SIGNALED,
+  SCHEDULED,
+  TASK_STARTED,
+];
+
 describe('chooseResetPoint', () => {
   it('resets the recorded SDK-defect history at the first task completed after the timed-out one (event 25)', async () => {
     const point = chooseResetPoint(await wedgedHistory());
@@ -51,7 +62,7 @@ describe('chooseResetPoint', () => {
   });
 
   it('leaves a task that failed for another reason than nondeterminism', () => {
-    const events = history(STARTED, SCHEDULED, TASK_STARTED, COMPLETED, SIGNALED, SCHEDULED, TASK_STARTED, [
+    const events = history(...FIRST_TASK_AND_SIGNAL, [
       'failed',
       Cause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
     ]);
@@ -64,13 +75,7 @@ describe('chooseResetPoint', () => {
 
   it('without an interrupted task, resets at the last completed one', () => {
     const events = history(
-      STARTED,
-      SCHEDULED,
-      TASK_STARTED,
-      COMPLETED,
-      SIGNALED,
-      SCHEDULED,
-      TASK_STARTED,
+      ...FIRST_TASK_AND_SIGNAL,
       COMPLETED,
       TIMER,
       SIGNALED,
@@ -83,13 +88,7 @@ describe('chooseResetPoint', () => {
 
   it('resets a run that came from a reset and still fails at its first task', () => {
     const events = history(
-      STARTED,
-      SCHEDULED,
-      TASK_STARTED,
-      COMPLETED,
-      SIGNALED,
-      SCHEDULED,
-      TASK_STARTED,
+      ...FIRST_TASK_AND_SIGNAL,
       ['failed', Cause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW],
       SCHEDULED,
       TASK_STARTED,
