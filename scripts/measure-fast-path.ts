@@ -2,9 +2,8 @@
 // lives in bench/): register, lookup, invalidate → image gone, and the history a lookup costs,
 // against a private Docker engine and a Temporal dev server it starts itself.
 //   flock /tmp/snapkeeper-heavy.lock npx tsx scripts/measure-fast-path.ts   (MEASURE_N=30)
-import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
-import { commitSnapshot } from '../src/client/commit-snapshot.js';
+import { commitMarkerSnapshot } from './lib/commit-marker-snapshot.js';
 import { createSnapshotService } from '../src/service/snapshot-service.js';
 import { snapshotWorkflowId } from '../src/contract/names.js';
 import { startLocalSystem } from './lib/local-system.js';
@@ -26,24 +25,6 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const t = process.hrtime.bigint();
   const value = await fn();
   return [Number(process.hrtime.bigint() - t) / 1e6, value];
-}
-
-async function makeImage(docker: Dockerode, base: string, projectId: string, workItemId: string) {
-  const container = await docker.createContainer({
-    Image: base,
-    Cmd: ['sh', '-c', `echo ${randomBytes(8).toString('hex')} > /marker`],
-    HostConfig: { NetworkMode: 'none' },
-  });
-  await container.start();
-  await container.wait();
-  const snap = await commitSnapshot(docker, {
-    containerId: container.id,
-    projectId,
-    workItemId,
-    pause: false,
-  });
-  await container.remove({ force: true });
-  return snap;
 }
 
 /** Resolves when the engine reports the image deleted (its event stream, no polling). */
@@ -79,7 +60,7 @@ async function main(): Promise<void> {
   const events = await deletions(docker);
   const out: Record<string, number> = {};
   try {
-    const warm = await makeImage(docker, base, 'm', 'warm');
+    const warm = await commitMarkerSnapshot(docker, base, 'm', 'warm');
     await service.register({ projectId: 'm', workItemId: 'warm', image: warm.image, host: HOST });
     const warmGone = events.gone(warm.imageId);
     await service.invalidate('m', 'warm', 'warm-up');
@@ -93,9 +74,9 @@ async function main(): Promise<void> {
     const rmi: number[] = [];
     for (let i = 0; i < N; i++) {
       const workItemId = `item-${i}`;
-      const raw = await makeImage(docker, base, 'm', `raw-${i}`);
+      const raw = await commitMarkerSnapshot(docker, base, 'm', `raw-${i}`);
       rmi.push((await timed(() => docker.getImage(raw.imageId).remove()))[0]);
-      const img = await makeImage(docker, base, 'm', workItemId);
+      const img = await commitMarkerSnapshot(docker, base, 'm', workItemId);
       inspect.push((await timed(() => docker.getImage(img.image).inspect()))[0]);
       register.push(
         (
@@ -127,7 +108,7 @@ async function main(): Promise<void> {
     });
 
     // History cost of lookups: one snapshot, LOOKUPS lookups, events before and after.
-    const img = await makeImage(docker, base, 'm', 'reads');
+    const img = await commitMarkerSnapshot(docker, base, 'm', 'reads');
     await service.register({ projectId: 'm', workItemId: 'reads', image: img.image, host: HOST });
     const handle = client.workflow.getHandle(snapshotWorkflowId('m', 'reads'));
     const before = (await handle.describe()).historyLength;

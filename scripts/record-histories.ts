@@ -2,12 +2,10 @@
 // for test/unit/workflow-replay.test.ts: a newer workflow must replay them (running workflows
 // survive an upgrade). Run it in a checkout of the older code:
 //   flock /tmp/snapkeeper-heavy.lock npx tsx scripts/record-histories.ts OUT_DIR
-import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
-import type Dockerode from 'dockerode';
-import { commitSnapshot } from '../src/client/commit-snapshot.js';
+import { commitMarkerSnapshot } from './lib/commit-marker-snapshot.js';
 import { createSnapshotService } from '../src/service/snapshot-service.js';
 import { snapshotWorkflowId } from '../src/contract/names.js';
 import { stateQuery } from '../src/contract/messages.js';
@@ -15,24 +13,6 @@ import { startLocalSystem } from './lib/local-system.js';
 
 const HOST = 'replay';
 const out = process.argv[2] ?? 'test/fixtures/histories';
-
-async function makeImage(docker: Dockerode, base: string, projectId: string, workItemId: string) {
-  const container = await docker.createContainer({
-    Image: base,
-    Cmd: ['sh', '-c', `echo ${randomBytes(8).toString('hex')} > /marker`],
-    HostConfig: { NetworkMode: 'none' },
-  });
-  await container.start();
-  await container.wait();
-  const snap = await commitSnapshot(docker, {
-    containerId: container.id,
-    projectId,
-    workItemId,
-    pause: false,
-  });
-  await container.remove({ force: true });
-  return snap;
-}
 
 async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -65,7 +45,7 @@ async function main(): Promise<void> {
   const ids: string[] = [];
   try {
     // Lookups (touches), a replacement, then an invalidation: completes.
-    const a1 = await makeImage(docker, base, 'rec', 'touched');
+    const a1 = await commitMarkerSnapshot(docker, base, 'rec', 'touched');
     await service.register({
       projectId: 'rec',
       workItemId: 'touched',
@@ -74,14 +54,14 @@ async function main(): Promise<void> {
       slidingTtl: true,
     });
     for (let i = 0; i < 3; i++) await service.lookup('rec', 'touched');
-    const a2 = await makeImage(docker, base, 'rec', 'touched');
+    const a2 = await commitMarkerSnapshot(docker, base, 'rec', 'touched');
     await service.register({ projectId: 'rec', workItemId: 'touched', image: a2.image, host: HOST });
     await service.invalidate('rec', 'touched', 'recorded');
     await client.workflow.getHandle(snapshotWorkflowId('rec', 'touched')).result();
     ids.push(snapshotWorkflowId('rec', 'touched'));
 
     // A removal blocked by a container, then let go: completes.
-    const b = await makeImage(docker, base, 'rec', 'blocked');
+    const b = await commitMarkerSnapshot(docker, base, 'rec', 'blocked');
     await service.register({ projectId: 'rec', workItemId: 'blocked', image: b.image, host: HOST });
     const holder = await docker.createContainer({
       Image: b.image,
@@ -100,7 +80,7 @@ async function main(): Promise<void> {
     ids.push(snapshotWorkflowId('rec', 'blocked'));
 
     // A TTL that expires: completes.
-    const c = await makeImage(docker, base, 'rec', 'expired');
+    const c = await commitMarkerSnapshot(docker, base, 'rec', 'expired');
     await service.register({
       projectId: 'rec',
       workItemId: 'expired',
@@ -113,7 +93,7 @@ async function main(): Promise<void> {
     ids.push(snapshotWorkflowId('rec', 'expired'));
 
     // Still open, with touches: a running workflow at the moment of an upgrade.
-    const d = await makeImage(docker, base, 'rec', 'open');
+    const d = await commitMarkerSnapshot(docker, base, 'rec', 'open');
     await service.register({ projectId: 'rec', workItemId: 'open', image: d.image, host: HOST });
     for (let i = 0; i < 3; i++) await service.lookup('rec', 'open');
     ids.push(snapshotWorkflowId('rec', 'open'));

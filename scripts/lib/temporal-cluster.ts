@@ -1,19 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import type { TLSConfig } from '@temporalio/client';
-import {
-  SearchAttributeTypeError,
-  ensureSearchAttributes,
-} from '../../src/service/ensure-search-attributes.js';
+import { ensureSearchAttributes } from '../../src/service/ensure-search-attributes.js';
 import type { TemporalServerBinaries } from './ensure-temporal.js';
 import { ensureTemporalServer } from './ensure-temporal.js';
 import { assertPortFree, findFreePortInRange } from './free-port.js';
+import { waitTemporalReady } from './wait-temporal-ready.js';
 import type { ManagedChild, OutputStream } from './managed-child.js';
-import { describeExit, startChild, tail } from './managed-child.js';
+import { startChild } from './managed-child.js';
 import type { Postgres } from './postgres.js';
 import { startPostgres } from './postgres.js';
 import { runScript } from './run-script.js';
@@ -323,16 +319,14 @@ async function waitReady(
   tls: TLSConfig | undefined,
   timeoutMs: number,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    const exit = child.exitStatus();
-    if (exit)
-      throw new Error(`temporal-server ${describeExit(exit)} during start-up:\n${tail(child.logs())}`);
-    let connection: Connection | undefined;
-    try {
-      connection = await Connection.connect({ address, connectTimeout: 2_000, ...(tls ? { tls } : {}) });
-      await connection.workflowService.getSystemInfo({});
+  await waitTemporalReady({
+    name: 'temporal-server',
+    child,
+    address,
+    ...(tls ? { tls } : {}),
+    timeoutMs,
+    intervalMs: 500,
+    async prepare(connection) {
       for (const namespace of namespaces) {
         try {
           await connection.workflowService.registerNamespace({
@@ -348,16 +342,6 @@ async function waitReady(
           query: "SnapshotState = 'active'",
         });
       }
-      return;
-    } catch (err) {
-      if (err instanceof SearchAttributeTypeError) throw err;
-      lastError = err;
-    } finally {
-      await connection?.close().catch(() => undefined);
-    }
-    await sleep(500);
-  }
-  throw new Error(
-    `temporal-server at ${address} not ready within ${timeoutMs} ms (last error: ${String(lastError)}):\n${tail(child.logs())}`,
-  );
+    },
+  });
 }

@@ -1,15 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/contract/search-attributes.js';
 import { assertPortFree, findFreePort } from './free-port.js';
+import { waitTemporalReady } from './wait-temporal-ready.js';
 import type { ManagedChild, OutputStream } from './managed-child.js';
-import { describeExit, startChild, tail } from './managed-child.js';
-import {
-  SearchAttributeTypeError,
-  ensureSearchAttributes,
-} from '../../src/service/ensure-search-attributes.js';
+import { startChild } from './managed-child.js';
+import { ensureSearchAttributes } from '../../src/service/ensure-search-attributes.js';
 
 export interface DevServerOptions {
   /** The `temporal` CLI binary (see scripts/ensure-temporal.sh). */
@@ -153,32 +149,19 @@ async function waitReady(
   namespaces: readonly string[],
   timeoutMs: number,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    const exit = child.exitStatus();
-    if (exit)
-      throw new Error(`temporal dev server ${describeExit(exit)} during start-up:\n${tail(child.logs())}`);
-    let connection: Connection | undefined;
-    try {
-      connection = await Connection.connect({ address, connectTimeout: 2_000 });
-      await connection.workflowService.getSystemInfo({});
+  await waitTemporalReady({
+    name: 'temporal dev server',
+    child,
+    address,
+    timeoutMs,
+    intervalMs: 250,
+    async prepare(connection) {
       for (const namespace of namespaces) {
         await connection.workflowService.describeNamespace({ namespace });
         // The --search-attribute flag covers the namespaces the server creates at launch, but
         // this also repairs an older SQLite file made before an attribute was added.
         await ensureSearchAttributes(connection, namespace);
       }
-      return;
-    } catch (err) {
-      if (err instanceof SearchAttributeTypeError) throw err;
-      lastError = err;
-    } finally {
-      await connection?.close().catch(() => undefined);
-    }
-    await sleep(250);
-  }
-  throw new Error(
-    `temporal dev server at ${address} not ready within ${timeoutMs} ms (last error: ${String(lastError)}):\n${tail(child.logs())}`,
-  );
+    },
+  });
 }

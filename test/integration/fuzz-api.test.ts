@@ -24,7 +24,7 @@ import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
 import { newDocker, testEnv } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 import type { ApiProcess } from '../support/worker-process.js';
-import { startApiProcess } from '../support/worker-process.js';
+import { startListeningApi } from '../support/worker-process.js';
 
 const RUN = randomUUID().slice(0, 8);
 const HOST = `fuzz-${RUN}`;
@@ -64,30 +64,18 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  let url: string | undefined;
-  api = await startApiProcess({
+  ({ api, url: baseUrl } = await startListeningApi({
     env: {
       TEMPORAL_ADDRESS: testEnv().temporalAddress,
       SNAPKEEPER_HOST_ID: HOST,
-      SNAPKEEPER_PORT: '0',
-      SNAPKEEPER_LISTEN_HOST: '127.0.0.1',
       SNAPKEEPER_API_TOKEN: TOKEN,
       GITHUB_WEBHOOK_SECRET: SECRET,
       SNAPKEEPER_CONFIG: policyFile,
-      SNAPKEEPER_LOG_LEVEL: 'info',
     },
-    onLine(line) {
-      if (url || !line.startsWith('{')) return;
-      const parsed = JSON.parse(line) as { msg?: string; url?: string };
-      if (parsed.msg === 'api listening') url = parsed.url;
-    },
-  });
-  await api.waitReady();
+  }));
   void api.exited.then((exit) => {
     apiExit = exit;
   });
-  if (!url) throw new Error('the api listening line carries no url');
-  baseUrl = url;
 
   // Snapshots the fuzz must never change: each linked to a pull request the forged merges name.
   const sentinels: Sentinel[] = [];

@@ -14,7 +14,7 @@ import { imageExists } from '../support/snapshot-images.js';
 import { newDocker, testEnv, uniqueIds } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 import type { ApiProcess } from '../support/worker-process.js';
-import { startApiProcess } from '../support/worker-process.js';
+import { startListeningApi } from '../support/worker-process.js';
 import { delivery, pullRequestEvent } from '../unit/api-github-payloads.js';
 import { DEADLINE, http, postWebhook } from './api-helpers.js';
 
@@ -36,27 +36,15 @@ beforeAll(async () => {
   await mkdir(dir, { recursive: true });
   const policyFile = join(dir, 'policy.yaml');
   await writeFile(policyFile, `projects:\n  disabled-${RUN}:\n    enabled: false\n`);
-  let url: string | undefined;
-  api = await startApiProcess({
+  ({ api, url: baseUrl } = await startListeningApi({
     env: {
       TEMPORAL_ADDRESS: testEnv().temporalAddress,
       SNAPKEEPER_HOST_ID: HOST,
-      SNAPKEEPER_PORT: '0',
-      SNAPKEEPER_LISTEN_HOST: '127.0.0.1',
       SNAPKEEPER_API_TOKEN: TOKEN,
       GITHUB_WEBHOOK_SECRET: SECRET,
       SNAPKEEPER_CONFIG: policyFile,
-      SNAPKEEPER_LOG_LEVEL: 'info',
     },
-    onLine(line) {
-      if (url || !line.startsWith('{')) return;
-      const parsed = JSON.parse(line) as { msg?: string; url?: string };
-      if (parsed.msg === 'api listening') url = parsed.url;
-    },
-  });
-  await api.waitReady();
-  if (!url) throw new Error('the api listening line carries no url');
-  baseUrl = url;
+  }));
 });
 
 afterAll(async () => {

@@ -33,6 +33,33 @@ export async function startApiProcess(options: StartProcessOptions): Promise<Api
   });
 }
 
+/**
+ * The API in its own process on a free loopback port (SNAPKEEPER_PORT 0), with the URL it
+ * announced in its `api listening` line.
+ */
+export async function startListeningApi(
+  options: StartProcessOptions,
+): Promise<{ api: ApiProcess; url: string }> {
+  let url: string | undefined;
+  const api = await startApiProcess({
+    env: {
+      SNAPKEEPER_PORT: '0',
+      SNAPKEEPER_LISTEN_HOST: '127.0.0.1',
+      SNAPKEEPER_LOG_LEVEL: 'info',
+      ...options.env,
+    },
+    onLine(line) {
+      options.onLine?.(line);
+      if (url || !line.startsWith('{')) return;
+      const parsed = JSON.parse(line) as { msg?: string; url?: string };
+      if (parsed.msg === 'api listening') url = parsed.url;
+    },
+  });
+  await api.waitReady();
+  if (!url) throw new Error('the api listening line carries no url');
+  return { api, url };
+}
+
 // A DOCKER_HOST or TEMPORAL_ADDRESS from the developer's shell must never reach a process under
 // test: the worker deletes images, and it would delete them on the machine's real engine.
 const CONFIG_PREFIXES = ['DOCKER_', 'TEMPORAL_', 'SNAPKEEPER_', 'GITHUB_'];
