@@ -5,7 +5,9 @@
 import type { BenchContext } from './bench-context.js';
 import { sizeOf } from './bench-context.js';
 import { commitImages } from './bench-images.js';
-import { historyBreakdown } from './history-breakdown.js';
+import type { MergeSample } from './merge-timeline.js';
+import { mergeTimeline } from './merge-timeline.js';
+import { findSnapshotsByPullRequest } from '../src/service/find-snapshots-by-pull-request.js';
 import { snapshotWorkflowId } from '../src/contract/names.js';
 import { post } from './http-post.js';
 import { mergeDelivery } from './merge-delivery.js';
@@ -38,6 +40,8 @@ export async function runB1(ctx: BenchContext): Promise<BenchResult> {
   const merge: number[] = [];
   const answer: number[] = [];
   const raw: number[] = [];
+  const lookup: number[] = [];
+  const samples: MergeSample[] = [];
   let failures = 0;
   ctx.progress(`B1: ${n} merges (+${WARM_UP} warm-up), each beside a raw rmi`);
   for (let i = 0; i < total; i++) {
@@ -65,18 +69,32 @@ export async function runB1(ctx: BenchContext): Promise<BenchResult> {
       if (counted) {
         merge.push(gone.engineMs - arrived);
         answer.push(answeredMs - arrived);
+        samples.push({
+          workflowId: snapshotWorkflowId(img.projectId, img.workItemId),
+          sentMs: arrived,
+          answeredMs,
+          goneMs: gone.engineMs,
+        });
       }
     } catch {
       failures++;
     }
+    // The API's lookup of a pull request's snapshots, alone: the same visibility query from the
+    // bench's client, after the merge (so it cannot warm anything the merge then uses).
+    const l0 = wallMs();
+    await findSnapshotsByPullRequest(ctx.stack.client, { repository, number: i + 1 });
+    if (counted) lookup.push(wallMs() - l0);
     if (counted && (i - WARM_UP + 1) % 100 === 0) ctx.progress(`B1: ${i - WARM_UP + 1}/${n}`);
   }
   if (failures > 0) throw new Error(`B1: ${failures} merged images never left the engine`);
 
-  const sampled = images
-    .slice(-Math.min(20, n))
-    .map((img) => snapshotWorkflowId(img.projectId, img.workItemId));
-  const breakdown = await historyBreakdown(ctx.stack.client, sampled, 'merged');
+  // Every merge up to 200, evenly spread beyond: reading histories is not free.
+  const step = Math.max(1, Math.ceil(samples.length / 200));
+  const sampled = samples.filter((_, k) => k % step === 0);
+  const timeline = await mergeTimeline(ctx.stack.client, sampled, {
+    signalName: 'merged',
+    activityName: 'retireSnapshotImage',
+  });
   const m = summarize(merge);
   const r = summarize(raw);
   return {
@@ -96,10 +114,14 @@ export async function runB1(ctx: BenchContext): Promise<BenchResult> {
         what: 'merge webhook → 202 answer',
         measured: { kind: 'latency', label: 'answer', summary: summarize(answer) },
       },
+      {
+        what: "visibility lookup of a pull request's snapshots (the API's query, from the bench)",
+        measured: { kind: 'latency', label: 'lookup', summary: summarize(lookup) },
+      },
     ],
-    breakdown,
+    timeline,
     notes: [
-      `Breakdown: median gaps between the history events of ${sampled.length} merged workflows, from the merge signal on (server timestamps), in the JSON.`,
+      `Timeline: ${sampled.length} merges, milestones from the bench's send time, the workflow's history (server timestamps) and the engine's delete event, all on this machine's clock.`,
       'Arrival: the moment the bench sends the request to the API process over loopback; gone: the engine timestamp (timeNano) of the image `delete` event.',
       'The goal also needs n ≥ 1,000 (full size); a quick run cannot meet it.',
     ],

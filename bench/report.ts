@@ -51,6 +51,10 @@ export function notesOf(results: readonly BenchResult[]): string {
       lines.push(`  - where the time goes (median ms between history events, n=${r.breakdown[0]!.n}):`);
       for (const b of r.breakdown) lines.push(`    - ${b.step}: ${b.medianMs}`);
     }
+    if (r.timeline?.length) {
+      lines.push('  - where the time goes (median / p99 ms per leg):');
+      for (const t of r.timeline) lines.push(`    - ${t.step}: ${t.medianMs} / ${t.p99Ms} (n=${t.n})`);
+    }
   }
   return lines.join('\n');
 }

@@ -32,8 +32,10 @@ export interface BenchResult {
   notes: string[];
   /** Samples over time (e.g. worker RSS) when a summary would hide the shape. */
   series?: Record<string, Array<[number, number]>>;
-  /** Where the time goes, from the workflows' own histories (see history-breakdown.ts). */
+  /** Where the time goes, from the workflows' own histories (runs before merge-timeline.ts: median gaps between consecutive events). */
   breakdown?: Array<{ step: string; medianMs: number; n: number }>;
+  /** Legs of one operation between milestones on one clock (see merge-timeline.ts). */
+  timeline?: Array<{ step: string; medianMs: number; p99Ms: number; n: number }>;
 }
 
 export interface BenchFailure {

@@ -262,12 +262,19 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
   return {
     ...activities,
     /**
-     * The common case of cleanup in one hop: invalidate, then remove, each the idempotent step it
-     * is on its own, so a retry of this activity (or the step-wise activities after it) repeats
-     * nothing harmful. A blocked step ends the activity with its answer instead of waiting here:
-     * the workflow shows the block and owns the backoff.
+     * The common case of cleanup in one hop: an image only snapkeeper names goes with the untag of
+     * its last reference (retireAtOnce); any other goes through invalidate, then remove, each the
+     * idempotent step it is on its own, so a retry of this activity (or the step-wise activities
+     * after it) repeats nothing harmful. A blocked step ends the activity with its answer instead
+     * of waiting here: the workflow shows the block and owns the backoff.
      */
     async retireSnapshotImage(input: InvalidateSnapshotInput): Promise<RetireSnapshotImageResult> {
+      const atOnce = await retireAtOnce(docker, input);
+      if (atOnce) {
+        log.info({ image: input.image, imageId: atOnce.id }, 'snapshot image removed');
+        await removeRetiredParents(docker, atOnce, log);
+        return { step: 'remove', result: { outcome: 'removed', holders: [] } };
+      }
       const invalidated = await activities.invalidateSnapshot(input);
       if (typeof invalidated !== 'string') return { step: 'invalidate', blocked: invalidated };
       heartbeatIfAsked();
@@ -276,6 +283,39 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
       return { step: 'remove', result: await activities.removeSnapshotImage(removal) };
     },
   };
+}
+
+/**
+ * The usual retirement in the fewest engine calls: an image that only its reuse tag (and perhaps
+ * snapkeeper's held tag) names, untagged with that tag last, so the engine deletes it with its last
+ * reference, never by id. The same checks as the step-wise path decide that it may go (the tag
+ * still names this id, the image carries this work item's managed labels, no reference belongs to
+ * anyone else); anything else (another reference, a 409 from a container or a reference added
+ * meanwhile, an image that stays) returns undefined, and the step-wise activities, each idempotent,
+ * take it from whatever state this left. Answers the removed image, or undefined.
+ */
+async function retireAtOnce(docker: DockerPort, input: InvalidateSnapshotInput): Promise<ImageInfo | undefined> {
+  const kind = referenceKind(input.image);
+  if (kind === 'id' || kind === 'digest' || input.image === input.imageId) return undefined;
+  const tag = canonicalTag(input.image);
+  const info = await docker.inspectImage(tag);
+  if (!info || info.id !== input.imageId || !info.repoTags.includes(tag)) return undefined;
+  if (!isManagedBy(info.labels, input)) refuseUnmanaged(input.image, info, input);
+  const held = heldTag(info.id);
+  const onlyOurs =
+    info.repoDigests.length === 0 &&
+    info.repoTags.every((t) => t === tag || t === held) &&
+    attributeReferences(info, input.references).foreign.length === 0;
+  if (!onlyOurs) return undefined;
+  try {
+    for (const ref of info.repoTags.includes(held) ? [tag, held] : [tag]) {
+      if ((await docker.removeImage(ref, { noprune: true })) === 'not-found') return undefined;
+    }
+  } catch (err) {
+    if (err instanceof DockerError && err.statusCode === 409) return undefined;
+    throw err;
+  }
+  return (await docker.inspectImage(info.id)) ? undefined : info;
 }
 
 /**

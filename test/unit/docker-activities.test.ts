@@ -122,6 +122,80 @@ describe('docker activities', () => {
     expect(docker.images.get(ID)?.repoTags).toEqual([`snapkeeper/held:${'a'.repeat(64)}`]);
   });
 
+  it('retire removes an image only snapkeeper names with the untag of its last reference', async () => {
+    docker.addImage(ID, ['snap/p1:w1'], managedLabels('p1', 'w1'), 'sha256:base');
+    docker.addImage('sha256:base', ['base:latest'], {});
+    const input = { ...owner, image: 'snap/p1:w1', imageId: ID, references: ['snap/p1:w1'] };
+    expect(await acts.retireSnapshotImage(input)).toEqual({
+      step: 'remove',
+      result: { outcome: 'removed', holders: [] },
+    });
+    // Never by id, no container or image listing: inspect, untag, confirm, then the parent walk.
+    expect(docker.calls).toEqual([
+      'inspect snap/p1:w1',
+      'remove snap/p1:w1',
+      `inspect ${ID}`,
+      'inspect sha256:base',
+    ]);
+    expect(docker.images.has('sha256:base')).toBe(true);
+  });
+
+  it('retire untags the held tag last when an earlier attempt left one', async () => {
+    docker.addImage(ID, ['snap/p1:w1', `snapkeeper/held:${'a'.repeat(64)}`], managedLabels('p1', 'w1'));
+    const input = { ...owner, image: 'snap/p1:w1', imageId: ID, references: ['snap/p1:w1'] };
+    expect((await acts.retireSnapshotImage(input)).step).toBe('remove');
+    expect(docker.calls.filter((c) => c.startsWith('remove'))).toEqual([
+      'remove snap/p1:w1',
+      `remove snapkeeper/held:${'a'.repeat(64)}`,
+    ]);
+    expect(docker.images.size).toBe(0);
+  });
+
+  it('retire keeps an image another reference names, through the step-wise path', async () => {
+    docker.addImage(ID, ['snap/p1:w1', 'someone/else:v1'], managedLabels('p1', 'w1'));
+    const input = { ...owner, image: 'snap/p1:w1', imageId: ID, references: ['snap/p1:w1'] };
+    expect(await acts.retireSnapshotImage(input)).toEqual({
+      step: 'remove',
+      result: { outcome: 'kept', holders: ['someone/else:v1'] },
+    });
+    expect(docker.images.get(ID)?.repoTags).toContain('someone/else:v1');
+    expect(docker.images.get(ID)?.repoTags).not.toContain('snap/p1:w1');
+  });
+
+  it('retire of a parent of a newer snapshot reports held-by-children after the untag', async () => {
+    const CHILD = 'sha256:' + 'c'.repeat(64);
+    docker.addImage(ID, ['snap/p1:w1'], managedLabels('p1', 'w1'));
+    docker.addImage(CHILD, ['snap/p1:w1-next'], managedLabels('p1', 'w1'), ID);
+    const input = { ...owner, image: 'snap/p1:w1', imageId: ID, references: ['snap/p1:w1'] };
+    expect(await acts.retireSnapshotImage(input)).toEqual({
+      step: 'remove',
+      result: { outcome: 'held-by-children', holders: [CHILD] },
+    });
+    expect(docker.images.has(ID)).toBe(true);
+    expect(docker.images.get(CHILD)?.repoTags).toEqual(['snap/p1:w1-next']);
+  });
+
+  it('retire refuses an image of another work item under the registered tag, and leaves it', async () => {
+    docker.addImage(ID, ['snap/p1:w1'], managedLabels('p1', 'other'));
+    const input = { ...owner, image: 'snap/p1:w1', imageId: ID, references: ['snap/p1:w1'] };
+    await expect(acts.retireSnapshotImage(input)).rejects.toMatchObject({
+      type: 'UnmanagedImage',
+      nonRetryable: true,
+    });
+    expect(docker.images.get(ID)?.repoTags).toEqual(['snap/p1:w1']);
+    expect(docker.calls.some((c) => c.startsWith('remove'))).toBe(false);
+  });
+
+  it('retire leaves a tag that now names a newer image alone and removes the registered id', async () => {
+    const NEWER = 'sha256:' + 'b'.repeat(64);
+    docker.addImage(ID, [`snapkeeper/held:${'a'.repeat(64)}`], managedLabels('p1', 'w1'));
+    docker.addImage(NEWER, ['snap/p1:w1'], managedLabels('p1', 'w1'));
+    const input = { ...owner, image: 'snap/p1:w1', imageId: ID, references: ['snap/p1:w1'] };
+    expect((await acts.retireSnapshotImage(input)).step).toBe('remove');
+    expect(docker.images.has(ID)).toBe(false);
+    expect(docker.images.get(NEWER)?.repoTags).toEqual(['snap/p1:w1']);
+  });
+
   it('inspect reports budget headroom only when the host says so', async () => {
     docker.addImage(ID, ['snap/p1:w1'], managedLabels('p1', 'w1'));
     expect((await acts.inspectSnapshotImage({ ...owner, image: 'snap/p1:w1' })).budgetHeadroom).toBe(false);
