@@ -294,7 +294,10 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
  * meanwhile, an image that stays) returns undefined, and the step-wise activities, each idempotent,
  * take it from whatever state this left. Answers the removed image, or undefined.
  */
-async function retireAtOnce(docker: DockerPort, input: InvalidateSnapshotInput): Promise<ImageInfo | undefined> {
+async function retireAtOnce(
+  docker: DockerPort,
+  input: InvalidateSnapshotInput,
+): Promise<ImageInfo | undefined> {
   const kind = referenceKind(input.image);
   if (kind === 'id' || kind === 'digest' || input.image === input.imageId) return undefined;
   const tag = canonicalTag(input.image);

@@ -87,6 +87,9 @@ describe("B1's timeline of a merge, from milestones on one clock", () => {
       signalName: 'merged',
       activityName: 'retireSnapshotImage',
     });
-    expect(legs.map((l) => l.step)).toEqual(['webhook sent → 202 answer', 'webhook sent → image `delete` event']);
+    expect(legs.map((l) => l.step)).toEqual([
+      'webhook sent → 202 answer',
+      'webhook sent → image `delete` event',
+    ]);
   });
 });
