@@ -4,10 +4,13 @@ import { mapLimit } from '../src/service/map-limit.js';
 import type { BenchContext } from './bench-context.js';
 import { sizeOf } from './bench-context.js';
 import { commitImages } from './bench-images.js';
+import { expiryTimeline } from './merge-timeline.js';
+import { snapshotWorkflowId } from '../src/contract/names.js';
 import type { BenchResult } from './result-types.js';
 import { summarize, wallMs } from './stats.js';
 
-const CONCURRENCY = 16;
+// Few in flight: a burst of registrations makes their latency, and so their expiry, hard to predict.
+const CONCURRENCY = 4;
 /** Registrations measured first, to choose an expiry that every registration beats. */
 const PROBE = 16;
 /** Every expiry is aimed into this window at the start of the target second. */
@@ -94,6 +97,22 @@ export async function runB2(ctx: BenchContext): Promise<BenchResult> {
     }),
   );
   const s = summarize(gone);
+  // Up to 200 expiries, evenly spread: reading histories is not free.
+  const every = Math.max(1, Math.ceil(counted.length / 200));
+  const timeline = await expiryTimeline(
+    ctx.stack.client,
+    counted
+      .filter((_, k) => k % every === 0)
+      .map((i) => {
+        const img = images[i]!;
+        return {
+          workflowId: snapshotWorkflowId(img.projectId, img.workItemId),
+          expiresMs: expiresAt.get(img.imageId) ?? Number.NaN,
+          goneMs: ctx.events.wasDeleted(img.imageId)?.engineMs ?? Number.NaN,
+        };
+      }),
+    { activityName: 'retireSnapshotImage' },
+  );
   return {
     id: 'B2',
     title: 'TTL expiry → image gone',
@@ -113,6 +132,7 @@ export async function runB2(ctx: BenchContext): Promise<BenchResult> {
         met: s.p99 < 1000,
       },
     ],
+    timeline,
     notes: [
       'Expiry: the expiresAt the registration answered; each whole-second TTL was chosen from the registration delay the previous registrations showed, and the request held back until it would land in the first 300 ms of the target second. Gone: the engine timestamp of the image `delete` event.',
       'No baseline: the floor is a raw `docker rmi` (B1).',

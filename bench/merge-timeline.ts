@@ -21,6 +21,9 @@ export interface MergeSample {
   goneMs: number;
 }
 
+/** What starts the reaction: a named signal, or the first timer that fires (a TTL). */
+export type Trigger = { signal: string } | 'timer';
+
 export interface TimelineStep {
   step: string;
   medianMs: number;
@@ -34,11 +37,12 @@ function ms(event: HistoryEvent | undefined): number {
 }
 
 /** The milestones of one merged workflow's history, NaN where a milestone is missing. */
-export function milestonesOf(events: readonly HistoryEvent[], signalName: string, activityName: string) {
-  const signalAt = events.findIndex(
-    (e) =>
-      e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED &&
-      e.workflowExecutionSignaledEventAttributes?.signalName === signalName,
+export function milestonesOf(events: readonly HistoryEvent[], trigger: Trigger, activityName: string) {
+  const signalAt = events.findIndex((e) =>
+    trigger === 'timer'
+      ? e.eventType === EventType.EVENT_TYPE_TIMER_FIRED
+      : e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED &&
+        e.workflowExecutionSignaledEventAttributes?.signalName === trigger.signal,
   );
   const after = signalAt < 0 ? [] : events.slice(signalAt);
   const first = (type: number) => after.find((e) => e.eventType === type);
@@ -72,31 +76,69 @@ export async function mergeTimeline(
   samples: readonly MergeSample[],
   options: { signalName: string; activityName: string },
 ): Promise<TimelineStep[]> {
-  const legs = new Map<string, number[]>();
-  const add = (step: string, value: number) => {
-    if (!Number.isFinite(value)) return;
-    if (!legs.has(step)) legs.set(step, []);
-    legs.get(step)!.push(value);
-  };
+  const legs = new Legs();
   for (const s of samples) {
     const history = await client.workflow.getHandle(s.workflowId).fetchHistory();
-    const m = milestonesOf(history.events ?? [], options.signalName, options.activityName);
-    add('webhook sent → first merge signal in the history (API: lookup + signal)', m.signalled - s.sentMs);
-    add('webhook sent → 202 answer', s.answeredMs - s.sentMs);
-    add('signal → workflow task started (task queue wait)', m.taskStarted - m.signalled);
-    add('workflow task started → completed (worker)', m.taskCompleted - m.taskStarted);
-    add('workflow task completed → activity started (host queue wait)', m.activityStarted - m.taskCompleted);
-    add('activity started → image `delete` event (engine calls)', s.goneMs - m.activityStarted);
-    add('image `delete` event → activity completed', m.activityCompleted - s.goneMs);
-    add('webhook sent → image `delete` event', s.goneMs - s.sentMs);
+    const m = milestonesOf(history.events ?? [], { signal: options.signalName }, options.activityName);
+    legs.add(
+      'webhook sent → first merge signal in the history (API: lookup + signal)',
+      m.signalled - s.sentMs,
+    );
+    legs.add('webhook sent → 202 answer', s.answeredMs - s.sentMs);
+    addWorkflowLegs(legs, m, s.goneMs, 'signal');
+    legs.add('webhook sent → image `delete` event', s.goneMs - s.sentMs);
   }
-  return [...legs.entries()].map(([step, values]) => {
-    const sum = summarize(values);
-    return {
-      step,
-      medianMs: Number(sum.median.toFixed(1)),
-      p99Ms: Number(sum.p99.toFixed(1)),
-      n: sum.n,
-    };
-  });
+  return legs.summary();
+}
+
+export interface ExpirySample {
+  workflowId: string;
+  /** The expiresAt the registration answered. */
+  expiresMs: number;
+  goneMs: number;
+}
+
+/** The same legs for TTL expiries, from the expiresAt the registration answered. */
+export async function expiryTimeline(
+  client: Client,
+  samples: readonly ExpirySample[],
+  options: { activityName: string },
+): Promise<TimelineStep[]> {
+  const legs = new Legs();
+  for (const s of samples) {
+    const history = await client.workflow.getHandle(s.workflowId).fetchHistory();
+    const m = milestonesOf(history.events ?? [], 'timer', options.activityName);
+    legs.add('expiresAt → TTL timer fired (server)', m.signalled - s.expiresMs);
+    addWorkflowLegs(legs, m, s.goneMs, 'timer fired');
+    legs.add('expiresAt → image `delete` event', s.goneMs - s.expiresMs);
+  }
+  return legs.summary();
+}
+
+function addWorkflowLegs(legs: Legs, m: ReturnType<typeof milestonesOf>, goneMs: number, from: string): void {
+  legs.add(`${from} → workflow task started (task queue wait)`, m.taskStarted - m.signalled);
+  legs.add('workflow task started → completed (worker)', m.taskCompleted - m.taskStarted);
+  legs.add(
+    'workflow task completed → activity started (host queue wait)',
+    m.activityStarted - m.taskCompleted,
+  );
+  legs.add('activity started → image `delete` event (engine calls)', goneMs - m.activityStarted);
+  legs.add('image `delete` event → activity completed', m.activityCompleted - goneMs);
+}
+
+class Legs {
+  private readonly legs = new Map<string, number[]>();
+
+  add(step: string, value: number): void {
+    if (!Number.isFinite(value)) return;
+    if (!this.legs.has(step)) this.legs.set(step, []);
+    this.legs.get(step)!.push(value);
+  }
+
+  summary(): TimelineStep[] {
+    return [...this.legs.entries()].map(([step, values]) => {
+      const sum = summarize(values);
+      return { step, medianMs: Number(sum.median.toFixed(1)), p99Ms: Number(sum.p99.toFixed(1)), n: sum.n };
+    });
+  }
 }
