@@ -204,6 +204,7 @@ export function createSnapshotService({
 
   async function handOffPullRequestClosed(
     input: Omit<PullRequestClosedInput, 'options'>,
+    handOff: { startDelayMs?: number } = {},
   ): Promise<{ workflowId: string }> {
     const pr = input.pullRequest;
     const workflowId =
@@ -212,7 +213,7 @@ export function createSnapshotService({
         : closedPullRequestWorkflowId(pr, input.deliveryId);
     const inFlight = handOffsInFlight.get(workflowId);
     if (inFlight) return inFlight;
-    const started = startPullRequestWorkflow(workflowId, input).finally(() =>
+    const started = startPullRequestWorkflow(workflowId, input, handOff.startDelayMs ?? 0).finally(() =>
       handOffsInFlight.delete(workflowId),
     );
     handOffsInFlight.set(workflowId, started);
@@ -222,6 +223,7 @@ export function createSnapshotService({
   async function startPullRequestWorkflow(
     workflowId: string,
     input: Omit<PullRequestClosedInput, 'options'>,
+    startDelayMs: number,
   ): Promise<{ workflowId: string }> {
     const pr = input.pullRequest;
     try {
@@ -230,6 +232,8 @@ export function createSnapshotService({
         taskQueue: WORKFLOW_TASK_QUEUE,
         args: [{ ...input, ...(pullRequestWorkflowOptions ? { options: pullRequestWorkflowOptions } : {}) }],
         workflowIdConflictPolicy: 'USE_EXISTING',
+        // Recorded now, run later: the execution exists (and is durable) once the start returns.
+        ...(startDelayMs > 0 ? { startDelay: startDelayMs } : {}),
         // A completed one is the record that the pull request merged; only a failed one is redone.
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         staticSummary: `Pull request ${pr.repository}#${pr.number} ${input.kind === 'merged' ? 'merged' : 'closed without merge'}`,

@@ -68,6 +68,8 @@ export interface ServiceCalls {
   invalidateScopes: Array<Omit<InvalidateSignal, 'reason'>>;
   invalidateImage: Array<[string, string, InvalidateRequest]>;
   handOff: Array<Omit<PullRequestClosedInput, 'options'>>;
+  /** The start delay each hand-off asked for (0: none). */
+  handOffDelays: number[];
   merged: Array<[string, string, MergedSignal]>;
   link: Array<[string, string, PullRequestRef]>;
 }
@@ -81,6 +83,7 @@ export class FakeService implements ApiSnapshotService {
     invalidateScopes: [],
     invalidateImage: [],
     handOff: [],
+    handOffDelays: [],
     merged: [],
     link: [],
   };
@@ -170,8 +173,10 @@ export class FakeService implements ApiSnapshotService {
 
   handOffPullRequestClosed = async (
     input: Omit<PullRequestClosedInput, 'options'>,
+    handOff: { startDelayMs?: number } = {},
   ): Promise<{ workflowId: string }> => {
     this.calls.handOff.push(input);
+    this.calls.handOffDelays.push(handOff.startDelayMs ?? 0);
     if (this.handOffFailWith) throw this.handOffFailWith;
     return { workflowId: mergedPullRequestWorkflowId(input.pullRequest) };
   };

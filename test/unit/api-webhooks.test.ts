@@ -7,6 +7,7 @@ import type { Delivery } from './api-github-payloads.js';
 import { delivery, otherEvent, pullRequestEvent, signature } from './api-github-payloads.js';
 import { Readable } from 'node:stream';
 import { mergedAtBound } from '../../src/api/webhooks/parse-pull-request-event.js';
+import { DURABLE_FOLLOW_UP_DELAY_MS } from '../../src/api/webhooks/dispatch-pull-request.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -532,6 +533,19 @@ describe('failures', () => {
     expect(res.json()).not.toHaveProperty('workItems');
     expect(h.service.calls.handOff).toHaveLength(1);
     expect(h.service.calls.merged).toHaveLength(0);
+    // The workflow is the only pass: it looks at once.
+    expect(h.service.calls.handOffDelays).toEqual([0]);
+  });
+
+  it('beside the fast pass the durable workflow is recorded at once and looks a moment later', async () => {
+    h = buildApp();
+    linked(35, ['p1', 'w1']);
+    const res = await post(merged(35, 'x'));
+    expect(res.statusCode).toBe(202);
+    expect(res.json().workItems).toEqual([
+      { projectId: 'p1', workItemId: 'w1', match: 'link', signalled: true },
+    ]);
+    expect(h.service.calls.handOffDelays).toEqual([DURABLE_FOLLOW_UP_DELAY_MS]);
   });
 
   it('metrics count deliveries by event and outcome', async () => {

@@ -16,6 +16,13 @@ import type { PullRequestEvent } from './parse-pull-request-event.js';
 
 export type WebhookOutcome = 'ignored' | 'merged' | 'invalidated';
 
+/**
+ * How long the durable workflow's first look waits when the fast pass runs beside it: the fast
+ * pass has usually ended the snapshots by then, and the workflow's look and signals no longer
+ * compete with the snapshot workflows' own cleanup for the worker and the server.
+ */
+export const DURABLE_FOLLOW_UP_DELAY_MS = 2_000;
+
 export interface WebhookResult {
   event: string;
   deliveryId: string;
@@ -97,7 +104,10 @@ async function onPullRequestClosed(
   try {
     const { workflowId } = await client.connection
       .withDeadline(Date.now() + HTTP_LIMITS.webhookHandOffMs, () =>
-        service.handOffPullRequestClosed(request),
+        service.handOffPullRequestClosed(
+          request,
+          deps.fastPass ? { startDelayMs: DURABLE_FOLLOW_UP_DELAY_MS } : {},
+        ),
       )
       .catch((err: unknown) => {
         // Not handed off means not promised: a non-2xx makes GitHub record the delivery as failed.
