@@ -10,11 +10,11 @@ import type { BenchResult } from './result-types.js';
 import { summarize, wallMs } from './stats.js';
 
 // Few in flight: a burst of registrations makes their latency, and so their expiry, hard to predict.
-const CONCURRENCY = 4;
+const CONCURRENCY = 6;
 /** Registrations measured first, to choose an expiry that every registration beats. */
 const PROBE = 16;
 /** Every expiry is aimed into this window at the start of the target second. */
-const WINDOW_MS = 300;
+const WINDOW_MS = 400;
 /** Recent registrations whose delay (request sent → the workflow's own clock) predicts the next. */
 const DELAY_SAMPLE = 16;
 
@@ -74,7 +74,7 @@ export async function runB2(ctx: BenchContext): Promise<BenchResult> {
   const perSecond = PROBE / ((wallMs() - probeStart) / 1000);
   const remaining = n - PROBE;
   // Waiting for the window costs some of the rate; the target leaves room for it.
-  target = Date.now() + Math.ceil((remaining / perSecond) * 2 + 15) * 1000;
+  target = Date.now() + Math.ceil((remaining / perSecond) * 2.5 + 15) * 1000;
   ctx.progress(
     `B2: ${remaining} registrations at ~${perSecond.toFixed(1)}/s, all expiring around ${new Date(target).toISOString()}`,
   );
@@ -134,7 +134,7 @@ export async function runB2(ctx: BenchContext): Promise<BenchResult> {
     ],
     timeline,
     notes: [
-      'Expiry: the expiresAt the registration answered; each whole-second TTL was chosen from the registration delay the previous registrations showed, and the request held back until it would land in the first 300 ms of the target second. Gone: the engine timestamp of the image `delete` event.',
+      'Expiry: the expiresAt the registration answered; each whole-second TTL was chosen from the registration delay the previous registrations showed, and the request held back until it would land in the first 400 ms of the target second. Gone: the engine timestamp of the image `delete` event.',
       'No baseline: the floor is a raw `docker rmi` (B1).',
     ],
   };
