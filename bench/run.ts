@@ -2,7 +2,7 @@
 // snapkeeper's benchmarks B1–B6 (docs/benchmarks.md), each figure beside a fair baseline measured in
 // the same run, against a private Docker engine and a Temporal server this script starts itself.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { repoPath } from '../scripts/lib/repo-root.js';
@@ -38,6 +38,8 @@ async function main(): Promise<void> {
   const progress = (message: string) =>
     console.log(`[${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)}s] ${message}`);
   const dir = await mkdtemp(join(tmpdir(), 'snapkeeper-bench-'));
+  // PostgreSQL of the cluster runs as its own user and must reach its data directory in here.
+  if (options.temporal === 'cluster') await chmod(dir, 0o711);
   progress(`starting a private Docker engine and the Temporal ${options.temporal} server in ${dir}`);
   const environment = await startBenchEnvironment(dir, options.temporal);
   const docker = createDockerode(environment.dockerHost);
