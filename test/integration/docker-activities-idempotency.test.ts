@@ -63,6 +63,37 @@ describe('docker activities on a real engine', () => {
     expect(await imageExists(docker, img.imageId)).toBe(false);
   });
 
+  it('retireSnapshotImage twice: the untag of the last reference removes the image, then nothing is left', async () => {
+    const ids = uniqueIds('idem-retire');
+    const img = await makeSnapshotImage(docker, { ...ids, labels: 'managed' });
+    const input = { ...ids, image: img.image, imageId: img.imageId, references: [img.image] };
+    expect(await acts.retireSnapshotImage(input)).toEqual({
+      step: 'remove',
+      result: { outcome: 'removed', holders: [] },
+    });
+    expect(await imageExists(docker, img.imageId)).toBe(false);
+    expect(await acts.retireSnapshotImage(input)).toEqual({
+      step: 'remove',
+      result: { outcome: 'already-gone', holders: [] },
+    });
+  });
+
+  it('retireSnapshotImage of an image a container uses: the reuse reference goes, the image stays in-use', async () => {
+    const ids = uniqueIds('idem-retire-inuse');
+    const img = await makeSnapshotImage(docker, { ...ids, labels: 'managed' });
+    const container = await runContainerFrom(docker, img.image);
+    const input = { ...ids, image: img.image, imageId: img.imageId, references: [img.image] };
+    expect(await acts.retireSnapshotImage(input)).toEqual({
+      step: 'remove',
+      result: { outcome: 'in-use', holders: [container.id] },
+    });
+    expect(await imageExists(docker, img.image)).toBe(false);
+    expect(await imageExists(docker, img.imageId)).toBe(true);
+    await container.stop();
+    expect((await acts.retireSnapshotImage(input)).step).toBe('remove');
+    expect(await imageExists(docker, img.imageId)).toBe(false);
+  });
+
   it('an unmanaged image is refused by every activity and survives', async () => {
     const { canaryImage, canaryImageId } = testEnv();
     const ids = uniqueIds('idem-canary');
