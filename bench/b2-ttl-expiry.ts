@@ -20,6 +20,18 @@ const DELAY_SAMPLE = 16;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The whole-second TTL that lands an expiry `untilTargetMs` from the registration's own clock in the
+ * first `windowMs` of the target second, or how long to wait until one does. Too late for a TTL of
+ * one second or more: a TTL of 1 at once (the run then counts it as expired before all registered).
+ */
+export function aimTtl(untilTargetMs: number, windowMs: number): { ttlSeconds: number; waitMs: number } {
+  if (untilTargetMs < 1000) return { ttlSeconds: 1, waitMs: 0 };
+  const ttlSeconds = Math.ceil(untilTargetMs / 1000);
+  const offset = ttlSeconds * 1000 - untilTargetMs;
+  return { ttlSeconds, waitMs: offset < windowMs ? 0 : 1000 - offset };
+}
+
 export async function runB2(ctx: BenchContext): Promise<BenchResult> {
   const n = sizeOf(ctx, 'B2', 100, 1000);
   const projectId = `b2-${ctx.run}`;
@@ -45,11 +57,10 @@ export async function runB2(ctx: BenchContext): Promise<BenchResult> {
     let ttlSeconds = 3600;
     if (target !== 0) {
       for (;;) {
-        const untilTarget = target - (Date.now() + predictedDelay());
-        ttlSeconds = Math.max(1, Math.ceil(untilTarget / 1000));
-        const offset = ttlSeconds * 1000 - untilTarget;
-        if (offset < WINDOW_MS) break;
-        await sleep(1000 - offset);
+        const aim = aimTtl(target - (Date.now() + predictedDelay()), WINDOW_MS);
+        ttlSeconds = aim.ttlSeconds;
+        if (aim.waitMs === 0) break;
+        await sleep(aim.waitMs);
       }
     }
     const sent = Date.now();
