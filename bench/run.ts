@@ -46,6 +46,18 @@ async function main(): Promise<void> {
   const results: BenchResult[] = [];
   const failures: BenchFailure[] = [];
   let meta: Record<string, unknown> = {};
+  const out =
+    options.out ??
+    repoPath(
+      'bench',
+      'results',
+      `${started.toISOString().slice(0, 16).replace(':', '')}-${options.temporal}-${options.size}.json`,
+    );
+  // Written after every benchmark too: a run stopped in a later one keeps the figures before it.
+  const save = async () => {
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, `${JSON.stringify({ meta, results, failures }, null, 2)}\n`);
+  };
   try {
     const events = await watchImageEvents(docker);
     const stack = await startSnapkeeperStack(environment, { hostId: 'bench' });
@@ -83,6 +95,7 @@ async function main(): Promise<void> {
           failures.push({ id, error });
           progress(`${id}: FAILED: ${error}`);
         }
+        await save();
       }
     } finally {
       events.close();
@@ -93,15 +106,7 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 
-  const out =
-    options.out ??
-    repoPath(
-      'bench',
-      'results',
-      `${started.toISOString().slice(0, 16).replace(':', '')}-${options.temporal}-${options.size}.json`,
-    );
-  await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, `${JSON.stringify({ meta, results, failures }, null, 2)}\n`);
+  await save();
   console.log(`\n## snapkeeper bench (${options.size}, Temporal ${options.temporal}) — ${command}\n`);
   console.log(markdownTable(results, failures));
   console.log(`\n${notesOf(results)}\n\nJSON: ${out}`);
