@@ -68,6 +68,12 @@ export interface DrainTarget {
   client: Client;
 }
 
+/** What the audit reads: each host's engine and the images it must find untouched, and Temporal. */
+export interface AuditTarget {
+  hosts: ReadonlyArray<Pick<ChaosHost, 'id' | 'docker' | 'baseImageId' | 'canaryImageId'>>;
+  client: Client;
+}
+
 const inRun = (ledger: Ledger, workflowId: string): boolean =>
   parseSnapshotWorkflowId(workflowId)?.projectId.startsWith(ledger.projectPrefix) ?? false;
 
@@ -197,7 +203,7 @@ async function ancestors(host: Pick<ChaosHost, 'docker'>, of: Iterable<string>):
 }
 
 export async function audit(
-  system: ChaosSystem,
+  system: AuditTarget,
   ledger: Ledger,
   reconcile: ReconcileResult,
 ): Promise<{ violations: string[]; facts: AuditFacts }> {
