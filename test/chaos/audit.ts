@@ -140,10 +140,16 @@ export async function settle(system: ChaosSystem, ledger: Ledger, deadlineMs: nu
   const hostOf = (id: string) => system.hosts.find((h) => h.id === id);
   while (Date.now() - started < deadlineMs) {
     let pending = 0;
+    const parents = new Map<string, Set<string>>();
     for (const r of ledger.registrations) {
       if (!r.acknowledged || r.expect !== 'gone' || r.foreignTag) continue;
       const host = hostOf(r.host);
-      if (host && (await resolveImage(host.docker, r.imageId).catch(() => 'unknown'))) pending++;
+      if (!host || !(await resolveImage(host.docker, r.imageId).catch(() => 'unknown'))) continue;
+      // A parent stays while a child needs its layers (a child someone else keeps may never go);
+      // the child, if it is leaving, is counted on its own.
+      let ofHost = parents.get(host.id);
+      if (!ofHost) parents.set(host.id, (ofHost = await parentIds(host).catch(() => new Set<string>())));
+      if (!ofHost.has(r.imageId)) pending++;
     }
     if (pending === 0) pending = await stillRemoving(system.client, ledger);
     if (pending === 0) break;
@@ -185,6 +191,13 @@ export async function reconcileOnce(system: ChaosSystem, ledger: Ledger): Promis
     args: [{ hosts: system.hosts.map((h) => h.id), orphanGraceSeconds: ORPHAN_GRACE_SECONDS, dryRun: false }],
     workflowExecutionTimeout: '10 minutes',
   });
+}
+
+/** Ids of the images on the engine that some other image names as its parent. */
+async function parentIds(host: Pick<ChaosHost, 'docker'>): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const i of await host.docker.listImages({ all: true })) if (i.ParentId) ids.add(i.ParentId);
+  return ids;
 }
 
 /** Image ids whose layers a kept or owned image needs: their parents cannot go before them. */
