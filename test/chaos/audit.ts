@@ -148,7 +148,11 @@ export async function settle(system: ChaosSystem, ledger: Ledger, deadlineMs: nu
       // A parent stays while a child needs its layers (a child someone else keeps may never go);
       // the child, if it is leaving, is counted on its own.
       let ofHost = parents.get(host.id);
-      if (!ofHost) parents.set(host.id, (ofHost = await parentIds(host).catch(() => new Set<string>())));
+      if (!ofHost)
+        parents.set(
+          host.id,
+          (ofHost = new Set((await parentMap(host).catch(() => new Map<string, string>())).values())),
+        );
       if (!ofHost.has(r.imageId)) pending++;
     }
     if (pending === 0) pending = await stillRemoving(system.client, ledger);
@@ -193,17 +197,16 @@ export async function reconcileOnce(system: ChaosSystem, ledger: Ledger): Promis
   });
 }
 
-/** Ids of the images on the engine that some other image names as its parent. */
-async function parentIds(host: Pick<ChaosHost, 'docker'>): Promise<Set<string>> {
-  const ids = new Set<string>();
-  for (const i of await host.docker.listImages({ all: true })) if (i.ParentId) ids.add(i.ParentId);
-  return ids;
+/** Each image's parent, for the images that have one. */
+async function parentMap(host: Pick<ChaosHost, 'docker'>): Promise<Map<string, string>> {
+  const parent = new Map<string, string>();
+  for (const i of await host.docker.listImages({ all: true })) if (i.ParentId) parent.set(i.Id, i.ParentId);
+  return parent;
 }
 
 /** Image ids whose layers a kept or owned image needs: their parents cannot go before them. */
 async function ancestors(host: Pick<ChaosHost, 'docker'>, of: Iterable<string>): Promise<Set<string>> {
-  const parent = new Map<string, string>();
-  for (const i of await host.docker.listImages({ all: true })) if (i.ParentId) parent.set(i.Id, i.ParentId);
+  const parent = await parentMap(host);
   const out = new Set<string>();
   for (const start of of) {
     let p = parent.get(start);
