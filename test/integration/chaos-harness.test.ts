@@ -25,6 +25,7 @@ import { createLedger } from '../chaos/ledger.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { startInProcessWorker } from '../support/in-process-worker.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
+import { stepTimeline } from '../support/step-timeline.js';
 import { newDocker, testEnv, uniqueIds } from '../support/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -49,14 +50,30 @@ afterAll(async () => {
 
 describe('chaos harness', () => {
   it('waits for a cancelled snapshot workflow to close after its image has left the disk', async () => {
+    // Every wait below is bounded well inside the test's timeout, so a slow step fails with the
+    // time each step took (the drain's own verdict included) rather than with a bare timeout.
+    const { step } = stepTimeline(240_000);
     const ids = uniqueIds('drain');
-    worker = await startInProcessWorker({ hostId: HOST });
-    const img = await makeSnapshotImage(docker, ids);
-    await worker.service.register({ ...ids, image: img.image, host: HOST });
-    await worker.stop();
+    const handle = client.workflow.getHandle(snapshotWorkflowId(ids.projectId, ids.workItemId));
+    const first = await step('start worker', () => startInProcessWorker({ hostId: HOST }));
+    worker = first;
+    const img = await step('commit image', () => makeSnapshotImage(docker, ids));
+    await step('register', () => first.service.register({ ...ids, image: img.image, host: HOST }));
+    // Stopped with no task in hand: a workflow task held by the stopping worker would delay the
+    // cancellation below by its 10 s timeout.
+    await step('settle', () =>
+      waitFor(
+        async () => {
+          const d = await handle.describe();
+          return !d.raw.pendingWorkflowTask && (d.raw.pendingActivities ?? []).length === 0;
+        },
+        { timeoutMs: 30_000, message: 'the registered workflow did not settle' },
+      ),
+    );
+    await step('stop worker', () => first.stop());
     worker = undefined;
     // Gone from the disk, as in the moment after the cleanup's last activity.
-    await docker.getImage(img.imageId).remove({ force: true });
+    await step('remove image', () => docker.getImage(img.imageId).remove({ force: true }));
 
     const ledger = createLedger(ids.projectId);
     ledger.registrations.push({
@@ -70,19 +87,20 @@ describe('chaos harness', () => {
       answers: ['201 created'],
       expect: 'gone',
     });
-    const handle = client.workflow.getHandle(snapshotWorkflowId(ids.projectId, ids.workItemId));
-    const drained = drain({ hosts: [{ id: HOST, docker }], client }, ledger, 150_000);
-    await waitFor(
-      async () => {
-        const history = await handle.fetchHistory();
-        return history.events?.some((e) => e.workflowExecutionCancelRequestedEventAttributes);
-      },
-      { timeoutMs: 60_000, message: 'the drain did not cancel the workflow' },
+    const drained = drain({ hosts: [{ id: HOST, docker }], client }, ledger, 120_000);
+    await step('cancel', () =>
+      waitFor(
+        async () => {
+          const history = await handle.fetchHistory();
+          return history.events?.some((e) => e.workflowExecutionCancelRequestedEventAttributes);
+        },
+        { timeoutMs: 60_000, message: 'the drain did not cancel the workflow' },
+      ),
     );
     // The workflow can close only once its host's worker is back to run the (idempotent) cleanup.
-    worker = await startInProcessWorker({ hostId: HOST });
+    worker = await step('restart worker', () => startInProcessWorker({ hostId: HOST }));
 
-    expect(await drained).toEqual([]);
+    expect(await step('drain', () => drained)).toEqual([]);
     expect((await handle.describe()).status.name).toBe('CANCELLED');
     expect(await imageExists(docker, img.imageId)).toBe(false);
   }, 300_000);
