@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import { DockerError } from '../docker/docker-port.js';
@@ -12,6 +11,7 @@ import {
 } from '../docker/release-image.js';
 import type { Logger } from '../logging/logger.js';
 import type { BudgetHeadroom } from './budget-headroom.js';
+import { heartbeating } from './heartbeat.js';
 import { ErrorType } from '../contract/errors.js';
 import {
   attributeReferences,
@@ -259,7 +259,10 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
       return result;
     },
   };
-  return {
+  // Heartbeating while they run: the cleanup profile gives them a heartbeat timeout, so an attempt
+  // whose worker died, or that never reached a worker's code, is retried in seconds rather than
+  // after its 2-minute start-to-close timeout.
+  return heartbeating({
     ...activities,
     /**
      * The common case of cleanup in one hop: an image only snapkeeper names goes with the untag of
@@ -277,12 +280,11 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
       }
       const invalidated = await activities.invalidateSnapshot(input);
       if (typeof invalidated !== 'string') return { step: 'invalidate', blocked: invalidated };
-      heartbeatIfAsked();
       const { projectId, workItemId, imageId, references } = input;
       const removal = { projectId, workItemId, imageId, ...(references ? { references } : {}) };
       return { step: 'remove', result: await activities.removeSnapshotImage(removal) };
     },
-  };
+  });
 }
 
 /**
@@ -352,12 +354,4 @@ async function removeRetiredParents(docker: DockerPort, removed: ImageInfo, log:
 }
 
 /** Progress between the steps, for a workflow that gives the activity a heartbeat timeout. */
-function heartbeatIfAsked(): void {
-  try {
-    Context.current().heartbeat();
-  } catch {
-    // Called directly (unit tests): nobody to report to.
-  }
-}
-
 export type DockerActivities = ReturnType<typeof createDockerActivities>;

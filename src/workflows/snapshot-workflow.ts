@@ -120,9 +120,12 @@ const registrationProfile = {
 } as const;
 
 // Cleanup must eventually happen whatever is down, so it waits in the host's queue for as long as
-// it takes and retries without limit; only permanent refusals stop it.
+// it takes and retries without limit; only permanent refusals stop it. The activities heartbeat
+// while they run, so an attempt lost with its worker (or on its way to the worker's code) is
+// retried after the heartbeat timeout instead of the start-to-close timeout.
 const cleanupProfile = {
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '15 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,

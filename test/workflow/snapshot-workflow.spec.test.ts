@@ -21,6 +21,7 @@ import {
 import type { snapshotWorkflow } from '../../src/workflows/snapshot-workflow.js';
 import { waitFor } from '../support/wait-for.js';
 import { expectUpdateRefused, expectWorkflowFailed } from './support/expect-failure.js';
+import type { DockerActivityCall } from './support/fake-docker-hosts.js';
 import { imageIdOf } from './support/fake-docker-hosts.js';
 import type { SnapshotHandle } from './support/snapshot-driver.js';
 import { DAY_MS, HOUR_MS, PROJECT, SnapshotDriver, newWorkItem } from './support/snapshot-driver.js';
@@ -485,6 +486,28 @@ describe('a cleanup step its host does not answer shows the wait', () => {
     answer();
     expect((await handle.result()).last).toMatchObject({ imageId, state: 'removed', blockedBy: null });
   });
+});
+
+describe('a cleanup attempt that is lost is retried after its heartbeat timeout', () => {
+  it('starts a second attempt within seconds of the lost one, not after the 2-minute start-to-close timeout', async () => {
+    const item = workItem('lost-attempt');
+    const imageId = imageIdOf(item.image(1));
+    const release = spec.docker.loseNextInvalidation(imageId);
+    try {
+      // The test server does not skip time while an activity is out: this waits the real 15 s.
+      const { handle } = await driver.startWith(item.id, { image: item.image(1) });
+      await handle.signal(invalidateSignal, { reason: 'spec: lost attempt' });
+      expect((await handle.result()).last).toMatchObject({ imageId, state: 'removed' });
+      const attempts = spec.docker.callsFor(imageId).filter((c) => c.activity === 'invalidateSnapshot');
+      expect(attempts.map((c) => c.attempt)).toEqual([1, 2]);
+      const [first, second] = attempts as [DockerActivityCall, DockerActivityCall];
+      const gapSeconds = (second.scheduledAtMs - first.scheduledAtMs) / 1000;
+      expect(gapSeconds).toBeGreaterThanOrEqual(15);
+      expect(gapSeconds).toBeLessThan(60);
+    } finally {
+      release();
+    }
+  }, 60_000);
 });
 
 describe('a refused removal fails the workflow with the refusal', () => {

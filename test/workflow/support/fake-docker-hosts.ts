@@ -54,6 +54,7 @@ export class FakeDockerHosts {
   private readonly removeAnswers = new Map<string, RemoveAnswer[]>();
   private readonly invalidateAnswers = new Map<string, InvalidateAnswer[]>();
   private readonly held = new Map<string, Promise<void>>();
+  private readonly lost = new Map<string, Promise<void>>();
   /** References that registration refuses as not managed by the work item. */
   private readonly unmanaged = new Set<string>();
   /** What each host's budget is configured with (its Docker worker's settings); no disk figures. */
@@ -82,6 +83,17 @@ export class FakeDockerHosts {
       this.held.delete(imageId);
       release();
     };
+  }
+
+  /**
+   * The next invalidation attempt of this image is lost: it neither answers nor heartbeats until
+   * the returned function is called (its answer then comes too late to count). Later attempts
+   * answer as usual.
+   */
+  loseNextInvalidation(imageId: string): () => void {
+    let release = () => undefined as void;
+    this.lost.set(imageId, new Promise<void>((resolve) => (release = resolve)));
+    return () => release();
   }
 
   /** Registration of this reference finds an image without the work item's managed labels. */
@@ -114,6 +126,11 @@ export class FakeDockerHosts {
     };
     const invalidate = async (imageId: string): Promise<InvalidateAnswer> => {
       record('invalidateSnapshot', imageId);
+      const lost = this.lost.get(imageId);
+      if (lost) {
+        this.lost.delete(imageId);
+        await lost;
+      }
       await this.held.get(imageId);
       return this.invalidateAnswers.get(imageId)?.shift() ?? 'untagged';
     };
