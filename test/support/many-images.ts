@@ -1,19 +1,12 @@
 import type Dockerode from 'dockerode';
-import { mapLimit } from '../../src/service/map-limit.js';
-import { managedLabels } from '../../src/contract/names.js';
+import type { BenchImage } from '../../bench/bench-images.js';
+import { commitImages } from '../../bench/bench-images.js';
 import { testEnv } from './test-env.js';
 
-export interface CommittedImage {
-  projectId: string;
-  workItemId: string;
-  image: string;
-  imageId: string;
-}
-
 /**
- * Many real snapshot images, cheaply: one container runs once, then is committed `count` times with
- * the labels of a different work item each time. Each commit is a distinct image (its config, and
- * so its id, differs) sharing one small layer, as real snapshots of one job would.
+ * Many real snapshot images, cheaply (the benchmarks' way): one container runs once, then is
+ * committed `count` times with the labels of a different work item each time, from the run's base
+ * image.
  */
 export async function commitManyImages(
   docker: Dockerode,
@@ -24,32 +17,11 @@ export async function commitManyImages(
     repository: string;
     concurrency?: number;
   },
-): Promise<CommittedImage[]> {
-  const container = await docker.createContainer({
-    Image: testEnv().baseImage,
-    Cmd: ['sh', '-c', 'echo snapshot > /payload'],
-    HostConfig: { NetworkMode: 'none' },
+): Promise<BenchImage[]> {
+  return commitImages(docker, {
+    baseImage: testEnv().baseImage,
+    repository: options.repository,
+    ids: Array.from({ length: options.count }, (_, n) => options.idsOf(n)),
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
   });
-  try {
-    await container.start();
-    await container.wait();
-    return await mapLimit(
-      Array.from({ length: options.count }, (_, n) => n),
-      options.concurrency ?? 4,
-      async (n) => {
-        const ids = options.idsOf(n);
-        const tag = `n${n}`;
-        const changes = Object.entries(managedLabels(ids.projectId, ids.workItemId)).map(
-          ([k, v]) => `LABEL ${JSON.stringify(k)}=${JSON.stringify(v)}`,
-        );
-        const committed = (await container.commit({
-          _query: { container: container.id, repo: options.repository, tag, changes },
-        })) as { Id?: string };
-        if (!committed.Id) throw new Error('docker commit answered without an Id');
-        return { ...ids, image: `${options.repository}:${tag}`, imageId: committed.Id };
-      },
-    );
-  } finally {
-    await container.remove({ force: true });
-  }
 }
