@@ -43,7 +43,7 @@ export interface Ledger {
   registrations: Registration[];
   /** Containers started from snapshots, per host id, until the lifecycle removes them. */
   holders: Map<string, Set<string>>;
-  lifecycles: { n: number; kind: LifecycleKind; done: boolean; error?: string }[];
+  lifecycles: { n: number; kind: LifecycleKind; done: boolean; error?: string; seconds?: number }[];
   anomalies: string[];
   lastCommitAt: number;
   webhookDeliveries: number;

@@ -365,6 +365,7 @@ export async function runLifecycle(
   const lifecycle = new Lifecycle(ctx, prng, n, kind, host, projectFor(kind, n), `w${n}-${prng.hex(6)}`);
   const record: Ledger['lifecycles'][number] = { n, kind, done: false };
   ctx.ledger.lifecycles.push(record);
+  const started = Date.now();
   try {
     await STEPS[kind](lifecycle, prng);
     record.done = true;
@@ -373,5 +374,6 @@ export async function runLifecycle(
     ctx.log(`lifecycle ${n} (${kind}) failed: ${record.error}`);
   } finally {
     await lifecycle.release().catch(() => undefined);
+    record.seconds = Math.round((Date.now() - started) / 1000);
   }
 }

@@ -85,7 +85,13 @@ export interface ChaosReport {
   registrations: { tried: number; acknowledged: number; answers: Record<string, number> };
   disruptions: Record<string, number>;
   processes: Record<string, { starts: number; kills: number; unexpectedExits: number; failedStarts: number }>;
-  http: { byStatus: Record<string, number>; networkErrors: number; unexpected5xx: number };
+  http: {
+    byStatus: Record<string, number>;
+    networkErrors: number;
+    unexpected5xx: number;
+    /** Calls that took over 15 s to answer (retries included), slowest first. */
+    slowCalls: { seconds: number; call: string }[];
+  };
   webhooks: { deliveries: number; duplicates: number };
   holdersStarted: number;
   timings: { lifecyclesSeconds: number; settleSeconds: number };
@@ -204,6 +210,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await disruptor.stop();
     lifecyclesSeconds = (Date.now() - phaseStart) / 1000;
     log(`lifecycles done in ${lifecyclesSeconds.toFixed(0)} s; settling`);
+    // What stretched the run: its longest lifecycles, and the API calls slow to answer.
+    const longest = [...ledger.lifecycles].sort((a, b) => (b.seconds ?? 0) - (a.seconds ?? 0)).slice(0, 5);
+    log(`longest lifecycles: ${longest.map((l) => `${l.n} (${l.kind}) ${l.seconds ?? '?'} s`).join(', ')}`);
+    for (const slow of http.stats.slow.slice(0, 5)) log(`slow call (${slow.seconds} s): ${slow.call}`);
 
     const leftover = await removeAllContainers(system.hosts);
     if (leftover > 0) log(`removed ${leftover} containers left behind by lifecycles`);
@@ -264,6 +274,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       byStatus: Object.fromEntries([...http.stats.byStatus.entries()].sort(([a], [b]) => a - b)),
       networkErrors: http.stats.networkErrors,
       unexpected5xx: http.stats.unexpected.length,
+      slowCalls: [...http.stats.slow].sort((a, b) => b.seconds - a.seconds),
     },
     webhooks: { deliveries: ledger.webhookDeliveries, duplicates: ledger.duplicateDeliveries },
     holdersStarted: ledger.holdersStarted,
