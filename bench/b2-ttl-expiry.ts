@@ -1,5 +1,6 @@
 // B2: many snapshots whose TTLs run out in the same second → each image's `delete` on Docker's
-// event stream minus its own expiry time (expiresAt, as the registration answered it).
+// event stream minus its own expiry time (expiresAt, as the registration answered it). First, as its
+// baseline, the same burst of raw timer workflows (b2-timer-baseline.ts), until all its images are gone.
 import { mapLimit } from '../src/service/map-limit.js';
 import type { BenchContext } from './bench-context.js';
 import { sizeOf } from './bench-context.js';
@@ -7,6 +8,7 @@ import { commitImages } from './bench-images.js';
 import { expiryTimeline } from './merge-timeline.js';
 import { snapshotWorkflowId } from '../src/contract/names.js';
 import type { BenchResult } from './result-types.js';
+import { runTimerBaseline } from './b2-timer-baseline.js';
 import { summarize, wallMs } from './stats.js';
 
 // Few in flight: a burst of registrations makes their latency, and so their expiry, hard to predict.
@@ -35,6 +37,9 @@ export function aimTtl(untilTargetMs: number, windowMs: number): { ttlSeconds: n
 export async function runB2(ctx: BenchContext): Promise<BenchResult> {
   const n = sizeOf(ctx, 'B2', 100, 1000);
   const projectId = `b2-${ctx.run}`;
+  // The two bursts one after the other, never overlapping: the baseline's ends (every image gone)
+  // before snapkeeper's first registration.
+  const baseline = await runTimerBaseline(ctx, { n: n - PROBE, windowMs: WINDOW_MS });
   ctx.progress(`B2: committing ${n} snapshots`);
   const images = await commitImages(ctx.docker, {
     baseImage: ctx.environment.baseImage,
@@ -134,19 +139,26 @@ export async function runB2(ctx: BenchContext): Promise<BenchResult> {
       expiringInTargetSecond: inTargetSecond,
       targetSecond: new Date(target).toISOString(),
       expiredBeforeAllRegistered: late,
+      ...baseline.parameters,
     },
     rows: [
       {
         what: `TTL expiry → image \`delete\` event, ${remaining} expiring within ${(spreadMs / 1000).toFixed(1)} s`,
         measured: { kind: 'latency', label: 'expiry → gone', summary: s },
+        baseline: {
+          kind: 'latency',
+          label: 'raw timer workflow → raw remove activity',
+          summary: baseline.summary,
+        },
+        ratio: s.p99 / baseline.summary.p99,
         goal: 'p99 < 1 s',
         met: s.p99 < 1000,
       },
     ],
-    timeline,
+    timeline: [...timeline, ...baseline.timeline],
     notes: [
       'Expiry: the expiresAt the registration answered; each whole-second TTL was chosen from the registration delay the previous registrations showed, and the request held back until it would land in the first 400 ms of the target second. Gone: the engine timestamp of the image `delete` event.',
-      'No baseline: the floor is a raw `docker rmi` (B1).',
+      `Baseline, first and alone (all its images gone before snapkeeper's first registration): the same number of images, each owned by benchTimerWorkflow, a durable timer to its own instant (spread evenly over the first ${WINDOW_MS} ms of its target second) and then one activity, a raw Engine API remove by id, on a queue of its own; both queues served by a bench worker process of their own (default worker options), started with raw client.workflow.start calls, ${PROBE} warm-up workflows first. Measured from each instant to the image's \`delete\` event. Ratio: p99 over the baseline's p99.`,
     ],
   };
 }

@@ -1,0 +1,50 @@
+// The bench worker of B2's baseline, in its own process like snapkeeper's worker: benchTimerWorkflow
+// on one queue and its raw remove on another (like snapkeeper's workflow and Docker roles, which the
+// bench runs in one process too), default worker options. Started by b2-timer-baseline.ts.
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createDockerode } from '../src/docker/dockerode-adapter.js';
+import { createRawRemoveActivities } from './raw-remove-activities.js';
+import { TIMER_DOCKER_TASK_QUEUE, TIMER_TASK_QUEUE } from './workflows/ttl-timer-workflow.js';
+
+async function main(): Promise<void> {
+  const address = process.env.BENCH_TEMPORAL_ADDRESS;
+  if (!address) throw new Error('BENCH_TEMPORAL_ADDRESS is not set');
+  // Without it dockerode would fall back to the machine's default socket: never a real engine.
+  const dockerHost = process.env.DOCKER_HOST;
+  if (!dockerHost) throw new Error("DOCKER_HOST is not set (the bench engine's socket)");
+  const connection = await NativeConnection.connect({ address });
+  const workers = [
+    await Worker.create({
+      connection,
+      namespace: 'default',
+      taskQueue: TIMER_TASK_QUEUE,
+      workflowsPath: fileURLToPath(new URL('./workflows/ttl-timer-workflow.ts', import.meta.url)),
+    }),
+    await Worker.create({
+      connection,
+      namespace: 'default',
+      taskQueue: TIMER_DOCKER_TASK_QUEUE,
+      activities: createRawRemoveActivities({ docker: createDockerode(dockerHost) }),
+    }),
+  ];
+  const stop = () => {
+    for (const w of workers) w.shutdown();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  const running = Promise.all(workers.map((w) => w.run()));
+  console.log(
+    JSON.stringify({
+      msg: 'timer worker ready',
+      taskQueues: [TIMER_TASK_QUEUE, TIMER_DOCKER_TASK_QUEUE],
+    }),
+  );
+  await running;
+  await connection.close();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
