@@ -7,10 +7,13 @@ export const TIMER_TASK_QUEUE = 'bench-timer';
 /** The activity's own queue, as snapkeeper's cleanup runs on its host's queue, not the workflow's. */
 export const TIMER_DOCKER_TASK_QUEUE = 'bench-timer-docker';
 
-// snapkeeper's cleanup profile: a lost attempt costs both the same time.
+// snapkeeper's cleanup profile, so that a lost attempt costs both the same time. The remove does
+// not heartbeat (that would be a call snapkeeper's floor need not make); one call ends well within
+// the heartbeat timeout, and a retry of it finds the image gone (404), which is success.
 const { rawRemoveImage } = proxyActivities<RawRemoveActivities>({
   taskQueue: TIMER_DOCKER_TASK_QUEUE,
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '15 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
