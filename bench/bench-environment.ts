@@ -12,7 +12,7 @@ import {
   readEnvFile,
   startTemporalCluster,
 } from '../scripts/lib/temporal-cluster.js';
-import { startDevServer } from '../scripts/lib/temporal-dev-server.js';
+import { DEV_SERVER_SQLITE_PRAGMAS, startDevServer } from '../scripts/lib/temporal-dev-server.js';
 import type { TemporalKind } from './cli-options.js';
 
 export interface BenchEnvironment {
@@ -52,6 +52,9 @@ export async function startBenchEnvironment(dir: string, kind: TemporalKind): Pr
     await ensureBaseImage(engine.dockerHost, baseImage);
     if (kind === 'dev') {
       const { temporalCliPath } = await ensureTemporal();
+      const pragmas = Object.entries(DEV_SERVER_SQLITE_PRAGMAS)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ');
       const server = await startDevServer({
         cliPath: temporalCliPath,
         dbFile: join(dir, 'temporal.sqlite'),
@@ -64,7 +67,7 @@ export async function startBenchEnvironment(dir: string, kind: TemporalKind): Pr
         baseImage,
         server: {
           kind: 'dev',
-          what: 'temporal server start-dev (CLI v1.5.1, server v1.29.1), SQLite file, headless',
+          what: `temporal server start-dev (CLI v1.5.1, server v1.29.1), SQLite file (${pragmas}), headless`,
           dynamicConfig: DEV_SERVER_DYNAMIC_CONFIG,
         },
         stop: stopAll,

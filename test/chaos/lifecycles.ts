@@ -27,15 +27,35 @@ export interface LifecycleContext {
 const LONG_TTL = 3600;
 const RETRY_DEADLINE_MS = 180_000;
 
+/** A retried step slower than this is logged with its attempts: it is what stretches a lifecycle. */
+const SLOW_STEP_MS = 15_000;
+
 /** Docker calls are retried while an engine restarts (its socket is gone for a few seconds). */
-async function retrying<T>(what: string, fn: () => Promise<T>, deadlineMs = RETRY_DEADLINE_MS): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
+async function retrying<T>(
+  what: string,
+  fn: () => Promise<T>,
+  log: (line: string) => void,
+  deadlineMs = RETRY_DEADLINE_MS,
+): Promise<T> {
+  const started = Date.now();
+  const deadline = started + deadlineMs;
+  let lastError = '';
+  const slow = (attempts: number) => {
+    const ms = Date.now() - started;
+    if (ms > SLOW_STEP_MS)
+      log(`slow step (${Math.round(ms / 1000)} s, ${attempts} attempts): ${what}; last error: ${lastError}`);
+  };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await fn();
+      const value = await fn();
+      slow(attempt);
+      return value;
     } catch (err) {
-      if (Date.now() > deadline)
-        throw new Error(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+      lastError = err instanceof Error ? err.message : String(err);
+      if (Date.now() > deadline) {
+        slow(attempt);
+        throw new Error(`${what}: ${lastError}`);
+      }
       await sleep(Math.min(300 * attempt, 3_000));
     }
   }
@@ -71,13 +91,16 @@ class Lifecycle {
   }
 
   async commit(fromImage: string = BASE_IMAGE): Promise<{ image: string; imageId: string }> {
-    const committed = await retrying(`commit for ${this.workflowId}`, () =>
-      commitJobSnapshot(this.docker, {
-        fromImage,
-        projectId: this.projectId,
-        workItemId: this.workItemId,
-        marker: this.prng.hex(8),
-      }),
+    const committed = await retrying(
+      `commit for ${this.workflowId}`,
+      () =>
+        commitJobSnapshot(this.docker, {
+          fromImage,
+          projectId: this.projectId,
+          workItemId: this.workItemId,
+          marker: this.prng.hex(8),
+        }),
+      this.ctx.log,
     );
     this.ctx.ledger.lastCommitAt = Date.now();
     return committed;
@@ -125,8 +148,10 @@ class Lifecycle {
   /** Someone else (an operator promoting it, a debugging session) also tags the snapshot. */
   private async tagForeign(reg: Registration): Promise<void> {
     const tag = `l${this.n}-${this.prng.hex(6)}`;
-    await retrying('foreign tag', () =>
-      this.docker.getImage(reg.imageId).tag({ repo: 'chaos-someone/kept', tag }),
+    await retrying(
+      `foreign tag of ${reg.imageId.slice(0, 19)}`,
+      () => this.docker.getImage(reg.imageId).tag({ repo: 'chaos-someone/kept', tag }),
+      this.ctx.log,
     );
     reg.foreignTag = `chaos-someone/kept:${tag}`;
   }
@@ -135,12 +160,14 @@ class Lifecycle {
     if (!this.prng.chance(p)) return;
     const reg = this.ctx.ledger.registrations.filter((r) => r.lifecycle === this.n).pop();
     if (!reg) return;
-    const id = await retrying('start holder', () => startHolder(this.docker, reg.imageId)).catch(
-      (err: unknown) => {
-        this.note(`holder not started: ${String(err)}`);
-        return undefined;
-      },
-    );
+    const id = await retrying(
+      `start holder of ${reg.imageId.slice(0, 19)} on ${this.host.id}`,
+      () => startHolder(this.docker, reg.imageId),
+      this.ctx.log,
+    ).catch((err: unknown) => {
+      this.note(`holder not started: ${String(err)}`);
+      return undefined;
+    });
     if (!id) return;
     this.holder = id;
     this.ctx.ledger.holdersStarted++;
@@ -154,7 +181,11 @@ class Lifecycle {
     const id = this.holder;
     if (!id) return;
     await sleep(this.prng.int(500, 6_000));
-    await retrying('remove holder', () => removeContainerById(this.docker, id));
+    await retrying(
+      `remove holder ${id.slice(0, 12)} on ${this.host.id}`,
+      () => removeContainerById(this.docker, id),
+      this.ctx.log,
+    );
     this.ctx.ledger.holders.get(this.host.id)?.delete(id);
     this.holder = undefined;
   }
@@ -209,7 +240,7 @@ class Lifecycle {
   }
 
   async workflow<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return retrying(`${what} ${this.workflowId}`, fn);
+    return retrying(`${what} ${this.workflowId}`, fn, this.ctx.log);
   }
 
   async view(): Promise<SnapshotWorkflowView | null> {
