@@ -22,6 +22,7 @@ import { listAllWorkflowIds } from '../service/visibility.js';
 import type { ControlDeps } from './control-client.js';
 import { requireClient } from './control-client.js';
 import { heartbeating } from './heartbeat.js';
+import { untilCancelled } from './until-cancelled.js';
 
 export interface BudgetControlDeps extends ControlDeps {
   /** Options for budget workflows this process starts (tests shorten history limits). */
@@ -90,10 +91,13 @@ export function createBudgetControlActivities({ client, log, budgetWorkflowOptio
     /** Admits a newly registered image to its host's budget, starting the budget if needed. */
     async admitToBudget(input: AdmitRequest & { host: string }): Promise<AdmitResult> {
       const { host, ...entry } = input;
-      return requireClient(client).workflow.executeUpdateWithStart(budgetAdmitUpdate, {
-        args: [entry],
-        startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
-      });
+      const c = requireClient(client);
+      return untilCancelled(c, () =>
+        c.workflow.executeUpdateWithStart(budgetAdmitUpdate, {
+          args: [entry],
+          startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
+        }),
+      );
     },
 
     /** Re-checks a host's budget now (the reconciler does, once a run): disk, stale entries. */
@@ -112,10 +116,12 @@ export function createBudgetControlActivities({ client, log, budgetWorkflowOptio
           );
         }
       }
-      return c.workflow.executeUpdateWithStart(budgetCheckUpdate, {
-        args: [request],
-        startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
-      });
+      return untilCancelled(c, () =>
+        c.workflow.executeUpdateWithStart(budgetCheckUpdate, {
+          args: [request],
+          startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
+        }),
+      );
     },
   });
 }
