@@ -2,6 +2,7 @@
 // benchNoopWorkflow on its own task queue. Started by b3-register-throughput.ts.
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { serveWorkers } from './serve-workers.js';
 import { NOOP_TASK_QUEUE } from './workflows/noop-workflow.js';
 
 async function main(): Promise<void> {
@@ -14,12 +15,7 @@ async function main(): Promise<void> {
     taskQueue: NOOP_TASK_QUEUE,
     workflowsPath: fileURLToPath(new URL('./workflows/noop-workflow.ts', import.meta.url)),
   });
-  process.once('SIGTERM', () => worker.shutdown());
-  process.once('SIGINT', () => worker.shutdown());
-  const running = worker.run();
-  console.log(JSON.stringify({ msg: 'bench worker ready', taskQueue: NOOP_TASK_QUEUE }));
-  await running;
-  await connection.close();
+  await serveWorkers(connection, [worker], { msg: 'bench worker ready', taskQueue: NOOP_TASK_QUEUE });
 }
 
 main().catch((err: unknown) => {

@@ -5,6 +5,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logging/logger.js';
 import { connectNative } from '../src/temporal/connect-native.js';
 import { createWorkers } from '../src/worker/create-workers.js';
+import { serveWorkers } from './serve-workers.js';
 import { SyntheticDocker } from './synthetic-docker.js';
 
 async function main(): Promise<void> {
@@ -12,22 +13,12 @@ async function main(): Promise<void> {
   const log = createLogger({ level: config.logLevel, name: 'bench-scale-worker' });
   const connection = await connectNative(config);
   const workers = await createWorkers({ config, connection, docker: new SyntheticDocker(), log });
-  const stop = () => {
-    for (const w of workers) w.shutdown();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  const running = Promise.all(workers.map((w) => w.run()));
-  console.log(
-    JSON.stringify({
-      msg: 'bench scale worker ready',
-      taskQueues: workers.map((w) => w.options.taskQueue),
-      maxCachedWorkflows: workers.map((w) => w.options.maxCachedWorkflows),
-      heapSizeLimitMiB: Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20),
-    }),
-  );
-  await running;
-  await connection.close();
+  await serveWorkers(connection, workers, {
+    msg: 'bench scale worker ready',
+    taskQueues: workers.map((w) => w.options.taskQueue),
+    maxCachedWorkflows: workers.map((w) => w.options.maxCachedWorkflows),
+    heapSizeLimitMiB: Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20),
+  });
 }
 
 main().catch((err: unknown) => {

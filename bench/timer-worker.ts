@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createDockerode } from '../src/docker/dockerode-adapter.js';
 import { createRawRemoveActivities } from './raw-remove-activities.js';
+import { serveWorkers } from './serve-workers.js';
 import { TIMER_DOCKER_TASK_QUEUE, TIMER_TASK_QUEUE } from './workflows/ttl-timer-workflow.js';
 
 async function main(): Promise<void> {
@@ -28,20 +29,10 @@ async function main(): Promise<void> {
       activities: createRawRemoveActivities({ docker: createDockerode(dockerHost) }),
     }),
   ];
-  const stop = () => {
-    for (const w of workers) w.shutdown();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  const running = Promise.all(workers.map((w) => w.run()));
-  console.log(
-    JSON.stringify({
-      msg: 'timer worker ready',
-      taskQueues: [TIMER_TASK_QUEUE, TIMER_DOCKER_TASK_QUEUE],
-    }),
-  );
-  await running;
-  await connection.close();
+  await serveWorkers(connection, workers, {
+    msg: 'timer worker ready',
+    taskQueues: [TIMER_TASK_QUEUE, TIMER_DOCKER_TASK_QUEUE],
+  });
 }
 
 main().catch((err: unknown) => {

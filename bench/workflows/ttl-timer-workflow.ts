@@ -1,6 +1,7 @@
 // The trivial workflow of B2's baseline: a durable timer to one instant (as a TTL is), then one
 // activity on a queue of its own that removes one image, and nothing of snapkeeper's in between.
 import { proxyActivities, sleep } from '@temporalio/workflow';
+import { CLEANUP_ACTIVITY_PROFILE } from '../../src/workflows/cleanup-profile.js';
 import type { RawRemoveActivities } from '../raw-remove-activities.js';
 
 export const TIMER_TASK_QUEUE = 'bench-timer';
@@ -11,15 +12,8 @@ export const TIMER_DOCKER_TASK_QUEUE = 'bench-timer-docker';
 // not heartbeat (that would be a call snapkeeper's floor need not make); one call ends well within
 // the heartbeat timeout, and a retry of it finds the image gone (404), which is success.
 const { rawRemoveImage } = proxyActivities<RawRemoveActivities>({
+  ...CLEANUP_ACTIVITY_PROFILE,
   taskQueue: TIMER_DOCKER_TASK_QUEUE,
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '15 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: [],
-  },
 });
 
 /** Sleeps until `wakeAtMs` (epoch ms, the workflow's clock), then removes the image `imageId`. */

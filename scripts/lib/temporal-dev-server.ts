@@ -23,8 +23,6 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
   detached?: boolean;
   onLine?: (line: string, stream: OutputStream) => void;
-  /** `--sqlite-pragma` values; DEV_SERVER_SQLITE_PRAGMAS when omitted. */
-  sqlitePragmas?: Record<string, string>;
 }
 
 /**
@@ -73,10 +71,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'start-dev',
     '--db-filename',
     dbFile,
-    ...Object.entries(options.sqlitePragmas ?? DEV_SERVER_SQLITE_PRAGMAS).flatMap(([k, v]) => [
-      '--sqlite-pragma',
-      `${k}=${v}`,
-    ]),
+    ...Object.entries(DEV_SERVER_SQLITE_PRAGMAS).flatMap(([k, v]) => ['--sqlite-pragma', `${k}=${v}`]),
     '--ip',
     ip,
     '--port',

@@ -353,5 +353,4 @@ async function removeRetiredParents(docker: DockerPort, removed: ImageInfo, log:
   }
 }
 
-/** Progress between the steps, for a workflow that gives the activity a heartbeat timeout. */
 export type DockerActivities = ReturnType<typeof createDockerActivities>;

@@ -1,20 +1,12 @@
 // Long activities report that they are alive, so that a worker which dies in the middle of one is
 // noticed within the activity's heartbeat timeout (seconds) instead of its start-to-close timeout
 // (minutes), during which a skip-overlap schedule would start no new reconcile run.
-import { Context } from '@temporalio/activity';
+import { activityContext } from './activity-context.js';
 
 /** What the workflows give every upkeep activity: a dead worker's attempt is retried after this. */
 export const UPKEEP_HEARTBEAT_TIMEOUT = '15 seconds';
 
 const HEARTBEAT_EVERY_MS = 2_000;
-
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined; // called directly (unit tests, the CLI): nobody to report to
-  }
-}
 
 /**
  * Runs `fn`, heartbeating every few seconds while it runs when the activity has a heartbeat

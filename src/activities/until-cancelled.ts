@@ -3,15 +3,10 @@
 // activity waiting on one outlives its attempt, and a worker shutting down (which cancels its
 // activities with WORKER_SHUTDOWN) waits for it forever: the budget workflow it waits on needs
 // the very worker that is stopping.
-import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import { activityContext } from './activity-context.js';
 
 export function untilCancelled<T>(client: Client, fn: () => Promise<T>): Promise<T> {
-  let signal: AbortSignal;
-  try {
-    signal = Context.current().cancellationSignal;
-  } catch {
-    return fn(); // called directly (unit tests, the CLI): nothing cancels it
-  }
-  return client.withAbortSignal(signal, fn);
+  const ctx = activityContext();
+  return ctx ? client.withAbortSignal(ctx.cancellationSignal, fn) : fn();
 }

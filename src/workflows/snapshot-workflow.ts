@@ -30,6 +30,7 @@ import type {
   RemoveSnapshotImageResult,
 } from '../activities/docker-activities.js';
 import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS, TOUCH_NOT_NEEDED } from '../contract/errors.js';
+import { CLEANUP_ACTIVITY_PROFILE } from './cleanup-profile.js';
 import {
   DEFAULT_MAX_LAYER_DEPTH,
   DEFAULT_TTL_SECONDS,
@@ -119,21 +120,6 @@ const registrationProfile = {
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_DOCKER_ERRORS },
 } as const;
 
-// Cleanup must eventually happen whatever is down, so it waits in the host's queue for as long as
-// it takes and retries without limit; only permanent refusals stop it. The activities heartbeat
-// while they run, so an attempt lost with its worker (or on its way to the worker's code) is
-// retried after the heartbeat timeout instead of the start-to-close timeout.
-const cleanupProfile = {
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '15 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: NON_RETRYABLE_DOCKER_ERRORS,
-  },
-} as const;
-
 interface HostActivities {
   registration: ActivityInterfaceFor<DockerActivities>;
   cleanup: ActivityInterfaceFor<DockerActivities>;
@@ -165,7 +151,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       const taskQueue = dockerTaskQueue(host);
       acts = {
         registration: proxyActivities<DockerActivities>({ ...registrationProfile, taskQueue }),
-        cleanup: proxyActivities<DockerActivities>({ ...cleanupProfile, taskQueue }),
+        cleanup: proxyActivities<DockerActivities>({ ...CLEANUP_ACTIVITY_PROFILE, taskQueue }),
       };
       hosts.set(host, acts);
     }
