@@ -5,8 +5,12 @@
 import type { BenchContext } from './bench-context.js';
 import { sizeOf } from './bench-context.js';
 import { commitImages } from './bench-images.js';
-import type { MergeSample } from './merge-timeline.js';
-import { mergeTimeline } from './merge-timeline.js';
+import type { BenchImage } from './bench-images.js';
+import type { SignalFloor } from './b1-signal-floor.js';
+import { FLOOR_SHAPES, startSignalFloor } from './b1-signal-floor.js';
+import type { FloorShape } from './workflows/signal-floor-workflow.js';
+import type { FloorSample, MergeSample } from './merge-timeline.js';
+import { floorTimeline, mergeTimeline } from './merge-timeline.js';
 import { findSnapshotsByPullRequest } from '../src/service/find-snapshots-by-pull-request.js';
 import { snapshotWorkflowId } from '../src/contract/names.js';
 import { post } from './http-post.js';
@@ -36,14 +40,30 @@ export async function runB1(ctx: BenchContext): Promise<BenchResult> {
   });
   ctx.progress(`B1: registering ${total} snapshots linked to their pull requests`);
   await registerLinked(ctx, images, repository);
+  ctx.progress(`B1: starting ${2 * total} floor workflows (raw signal → raw remove)`);
+  const floor = await startSignalFloor(ctx, total);
+  try {
+    return await measureB1(ctx, { n, repository, images, rawImages, floor });
+  } finally {
+    await floor.stop();
+  }
+}
+
+async function measureB1(
+  ctx: BenchContext,
+  input: { n: number; repository: string; images: BenchImage[]; rawImages: BenchImage[]; floor: SignalFloor },
+): Promise<BenchResult> {
+  const { n, repository, images, rawImages, floor } = input;
+  const total = n + WARM_UP;
 
   const merge: number[] = [];
   const answer: number[] = [];
   const raw: number[] = [];
   const lookup: number[] = [];
   const samples: MergeSample[] = [];
+  const floorSamples = new Map<FloorShape, FloorSample[]>(FLOOR_SHAPES.map((shape) => [shape, []]));
   let failures = 0;
-  ctx.progress(`B1: ${n} merges (+${WARM_UP} warm-up), each beside a raw rmi`);
+  ctx.progress(`B1: ${n} merges (+${WARM_UP} warm-up), each beside a raw rmi and the two floors`);
   for (let i = 0; i < total; i++) {
     const counted = i >= WARM_UP;
     const rawImage = rawImages[i]!;
@@ -79,6 +99,10 @@ export async function runB1(ctx: BenchContext): Promise<BenchResult> {
     } catch {
       failures++;
     }
+    for (const shape of FLOOR_SHAPES) {
+      const sample = await floor.measure(shape, i, GONE_TIMEOUT_MS);
+      if (counted) floorSamples.get(shape)!.push(sample);
+    }
     // The API's lookup of a pull request's snapshots, alone: the same visibility query from the
     // bench's client, after the merge (so it cannot warm anything the merge then uses).
     const l0 = wallMs();
@@ -95,8 +119,21 @@ export async function runB1(ctx: BenchContext): Promise<BenchResult> {
     signalName: 'merged',
     activityName: 'retireSnapshotImage',
   });
+  for (const shape of FLOOR_SHAPES) {
+    const picked = floorSamples.get(shape)!.filter((_, k) => k % step === 0);
+    timeline.push(
+      ...(await floorTimeline(ctx.stack.client, picked, {
+        label: `floor (${shape})`,
+        signalName: 'go',
+        activityName: 'rawRemoveImage',
+      })),
+    );
+  }
   const m = summarize(merge);
   const r = summarize(raw);
+  const floorOf = (shape: FloorShape) => summarize(floorSamples.get(shape)!.map((x) => x.goneMs - x.sentMs));
+  const floorActivity = floorOf('activity');
+  const floorLocal = floorOf('local-activity');
   return {
     id: 'B1',
     title: 'merge webhook → image gone',
@@ -109,6 +146,18 @@ export async function runB1(ctx: BenchContext): Promise<BenchResult> {
         ratio: m.median / r.median,
         goal: 'median ≤ 50 ms, p99 ≤ 250 ms',
         met: m.median <= 50 && m.p99 <= 250 && m.n >= 1000,
+      },
+      {
+        what: 'the same, against the Temporal floor: raw signal → trivial workflow → raw remove activity on its own queue → `delete` event',
+        measured: { kind: 'latency', label: 'merge → gone', summary: m },
+        baseline: { kind: 'latency', label: 'raw signal → activity → gone', summary: floorActivity },
+        ratio: m.median / floorActivity.median,
+      },
+      {
+        what: 'the same, against the Temporal floor with the remove as a local activity (inside the workflow task)',
+        measured: { kind: 'latency', label: 'merge → gone', summary: m },
+        baseline: { kind: 'latency', label: 'raw signal → local activity → gone', summary: floorLocal },
+        ratio: m.median / floorLocal.median,
       },
       {
         what: 'merge webhook → 202 answer',
@@ -124,6 +173,7 @@ export async function runB1(ctx: BenchContext): Promise<BenchResult> {
       `Timeline: ${sampled.length} merges, milestones from the bench's send time, the workflow's history (server timestamps) and the engine's delete event, all on this machine's clock.`,
       'Arrival: the moment the bench sends the request to the API process over loopback; gone: the engine timestamp (timeNano) of the image `delete` event.',
       'The goal also needs n ≥ 1,000 (full size); a quick run cannot meet it.',
+      "Floor: for every merge, in the same loop, a raw client signal to a trivial workflow of a bench worker process of its own (default worker options), which removes a like image by id (raw Engine API remove) with an activity on a queue of its own, or with a local activity inside its workflow task; timed from the signal's send to the image's `delete` event. Ratio: snapkeeper's median over the floor's.",
     ],
   };
 }

@@ -3,13 +3,12 @@
 // target second, then one raw Engine API remove on a queue of its own, served by a bench worker in
 // its own process. Started with raw client.workflow.start calls; measured like snapkeeper's burst,
 // from each image's own instant to its `delete` event on the bench's event stream.
-import { startNodeService } from '../scripts/lib/node-service.js';
 import { mapLimit } from '../src/service/map-limit.js';
 import type { BenchContext } from './bench-context.js';
 import { commitImages } from './bench-images.js';
+import { startFloorWorker } from './floor-worker.js';
 import type { TimelineStep } from './merge-timeline.js';
 import { expiryTimeline } from './merge-timeline.js';
-import { childEnv } from './snapkeeper-stack.js';
 import type { Summary } from './stats.js';
 import { summarize, wallMs } from './stats.js';
 import { TIMER_TASK_QUEUE } from './workflows/ttl-timer-workflow.js';
@@ -55,17 +54,8 @@ export async function runTimerBaseline(
     })),
     managed: false,
   });
-  const worker = await startNodeService({
-    name: 'timer-worker',
-    entry: 'bench/timer-worker.ts',
-    env: childEnv({
-      BENCH_TEMPORAL_ADDRESS: ctx.environment.temporalAddress,
-      DOCKER_HOST: ctx.environment.dockerHost,
-    }),
-    readyMessage: 'timer worker ready',
-  });
+  const worker = await startFloorWorker(ctx);
   try {
-    await worker.waitReady(120_000);
     const { client } = ctx.stack;
     const workflowId = (i: number) => `bench-timer-${ctx.run}-${i}`;
     const start = (i: number, wakeAtMs: number) =>

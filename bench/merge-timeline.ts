@@ -91,6 +91,26 @@ export async function mergeTimeline(
   return legs.summary();
 }
 
+/** A raw client signal to one of B1's floor workflows (same fields: sent, answered, gone). */
+export type FloorSample = MergeSample;
+
+/** The legs of B1's floor, from the raw signal's send; a local activity has no activity legs. */
+export async function floorTimeline(
+  client: Client,
+  samples: readonly FloorSample[],
+  options: { label: string; signalName: string; activityName: string },
+): Promise<TimelineStep[]> {
+  const legs = new Legs();
+  for (const s of samples) {
+    const history = await client.workflow.getHandle(s.workflowId).fetchHistory();
+    const m = milestonesOf(history.events ?? [], { signal: options.signalName }, options.activityName);
+    legs.add('signal sent → signal in the history', m.signalled - s.sentMs);
+    addWorkflowLegs(legs, m, s.goneMs, 'signal');
+    legs.add('signal sent → image `delete` event', s.goneMs - s.sentMs);
+  }
+  return legs.summary().map((t) => ({ ...t, step: `${options.label}: ${t.step}` }));
+}
+
 export interface ExpirySample {
   workflowId: string;
   /** The expiresAt the registration answered. */

@@ -1,6 +1,7 @@
-// The bench worker of B2's baseline, in its own process like snapkeeper's worker: benchTimerWorkflow
-// on one queue and its raw remove on another (like snapkeeper's workflow and Docker roles, which the
-// bench runs in one process too), default worker options. Started by b2-timer-baseline.ts.
+// The bench worker of the raw floors (B1's and B2's), in its own process like snapkeeper's worker:
+// the trivial workflows on one queue (with the raw remove as their local activity) and the raw remove
+// on another (like snapkeeper's workflow and Docker roles, which the bench runs in one process too),
+// default worker options. Started by startFloorWorker (floor-worker.ts).
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createDockerode } from '../src/docker/dockerode-adapter.js';
@@ -15,18 +16,20 @@ async function main(): Promise<void> {
   const dockerHost = process.env.DOCKER_HOST;
   if (!dockerHost) throw new Error("DOCKER_HOST is not set (the bench engine's socket)");
   const connection = await NativeConnection.connect({ address });
+  const activities = createRawRemoveActivities({ docker: createDockerode(dockerHost) });
   const workers = [
     await Worker.create({
       connection,
       namespace: 'default',
       taskQueue: TIMER_TASK_QUEUE,
-      workflowsPath: fileURLToPath(new URL('./workflows/ttl-timer-workflow.ts', import.meta.url)),
+      workflowsPath: fileURLToPath(new URL('./workflows/floor-workflows.ts', import.meta.url)),
+      activities,
     }),
     await Worker.create({
       connection,
       namespace: 'default',
       taskQueue: TIMER_DOCKER_TASK_QUEUE,
-      activities: createRawRemoveActivities({ docker: createDockerode(dockerHost) }),
+      activities,
     }),
   ];
   await serveWorkers(connection, workers, {

@@ -1,0 +1,2 @@
+export { benchTimerWorkflow } from './ttl-timer-workflow.js';
+export { benchSignalWorkflow } from './signal-floor-workflow.js';
