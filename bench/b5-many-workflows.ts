@@ -12,6 +12,7 @@ import type { BenchResult } from './result-types.js';
 import { childEnv } from './snapkeeper-stack.js';
 import { summarize, wallMs } from './stats.js';
 import { syntheticImage } from './synthetic-docker.js';
+import { snapshotWorkflowId } from '../src/contract/names.js';
 
 const HOST = 'bench-scale';
 const CONCURRENCY = 32;
@@ -49,10 +50,23 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
     },
   });
   const rss = sampleRss({ workflowWorker: ctx.stack.workerPid, scaleDockerWorker: worker.pid });
+  const rssStarted = Date.now();
   try {
     await worker.waitReady(120_000);
+    const heapLimit = ready.heapSizeLimitMiB ?? Number.NaN;
+    // A snapkeeper that configures the cache says so in its configuration; else the SDK decides.
+    const configured = (
+      loadConfig(ctx.stack.env) as unknown as { workflowCache?: { maxCachedWorkflows?: number } }
+    ).workflowCache?.maxCachedWorkflows;
+    const cache = configured ?? defaultMaxCachedWorkflows(heapLimit);
+    const cacheOrigin =
+      configured === undefined ? `the SDK default for a ${heapLimit} MiB heap limit` : 'configured';
     ctx.progress(`B5: registering ${n} snapshots through the API, ${CONCURRENCY} in flight`);
     const t0 = wallMs();
+    // When the cache had filled and when half were open, on the RSS series' clock: memory that is
+    // bounded by the cache stops growing between the two and after.
+    const marks: { cacheFull?: number; half?: number } = {};
+    const at = () => (Date.now() - rssStarted) / 1000;
     let done = 0;
     const registerLatency: number[] = [];
     await mapLimit(
@@ -69,7 +83,10 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
           ttlSeconds: 7 * 86_400,
         });
         registerLatency.push(wallMs() - s);
-        if (++done % 1000 === 0) {
+        ++done;
+        if (done === Math.min(cache, n)) marks.cacheFull = at();
+        if (done === Math.ceil(n / 2)) marks.half = at();
+        if (done % 1000 === 0) {
           const seconds = (wallMs() - t0) / 1000;
           ctx.progress(
             `B5: ${done}/${n} registered in ${seconds.toFixed(0)} s (${(done / seconds).toFixed(1)}/s)`,
@@ -81,23 +98,27 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
 
     ctx.progress(`B5: ${sample} lookups of random work items through the API`);
     const lookups: number[] = [];
+    const describes: number[] = [];
     for (let k = 0; k < sample; k++) {
       const i = Math.floor(Math.random() * n);
       const s = wallMs();
       const hit = await ctx.stack.api.lookup(projectId, `item-${i}`);
       lookups.push(wallMs() - s);
       if (!hit) throw new Error(`B5: lookup of item-${i} missed`);
+      // Baseline: the one server call a lookup needs, raw, from the bench's own client.
+      const d = wallMs();
+      await ctx.stack.client.workflow.getHandle(snapshotWorkflowId(projectId, `item-${i}`)).describe();
+      describes.push(wallMs() - d);
     }
     rss.stop();
     const lookup = summarize(lookups);
-    const heapLimit = ready.heapSizeLimitMiB ?? Number.NaN;
-    // A snapkeeper that configures the cache says so in its configuration; else the SDK decides.
-    const configured = (
-      loadConfig(ctx.stack.env) as unknown as { workflowCache?: { maxCachedWorkflows?: number } }
-    ).workflowCache?.maxCachedWorkflows;
-    const cache = configured ?? defaultMaxCachedWorkflows(heapLimit);
-    const cacheOrigin =
-      configured === undefined ? `the SDK default for a ${heapLimit} MiB heap limit` : 'configured';
+    const describe = summarize(describes);
+    const end = at();
+    const rssBetween = (from: number | undefined, to: number) =>
+      from === undefined
+        ? Number.NaN
+        : Math.max(...rss.series.workflowWorker!.filter(([t]) => t >= from && t <= to).map(([, v]) => v));
+    const half = marks.half ?? end;
     return {
       id: 'B5',
       title: 'many open snapshot workflows',
@@ -115,12 +136,18 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
           measured: { kind: 'figure', label: 'register all', value: registerSeconds, unit: 's' },
         },
         {
+          what: `register latency while filling (${CONCURRENCY} in flight)`,
+          measured: { kind: 'latency', label: 'register', summary: summarize(registerLatency) },
+        },
+        {
           what: 'registrations per second while filling',
           measured: { kind: 'figure', label: 'rate', value: n / registerSeconds, unit: '/s' },
         },
         {
           what: `lookup (GET /v1/snapshots/…) of random work items among ${n} open`,
           measured: { kind: 'latency', label: 'lookup', summary: lookup },
+          baseline: { kind: 'latency', label: 'raw DescribeWorkflowExecution', summary: describe },
+          ratio: lookup.median / describe.median,
           goal: 'p99 ≤ 50 ms',
           met: lookup.p99 <= 50 && n >= 100_000,
         },
@@ -130,6 +157,19 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
           goal: 'bounded by its cache',
         },
         {
+          what: `workflow worker RSS, max from the cache full (${Math.min(cache, n)} open) to half of them open`,
+          measured: {
+            kind: 'figure',
+            label: 'RSS max',
+            value: rssBetween(marks.cacheFull, half),
+            unit: 'MiB',
+          },
+        },
+        {
+          what: 'workflow worker RSS, max over the second half and the lookups',
+          measured: { kind: 'figure', label: 'RSS max', value: rssBetween(half, end), unit: 'MiB' },
+        },
+        {
           what: 'scale Docker worker RSS, max',
           measured: { kind: 'figure', label: 'RSS max', value: rss.max('scaleDockerWorker'), unit: 'MiB' },
         },
@@ -137,7 +177,8 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
       notes: [
         'The images of host "bench-scale" are synthetic: its Docker worker (bench/scale-worker.ts, createWorkers) answers from SyntheticDocker, which derives each image from its name; the workflows, the API and Temporal are real.',
         `The workflow worker is src/worker/main.ts (the bench's snapkeeper process): maxCachedWorkflows ${cache}, ${cacheOrigin}.`,
-        'The lookup goal counts at 100,000 open workflows only.',
+        "The lookup goal counts at 100,000 open workflows only. Baseline: a raw DescribeWorkflowExecution of the same workflow from the bench's own client, right after each lookup (the one server call a lookup makes while no workflow task is pending).",
+        "RSS bounded by the cache: the workflow worker's maximum after the cache had filled, up to half of the workflows open, against its maximum over the second half and the lookups.",
       ],
       series: rss.series,
     };
