@@ -21,8 +21,8 @@ import { describeSnapshotOwner, openSnapshotsQuery } from '../service/snapshot-o
 import { listAllWorkflowIds } from '../service/visibility.js';
 import type { ControlDeps } from './control-client.js';
 import { requireClient } from './control-client.js';
+import { activityContext } from './activity-context.js';
 import { heartbeating } from './heartbeat.js';
-import { untilCancelled } from './until-cancelled.js';
 
 export interface BudgetControlDeps extends ControlDeps {
   /** Options for budget workflows this process starts (tests shorten history limits). */
@@ -92,12 +92,10 @@ export function createBudgetControlActivities({ client, log, budgetWorkflowOptio
     async admitToBudget(input: AdmitRequest & { host: string }): Promise<AdmitResult> {
       const { host, ...entry } = input;
       const c = requireClient(client);
-      return untilCancelled(c, () =>
-        c.workflow.executeUpdateWithStart(budgetAdmitUpdate, {
-          args: [entry],
-          startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
-        }),
-      );
+      return c.workflow.executeUpdateWithStart(budgetAdmitUpdate, {
+        args: [entry],
+        startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
+      });
     },
 
     /** Re-checks a host's budget now (the reconciler does, once a run): disk, stale entries. */
@@ -109,6 +107,8 @@ export function createBudgetControlActivities({ client, log, budgetWorkflowOptio
         const repair = await repairWedgedWorkflow(c, budgetWorkflowId(host));
         if (repair.outcome === 'reset') log.warn({ host, ...repair }, 'reset a wedged budget workflow');
       } catch (err) {
+        // Aborted by a cancellation: the update below would start after it, and nothing aborts it.
+        activityContext()?.cancellationSignal.throwIfAborted();
         if (!(err instanceof WorkflowNotFoundError)) {
           log.warn(
             { host, error: err instanceof Error ? err.message : String(err) },
@@ -116,12 +116,10 @@ export function createBudgetControlActivities({ client, log, budgetWorkflowOptio
           );
         }
       }
-      return untilCancelled(c, () =>
-        c.workflow.executeUpdateWithStart(budgetCheckUpdate, {
-          args: [request],
-          startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
-        }),
-      );
+      return c.workflow.executeUpdateWithStart(budgetCheckUpdate, {
+        args: [request],
+        startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
+      });
     },
   });
 }

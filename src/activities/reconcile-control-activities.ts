@@ -13,12 +13,16 @@ import { describeSnapshotOwner, openSnapshotsQuery } from '../service/snapshot-o
 import { listWorkflowIdsPage } from '../service/visibility.js';
 import type { ControlDeps } from './control-client.js';
 import { requireClient } from './control-client.js';
+import { activityContext } from './activity-context.js';
 import { heartbeating } from './heartbeat.js';
 
 const QUERY_CONCURRENCY = 16;
 
 export function createReconcileControlActivities({ client, log }: ControlDeps) {
   async function repairOwner(c: Client, view: SnapshotOwnerView): Promise<SnapshotOwnerView> {
+    // The owner may not have answered because its query was aborted by a cancellation: a repair
+    // would start calls after it, which nothing aborts.
+    activityContext()?.cancellationSignal.throwIfAborted();
     try {
       const result = await repairWedgedWorkflow(c, view.workflowId);
       if (result.outcome !== 'reset') return view;
