@@ -21,8 +21,8 @@ import { describeSnapshotOwner, openSnapshotsQuery } from '../service/snapshot-o
 import { listAllWorkflowIds } from '../service/visibility.js';
 import type { ControlDeps } from './control-client.js';
 import { requireClient } from './control-client.js';
-import { activityContext } from './activity-context.js';
 import { heartbeating } from './heartbeat.js';
+import { throwIfCancelled } from './until-cancelled.js';
 
 export interface BudgetControlDeps extends ControlDeps {
   /** Options for budget workflows this process starts (tests shorten history limits). */
@@ -84,7 +84,11 @@ export function createBudgetControlActivities({ client, log, budgetWorkflowOptio
       const c = requireClient(client);
       const ids = new Set(await listAllWorkflowIds(c, openSnapshotsQuery(input.host), 1000));
       for (const id of input.alsoAsk) ids.add(id);
-      const views = await mapLimit([...ids], SCAN_CONCURRENCY, (id) => describeSnapshotOwner(c, id));
+      const views = await mapLimit([...ids], SCAN_CONCURRENCY, (id) => {
+        // An aborted query is an 'error' view, not a throw: the next one would start unaborted.
+        throwIfCancelled();
+        return describeSnapshotOwner(c, id);
+      });
       return summarizeHostSnapshots(input.host, views, input.coldLimit);
     },
 
@@ -108,7 +112,7 @@ export function createBudgetControlActivities({ client, log, budgetWorkflowOptio
         if (repair.outcome === 'reset') log.warn({ host, ...repair }, 'reset a wedged budget workflow');
       } catch (err) {
         // Aborted by a cancellation: the update below would start after it, and nothing aborts it.
-        activityContext()?.cancellationSignal.throwIfAborted();
+        throwIfCancelled();
         if (!(err instanceof WorkflowNotFoundError)) {
           log.warn(
             { host, error: err instanceof Error ? err.message : String(err) },

@@ -38,6 +38,15 @@ export async function untilCancelled<T>(client: Client | undefined, fn: () => Pr
   }
 }
 
+/**
+ * Throws the running activity's CancelledFailure once it is cancelled: for a body that catches a
+ * call's error and goes on (a fan-out's next item, a best-effort step), whose next call would
+ * start after the abort and so not be aborted.
+ */
+export function throwIfCancelled(): void {
+  activityContext()?.cancellationSignal.throwIfAborted();
+}
+
 type AsyncFunctions = Record<string, (...args: never[]) => Promise<unknown>>;
 
 /** The same activities, each one's client calls aborted by its cancellation (see untilCancelled). */

@@ -107,12 +107,15 @@ const inputs: { [K in keyof ControlActivities]: Parameters<ControlActivities[K]>
   isPullRequestMerged: [pullRequest],
 };
 
-function start(name: keyof ControlActivities) {
+function start<K extends keyof ControlActivities>(
+  name: K,
+  args: Parameters<ControlActivities[K]> = inputs[name],
+) {
   const activities = createControlActivities({ client, log: createLogger({ level: 'silent' }) });
   const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 15_000 });
   const fn = activities[name] as (...args: unknown[]) => Promise<unknown>;
   const first = calls.length;
-  const run = env.run(fn, ...inputs[name]);
+  const run = env.run(fn, ...args);
   return { env, run, first };
 }
 
@@ -139,6 +142,22 @@ describe('control activities cancelled while a Temporal client call waits', () =
       expect(started()).toEqual([pending.method]);
     },
   );
+
+  it('abort every query of a fan-out in flight, and start none of the ones still to come', async () => {
+    const workflowIds = Array.from({ length: 40 }, (_, i) => `snapshot:p:w${i}`);
+    const { env, run, first } = start('describeSnapshotWorkflows', [{ workflowIds }]);
+    // 16 at a time (QUERY_CONCURRENCY); the other 24 wait for a free slot.
+    await until('16 queries in flight', () => calls.length - first === 16);
+    const inFlight = calls.slice(first);
+
+    env.cancel('WORKER_SHUTDOWN');
+    expect(await within(2_000, run)).toBeInstanceOf(CancelledFailure);
+    await until('the 16 to be aborted', () => inFlight.every((c) => c.closed), 2_000);
+    await holdsFor('no query after the cancellation', () => calls.length - first === 16, 300).catch(
+      () => undefined,
+    );
+    expect(calls.length - first).toBe(16);
+  });
 
   it("do not abort each other's calls: the scope is per activity", async () => {
     const a = start('isPullRequestMerged');
