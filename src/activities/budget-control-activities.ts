@@ -22,7 +22,7 @@ import { listAllWorkflowIds } from '../service/visibility.js';
 import type { ControlDeps } from './control-client.js';
 import { requireClient } from './control-client.js';
 import { heartbeating } from './heartbeat.js';
-import { untilCancelled } from './until-cancelled.js';
+import { throwIfCancelled } from './until-cancelled.js';
 
 export interface BudgetControlDeps extends ControlDeps {
   /** Options for budget workflows this process starts (tests shorten history limits). */
@@ -84,7 +84,11 @@ export function createBudgetControlActivities({ client, log, budgetWorkflowOptio
       const c = requireClient(client);
       const ids = new Set(await listAllWorkflowIds(c, openSnapshotsQuery(input.host), 1000));
       for (const id of input.alsoAsk) ids.add(id);
-      const views = await mapLimit([...ids], SCAN_CONCURRENCY, (id) => describeSnapshotOwner(c, id));
+      const views = await mapLimit([...ids], SCAN_CONCURRENCY, (id) => {
+        // An aborted query is an 'error' view, not a throw: the next one would start unaborted.
+        throwIfCancelled();
+        return describeSnapshotOwner(c, id);
+      });
       return summarizeHostSnapshots(input.host, views, input.coldLimit);
     },
 
@@ -92,12 +96,10 @@ export function createBudgetControlActivities({ client, log, budgetWorkflowOptio
     async admitToBudget(input: AdmitRequest & { host: string }): Promise<AdmitResult> {
       const { host, ...entry } = input;
       const c = requireClient(client);
-      return untilCancelled(c, () =>
-        c.workflow.executeUpdateWithStart(budgetAdmitUpdate, {
-          args: [entry],
-          startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
-        }),
-      );
+      return c.workflow.executeUpdateWithStart(budgetAdmitUpdate, {
+        args: [entry],
+        startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
+      });
     },
 
     /** Re-checks a host's budget now (the reconciler does, once a run): disk, stale entries. */
@@ -109,6 +111,8 @@ export function createBudgetControlActivities({ client, log, budgetWorkflowOptio
         const repair = await repairWedgedWorkflow(c, budgetWorkflowId(host));
         if (repair.outcome === 'reset') log.warn({ host, ...repair }, 'reset a wedged budget workflow');
       } catch (err) {
+        // Aborted by a cancellation: the update below would start after it, and nothing aborts it.
+        throwIfCancelled();
         if (!(err instanceof WorkflowNotFoundError)) {
           log.warn(
             { host, error: err instanceof Error ? err.message : String(err) },
@@ -116,12 +120,10 @@ export function createBudgetControlActivities({ client, log, budgetWorkflowOptio
           );
         }
       }
-      return untilCancelled(c, () =>
-        c.workflow.executeUpdateWithStart(budgetCheckUpdate, {
-          args: [request],
-          startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
-        }),
-      );
+      return c.workflow.executeUpdateWithStart(budgetCheckUpdate, {
+        args: [request],
+        startWorkflowOperation: budgetWorkflowStart(host, budgetWorkflowOptions),
+      });
     },
   });
 }

@@ -13,6 +13,7 @@ import { createPullRequestControlActivities } from './pull-request-activities.js
 import { createReconcileControlActivities } from './reconcile-control-activities.js';
 import type { ReconcileHostDeps } from './reconcile-host-activities.js';
 import { createReconcileHostActivities } from './reconcile-host-activities.js';
+import { untilCancelledEach } from './until-cancelled.js';
 
 export type ActivityDeps = Omit<DockerActivityDeps, 'headroom'> &
   Omit<ReconcileHostDeps, keyof DockerActivityDeps> &
@@ -44,14 +45,15 @@ export type ControlActivityDeps = BudgetControlDeps;
 
 /**
  * The generic activities that talk to Temporal itself (visibility, queries, signals, the budget
- * entity): registered on the workflow queue, where any worker with a client can run them.
+ * entity): registered on the workflow queue, where any worker with a client can run them. Each
+ * one's client calls end with its cancellation, so a worker shutting down never waits on one.
  */
 export function createControlActivities(deps: ControlActivityDeps) {
-  return {
+  return untilCancelledEach(deps.client, {
     ...createReconcileControlActivities(deps),
     ...createBudgetControlActivities(deps),
     ...createPullRequestControlActivities(deps),
-  };
+  });
 }
 
 export type ControlActivities = ReturnType<typeof createControlActivities>;

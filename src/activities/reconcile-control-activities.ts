@@ -14,11 +14,15 @@ import { listWorkflowIdsPage } from '../service/visibility.js';
 import type { ControlDeps } from './control-client.js';
 import { requireClient } from './control-client.js';
 import { heartbeating } from './heartbeat.js';
+import { throwIfCancelled } from './until-cancelled.js';
 
 const QUERY_CONCURRENCY = 16;
 
 export function createReconcileControlActivities({ client, log }: ControlDeps) {
   async function repairOwner(c: Client, view: SnapshotOwnerView): Promise<SnapshotOwnerView> {
+    // The owner may not have answered because its query was aborted by a cancellation: a repair
+    // would start calls after it, which nothing aborts.
+    throwIfCancelled();
     try {
       const result = await repairWedgedWorkflow(c, view.workflowId);
       if (result.outcome !== 'reset') return view;
@@ -78,7 +82,11 @@ export function createReconcileControlActivities({ client, log }: ControlDeps) {
     async describeSnapshotWorkflows(input: { workflowIds: string[] }): Promise<SnapshotOwnerView[]> {
       const c = requireClient(client);
       const unique = [...new Set(input.workflowIds)];
-      const views = await mapLimit(unique, QUERY_CONCURRENCY, (id) => describeSnapshotOwner(c, id));
+      const views = await mapLimit(unique, QUERY_CONCURRENCY, (id) => {
+        // An aborted query is an 'error' view, not a throw: the next one would start unaborted.
+        throwIfCancelled();
+        return describeSnapshotOwner(c, id);
+      });
       // An owner that cannot answer may be wedged; its image stays (unverified) this round, and a
       // reset lets it answer, and end, by the next.
       return mapLimit(views, QUERY_CONCURRENCY, async (view) =>
