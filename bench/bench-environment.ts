@@ -12,7 +12,11 @@ import {
   readEnvFile,
   startTemporalCluster,
 } from '../scripts/lib/temporal-cluster.js';
-import { DEV_SERVER_SQLITE_PRAGMAS, startDevServer } from '../scripts/lib/temporal-dev-server.js';
+import {
+  DEV_SERVER_DYNAMIC_CONFIG,
+  DEV_SERVER_SQLITE_PRAGMAS,
+  startDevServer,
+} from '../scripts/lib/temporal-dev-server.js';
 import type { TemporalKind } from './cli-options.js';
 
 export interface BenchEnvironment {
@@ -28,17 +32,18 @@ export const BASE_IMAGE = 'snapkeeper-bench/base:latest';
 
 /**
  * What `temporal server start-dev` of CLI v1.5.1 sets on top of the server's defaults
- * (temporalcli/commands.server.go and temporalcli/devserver/server.go of that tag); nothing else is
- * passed by scripts/lib/temporal-dev-server.ts, so eager activity dispatch
+ * (temporalcli/commands.server.go and temporalcli/devserver/server.go of that tag), then what
+ * scripts/lib/temporal-dev-server.ts passes; nothing else, so eager activity dispatch
  * (system.enableActivityEagerExecution) stays off.
  */
-const DEV_SERVER_DYNAMIC_CONFIG = {
+const BENCH_DEV_SERVER_DYNAMIC_CONFIG = {
   'system.forceSearchAttributesCacheRefreshOnRead': true,
   'frontend.persistenceMaxQPS': 10000,
   'history.persistenceMaxQPS': 45000,
   'history.hostLevelCacheMaxSize': 8096,
   'frontend.namespaceRPS.visibility': 100,
   'system.enableActivityEagerExecution': false,
+  ...DEV_SERVER_DYNAMIC_CONFIG,
 };
 
 export async function startBenchEnvironment(dir: string, kind: TemporalKind): Promise<BenchEnvironment> {
@@ -68,7 +73,7 @@ export async function startBenchEnvironment(dir: string, kind: TemporalKind): Pr
         server: {
           kind: 'dev',
           what: `temporal server start-dev (CLI v1.5.1, server v1.29.1), SQLite file (${pragmas}), headless`,
-          dynamicConfig: DEV_SERVER_DYNAMIC_CONFIG,
+          dynamicConfig: BENCH_DEV_SERVER_DYNAMIC_CONFIG,
         },
         stop: stopAll,
       };
