@@ -28,5 +28,8 @@ bash scripts/ensure-temporal.sh server >/dev/null
 # Central once.
 phase ensure-test-server
 bash scripts/ensure-test-server.sh >/dev/null
+# Debian's Chromium for the Web UI test.
+phase ensure-chromium
+bash scripts/ensure-chromium.sh
 phase vitest
 exec npx vitest run "$@"
