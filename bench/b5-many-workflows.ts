@@ -114,10 +114,11 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
     const lookup = summarize(lookups);
     const describe = summarize(describes);
     const end = at();
-    const rssBetween = (from: number | undefined, to: number) =>
-      from === undefined
-        ? Number.NaN
-        : Math.max(...rss.series.workflowWorker!.filter(([t]) => t >= from && t <= to).map(([, v]) => v));
+    // NaN when the window is empty: the cache never filled before half were open (a small n).
+    const rssBetween = (from: number | undefined, to: number) => {
+      const inWindow = rss.series.workflowWorker!.filter(([t]) => from !== undefined && t >= from && t <= to);
+      return inWindow.length === 0 ? Number.NaN : Math.max(...inWindow.map(([, v]) => v));
+    };
     const half = marks.half ?? end;
     return {
       id: 'B5',
