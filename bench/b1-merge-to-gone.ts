@@ -9,6 +9,7 @@ import type { BenchImage } from './bench-images.js';
 import type { SignalFloor } from './b1-signal-floor.js';
 import { FLOOR_SHAPES, startSignalFloor } from './b1-signal-floor.js';
 import type { FloorShape } from './workflows/signal-floor-workflow.js';
+import { goSignal } from './workflows/signal-floor-workflow.js';
 import type { FloorSample, MergeSample } from './merge-timeline.js';
 import { floorTimeline, mergeTimeline } from './merge-timeline.js';
 import { findSnapshotsByPullRequest } from '../src/service/find-snapshots-by-pull-request.js';
@@ -129,7 +130,7 @@ async function measureB1(
     timeline.push(
       ...(await floorTimeline(ctx.stack.client, picked, {
         label: `floor (${shape})`,
-        signalName: 'go',
+        signalName: goSignal.name,
         activityName: 'rawRemoveImage',
       })),
     );

@@ -11,6 +11,7 @@ import { startFloorWorker } from './floor-worker.js';
 import type { FloorSample } from './merge-timeline.js';
 import { wallMs } from './stats.js';
 import type { FloorShape } from './workflows/signal-floor-workflow.js';
+import { goSignal } from './workflows/signal-floor-workflow.js';
 import { TIMER_TASK_QUEUE } from './workflows/ttl-timer-workflow.js';
 
 export const FLOOR_SHAPES: readonly FloorShape[] = ['activity', 'local-activity'];
@@ -60,7 +61,7 @@ export async function startSignalFloor(ctx: BenchContext, total: number): Promis
       const img = images.get(shape)![i]!;
       const id = workflowId(shape, i);
       const sentMs = wallMs();
-      await client.workflow.getHandle(id).signal('go');
+      await client.workflow.getHandle(id).signal(goSignal);
       const answeredMs = wallMs();
       const gone = await ctx.events.deleted(img.imageId, timeoutMs);
       return { workflowId: id, sentMs, answeredMs, goneMs: gone.engineMs };

@@ -50,7 +50,6 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
     },
   });
   const rss = sampleRss({ workflowWorker: ctx.stack.workerPid, scaleDockerWorker: worker.pid });
-  const rssStarted = Date.now();
   try {
     await worker.waitReady(120_000);
     const heapLimit = ready.heapSizeLimitMiB ?? Number.NaN;
@@ -66,7 +65,6 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
     // When the cache had filled and when half were open, on the RSS series' clock: memory that is
     // bounded by the cache stops growing between the two and after.
     const marks: { cacheFull?: number; half?: number } = {};
-    const at = () => (Date.now() - rssStarted) / 1000;
     let done = 0;
     const registerLatency: number[] = [];
     await mapLimit(
@@ -84,8 +82,8 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
         });
         registerLatency.push(wallMs() - s);
         ++done;
-        if (done === Math.min(cache, n)) marks.cacheFull = at();
-        if (done === Math.ceil(n / 2)) marks.half = at();
+        if (done === Math.min(cache, n)) marks.cacheFull = rss.at();
+        if (done === Math.ceil(n / 2)) marks.half = rss.at();
         if (done % 1000 === 0) {
           const seconds = (wallMs() - t0) / 1000;
           ctx.progress(
@@ -105,7 +103,7 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
       const hit = await ctx.stack.api.lookup(projectId, `item-${i}`);
       lookups.push(wallMs() - s);
       if (!hit) throw new Error(`B5: lookup of item-${i} missed`);
-      // Baseline: the one server call a lookup needs, raw, from the bench's own client.
+      // Baseline: the describe every lookup starts with, raw, from the bench's own client.
       const d = wallMs();
       await ctx.stack.client.workflow.getHandle(snapshotWorkflowId(projectId, `item-${i}`)).describe();
       describes.push(wallMs() - d);
@@ -113,7 +111,7 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
     rss.stop();
     const lookup = summarize(lookups);
     const describe = summarize(describes);
-    const end = at();
+    const end = rss.at();
     // NaN when the window is empty: the cache never filled before half were open (a small n).
     const rssBetween = (from: number | undefined, to: number) => {
       const inWindow = rss.series.workflowWorker!.filter(([t]) => from !== undefined && t >= from && t <= to);
@@ -178,7 +176,7 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
       notes: [
         'The images of host "bench-scale" are synthetic: its Docker worker (bench/scale-worker.ts, createWorkers) answers from SyntheticDocker, which derives each image from its name; the workflows, the API and Temporal are real.',
         `The workflow worker is src/worker/main.ts (the bench's snapkeeper process): maxCachedWorkflows ${cache}, ${cacheOrigin}.`,
-        "The lookup goal counts at 100,000 open workflows only. Baseline: a raw DescribeWorkflowExecution of the same workflow from the bench's own client, right after each lookup (the one server call a lookup makes while no workflow task is pending).",
+        "The lookup goal counts at 100,000 open workflows only. Baseline: a raw DescribeWorkflowExecution of the same workflow from the bench's own client, right after each lookup (the call every lookup starts with; a lookup whose work item's use is older than the recording interval then records it with an update).",
         "RSS bounded by the cache: the workflow worker's maximum after the cache had filled, up to half of the workflows open, against its maximum over the second half and the lookups.",
       ],
       series: rss.series,

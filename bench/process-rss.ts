@@ -29,6 +29,8 @@ export function sampleRss(pids: Record<string, number>, intervalMs = 1000) {
   return {
     series,
     stop: () => clearInterval(timer),
+    /** Now, on the series' clock (seconds since sampling started). */
+    at: () => (Date.now() - started) / 1000,
     max: (name: string) => Math.max(...(series[name] ?? []).map(([, v]) => v)),
   };
 }

@@ -41,8 +41,7 @@ export const DEV_SERVER_SQLITE_PRAGMAS: Readonly<Record<string, string>> = {
  * How often each history shard may load its queues' tasks (the server's default: 20 loads per
  * second, with a burst of 20). The dev server has one shard, and every dispatch (a signal to its
  * workflow task, a workflow task to its activity, a fired timer) waits for a load: past 20 a second
- * each waited about 35 ms in the merge-to-gone benchmark, 4 ms with this (docs/benchmarks.md). A
- * load reads what its notification announced; the limit only paces loads, not the work they find.
+ * each waited about 35 ms in the merge-to-gone benchmark, 4 ms with this (docs/benchmarks.md).
  * The cluster sets the same in deploy/temporal/dynamicconfig.yaml.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number>> = {
