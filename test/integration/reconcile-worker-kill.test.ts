@@ -76,8 +76,16 @@ describe('reconcile: a Docker worker killed mid-activity', () => {
     // Catch a run with one of the host's activities started on the first worker, and kill it.
     const caught = await waitFor(
       async () => {
-        for (const action of (await schedule.describe()).info.runningActions) {
-          const childId = `${action.workflow.workflowId}/${host.hostId}`;
+        // The triggered run may be missing from runningActions while it runs (the server's
+        // scheduler refreshes that list lazily; seen on the dev server of CLI v1.5.1), so the
+        // recent actions are looked at too: a closed run simply shows no pending activity.
+        const { runningActions, recentActions } = (await schedule.describe()).info;
+        const parents = new Set([
+          ...runningActions.map((a) => a.workflow.workflowId),
+          ...recentActions.map((a) => a.action.workflow.workflowId),
+        ]);
+        for (const parent of parents) {
+          const childId = `${parent}/${host.hostId}`;
           const description = await host.client.workflow
             .getHandle(childId)
             .describe()
