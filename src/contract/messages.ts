@@ -12,6 +12,7 @@ import type {
   SnapshotState,
   SnapshotWorkflowView,
   TouchRequest,
+  UsedSignal,
 } from './snapshot-types.js';
 import type {
   AdmitRequest,
@@ -25,6 +26,8 @@ import type { VanishedSignal } from './reconcile-types.js';
 
 export const registerUpdate = defineUpdate<RegisterResult, [RegisterRequest]>('register');
 export const touchUpdate = defineUpdate<SnapshotState, [TouchRequest]>('touch');
+/** A lookup's use, when its image is far from its expiry: the API does not wait for a workflow task. */
+export const usedSignal = defineSignal<[UsedSignal]>('used');
 export const linkPullRequestUpdate = defineUpdate<SnapshotState, [PullRequestRef]>('linkPullRequest');
 export const mergedSignal = defineSignal<[MergedSignal]>('merged');
 export const invalidateSignal = defineSignal<[InvalidateSignal]>('invalidate');

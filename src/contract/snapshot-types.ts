@@ -167,6 +167,14 @@ export interface TouchRequest {
   recordEveryMs?: number;
 }
 
+/** A lookup's use, recorded without an answer (a signal): see SnapshotService.lookup. */
+export interface UsedSignal {
+  /** The image the lookup offered: a use of an image that has since ended records nothing. */
+  imageId: string;
+  /** Recorded only when the last recorded use is at least this old (lookups racing past it). */
+  recordEveryMs?: number;
+}
+
 /** What a snapshot workflow keeps in its memo, for lookups that wake no worker. */
 export interface SnapshotMemo {
   current: SnapshotState | null;

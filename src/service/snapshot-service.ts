@@ -35,11 +35,13 @@ import {
   registerUpdate,
   stateQuery,
   touchUpdate,
+  usedSignal,
 } from '../contract/messages.js';
 import type { SnapshotWorkflowOptions, snapshotWorkflow } from '../workflows/snapshot-workflow.js';
 import type { pullRequestClosedWorkflow } from '../workflows/pull-request-workflow.js';
 import type { PullRequestClosedInput, PullRequestWorkflowOptions } from '../contract/pull-request-types.js';
 import { SnapshotError, fromUpdateFailure } from './snapshot-error.js';
+import { RecentUses } from './recent-uses.js';
 import { signalOpen } from './signal-open.js';
 
 export interface SnapshotServiceDeps {
@@ -81,6 +83,7 @@ export function createSnapshotService({
   pullRequestWorkflowOptions,
   lookupRecordIntervalMs = DEFAULT_LOOKUP_RECORD_INTERVAL_MS,
 }: SnapshotServiceDeps) {
+  const recentUses = new RecentUses();
   const handle = (projectId: string, workItemId: string): SnapshotHandle =>
     client.workflow.getHandle<typeof snapshotWorkflow>(snapshotWorkflowId(projectId, workItemId));
 
@@ -122,8 +125,14 @@ export function createSnapshotService({
    * The reuse lookup: the active image. It reads the workflow's memo through
    * DescribeWorkflowExecution (the server answers, no worker wakes, no event is written); only
    * while a workflow task is pending (a signal or update not yet applied) does it ask the workflow
-   * itself with a query, which the server answers after that task. The use is recorded with a
-   * touch update at most once per recording interval, so history grows with time, not with reads.
+   * itself with a query, which the server answers after that task. So an ending the workflow has
+   * received before the read (a merge, an invalidation) is never offered.
+   *
+   * The use is recorded at most once per recording interval, so history grows with time, not
+   * with reads. Far from the image's expiry it is recorded with a `used` signal: durable once the
+   * server answers, without waiting for a workflow task. Near it (USE_BY_UPDATE_WITHIN_MS) the
+   * workflow decides with a touch update, so a lookup racing the TTL's timer gets the timer's
+   * answer rather than an image that is about to go.
    */
   async function lookup(projectId: string, workItemId: string): Promise<SnapshotState | null> {
     const h = handle(projectId, workItemId);
@@ -138,7 +147,23 @@ export function createSnapshotService({
     // Not offered: the next job starts from its base image, and its commit begins a fresh chain.
     if (seen.reuseBlockedBy) throw new SnapshotError(ErrorType.chainTooDeep, seen.reuseBlockedBy);
     const every = recordEveryMs(seen, lookupRecordIntervalMs);
-    if (Date.now() - Date.parse(seen.lastUsedAt) < every) return seen;
+    const now = Date.now();
+    if (now - Date.parse(seen.lastUsedAt) < every) return seen;
+    if (Date.parse(seen.expiresAt) - now >= USE_BY_UPDATE_WITHIN_MS) {
+      const use =
+        recentUses.within(h.workflowId, seen.imageId, every, now) ??
+        recentUses.remember(h.workflowId, seen.imageId, now, () =>
+          h.signal(usedSignal, { imageId: seen.imageId, recordEveryMs: every }),
+        );
+      try {
+        await use.sent;
+      } catch (err) {
+        // The run closed after the read: its image is on its way off the disk.
+        if (err instanceof WorkflowNotFoundError) return null;
+        throw err;
+      }
+      return withUse(seen, use.at);
+    }
     try {
       return await h.executeUpdate(touchUpdate, { args: [{ recordEveryMs: every }] });
     } catch (err) {
@@ -296,6 +321,27 @@ async function readCurrent(h: SnapshotHandle): Promise<SnapshotState | null> {
   // before the memo have none.
   if (memo && 'current' in memo && !description.raw.pendingWorkflowTask) return memo.current;
   return (await h.query(stateQuery)).current;
+}
+
+/**
+ * A lookup of an image expiring within this records its use with an update rather than a signal:
+ * the workflow then orders the use against its TTL timer before the lookup answers. Farther out, the
+ * signal is in the history long before the timer fires (even when the API stalls between its read
+ * and its signal), so a sliding TTL is moved before it can end the image the lookup offered.
+ */
+export const USE_BY_UPDATE_WITHIN_MS = 10_000;
+
+/**
+ * The state the workflow records for a use at `at` (by its own clock, a moment later): the answer
+ * shows the use it just recorded, as the touch update's answer does.
+ */
+function withUse(s: SnapshotState, at: number): SnapshotState {
+  const lastUsedAt = new Date(at).toISOString();
+  return { ...s, lastUsedAt, expiresAt: s.slidingTtl ? plusSecondsIso(at, s.ttlSeconds) : s.expiresAt };
+}
+
+function plusSecondsIso(at: number, seconds: number): string {
+  return new Date(at + seconds * 1000).toISOString();
 }
 
 /** Recording every lookup of a short TTL at the full interval would let a sliding one lapse. */

@@ -58,6 +58,7 @@ import {
   registerUpdate,
   stateQuery,
   touchUpdate,
+  usedSignal,
   vanishedSignal,
 } from '../contract/messages.js';
 import { admitToBudget, releaseFromBudget, signalAdmission } from './snapshot-budget.js';
@@ -499,6 +500,17 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       },
     },
   );
+
+  setHandler(usedSignal, (signal) => {
+    const active = state.current;
+    // The lookup offered this image; if it has ended or been replaced since, there is no use to record.
+    if (!active || active.imageId !== signal?.imageId) return;
+    // Lookups of several API processes may race past the interval; the first one records the use.
+    const every = signal.recordEveryMs;
+    if (typeof every === 'number' && Date.now() - Date.parse(active.lastUsedAt) < every) return;
+    state.touch();
+    publish();
+  });
 
   setHandler(
     linkPullRequestUpdate,

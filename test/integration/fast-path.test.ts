@@ -6,7 +6,7 @@ import type { temporal } from '@temporalio/proto';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';
-import { snapshotWorkflowId } from '../../src/contract/names.js';
+import { SNAPSHOT_MEMO_KEY, snapshotWorkflowId } from '../../src/contract/names.js';
 import { invalidateSignal, stateQuery } from '../../src/contract/messages.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { startInProcessWorker } from '../support/in-process-worker.js';
@@ -101,15 +101,107 @@ describe('lookups', () => {
       last = seen[seen.length - 1] ?? last;
     }
     const after = await settledLength(workflowId);
-    const touches = scheduledTouches(await events(workflowId));
-    // A touch costs a handful of events (task, update, memo, attributes, the re-armed TTL timer); one
-    // recorded per elapsed interval (3), however many readers raced for it.
+    const touches = recordedUses(await events(workflowId));
+    // A recorded use costs a handful of events (the signal, a task, the memo, the re-armed TTL
+    // timer); one per elapsed interval (3), however many readers raced for it.
     expect(touches).toBeGreaterThanOrEqual(1);
     expect(touches).toBeLessThanOrEqual(3);
     expect(after - before).toBeLessThanOrEqual(touches * 10);
     expect(reads).toBeGreaterThan(touches * 4);
     expect(Date.parse(last?.expiresAt ?? '')).toBeGreaterThan(Date.parse(registered.snapshot.expiresAt));
     await service.invalidate(ids.projectId, ids.workItemId, 'done');
+  });
+
+  it('record a use far from the expiry with a signal, and near it with an update the workflow orders against its timer', async () => {
+    const service = createSnapshotService({
+      client: worker.client,
+      defaultTtlSeconds: 3600,
+      lookupRecordIntervalMs: 200,
+    });
+    const far = uniqueIds('use-far');
+    const near = uniqueIds('use-near');
+    const farImg = await makeSnapshotImage(docker, { ...far, labels: 'managed' });
+    const nearImg = await makeSnapshotImage(docker, { ...near, labels: 'managed' });
+    const farReg = await service.register({ ...far, image: farImg.image, host: HOST, slidingTtl: true });
+    // Expiring within USE_BY_UPDATE_WITHIN_MS from the start; its recording interval is its tenth.
+    await service.register({ ...near, image: nearImg.image, host: HOST, ttlSeconds: 9 });
+    await waitFor(async () => Date.now() - Date.parse(farReg.snapshot.lastUsedAt) > 1000, {
+      timeoutMs: 5000,
+      message: 'clock',
+    });
+    const farWorkflow = snapshotWorkflowId(far.projectId, far.workItemId);
+    const nearWorkflow = snapshotWorkflowId(near.projectId, near.workItemId);
+    const offered = await service.lookup(far.projectId, far.workItemId);
+    expect(offered?.imageId).toBe(farImg.imageId);
+    expect(Date.parse(offered?.expiresAt ?? '')).toBeGreaterThan(Date.parse(farReg.snapshot.expiresAt));
+    // The signal is durable when the lookup answers; the workflow records the use at its next task.
+    const farHistory = await events(farWorkflow);
+    expect(usedSignals(farHistory)).toBe(1);
+    expect(touchUpdates(farHistory)).toBe(0);
+    const recorded = await waitFor(
+      async () => {
+        const current = (await service.handle(far.projectId, far.workItemId).query(stateQuery)).current;
+        return current && current.lastUsedAt !== farReg.snapshot.lastUsedAt ? current : undefined;
+      },
+      { ...DEADLINE, message: 'the signalled use was never recorded' },
+    );
+    expect(Date.parse(recorded.expiresAt)).toBeGreaterThanOrEqual(Date.parse(offered?.expiresAt ?? ''));
+    expect((await service.lookup(near.projectId, near.workItemId))?.imageId).toBe(nearImg.imageId);
+    const nearHistory = await events(nearWorkflow);
+    expect(touchUpdates(nearHistory)).toBe(1);
+    expect(usedSignals(nearHistory)).toBe(0);
+    for (const [ids, img] of [
+      [far, farImg],
+      [near, nearImg],
+    ] as const) {
+      await service.invalidate(ids.projectId, ids.workItemId, 'done');
+      await waitFor(async () => !(await imageExists(docker, img.imageId)), {
+        ...DEADLINE,
+        message: 'not removed',
+      });
+    }
+  });
+
+  it('record a use once per interval however many API processes race for it', async () => {
+    const replicas = [0, 1, 2].map(() =>
+      createSnapshotService({ client: worker.client, defaultTtlSeconds: 3600, lookupRecordIntervalMs: 1000 }),
+    );
+    const ids = uniqueIds('replicas');
+    const img = await makeSnapshotImage(docker, { ...ids, labels: 'managed' });
+    const registered = await worker.service.register({
+      ...ids,
+      image: img.image,
+      host: HOST,
+      slidingTtl: true,
+    });
+    const workflowId = snapshotWorkflowId(ids.projectId, ids.workItemId);
+    const started = Date.now();
+    while (Date.now() - started < 2500) {
+      const seen = await Promise.all(
+        replicas.flatMap((r) => [r, r].map((service) => service.lookup(ids.projectId, ids.workItemId))),
+      );
+      for (const s of seen) expect(s?.imageId).toBe(img.imageId);
+    }
+    await settledLength(workflowId);
+    const history = await events(workflowId);
+    // Each process signals once per interval at most; the workflow records the first of each race.
+    expect(usedSignals(history)).toBeLessThanOrEqual(replicas.length * 3);
+    const memoUses = new Set(
+      history.flatMap((e) => {
+        const memo = e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.[SNAPSHOT_MEMO_KEY];
+        return memo ? [Buffer.from(memo.data ?? new Uint8Array()).toString('utf8')] : [];
+      }),
+    );
+    // The registration's memo, then one per recorded use: one per elapsed interval (3) at most.
+    expect(memoUses.size).toBeGreaterThanOrEqual(2);
+    expect(memoUses.size).toBeLessThanOrEqual(1 + 3);
+    const current = (await worker.service.handle(ids.projectId, ids.workItemId).query(stateQuery)).current;
+    expect(Date.parse(current?.expiresAt ?? '')).toBeGreaterThan(Date.parse(registered.snapshot.expiresAt));
+    await worker.service.invalidate(ids.projectId, ids.workItemId, 'done');
+    await waitFor(async () => !(await imageExists(docker, img.imageId)), {
+      ...DEADLINE,
+      message: 'not removed',
+    });
   });
 
   it('never offer an image whose invalidation the workflow has already received', async () => {
@@ -127,10 +219,19 @@ describe('lookups', () => {
   });
 });
 
-function scheduledTouches(history: HistoryEvent[]): number {
+/** The lookups that asked the workflow to record a use: touch updates and `used` signals. */
+function recordedUses(history: HistoryEvent[]): number {
+  return touchUpdates(history) + usedSignals(history);
+}
+
+function touchUpdates(history: HistoryEvent[]): number {
   return history.filter(
     (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'touch',
   ).length;
+}
+
+function usedSignals(history: HistoryEvent[]): number {
+  return history.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'used').length;
 }
 
 describe('cleanup', () => {

@@ -16,6 +16,7 @@ import {
   linkPullRequestUpdate,
   mergedSignal,
   touchUpdate,
+  usedSignal,
   vanishedSignal,
 } from '../../src/contract/messages.js';
 import type { snapshotWorkflow } from '../../src/workflows/snapshot-workflow.js';
@@ -142,6 +143,42 @@ describe('a sliding TTL moves with every lookup; a fixed one does not', () => {
       .callsFor(imageIdOf(item.image(1)))
       .find((c) => c.activity === 'invalidateSnapshot')!;
     expect(invalidated.scheduledAtMs - registeredAt).toBeLessThan(HOUR_MS + 10 * MINUTE_MS);
+  });
+});
+
+describe('a use signalled by a lookup is recorded like a touch, for the image it names only', () => {
+  it('moves a sliding TTL, ignores a use of another image and a use already recorded', async () => {
+    const item = workItem('used');
+    const imageId = imageIdOf(item.image(1));
+    const { handle, registered } = await driver.startWith(item.id, {
+      image: item.image(1),
+      ttlSeconds: 3600,
+      slidingTtl: true,
+    });
+    await spec.env.sleep(50 * MINUTE_MS);
+    await handle.signal(usedSignal, { imageId: imageIdOf('snap/elsewhere:job-1') });
+    expect((await driver.state(handle)).current?.lastUsedAt).toBe(registered.snapshot.lastUsedAt);
+
+    const usedAt = await spec.now();
+    await handle.signal(usedSignal, { imageId, recordEveryMs: MINUTE_MS });
+    const recorded = await untilState(
+      handle,
+      'the use recorded',
+      (v) => v.current?.lastUsedAt !== registered.snapshot.lastUsedAt,
+    );
+    expect(
+      Date.parse(recorded.current?.expiresAt ?? '') - Date.parse(recorded.current?.lastUsedAt ?? ''),
+    ).toBe(HOUR_MS);
+    // A second lookup's signal within the interval records nothing more.
+    await handle.signal(usedSignal, { imageId, recordEveryMs: MINUTE_MS });
+    expect((await driver.state(handle)).current?.lastUsedAt).toBe(recorded.current?.lastUsedAt);
+
+    // Past the registration's original hour, but not an hour past the use.
+    await spec.env.sleep(50 * MINUTE_MS);
+    expect((await driver.state(handle)).current).toMatchObject({ imageId, state: 'active' });
+    expect((await handle.result()).last).toMatchObject({ imageId, state: 'removed', endReason: 'expired' });
+    const invalidatedAt = spec.docker.callsFor(imageId).find((c) => c.activity === 'invalidateSnapshot')!;
+    expect(invalidatedAt.scheduledAtMs - usedAt).toBeGreaterThanOrEqual(HOUR_MS);
   });
 });
 
