@@ -176,7 +176,7 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
       notes: [
         'The images of host "bench-scale" are synthetic: its Docker worker (bench/scale-worker.ts, createWorkers) answers from SyntheticDocker, which derives each image from its name; the workflows, the API and Temporal are real.',
         `The workflow worker is src/worker/main.ts (the bench's snapkeeper process): maxCachedWorkflows ${cache}, ${cacheOrigin}.`,
-        "The lookup goal counts at 100,000 open workflows only. Baseline: a raw DescribeWorkflowExecution of the same workflow from the bench's own client, right after each lookup (the call every lookup starts with; a lookup whose work item's use is older than the recording interval then records it with an update).",
+        "The lookup goal counts at 100,000 open workflows only. Baseline: a raw DescribeWorkflowExecution of the same workflow from the bench's own client, right after each lookup (the call every lookup starts with; a lookup whose work item's use is older than the recording interval then records it with a `used` signal, or with the touch update within 10 s of the image's expiry).",
         "RSS bounded by the cache: the workflow worker's maximum after the cache had filled, up to half of the workflows open, against its maximum over the second half and the lookups.",
       ],
       series: rss.series,
