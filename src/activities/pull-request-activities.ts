@@ -11,6 +11,7 @@ import type { PullRequestTargetsRequest } from '../contract/pull-request-types.j
 import type { ControlDeps } from './control-client.js';
 import { requireClient } from './control-client.js';
 import { signalOpen } from '../service/signal-open.js';
+import { throwIfCancelled } from './until-cancelled.js';
 
 export interface TargetsSignalled {
   found: number;
@@ -19,9 +20,16 @@ export interface TargetsSignalled {
 
 function signallerFor(client: Client): TargetSignaller {
   const handle = (p: string, w: string) => client.workflow.getHandle(snapshotWorkflowId(p, w));
+  // A signal started after the activity's cancellation would not be aborted: none starts.
+  const unlessCancelled = <T>(send: () => Promise<T>) => {
+    throwIfCancelled();
+    return send();
+  };
   return {
-    merged: (p, w, signal) => signalOpen(() => handle(p, w).signal(mergedSignal, signal)),
-    invalidate: (p, w, signal) => signalOpen(() => handle(p, w).signal(invalidateSignal, signal)),
+    merged: (p, w, signal) =>
+      unlessCancelled(() => signalOpen(() => handle(p, w).signal(mergedSignal, signal))),
+    invalidate: (p, w, signal) =>
+      unlessCancelled(() => signalOpen(() => handle(p, w).signal(invalidateSignal, signal))),
   };
 }
 

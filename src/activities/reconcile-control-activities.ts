@@ -50,11 +50,14 @@ export function createReconcileControlActivities({ client, log }: ControlDeps) {
     async listKnownHosts(): Promise<string[]> {
       const c = requireClient(client);
       const hosts = new Set<string>();
+      // Each item may have cost a page call; one started after a cancellation would not be aborted.
       for await (const schedule of c.schedule.list()) {
+        throwIfCancelled();
         const host = hostOfReconcileSchedule(schedule.scheduleId);
         if (host && HOST_ID_PATTERN.test(host)) hosts.add(host);
       }
       for await (const wf of c.workflow.list({ query: openSnapshotsQuery() })) {
+        throwIfCancelled();
         const host = wf.typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.host);
         if (typeof host === 'string' && HOST_ID_PATTERN.test(host)) hosts.add(host);
       }
