@@ -7,6 +7,7 @@ import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';
 import { SNAPSHOT_MEMO_KEY, snapshotWorkflowId } from '../../src/contract/names.js';
+import type { SnapshotMemo } from '../../src/contract/snapshot-types.js';
 import { invalidateSignal, stateQuery } from '../../src/contract/messages.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { startInProcessWorker } from '../support/in-process-worker.js';
@@ -103,9 +104,10 @@ describe('lookups', () => {
     const after = await settledLength(workflowId);
     const touches = recordedUses(await events(workflowId));
     // A recorded use costs a handful of events (the signal, a task, the memo, the re-armed TTL
-    // timer); one per elapsed interval (3), however many readers raced for it.
+    // timer); one per elapsed interval (about 3; more when a loaded machine stretches the loop),
+    // however many readers raced for it.
     expect(touches).toBeGreaterThanOrEqual(1);
-    expect(touches).toBeLessThanOrEqual(3);
+    expect(touches).toBeLessThanOrEqual(intervalsSince(registered.snapshot.lastUsedAt, 1000));
     expect(after - before).toBeLessThanOrEqual(touches * 10);
     expect(reads).toBeGreaterThan(touches * 4);
     expect(Date.parse(last?.expiresAt ?? '')).toBeGreaterThan(Date.parse(registered.snapshot.expiresAt));
@@ -175,26 +177,34 @@ describe('lookups', () => {
       slidingTtl: true,
     });
     const workflowId = snapshotWorkflowId(ids.projectId, ids.workItemId);
+    let reads = 0;
     const started = Date.now();
     while (Date.now() - started < 2500) {
       const seen = await Promise.all(
         replicas.flatMap((r) => [r, r].map((service) => service.lookup(ids.projectId, ids.workItemId))),
       );
       for (const s of seen) expect(s?.imageId).toBe(img.imageId);
+      reads += seen.length;
     }
     await settledLength(workflowId);
+    const intervals = intervalsSince(registered.snapshot.lastUsedAt, 1000);
     const history = await events(workflowId);
+    // Far more reads than intervals: what grows the history is time, not reads.
+    expect(reads).toBeGreaterThan(intervals);
     // Each process signals once per interval at most; the workflow records the first of each race.
-    expect(usedSignals(history)).toBeLessThanOrEqual(replicas.length * 3);
+    expect(usedSignals(history)).toBeLessThanOrEqual(replicas.length * intervals);
     const memoUses = new Set(
       history.flatMap((e) => {
         const memo = e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.[SNAPSHOT_MEMO_KEY];
-        return memo ? [Buffer.from(memo.data ?? new Uint8Array()).toString('utf8')] : [];
+        if (!memo?.data) return [];
+        const { current } = JSON.parse(Buffer.from(memo.data).toString('utf8')) as SnapshotMemo;
+        return current ? [current.lastUsedAt] : [];
       }),
     );
-    // The registration's memo, then one per recorded use: one per elapsed interval (3) at most.
-    expect(memoUses.size).toBeGreaterThanOrEqual(2);
-    expect(memoUses.size).toBeLessThanOrEqual(1 + 3);
+    memoUses.delete(registered.snapshot.lastUsedAt);
+    // One recorded use per elapsed interval at most, whatever the number of readers.
+    expect(memoUses.size).toBeGreaterThanOrEqual(1);
+    expect(memoUses.size).toBeLessThanOrEqual(intervals);
     const current = (await worker.service.handle(ids.projectId, ids.workItemId).query(stateQuery)).current;
     expect(Date.parse(current?.expiresAt ?? '')).toBeGreaterThan(Date.parse(registered.snapshot.expiresAt));
     await worker.service.invalidate(ids.projectId, ids.workItemId, 'done');
@@ -218,6 +228,14 @@ describe('lookups', () => {
     });
   });
 });
+
+/**
+ * How many recording intervals fit since `since` (a workflow-clock time): the most uses a workflow
+ * can record, each at least an interval after the one before.
+ */
+function intervalsSince(since: string, intervalMs: number): number {
+  return Math.floor((Date.now() - Date.parse(since)) / intervalMs);
+}
 
 /** The lookups that asked the workflow to record a use: touch updates and `used` signals. */
 function recordedUses(history: HistoryEvent[]): number {
