@@ -125,9 +125,10 @@ describe('lookups', () => {
     const farImg = await makeSnapshotImage(docker, { ...far, labels: 'managed' });
     const nearImg = await makeSnapshotImage(docker, { ...near, labels: 'managed' });
     const farReg = await service.register({ ...far, image: farImg.image, host: HOST, slidingTtl: true });
-    // Expiring within USE_BY_UPDATE_WITHIN_MS from the start; its recording interval is its tenth.
-    await service.register({ ...near, image: nearImg.image, host: HOST, ttlSeconds: 9 });
-    await waitFor(async () => Date.now() - Date.parse(farReg.snapshot.lastUsedAt) > 1000, {
+    // Expiring within USE_BY_UPDATE_WITHIN_MS from the start.
+    const nearReg = await service.register({ ...near, image: nearImg.image, host: HOST, ttlSeconds: 9 });
+    // Both uses due (past the 200 ms interval), the near one still well before its expiry.
+    await waitFor(async () => Date.now() - Date.parse(nearReg.snapshot.lastUsedAt) > 500, {
       timeoutMs: 5000,
       message: 'clock',
     });
@@ -135,6 +136,8 @@ describe('lookups', () => {
     const nearWorkflow = snapshotWorkflowId(near.projectId, near.workItemId);
     const offered = await service.lookup(far.projectId, far.workItemId);
     expect(offered?.imageId).toBe(farImg.imageId);
+    // Looked up first: its image expires seconds from now.
+    expect((await service.lookup(near.projectId, near.workItemId))?.imageId).toBe(nearImg.imageId);
     expect(Date.parse(offered?.expiresAt ?? '')).toBeGreaterThan(Date.parse(farReg.snapshot.expiresAt));
     // The signal is durable when the lookup answers; the workflow records the use at its next task.
     const farHistory = await events(farWorkflow);
@@ -148,7 +151,6 @@ describe('lookups', () => {
       { ...DEADLINE, message: 'the signalled use was never recorded' },
     );
     expect(Date.parse(recorded.expiresAt)).toBeGreaterThanOrEqual(Date.parse(offered?.expiresAt ?? ''));
-    expect((await service.lookup(near.projectId, near.workItemId))?.imageId).toBe(nearImg.imageId);
     const nearHistory = await events(nearWorkflow);
     expect(touchUpdates(nearHistory)).toBe(1);
     expect(usedSignals(nearHistory)).toBe(0);
