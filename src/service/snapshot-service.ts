@@ -332,16 +332,13 @@ async function readCurrent(h: SnapshotHandle): Promise<SnapshotState | null> {
 export const USE_BY_UPDATE_WITHIN_MS = 10_000;
 
 /**
- * The state the workflow records for a use at `at` (by its own clock, a moment later): the answer
- * shows the use it just recorded, as the touch update's answer does.
+ * The state the workflow records for a use at `at`, by the API's clock (the workflow's own, a
+ * moment later, is what it stores): the answer shows the use, as the touch update's answer does.
  */
 function withUse(s: SnapshotState, at: number): SnapshotState {
   const lastUsedAt = new Date(at).toISOString();
-  return { ...s, lastUsedAt, expiresAt: s.slidingTtl ? plusSecondsIso(at, s.ttlSeconds) : s.expiresAt };
-}
-
-function plusSecondsIso(at: number, seconds: number): string {
-  return new Date(at + seconds * 1000).toISOString();
+  const expiresAt = s.slidingTtl ? new Date(at + s.ttlSeconds * 1000).toISOString() : s.expiresAt;
+  return { ...s, lastUsedAt, expiresAt };
 }
 
 /** Recording every lookup of a short TTL at the full interval would let a sliding one lapse. */

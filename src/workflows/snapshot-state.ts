@@ -79,6 +79,12 @@ export class SnapshotWorkflowState {
     this.current = next;
   }
 
+  /** Whether the current image's last recorded use is younger than `everyMs` (none to record). */
+  usedWithin(everyMs: number | undefined): boolean {
+    const active = this.current;
+    return !!active && typeof everyMs === 'number' && Date.now() - Date.parse(active.lastUsedAt) < everyMs;
+  }
+
   /** A lookup's use: the last-used time, and a sliding TTL's new expiry. */
   touch(): SnapshotState {
     const active = this.current as SnapshotState;

@@ -493,8 +493,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
         if (why) throw ApplicationFailure.nonRetryable(why, ErrorType.chainTooDeep);
         // A rejected update leaves no trace in the history: lookups racing each other past the
         // recording interval record one use, not one each.
-        const every = req?.recordEveryMs;
-        if (freeLookups && typeof every === 'number' && Date.now() - Date.parse(active.lastUsedAt) < every) {
+        if (freeLookups && state.usedWithin(req?.recordEveryMs)) {
           throw ApplicationFailure.nonRetryable('this use is already recorded', TOUCH_NOT_NEEDED);
         }
       },
@@ -506,8 +505,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     // The lookup offered this image; if it has ended or been replaced since, there is no use to record.
     if (!active || active.imageId !== signal?.imageId) return;
     // Lookups of several API processes may race past the interval; the first one records the use.
-    const every = signal.recordEveryMs;
-    if (typeof every === 'number' && Date.now() - Date.parse(active.lastUsedAt) < every) return;
+    if (state.usedWithin(signal.recordEveryMs)) return;
     state.touch();
     publish();
   });
