@@ -156,7 +156,7 @@ export async function runB5(ctx: BenchContext): Promise<BenchResult> {
           measured: { kind: 'figure', label: 'rate', value: n / registerSeconds, unit: '/s' },
         },
         {
-          what: `lookup (GET /v1/snapshots/…) of random work items among ${n} open (first lookups, most recording their use)`,
+          what: `lookup (GET /v1/snapshots/…) of random work items among ${n} open (first lookups; the notes say which record their use)`,
           measured: { kind: 'latency', label: 'lookup', summary: lookup },
           baseline: { kind: 'latency', label: 'raw DescribeWorkflowExecution', summary: describe },
           ratio: lookup.median / describe.median,
