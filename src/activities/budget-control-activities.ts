@@ -10,6 +10,7 @@ import type {
   HostScan,
 } from '../contract/budget-types.js';
 import { budgetEntry, lruOrder } from '../contract/budget-types.js';
+import { emptyRecord, ownValue } from '../contract/keyed-records.js';
 import { budgetAdmitUpdate, budgetCheckUpdate } from '../contract/messages.js';
 import { budgetWorkflowId } from '../contract/names.js';
 import type { SnapshotOwnerView } from '../contract/reconcile-types.js';
@@ -52,11 +53,12 @@ export function summarizeHostSnapshots(
     entries.push(budgetEntry(v.workflowId, c));
   }
   entries.sort(lruOrder);
-  const projectCounts: Record<string, number> = {};
+  // Keyed by project id (input): no prototype, so `constructor` counts from 0 like any project.
+  const projectCounts = emptyRecord<number>();
   let bytes = 0;
   for (const e of entries) {
     bytes += e.sizeBytes;
-    projectCounts[e.projectId] = (projectCounts[e.projectId] ?? 0) + 1;
+    projectCounts[e.projectId] = (ownValue(projectCounts, e.projectId) ?? 0) + 1;
   }
   const limit = Math.max(1, coldLimit);
   const first = entries[limit];

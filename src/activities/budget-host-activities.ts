@@ -3,6 +3,7 @@
 import { statfs as nodeStatfs } from 'node:fs/promises';
 import type { ProjectPolicies } from '../config/project-policy.js';
 import type { BudgetDecision, BudgetFacts, BudgetLimits, DiskUsageFacts } from '../contract/budget-types.js';
+import { emptyRecord } from '../contract/keyed-records.js';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import type { Logger } from '../logging/logger.js';
 import { heartbeating } from './heartbeat.js';
@@ -72,7 +73,7 @@ export function createBudgetHostActivities({
 
   /** What removing the image frees: its own layers, i.e. its size less its parent's. */
   async function freeableBytes(ids: string[]): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
+    const out = emptyRecord<number>();
     const parents = new Map<string, ImageInfo | null>();
     for (const id of ids) {
       const info = await docker.inspectImage(id);
@@ -90,7 +91,8 @@ export function createBudgetHostActivities({
   return heartbeating({
     /** Limits, disk use, and the sizes a budget decision of this host needs, in one round trip. */
     async budgetFacts(input: BudgetFactsInput): Promise<BudgetFacts> {
-      const projectMaxSnapshots: Record<string, number> = {};
+      // Keyed by project id (input): no prototype, so no inherited name reads as a limit.
+      const projectMaxSnapshots = emptyRecord<number>();
       for (const p of input.projectIds) {
         const max = policies?.forProject(p).maxSnapshots;
         if (max !== undefined) projectMaxSnapshots[p] = max;

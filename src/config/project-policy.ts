@@ -120,10 +120,11 @@ type PolicyFile = z.infer<typeof policyFile>;
 
 function buildPolicies(file: PolicyFile): ProjectPolicies {
   const defaults = file.defaults ?? {};
-  const projects = file.projects ?? {};
+  // Keyed by project id, which is input: a Map, so `constructor` or `toString` is just a project.
+  const projects = new Map(Object.entries(file.projects ?? {}));
   const policies: ProjectPolicies = {
     forProject(projectId) {
-      const own = projects[projectId] ?? {};
+      const own = projects.get(projectId) ?? {};
       return {
         enabled: own.enabled ?? defaults.enabled ?? true,
         ttlSeconds: own.ttl ?? defaults.ttl,
@@ -133,7 +134,7 @@ function buildPolicies(file: PolicyFile): ProjectPolicies {
     },
     workItemsForBranch(repository, branch) {
       const found: Array<{ projectId: string; workItemId: string }> = [];
-      for (const [projectId, policy] of Object.entries(projects)) {
+      for (const [projectId, policy] of projects) {
         for (const rule of policy.branchRules ?? []) {
           if (rule.repository.toLowerCase() !== repository.toLowerCase()) continue;
           const m = rule.regex.exec(branch);

@@ -13,6 +13,7 @@ import type {
   PendingRemoval,
   ReleaseSignal,
 } from '../contract/budget-types.js';
+import { countsOf, ownValue } from '../contract/keyed-records.js';
 
 /** Snapshots the budget knows one by one: the least recently used of the host. */
 export const COLD_SET_LIMIT = 500;
@@ -75,11 +76,24 @@ export class BudgetLedger {
   private readonly subtracted: KeyRing;
   pending: PendingRemoval[];
 
+  /** Reads project counts by own keys only; false replays the code before the null-prototype fix. */
+  private readonly own: <T>(record: Record<string, T>, key: string) => T | undefined;
+
   constructor(
     carry?: Partial<LedgerCarry> & { entries?: BudgetEntry[] },
     readonly coldLimit = COLD_SET_LIMIT,
+    /** Histories from before the null-prototype fix replay with this (see PlanInput.legacyKeys). */
+    private readonly legacyKeys = false,
   ) {
-    this.totals = carry?.totals ?? { count: 0, bytes: 0, projectCounts: {} };
+    this.own = legacyKeys ? (record, key) => record[key] : ownValue;
+    // Keyed by project id, which is input: a carried (JSON) record gets its prototype dropped.
+    this.totals = legacyKeys
+      ? (carry?.totals ?? { count: 0, bytes: 0, projectCounts: {} })
+      : {
+          count: carry?.totals?.count ?? 0,
+          bytes: carry?.totals?.bytes ?? 0,
+          projectCounts: countsOf(carry?.totals?.projectCounts),
+        };
     this.cold = new Map();
     this.threshold = carry?.threshold ?? null;
     this.admitted = new KeyRing(carry?.admitted ?? [], REMEMBERED_KEYS);
@@ -162,7 +176,7 @@ export class BudgetLedger {
     this.subtracted.add(key);
     this.totals.count = Math.max(this.totals.count - 1, 0);
     this.totals.bytes = Math.max(this.totals.bytes - e.sizeBytes, 0);
-    const left = (this.totals.projectCounts[e.projectId] ?? 0) - 1;
+    const left = (this.own(this.totals.projectCounts, e.projectId) ?? 0) - 1;
     if (left > 0) this.totals.projectCounts[e.projectId] = left;
     else delete this.totals.projectCounts[e.projectId];
     this.addPending(e.workflowId, e.imageId, freedBytes, now);
@@ -192,7 +206,7 @@ export class BudgetLedger {
     this.totals = {
       count: scan.totals.count,
       bytes: scan.totals.bytes,
-      projectCounts: { ...scan.totals.projectCounts },
+      projectCounts: this.legacyKeys ? { ...scan.totals.projectCounts } : countsOf(scan.totals.projectCounts),
     };
     this.cold = new Map(scan.coldest.slice(0, this.coldLimit).map((e) => [e.workflowId, e]));
     this.threshold = scan.threshold;
@@ -222,7 +236,7 @@ export class BudgetLedger {
   private add(e: BudgetEntry): void {
     this.totals.count++;
     this.totals.bytes += e.sizeBytes;
-    this.totals.projectCounts[e.projectId] = (this.totals.projectCounts[e.projectId] ?? 0) + 1;
+    this.totals.projectCounts[e.projectId] = (this.own(this.totals.projectCounts, e.projectId) ?? 0) + 1;
   }
 
   /** Keeps the snapshot one by one if it is among the coldest; the set never outgrows its limit. */

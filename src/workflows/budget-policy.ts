@@ -10,6 +10,7 @@ import type {
   Eviction,
 } from '../contract/budget-types.js';
 import { lruOrder } from '../contract/budget-types.js';
+import { emptyRecord, ownValue, recordOf } from '../contract/keyed-records.js';
 
 export interface PlanInput {
   hostId: string;
@@ -25,6 +26,12 @@ export interface PlanInput {
   uniqueBytes: Record<string, number>;
   /** The snapshot being admitted: never evicted by its own admission. */
   protectedWorkflowId?: string | null;
+  /**
+   * Read the records as the code before the null-prototype fix did, where a project named like a
+   * property of Object.prototype (`constructor`) read an inherited function as its count. Only for
+   * histories from before that patch, so they replay the decisions they recorded.
+   */
+  legacyKeys?: boolean;
 }
 
 export interface Plan {
@@ -62,7 +69,11 @@ export function planEvictions(input: PlanInput): Plan {
   const totals = input.totals ?? totalsOf(input.entries);
   let count = totals.count;
   let bytes = totals.bytes;
-  const projectCounts = { ...totals.projectCounts };
+  // Keyed by project id, which is input: only own keys count (see keyed-records.ts).
+  const own: <T>(record: Record<string, T>, key: string) => T | undefined = input.legacyKeys
+    ? (record, key) => record[key]
+    : ownValue;
+  const projectCounts = input.legacyKeys ? { ...totals.projectCounts } : recordOf(totals.projectCounts);
   const evictions: Eviction[] = [];
   const evicted: BudgetEntry[] = [];
   const gone = new Set<string>();
@@ -76,7 +87,7 @@ export function planEvictions(input: PlanInput): Plan {
     evicted.push(entry);
     count--;
     bytes -= entry.sizeBytes;
-    projectCounts[entry.projectId] = (projectCounts[entry.projectId] ?? 1) - 1;
+    projectCounts[entry.projectId] = (own(projectCounts, entry.projectId) ?? 1) - 1;
     evictions.push({
       workflowId: entry.workflowId,
       projectId: entry.projectId,
@@ -111,10 +122,10 @@ export function planEvictions(input: PlanInput): Plan {
 
   const projects = Object.keys(limits.projectMaxSnapshots).sort();
   for (const projectId of projects) {
-    const max = limits.projectMaxSnapshots[projectId];
+    const max = own(limits.projectMaxSnapshots, projectId);
     if (max === undefined) continue;
     const inProject = (e: BudgetEntry) => e.projectId === projectId;
-    const inUse = () => projectCounts[projectId] ?? 0;
+    const inUse = () => own(projectCounts, projectId) ?? 0;
     evictWhile(
       () => inUse() > max,
       'project',
@@ -149,7 +160,7 @@ export function planEvictions(input: PlanInput): Plan {
   let diskOverHigh = false;
   if (input.disk && input.disk.totalBytes > 0) {
     const { totalBytes: total, usedBytes } = input.disk;
-    const freedBy = (e: BudgetEntry) => input.uniqueBytes[e.imageId] ?? e.sizeBytes;
+    const freedBy = (e: BudgetEntry) => own(input.uniqueBytes, e.imageId) ?? e.sizeBytes;
     // What earlier decisions already set free counts as free: their removals are under way.
     let estimated = Math.max(usedBytes - input.pendingBytes, 0);
     for (const e of evicted) estimated -= freedBy(e);
@@ -187,11 +198,11 @@ export function planEvictions(input: PlanInput): Plan {
 }
 
 export function totalsOf(entries: BudgetEntry[]): BudgetTotals {
-  const projectCounts: Record<string, number> = {};
+  const projectCounts = emptyRecord<number>();
   let bytes = 0;
   for (const e of entries) {
     bytes += e.sizeBytes;
-    projectCounts[e.projectId] = (projectCounts[e.projectId] ?? 0) + 1;
+    projectCounts[e.projectId] = (ownValue(projectCounts, e.projectId) ?? 0) + 1;
   }
   return { count: entries.length, bytes, projectCounts };
 }

@@ -33,6 +33,7 @@ import type {
 import type { LedgerCarry } from './budget-ledger.js';
 import { BudgetLedger } from './budget-ledger.js';
 import { budgetDetails } from './budget-details.js';
+import { hasOwn, ownValue } from '../contract/keyed-records.js';
 import { planEvictions } from './budget-policy.js';
 import { describeOwners } from './owners.js';
 import { BUDGET_MEMO_KEY } from '../contract/names.js';
@@ -75,6 +76,12 @@ export interface BudgetWorkflowInput {
   carry?: BudgetCarry;
 }
 
+/**
+ * Records keyed by project id are read by their own keys only, so a project named `constructor`
+ * counts like any other. Runs from before it replay the inherited reads they recorded.
+ */
+export const OWN_KEYS_PATCH = 'budget-own-keys';
+
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 2000;
 const DEFAULT_PENDING_EXPIRY_SECONDS = 600;
 const MAX_EVICTION_ROUNDS = 5;
@@ -93,9 +100,14 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
   const pendingExpiryMs = (options.pendingExpirySeconds ?? DEFAULT_PENDING_EXPIRY_SECONDS) * 1000;
 
   const carry = input.carry;
+  const ownKeys = patched(OWN_KEYS_PATCH);
+  const own: <T>(record: Record<string, T>, key: string) => T | undefined = ownKeys
+    ? ownValue
+    : (record, key) => record[key];
   const ledger = new BudgetLedger(
     carry?.ledger ?? (carry?.entries ? { entries: carry.entries, pending: carry.pending ?? [] } : undefined),
     options.coldSetLimit,
+    !ownKeys,
   );
   let evictionsTotal = carry?.evictionsTotal ?? 0;
   let lastDecision: BudgetDecision | null = carry?.lastDecision ?? null;
@@ -167,7 +179,9 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
       uniqueFor,
     });
     // A pending removal no longer on the engine has been freed, and measured as such.
-    ledger.pending = ledger.pending.filter((p) => p.imageId in result.pendingPresent);
+    ledger.pending = ledger.pending.filter((p) =>
+      ownKeys ? hasOwn(result.pendingPresent, p.imageId) : p.imageId in result.pendingPresent,
+    );
     return result;
   }
 
@@ -202,6 +216,7 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
         pendingBytes,
         uniqueBytes: f.uniqueBytes,
         protectedWorkflowId: protectedEntry?.workflowId ?? null,
+        legacyKeys: !ownKeys,
       });
     let current = plan();
     if (current.evictions.length > 0 || current.short || trigger === 'check') {
@@ -254,7 +269,7 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
         if (outcomes[i]?.status === 'fulfilled') {
           evictedCount++;
           if (evicted.length < DECISION_LIST_LIMIT) evicted.push(e);
-          const bytes = f.uniqueBytes[e.imageId] ?? gone.sizeBytes;
+          const bytes = own(f.uniqueBytes, e.imageId) ?? gone.sizeBytes;
           ledger.subtract(gone, nowIso(), bytes);
           pendingBytes += bytes;
         } else {
@@ -357,11 +372,11 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     const limits = lastDecision?.limits;
     if (!limits) return true;
     const t = ledger.totals;
-    const projectMax = limits.projectMaxSnapshots[projectId];
+    const projectMax = own(limits.projectMaxSnapshots, projectId);
     return (
       (limits.maxSnapshots !== undefined && t.count > limits.maxSnapshots) ||
       (limits.maxBytes !== undefined && t.bytes > limits.maxBytes) ||
-      (projectMax !== undefined && (t.projectCounts[projectId] ?? 0) > projectMax)
+      (projectMax !== undefined && (own(t.projectCounts, projectId) ?? 0) > projectMax)
     );
   }
 
