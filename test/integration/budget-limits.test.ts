@@ -172,6 +172,23 @@ describe('budget: per-project maxSnapshots from the policy file', () => {
       expect.objectContaining({ workflowId: p1!.workflowId, limit: 'project', projectId: limited }),
     ]);
   });
+
+  it('limits a project named constructor like any other (its counts are not inherited properties)', async () => {
+    // Issue 17: counts keyed by project id in plain objects read Object.prototype.constructor.
+    const name = 'constructor';
+    const policy = join(testEnv().workDir, `policy-${name}-${randomBytes(4).toString('hex')}.yaml`);
+    await writeFile(policy, `projects:\n  ${name}:\n    maxSnapshots: 1\n`);
+    const h = await host('ctor', { SNAPKEEPER_CONFIG: policy });
+    const item = (n: string) => ({ projectId: name, workItemId: `w-${n}-${randomBytes(3).toString('hex')}` });
+    const [c1, c2, c3] = await Promise.all(['1', '2', '3'].map((n) => image(h, item(n))));
+    for (const s of [c1!, c2!, c3!]) await register(h, s);
+    await expectEvicted(h, c1!, /project constructor may keep 1 snapshot/);
+    await expectEvicted(h, c2!, /project constructor may keep 1 snapshot/);
+    await expectActive(h, c3!);
+    const budget = await h.budget();
+    expect(budget?.totals.count).toBe(1);
+    expect(budget?.totals.projectCounts).toEqual({ constructor: 1 });
+  });
 });
 
 describe('budget: racing registrations', () => {
