@@ -2,16 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 // The layers of src/ and which way their imports may point (docs/design.md draws them):
-//   contract ← workflows, activities, docker, service, api, cli, client, config
+//   contract ← workflows, activities, docker, service, api, cli, config
 //   workflows: deterministic; the contract, @temporalio/workflow, pure helpers, activity *types*
 //   activities → contract, docker, logging, config, service (their client-side calls)
 //   service (client-side Temporal calls) → contract, config, temporal; workflow *types* for typed starts
-//   api → service;  cli → service, client;  client → contract only;  worker wires everything.
+//   api → service;  cli → service;  worker wires everything.
+// packages/client (@snapkeeper/client, what routers install) imports nothing but its own modules:
+// the service may import it (src/index.ts re-exports it), never the other way round.
 const SRC_LAYERS = [
   'activities',
   'api',
   'cli',
-  'client',
   'config',
   'contract',
   'docker',
@@ -44,7 +45,7 @@ function boundary(files, patterns) {
 const WORKFLOW_SAFE_PACKAGES = ['@temporalio/workflow', '@temporalio/common'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.data/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '.data/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -132,18 +133,19 @@ export default tseslint.config(
     ['src/cli/**'],
     [
       {
-        regex: intoAnyBut(['contract', 'config', 'service', 'temporal', 'client']),
+        regex: intoAnyBut(['contract', 'config', 'service', 'temporal']),
         message:
-          'The CLI uses the service layer, the client and the contract; never the worker, activities or workflows.',
+          'The CLI uses the service layer and the contract; never the worker, activities or workflows.',
       },
     ],
   ),
   boundary(
-    ['src/client/**'],
+    ['packages/client/**'],
     [
       {
-        regex: intoAnyBut(['contract']),
-        message: 'The client is what routers import: it depends on the contract only.',
+        regex: '^(?!\\./)',
+        message:
+          'The client package is what routers install alone: it imports only its own modules (no src/, no packages; dockerode only through loadDocker).',
       },
     ],
   ),
@@ -160,8 +162,8 @@ export default tseslint.config(
     ['src/index.ts'],
     [
       {
-        regex: '^\\./(?!client/|contract/)',
-        message: 'The package entry re-exports the client and the contract only.',
+        regex: '^(?!@snapkeeper/client$|\\./contract/)',
+        message: 'The package entry re-exports the client package and the contract only.',
       },
     ],
   ),

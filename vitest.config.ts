@@ -1,6 +1,14 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Tests run the client workspace's sources, as tsconfig.json's `paths` does for tsc and tsx; the
+  // packed tarball is tested as installed by test/integration/client-package.test.ts.
+  resolve: {
+    alias: {
+      '@snapkeeper/client': fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)),
+    },
+  },
   test: {
     projects: [
       {

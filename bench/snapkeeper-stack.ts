@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { findFreePort } from '../scripts/lib/free-port.js';
 import type { NodeService } from '../scripts/lib/node-service.js';
 import { startNodeService } from '../scripts/lib/node-service.js';
-import { SnapkeeperClient } from '../src/client/snapkeeper-client.js';
+import { SnapkeeperClient } from '@snapkeeper/client';
 import type { BenchEnvironment } from './bench-environment.js';
 
 export interface SnapkeeperStack {

@@ -1,14 +1,24 @@
-// The package entry: what routers and operators' scripts import. Re-exports only.
-export { SnapkeeperApiError, SnapkeeperClient } from './client/snapkeeper-client.js';
+// The package entry: what operators' scripts import. Re-exports only. Routers install the client
+// package (@snapkeeper/client, packages/client) alone; it is re-exported here so that code written
+// against 0.1.0's `snapkeeper` entry keeps working.
+export {
+  DEFAULT_SNAPSHOT_REPOSITORY,
+  SnapkeeperApiError,
+  SnapkeeperClient,
+  commitSnapshot,
+  defaultSnapshotTag,
+  loadDocker,
+} from '@snapkeeper/client';
 export type {
+  CommitSnapshotOptions,
+  CommittedSnapshot,
+  DockerLike,
   InvalidateOptions,
   ListSnapshotsOptions,
   LookupAnswer,
   RegisterSnapshotInput,
   SnapkeeperClientOptions,
-} from './client/snapkeeper-client.js';
-export { DEFAULT_SNAPSHOT_REPOSITORY, commitSnapshot, defaultSnapshotTag } from './client/commit-snapshot.js';
-export type { CommitSnapshotOptions, CommittedSnapshot } from './client/commit-snapshot.js';
+} from '@snapkeeper/client';
 export type * from './contract/snapshot-types.js';
 export { ErrorType } from './contract/errors.js';
 export type { ErrorTypeName } from './contract/errors.js';

@@ -2,7 +2,7 @@
 // random marker file and is committed with snapkeeper's own commit helper (so it has the labels).
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
-import { commitSnapshot } from '../../src/client/commit-snapshot.js';
+import { commitSnapshot } from '@snapkeeper/client';
 
 export async function commitMarkerSnapshot(
   docker: Dockerode,

@@ -2,7 +2,7 @@
 // own commitSnapshot), children are commits of containers started from a snapshot, and holders
 // are containers that keep an image in use so its removal blocks.
 import type Dockerode from 'dockerode';
-import { commitSnapshot } from '../../src/client/commit-snapshot.js';
+import { commitSnapshot } from '@snapkeeper/client';
 import { LABEL_MANAGED } from '../../src/contract/names.js';
 import { runContainerFrom, statusCodeOf } from '../support/containers.js';
 

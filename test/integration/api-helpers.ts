@@ -5,7 +5,7 @@ import type { ApiServer } from '../../src/api/server.js';
 import { createApiServer } from '../../src/api/server.js';
 import type { ApiMetrics } from '../../src/api/metrics.js';
 import { createApiMetrics } from '../../src/api/metrics.js';
-import { SnapkeeperClient } from '../../src/client/snapkeeper-client.js';
+import { SnapkeeperClient } from '@snapkeeper/client';
 import type { Config } from '../../src/config/config.js';
 import { parseProjectPolicies } from '../../src/config/project-policy.js';
 import { createLogger } from '../../src/logging/logger.js';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SnapkeeperApiError, SnapkeeperClient } from '../../src/client/snapkeeper-client.js';
+import { SnapkeeperApiError, SnapkeeperClient } from '@snapkeeper/client';
 import type { SnapshotSummary } from '../../src/contract/snapshot-types.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { startInProcessWorker } from '../support/in-process-worker.js';

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SnapkeeperApiError } from '../../src/client/snapkeeper-client.js';
+import { SnapkeeperApiError } from '@snapkeeper/client';
 import type { SnapshotService } from '../../src/service/snapshot-service.js';
 import { SnapshotError } from '../../src/service/snapshot-error.js';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';

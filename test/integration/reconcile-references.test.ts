@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commitSnapshot } from '../../src/client/commit-snapshot.js';
+import { commitSnapshot } from '@snapkeeper/client';
 import { keptTag } from '../../src/contract/names.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
 import { testEnv, uniqueIds } from '../support/test-env.js';

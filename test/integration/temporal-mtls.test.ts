@@ -19,7 +19,7 @@ import type { Certificates } from '../../scripts/lib/make-certificates.js';
 import { makeCertificates } from '../../scripts/lib/make-certificates.js';
 import type { TemporalCluster } from '../../scripts/lib/temporal-cluster.js';
 import { startTemporalCluster } from '../../scripts/lib/temporal-cluster.js';
-import { SnapkeeperClient } from '../../src/client/snapkeeper-client.js';
+import { SnapkeeperClient } from '@snapkeeper/client';
 import { loadConfig } from '../../src/config/config.js';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';
 import { connectClient } from '../../src/temporal/connect-client.js';

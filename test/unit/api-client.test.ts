@@ -4,10 +4,11 @@ import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_SNAPSHOT_REPOSITORY,
+  SnapkeeperApiError,
+  SnapkeeperClient,
   commitSnapshot,
   defaultSnapshotTag,
-} from '../../src/client/commit-snapshot.js';
-import { SnapkeeperApiError, SnapkeeperClient } from '../../src/client/snapkeeper-client.js';
+} from '@snapkeeper/client';
 import * as pkg from '../../src/index.js';
 import { SnapshotError } from '../../src/service/snapshot-error.js';
 import { IMAGE_REF_PATTERN } from '../../src/contract/limits.js';

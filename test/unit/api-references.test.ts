@@ -2,7 +2,7 @@
 // why (a chain too deep to commit from), through the route and the typed client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toErrorResponse } from '../../src/api/errors.js';
-import { SnapkeeperClient } from '../../src/client/snapkeeper-client.js';
+import { SnapkeeperClient } from '@snapkeeper/client';
 import { SnapshotError } from '../../src/service/snapshot-error.js';
 import { ErrorType } from '../../src/contract/errors.js';
 import type { Harness } from './api-fakes.js';

@@ -28,9 +28,12 @@ const refused: Array<[file: string, code: string]> = [
   ['src/api/x.ts', "import { x } from '../worker/create-workers.js';"],
   ['src/api/routes/x.ts', "import type { x } from '../../workflows/reconcile-workflow.js';"],
   ['src/cli/commands/x.ts', "import type { x } from '../../workflows/reconcile-workflow.js';"],
-  ['src/client/x.ts', "import type { x } from '../service/list-snapshots.js';"],
+  ['packages/client/src/x.ts', "import type { x } from '../../../src/contract/snapshot-types.js';"],
+  ['packages/client/src/x.ts', "import { x } from 'dockerode';"],
+  ['packages/client/src/x.ts', "import { x } from '@temporalio/client';"],
   ['src/config/x.ts', "import { x } from '../service/list-snapshots.js';"],
   ['src/index.ts', "export { x } from './service/list-snapshots.js'; import { x } from './worker/main.js';"],
+  ['src/index.ts', "export { x } from '@temporalio/client';"],
 ];
 
 const allowed: Array<[file: string, code: string]> = [
@@ -48,15 +51,12 @@ const allowed: Array<[file: string, code: string]> = [
     "import { x } from '../../service/list-snapshots.js'; import { y } from '../deps.js';",
   ],
   ['src/cli/commands/x.ts', "import { x } from '../../service/run-reconcile.js';"],
-  ['src/client/x.ts', "import type { x } from '../contract/snapshot-types.js';"],
+  ['packages/client/src/x.ts', "import type { x } from './contract.js';"],
   [
     'src/worker/x.ts',
     "import { x } from '../activities/index.js'; import type { y } from '../workflows/budget-workflow.js';",
   ],
-  [
-    'src/index.ts',
-    "export { x } from './client/snapkeeper-client.js'; import { y } from './contract/names.js';",
-  ],
+  ['src/index.ts', "export { x } from '@snapkeeper/client'; import { y } from './contract/names.js';"],
 ];
 
 describe('import boundaries (eslint.config.js)', () => {

@@ -4,11 +4,18 @@
 // label and in the image's Comment, and its own tag in a label): snapkeeper then knows that tag is
 // its to remove even if the image is never registered, and tells an image someone built FROM the
 // snapshot (labels inherited, Comment not) from the snapshot itself, so it never removes that one.
-import { randomBytes } from 'node:crypto';
-import type Dockerode from 'dockerode';
-import { ID_PATTERN, IMAGE_REF_MAX_LENGTH, IMAGE_REF_PATTERN } from '../contract/limits.js';
-import { commitComment } from '../contract/image-references.js';
-import { LABEL_COMMIT, LABEL_REFERENCE, managedLabels } from '../contract/names.js';
+//
+// The engine is anything shaped like dockerode's client (DockerLike): the package has no
+// dependency on dockerode, and loadDocker() imports it only when asked (an optional peer).
+import {
+  ID_PATTERN,
+  IMAGE_REF_MAX_LENGTH,
+  IMAGE_REF_PATTERN,
+  LABEL_COMMIT,
+  LABEL_REFERENCE,
+  commitComment,
+  managedLabels,
+} from './contract.js';
 
 export const DEFAULT_SNAPSHOT_REPOSITORY = 'snapkeeper/snapshot';
 
@@ -24,6 +31,19 @@ export interface CommitSnapshotOptions {
   pause?: boolean;
 }
 
+/** What commitSnapshot asks of the engine: dockerode's `getContainer(id).commit(options)`. */
+export interface DockerLike {
+  getContainer(id: string): {
+    commit(options: {
+      repo: string;
+      tag: string;
+      pause: boolean;
+      comment: string;
+      changes: string[];
+    }): Promise<unknown>;
+  };
+}
+
 export interface CommittedSnapshot {
   /** `repository:tag`, what to register and what the next job starts from. */
   image: string;
@@ -33,16 +53,42 @@ export interface CommittedSnapshot {
   commitId: string;
 }
 
+/** Hex of `bytes` random bytes, from Web Crypto (global in Node 20): no import of node:crypto. */
+function randomHex(bytes: number): string {
+  const buf = globalThis.crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(buf, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 const slug = (s: string) => s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[.-]+/, '');
 
 export function defaultSnapshotTag(projectId: string, workItemId: string, now = Date.now()): string {
-  const suffix = `-${now.toString(36)}-${randomBytes(4).toString('hex')}`;
+  const suffix = `-${now.toString(36)}-${randomHex(4)}`;
   // The unique suffix always survives: the ids give way to it.
   return `${slug(projectId).slice(0, 50)}-${slug(workItemId).slice(0, 128 - 51 - suffix.length)}${suffix}`;
 }
 
+/**
+ * A dockerode client, imported on first use: dockerode is an optional peer dependency, needed only
+ * by routers that let this package make the client (they may pass their own to commitSnapshot).
+ * Without options dockerode reads DOCKER_HOST, else the default socket.
+ */
+export async function loadDocker(options?: Record<string, unknown>): Promise<DockerLike> {
+  // A specifier in a variable: neither tsc nor a bundler follows it, so nothing of dockerode is
+  // needed to build or to import this package.
+  const name = 'dockerode';
+  let mod: { default: new (options?: Record<string, unknown>) => DockerLike };
+  try {
+    mod = (await import(name)) as typeof mod;
+  } catch (err) {
+    throw new Error(
+      `loadDocker needs the optional peer dependency dockerode (npm install dockerode): ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  return new mod.default(options);
+}
+
 export async function commitSnapshot(
-  docker: Dockerode,
+  docker: DockerLike,
   options: CommitSnapshotOptions,
 ): Promise<CommittedSnapshot> {
   const { containerId, projectId, workItemId } = options;
@@ -56,7 +102,7 @@ export async function commitSnapshot(
   if (image.length > IMAGE_REF_MAX_LENGTH || !IMAGE_REF_PATTERN.test(image) || image.includes('@')) {
     throw new Error(`${JSON.stringify(image)} is not a valid repository:tag for a snapshot`);
   }
-  const commitId = randomBytes(12).toString('hex');
+  const commitId = randomHex(12);
   const declared = {
     ...managedLabels(projectId, workItemId),
     [LABEL_COMMIT]: commitId,

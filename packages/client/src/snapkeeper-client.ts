@@ -8,7 +8,7 @@ import type {
   SnapshotState,
   SnapshotStatus,
   SnapshotSummary,
-} from '../contract/snapshot-types.js';
+} from './contract.js';
 
 export interface SnapkeeperClientOptions {
   /** e.g. http://snapkeeper:8080 */
@@ -38,11 +38,11 @@ export interface InvalidateOptions {
   imageId?: string;
 }
 
-/** A refusal or failure of the API: `status` is the HTTP status, `code` the `error` field. */
 /** A lookup's answer: the snapshot to start from, or why there is none. */
 export type LookupAnswer =
   { snapshot: SnapshotState; miss?: undefined } | { snapshot: null; miss: { code: string; message: string } };
 
+/** A refusal or failure of the API: `status` is the HTTP status, `code` the `error` field. */
 export class SnapkeeperApiError extends Error {
   constructor(
     readonly status: number,

@@ -1,2 +1,0 @@
-export * from './commit-snapshot.js';
-export * from './snapkeeper-client.js';
