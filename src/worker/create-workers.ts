@@ -1,5 +1,5 @@
 import { Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createActivities, createControlActivities } from '../activities/index.js';
 import type { Config } from '../config/config.js';
@@ -10,6 +10,7 @@ import type { Logger } from '../logging/logger.js';
 import { WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../contract/names.js';
 import type { BudgetWorkflowOptions } from '../workflows/budget-workflow.js';
 import { webpackConfigHook, workflowsPath } from './workflow-bundle-options.js';
+import { workflowCodeSource } from './prebuilt-workflow-bundle.js';
 import type { UpkeepMetrics } from '../activities/upkeep-metrics.js';
 
 export interface WorkerDeps {
@@ -17,7 +18,10 @@ export interface WorkerDeps {
   connection: NativeConnection;
   docker: DockerPort;
   log: Logger;
-  /** A prebuilt bundle (tests share one) instead of bundling the workflows at start-up. */
+  /**
+   * A prebuilt bundle (tests share one) instead of bundling the workflows at start-up. Without it,
+   * the compiled worker loads the bundle of `npm run build` (workflowCodeSource).
+   */
   workflowBundle?: { code: string } | { codePath: string };
   /** Where the Docker worker records reconcile and budget metrics (main.ts serves them). */
   metrics?: UpkeepMetrics;
@@ -44,6 +48,7 @@ export async function createWorkers({
   const workers: Worker[] = [];
   const namespace = config.temporal.namespace;
   if (config.workerRoles.includes('workflow')) {
+    const code = workflowBundle ? { workflowBundle } : workflowCodeOptions(log);
     workers.push(
       await Worker.create({
         connection,
@@ -52,7 +57,7 @@ export async function createWorkers({
         // Bounded by its cache, not by the open snapshot workflows (100,000 wait on timers at once).
         maxCachedWorkflows: config.workflowCache.maxCachedWorkflows,
         stickyQueueScheduleToStartTimeout: config.workflowCache.stickyQueueTimeoutMs,
-        ...(workflowBundle ? { workflowBundle } : { workflowsPath, bundlerOptions: { webpackConfigHook } }),
+        ...code,
         // Generic activities (visibility, queries, signals, the budget entity) need a client only.
         activities: createControlActivities({
           client: new Client({ connection, namespace }),
@@ -81,4 +86,22 @@ export async function createWorkers({
     );
   }
   return workers;
+}
+
+function workflowCodeOptions(
+  log: Logger,
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'> {
+  const source = workflowCodeSource();
+  if (source.kind === 'prebuilt') {
+    log.info({ workflowBundle: source.codePath }, 'workflow code: the bundle built by npm run build');
+    return { workflowBundle: { codePath: source.codePath } };
+  }
+  if (source.reason === 'no-prebuilt-bundle')
+    // Works, but every start pays for webpack again (up to a minute on a loaded machine).
+    log.warn(
+      { missing: source.missing },
+      'workflow code: no prebuilt bundle next to the compiled worker (npm run build makes it); bundling at start-up',
+    );
+  else log.info({ workflowsPath }, 'workflow code: bundling the sources at start-up');
+  return { workflowsPath, bundlerOptions: { webpackConfigHook } };
 }
