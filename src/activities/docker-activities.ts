@@ -27,6 +27,7 @@ import {
   REAPING_REPOSITORY,
   heldTag,
   imageIdTag,
+  reapingTag,
 } from '../contract/names.js';
 import type { ImageFacts } from '../contract/snapshot-types.js';
 
@@ -175,8 +176,9 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
       if (!isManagedBy(info.labels, input)) refuseUnmanaged(input.image, info, input);
       if (info.repoTags.some((t) => t.startsWith(`${REAPING_REPOSITORY}:`))) {
         throw ApplicationFailure.nonRetryable(
-          `image ${input.image} (${info.id}) is being removed by the reconciler: it went unregistered ` +
-            'for longer than the orphan grace period. Commit a new snapshot and register that.',
+          `image ${input.image} (${info.id}) is being removed by the reconciler (it went unregistered ` +
+            'for longer than the orphan grace period) or by the parent walk (a retired parent whose last ' +
+            'child just went). Commit a new snapshot and register that.',
           ErrorType.invalidRequest,
         );
       }
@@ -339,10 +341,22 @@ async function removeRetiredParents(docker: DockerPort, removed: ImageInfo, log:
     if (attributeReferences(parent).derived) return;
     if ((await containersUsing(docker, parent.id)).length > 0) return;
     if ((await childrenOf(docker, parent.id)).length > 0) return;
-    // Through a held tag of its own, not by id: a tag added meanwhile survives, and the image too.
-    await docker.tagImage(parent.id, HELD_REPOSITORY, imageIdTag(parent.id));
+    // Fenced as the reconciler fences an orphan, not through the held tag: a registration of this
+    // parent (a rollback by id) during the list calls above adds exactly the held tag, and an untag
+    // of the held tag here would then delete the image it just acknowledged. From the fence on, a
+    // registration refuses the parent; one that came before it shows in the look below.
+    const fence = reapingTag(parent.id);
+    await docker.tagImage(parent.id, REAPING_REPOSITORY, imageIdTag(parent.id));
+    const fenced = await docker.inspectImage(parent.id);
+    if (!fenced) return;
+    if (fenced.repoDigests.length > 0 || fenced.repoTags.some((t) => t !== fence)) {
+      // Named again meanwhile: it stays. The fence is not its last reference, so its untag only untags.
+      await docker.removeImage(fence, { noprune: true });
+      return;
+    }
+    // The delete is the untag of the fence: a reference added since the look survives, and the image too.
     try {
-      await docker.removeImage(heldTag(parent.id), { noprune: true });
+      await docker.removeImage(fence, { noprune: true });
     } catch (err) {
       if (err instanceof DockerError && err.statusCode === 409) return;
       throw err;
