@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { ClientConfigProfile, ClientConfigTLS } from '@temporalio/envconfig';
 import { loadClientConfigProfile } from '@temporalio/envconfig';
@@ -30,10 +30,106 @@ const duration = z.string().transform((v, ctx) => {
   }
 });
 
+// Secrets are resolved, trimmed and checked by resolveSecrets before the schema sees them.
 const optionalSecret = z
   .string()
   .optional()
   .transform((v) => (v && v.length > 0 ? v : undefined));
+
+interface SecretRule {
+  name: string;
+  /** Placeholders such as `changeme` or `secret` are shorter; real ones are long random strings. */
+  minLength: number;
+  allowed: RegExp;
+  /** Why a character is refused: what the secret could not do with it. */
+  allowedText: string;
+}
+
+/**
+ * The secrets, each also readable from a file named by `<name>_FILE` (a mounted secret). A file, or
+ * a value pasted from one, often ends in a newline: surrounding whitespace is trimmed, and a value
+ * that still could not work stops the process here, naming the variable, instead of refusing every
+ * request later with a bare 401.
+ */
+const SECRET_RULES: readonly SecretRule[] = [
+  {
+    name: 'SNAPKEEPER_API_TOKEN',
+    minLength: 12,
+    // A client sends it in `Authorization: Bearer <token>`: a header holds no line break, and a
+    // token with a space or a non-ASCII character could never be presented as it is configured.
+    allowed: /^[\x21-\x7e]+$/,
+    allowedText: 'printable ASCII without whitespace (clients send it in an Authorization header)',
+  },
+  {
+    name: 'GITHUB_WEBHOOK_SECRET',
+    minLength: 12,
+    // GitHub's secret field is one line; a tab or line break inside is a file read wrong.
+    allowed: /^[^\p{Cc}]+$/u,
+    allowedText: "one line without control characters (GitHub's secret field holds one line)",
+  },
+  {
+    name: 'TEMPORAL_API_KEY',
+    minLength: 1,
+    allowed: /^[\x21-\x7e]+$/,
+    allowedText: 'printable ASCII without whitespace (it is sent as gRPC metadata)',
+  },
+];
+
+/** The `*_FILE` variables: each names a file holding the secret of the same name without `_FILE`. */
+export const SECRET_FILE_VARIABLES: readonly string[] = SECRET_RULES.map((r) => `${r.name}_FILE`);
+
+/**
+ * The environment with every secret taken from its variable or its `_FILE`, trimmed, and checked.
+ * An empty variable stays unset, as before; a file or a value with nothing but whitespace is an error.
+ */
+export function resolveSecrets(
+  env: NodeJS.ProcessEnv,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env };
+  const problems: string[] = [];
+  for (const rule of SECRET_RULES) {
+    const fileVar = `${rule.name}_FILE`;
+    const direct = env[rule.name];
+    const path = env[fileVar];
+    let raw: string | undefined = direct;
+    let source = rule.name;
+    if (path !== undefined && path !== '') {
+      if (direct !== undefined && direct !== '') {
+        problems.push(`${rule.name}: set both ${rule.name} and ${fileVar}; set one of them`);
+        continue;
+      }
+      try {
+        raw = readFile(path);
+      } catch (err) {
+        problems.push(`${fileVar}: cannot read ${path}: ${(err as Error).message}`);
+        continue;
+      }
+      source = `${fileVar} (${path})`;
+    }
+    delete out[fileVar];
+    if (raw === undefined || (raw === '' && source === rule.name)) {
+      delete out[rule.name];
+      continue;
+    }
+    const value = raw.trim();
+    if (value === '') {
+      problems.push(`${rule.name}: ${source} holds only whitespace; set the secret or leave it unset`);
+    } else if (!rule.allowed.test(value)) {
+      problems.push(`${rule.name}: ${source} must be ${rule.allowedText}`);
+    } else if (value.length < rule.minLength) {
+      problems.push(
+        `${rule.name}: ${source} is ${value.length} characters; use at least ${rule.minLength} (a long random string, e.g. openssl rand -hex 32)`,
+      );
+    } else {
+      out[rule.name] = value;
+    }
+  }
+  if (problems.length > 0) {
+    throw new Error(`invalid snapkeeper configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+  return out;
+}
 
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -141,7 +237,8 @@ export interface Config {
 }
 
 /** Builds the one validated configuration object from the environment; throws a readable error. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
+  const env = resolveSecrets(rawEnv);
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -234,7 +331,7 @@ function loadTemporalConnection(env: NodeJS.ProcessEnv): TemporalConnectionConfi
   return {
     address: profile.address ?? DEFAULT_TEMPORAL_ADDRESS,
     namespace: profile.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
-    apiKey: profile.apiKey || undefined,
+    apiKey: profile.apiKey?.trim() || undefined,
     tls,
     grpcMeta: profile.grpcMeta ?? {},
   };

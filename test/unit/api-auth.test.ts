@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { bearerToken, tokenMatches } from '../../src/api/auth.js';
 import type { Harness } from './api-fakes.js';
-import { TOKEN, buildApp, sign } from './api-fakes.js';
+import { SECRET, TOKEN, buildApp, sign } from './api-fakes.js';
+import { loadConfig } from '../../src/config/config.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -50,6 +51,31 @@ describe('bearer token on /v1', () => {
       expect(lower.statusCode).not.toBe(401);
     },
   );
+
+  it('a token and a webhook secret read from files (ending in a newline) are accepted as sent', async () => {
+    // Issue 17: the newline of a mounted secret made every /v1 request 401 and every delivery 401.
+    const config = loadConfig({ SNAPKEEPER_API_TOKEN: `${TOKEN}\n`, GITHUB_WEBHOOK_SECRET: `${SECRET}\n` });
+    h = buildApp({ token: config.api.token, secret: config.github.webhookSecret ?? null });
+    const res = await h.app.inject({
+      method: 'GET',
+      url: '/v1/snapshots',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(res.statusCode).toBe(200);
+    const body = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 });
+    const ping = await h.app.inject({
+      method: 'POST',
+      url: '/webhooks/github',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'ping',
+        'x-github-delivery': 'd-secret-file',
+        'x-hub-signature-256': sign(body, SECRET),
+      },
+      payload: body,
+    });
+    expect(ping.statusCode).toBe(200);
+  });
 
   it('the token is checked before the body is parsed or validated', async () => {
     h = buildApp({ token: TOKEN });

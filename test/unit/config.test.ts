@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { CONFIG_VARIABLES, loadConfig, parseDuration } from '../../src/config/config.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CONFIG_VARIABLES,
+  SECRET_FILE_VARIABLES,
+  loadConfig,
+  parseDuration,
+} from '../../src/config/config.js';
 import { parseProjectPolicies } from '../../src/config/project-policy.js';
 
 describe('config', () => {
@@ -100,5 +107,70 @@ projects:
       parseProjectPolicies('projects: { a: { branchRules: [{ repository: "x/y", pattern: "(" }] } }'),
     ).toThrow(/regular expression/);
     expect(() => parseProjectPolicies('{"surprise": 1}')).toThrow(/surprise|Unrecognized/);
+  });
+});
+
+describe('secrets (issue 17: a secret read from a file broke every request)', () => {
+  const TOKEN = 'a1b2c3d4e5f6a7b8c9d0';
+  const SECRET = 'webhook-secret-0123456789';
+
+  it('trims the newline a mounted secret ends with, for the token, the webhook secret and the API key', () => {
+    const c = loadConfig({
+      SNAPKEEPER_API_TOKEN: `${TOKEN}\n`,
+      GITHUB_WEBHOOK_SECRET: `  ${SECRET}\r\n`,
+      TEMPORAL_API_KEY: 'key-123\n',
+    });
+    expect(c.api.token).toBe(TOKEN);
+    expect(c.github.webhookSecret).toBe(SECRET);
+    expect(c.temporal.apiKey).toBe('key-123');
+  });
+
+  it('reads each secret from its _FILE variable, trimmed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapkeeper-secrets-'));
+    const tokenFile = join(dir, 'token');
+    const secretFile = join(dir, 'secret');
+    writeFileSync(tokenFile, `${TOKEN}\n`);
+    writeFileSync(secretFile, `${SECRET}\n`);
+    const c = loadConfig({ SNAPKEEPER_API_TOKEN_FILE: tokenFile, GITHUB_WEBHOOK_SECRET_FILE: secretFile });
+    expect(c.api.token).toBe(TOKEN);
+    expect(c.github.webhookSecret).toBe(SECRET);
+    expect(() => loadConfig({ SNAPKEEPER_API_TOKEN_FILE: join(dir, 'missing') })).toThrow(
+      /SNAPKEEPER_API_TOKEN_FILE: cannot read .*missing/,
+    );
+    expect(() => loadConfig({ SNAPKEEPER_API_TOKEN_FILE: tokenFile, SNAPKEEPER_API_TOKEN: TOKEN })).toThrow(
+      /SNAPKEEPER_API_TOKEN: set both SNAPKEEPER_API_TOKEN and SNAPKEEPER_API_TOKEN_FILE/,
+    );
+    writeFileSync(tokenFile, '\n');
+    expect(() => loadConfig({ SNAPKEEPER_API_TOKEN_FILE: tokenFile })).toThrow(
+      /SNAPKEEPER_API_TOKEN: SNAPKEEPER_API_TOKEN_FILE .* holds only whitespace/,
+    );
+  });
+
+  it('stops at start-up, naming the variable, on a secret that cannot work', () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ SNAPKEEPER_API_TOKEN: ' \n' }, /SNAPKEEPER_API_TOKEN: .*only whitespace/],
+      [{ SNAPKEEPER_API_TOKEN: 'abc def ghi jkl' }, /SNAPKEEPER_API_TOKEN: .*without whitespace/],
+      [{ SNAPKEEPER_API_TOKEN: `${TOKEN}\n${TOKEN}` }, /SNAPKEEPER_API_TOKEN: .*without whitespace/],
+      [{ SNAPKEEPER_API_TOKEN: 'tökenö-0123456789' }, /SNAPKEEPER_API_TOKEN: .*printable ASCII/],
+      [{ SNAPKEEPER_API_TOKEN: 'changeme' }, /SNAPKEEPER_API_TOKEN: .*8 characters; use at least 12/],
+      [{ GITHUB_WEBHOOK_SECRET: '\n' }, /GITHUB_WEBHOOK_SECRET: .*only whitespace/],
+      [{ GITHUB_WEBHOOK_SECRET: `${SECRET}\n${SECRET}` }, /GITHUB_WEBHOOK_SECRET: .*one line/],
+      [{ GITHUB_WEBHOOK_SECRET: 'secret' }, /GITHUB_WEBHOOK_SECRET: .*use at least 12/],
+      [{ TEMPORAL_API_KEY: 'a b' }, /TEMPORAL_API_KEY: .*without whitespace/],
+    ];
+    for (const [env, message] of cases) {
+      expect(() => loadConfig(env), JSON.stringify(env)).toThrow(message);
+    }
+    // The error names the variable, never the value.
+    expect(() => loadConfig({ SNAPKEEPER_API_TOKEN: 'short-tok' })).not.toThrow(/short-tok/);
+  });
+
+  it('an empty variable is still unset (the API then warns that /v1 is open)', () => {
+    expect(loadConfig({ SNAPKEEPER_API_TOKEN: '', GITHUB_WEBHOOK_SECRET: '' }).api.token).toBeUndefined();
+  });
+
+  it('every _FILE variable is documented in docs/operations.md', () => {
+    const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    expect(SECRET_FILE_VARIABLES.filter((name) => !doc.includes(`\`${name}\``))).toEqual([]);
   });
 });
