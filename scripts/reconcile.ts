@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { connectClient } from '../src/temporal/connect-client.js';
-import { loadConfig, parseDuration } from '../src/config/config.js';
+import { graceBelowFloor, loadConfig, parseDuration } from '../src/config/config.js';
 import { HOST_ID_PATTERN } from '../src/contract/limits.js';
 import { WORKFLOW_TASK_QUEUE } from '../src/contract/names.js';
 import type { ReconcileWorkflowInput, reconcileWorkflow } from '../src/workflows/reconcile-workflow.js';
@@ -35,7 +35,17 @@ async function main(): Promise<number> {
   for (const h of hosts) {
     if (!HOST_ID_PATTERN.test(h)) throw new Error(`--host ${JSON.stringify(h)} is not a host id`);
   }
-  const graceMs = values.grace ? parseDuration(values.grace) : config.reconcile.orphanGraceMs;
+  let graceMs = config.reconcile.orphanGraceMs;
+  if (values.grace) {
+    try {
+      graceMs = parseDuration(values.grace);
+    } catch (err) {
+      throw new Error(`--grace: ${(err as Error).message}`);
+    }
+  }
+  // A dry run removes nothing: any grace may be asked what it would remove.
+  const belowFloor = values['dry-run'] ? null : graceBelowFloor(graceMs, config.reconcile.minOrphanGraceMs);
+  if (belowFloor) throw new Error(`--grace: ${belowFloor}`);
   const input: ReconcileWorkflowInput = {
     ...(hosts.length > 0 ? { hosts } : {}),
     orphanGraceSeconds: Math.round(graceMs / 1000),

@@ -11,15 +11,9 @@ import {
   MAX_TTL_SECONDS,
 } from '../contract/limits.js';
 
-const DURATION = /^(\d+)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+import { parseDuration } from './duration.js';
 
-/** "90s", "5m", "24h" → milliseconds. */
-export function parseDuration(text: string): number {
-  const m = DURATION.exec(text.trim());
-  if (!m) throw new Error(`"${text}" is not a duration like 30s, 5m, 24h`);
-  return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
-}
+export { parseDuration };
 
 const duration = z.string().transform((v, ctx) => {
   try {
@@ -187,6 +181,31 @@ const schema = z.object({
 /** Every environment variable snapkeeper reads (the README documents each one). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
+/**
+ * The least orphan grace accepted by default. The grace is what keeps a commit alive until its
+ * registration arrives (a client commits, then registers: under a second normally, seconds under
+ * load); `0s` or `1s` typed by mistake reaps commits before they are registered, and every such
+ * registration then fails. 30 s is many times that round trip and what the chaos runs (worker,
+ * engine and server kills) have used without a violation.
+ */
+export const DEFAULT_MIN_ORPHAN_GRACE_MS = 30_000;
+/** Lowers the floor (tests that reap orphans within seconds); read outside the schema below. */
+export const MIN_ORPHAN_GRACE_VARIABLE = 'SNAPKEEPER_MIN_ORPHAN_GRACE';
+/** Variables documented in docs/operations.md rather than the README's settings table. */
+export const OPERATIONS_DOC_VARIABLES: readonly string[] = [
+  ...SECRET_FILE_VARIABLES,
+  MIN_ORPHAN_GRACE_VARIABLE,
+];
+
+/** Why a grace is refused, or null when it is at or above the floor. */
+export function graceBelowFloor(graceMs: number, floorMs: number): string | null {
+  if (graceMs >= floorMs) return null;
+  return (
+    `${graceMs / 1000}s is below the floor of ${floorMs / 1000}s: an orphan younger than the grace may be ` +
+    `a commit whose registration is still on its way (${MIN_ORPHAN_GRACE_VARIABLE} lowers the floor)`
+  );
+}
+
 export const DEFAULT_TEMPORAL_ADDRESS = 'localhost:7233';
 export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
 
@@ -223,7 +242,8 @@ export interface Config {
   /** Path of the per-project policy file (JSON or YAML), if any. */
   policyFile: string | undefined;
   onCloseWithoutMerge: 'ignore' | 'invalidate';
-  reconcile: { intervalMs: number; orphanGraceMs: number };
+  /** `minOrphanGraceMs`: the floor of the grace, in this variable and in `--grace` (see above). */
+  reconcile: { intervalMs: number; orphanGraceMs: number; minOrphanGraceMs: number };
   budget: {
     maxSnapshots: number | undefined;
     maxBytes: number | undefined;
@@ -251,6 +271,26 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       `invalid snapkeeper configuration:\n  SNAPKEEPER_DEFAULT_TTL: must be from 1s to ${MAX_TTL_SECONDS}s`,
     );
   }
+  const minGrace = env[MIN_ORPHAN_GRACE_VARIABLE];
+  let minOrphanGraceMs = DEFAULT_MIN_ORPHAN_GRACE_MS;
+  if (minGrace !== undefined && minGrace !== '') {
+    try {
+      minOrphanGraceMs = parseDuration(minGrace);
+    } catch (err) {
+      throw new Error(
+        `invalid snapkeeper configuration:\n  ${MIN_ORPHAN_GRACE_VARIABLE}: ${(err as Error).message}`,
+      );
+    }
+    if (minOrphanGraceMs < 1000) {
+      throw new Error(
+        `invalid snapkeeper configuration:\n  ${MIN_ORPHAN_GRACE_VARIABLE}: must be at least 1s`,
+      );
+    }
+  }
+  const graceProblem = graceBelowFloor(e.SNAPKEEPER_ORPHAN_GRACE, minOrphanGraceMs);
+  if (graceProblem) {
+    throw new Error(`invalid snapkeeper configuration:\n  SNAPKEEPER_ORPHAN_GRACE: ${graceProblem}`);
+  }
   if (e.SNAPKEEPER_DISK_LOW_PERCENT >= e.SNAPKEEPER_DISK_HIGH_PERCENT) {
     throw new Error(
       'invalid snapkeeper configuration:\n  SNAPKEEPER_DISK_LOW_PERCENT: must be below SNAPKEEPER_DISK_HIGH_PERCENT',
@@ -273,7 +313,11 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.SNAPKEEPER_LOG_LEVEL,
     policyFile: e.SNAPKEEPER_CONFIG,
     onCloseWithoutMerge: e.SNAPKEEPER_ON_CLOSE_WITHOUT_MERGE,
-    reconcile: { intervalMs: e.SNAPKEEPER_RECONCILE_INTERVAL, orphanGraceMs: e.SNAPKEEPER_ORPHAN_GRACE },
+    reconcile: {
+      intervalMs: e.SNAPKEEPER_RECONCILE_INTERVAL,
+      orphanGraceMs: e.SNAPKEEPER_ORPHAN_GRACE,
+      minOrphanGraceMs,
+    },
     budget: {
       maxSnapshots: e.SNAPKEEPER_MAX_SNAPSHOTS,
       maxBytes: e.SNAPKEEPER_MAX_BYTES,

@@ -153,7 +153,14 @@ describe('snapkeeper reconcile', () => {
     expect(dry.reports[0]?.orphansRemoved.map((i) => i.imageId)).toContain(orphan.imageId);
     expect(await imageExists(host.docker, orphan.imageId)).toBe(true);
 
-    const real = await runCliProcess(['reconcile', '--host', host.hostId, '--grace', '1s']);
+    // Below the floor (30 s): refused, nothing removed; the floor lowered, as tests do, it runs.
+    const floor = await runCliProcess(['reconcile', '--host', host.hostId, '--grace', '1s']);
+    expect(floor.code).toBe(2);
+    expect(floor.stderr).toContain('--grace: 1s is below the floor of 30s');
+    expect(await imageExists(host.docker, orphan.imageId)).toBe(true);
+    const real = await runCliProcess(['reconcile', '--host', host.hostId, '--grace', '1s'], {
+      env: { SNAPKEEPER_MIN_ORPHAN_GRACE: '1s' },
+    });
     expect(real.code).toBe(0);
     expect(real.stdout).toMatch(/^HOST\s+MANAGED\s+OWNED\s+REMOVED/);
     expect(real.stdout).toContain(host.hostId);

@@ -222,7 +222,7 @@ describe('two Docker hosts on one Temporal', () => {
 
     const resultB = await runCliJson<{
       reports: Array<{ host: string; orphansRemoved: Array<{ imageId: string }> }>;
-    }>(['reconcile', '--host', b.hostId, '--grace', '1s']);
+    }>(['reconcile', '--host', b.hostId, '--grace', '1s'], 0, { SNAPKEEPER_MIN_ORPHAN_GRACE: '1s' });
     expect(resultB.reports.map((r) => r.host)).toEqual([b.hostId]);
     expect(resultB.reports[0]?.orphansRemoved.map((i) => i.imageId)).toEqual([orphanB.imageId]);
     expect(await imageExists(b.docker, orphanB.imageId)).toBe(false);

@@ -53,6 +53,7 @@ function dockerWorker(): Promise<WorkerProcess> {
       SNAPKEEPER_WORKER_ROLES: 'docker',
       SNAPKEEPER_RECONCILE_INTERVAL: `${INTERVAL_SECONDS}s`,
       SNAPKEEPER_ORPHAN_GRACE: '1s',
+      SNAPKEEPER_MIN_ORPHAN_GRACE: '1s',
     },
   }).then(async (w) => {
     workers.push(w);

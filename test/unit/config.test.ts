@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CONFIG_VARIABLES,
+  OPERATIONS_DOC_VARIABLES,
   SECRET_FILE_VARIABLES,
   loadConfig,
   parseDuration,
@@ -22,7 +23,7 @@ describe('config', () => {
     });
     expect(c.api.port).toBe(8080);
     expect(c.defaultTtlSeconds).toBe(86400);
-    expect(c.reconcile).toEqual({ intervalMs: 300_000, orphanGraceMs: 600_000 });
+    expect(c.reconcile).toEqual({ intervalMs: 300_000, orphanGraceMs: 600_000, minOrphanGraceMs: 30_000 });
     expect(c.budget.diskHighPercent).toBe(85);
     expect(c.budget.diskLowPercent).toBe(80);
     expect(c.workerRoles).toEqual(['workflow', 'docker']);
@@ -172,5 +173,31 @@ describe('secrets (issue 17: a secret read from a file broke every request)', ()
   it('every _FILE variable is documented in docs/operations.md', () => {
     const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
     expect(SECRET_FILE_VARIABLES.filter((name) => !doc.includes(`\`${name}\``))).toEqual([]);
+    expect(OPERATIONS_DOC_VARIABLES.filter((name) => !doc.includes(`\`${name}\``))).toEqual([]);
+  });
+});
+
+describe('orphan grace floor (issue 17: SNAPKEEPER_ORPHAN_GRACE accepted 0s)', () => {
+  it.each(['0s', '1s', '29s', '0m'])(
+    'refuses SNAPKEEPER_ORPHAN_GRACE=%s, naming the variable and the floor',
+    (v) => {
+      expect(() => loadConfig({ SNAPKEEPER_ORPHAN_GRACE: v })).toThrow(
+        /SNAPKEEPER_ORPHAN_GRACE: .* is below the floor of 30s/,
+      );
+    },
+  );
+
+  it('accepts the floor and above', () => {
+    expect(loadConfig({ SNAPKEEPER_ORPHAN_GRACE: '30s' }).reconcile.orphanGraceMs).toBe(30_000);
+    expect(loadConfig({ SNAPKEEPER_ORPHAN_GRACE: '1m' }).reconcile.orphanGraceMs).toBe(60_000);
+  });
+
+  it('SNAPKEEPER_MIN_ORPHAN_GRACE lowers the floor (tests), never below 1s', () => {
+    const c = loadConfig({ SNAPKEEPER_ORPHAN_GRACE: '1s', SNAPKEEPER_MIN_ORPHAN_GRACE: '1s' });
+    expect(c.reconcile).toMatchObject({ orphanGraceMs: 1000, minOrphanGraceMs: 1000 });
+    expect(() => loadConfig({ SNAPKEEPER_ORPHAN_GRACE: '0s', SNAPKEEPER_MIN_ORPHAN_GRACE: '0s' })).toThrow(
+      /SNAPKEEPER_MIN_ORPHAN_GRACE: must be at least 1s/,
+    );
+    expect(() => loadConfig({ SNAPKEEPER_MIN_ORPHAN_GRACE: 'soon' })).toThrow(/SNAPKEEPER_MIN_ORPHAN_GRACE/);
   });
 });

@@ -1,4 +1,4 @@
-import { parseDuration } from '../../config/config.js';
+import { graceBelowFloor, parseDuration } from '../../config/config.js';
 import { startReconcile } from '../../service/run-reconcile.js';
 import type { ReconcileReport } from '../../contract/reconcile-types.js';
 import { ExitCode } from '../exit-codes.js';
@@ -25,8 +25,11 @@ export async function runReconcile(rt: Runtime, options: ReconcileOptions): Prom
       throw new UsageError(`--grace: ${(err as Error).message}`);
     }
   }
-  const { client } = await rt.session();
   const dryRun = options.dryRun ?? false;
+  // A dry run removes nothing: any grace may be asked what it would remove.
+  const belowFloor = dryRun ? null : graceBelowFloor(graceMs, config.reconcile.minOrphanGraceMs);
+  if (belowFloor) throw new UsageError(`--grace: ${belowFloor}`);
+  const { client } = await rt.session();
   const started = await startReconcile(client, {
     ...(options.host?.length ? { hosts: options.host } : {}),
     orphanGraceSeconds: Math.round(graceMs / 1000),
