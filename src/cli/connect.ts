@@ -3,6 +3,7 @@
 import type { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config/config.js';
 import { connectClient } from '../temporal/connect-client.js';
+import { TemporalUnreachable } from './cli-errors.js';
 
 export interface TemporalSession {
   connection: Connection;
@@ -10,10 +11,7 @@ export interface TemporalSession {
   close(): Promise<void>;
 }
 
-/** Thrown when the frontend does not answer: the CLI exits with ExitCode.unreachable. */
-export class TemporalUnreachable extends Error {
-  override name = 'TemporalUnreachable';
-}
+export { TemporalUnreachable };
 
 export async function connectTemporal(config: Config, connectTimeoutMs = 5_000): Promise<TemporalSession> {
   const { address } = config.temporal;

@@ -1,21 +1,20 @@
 // `snapkeeper`: the operator CLI. Commands are thin: they parse, call src/service operations and
 // print. Every outcome maps to one of the documented exit codes (exit-codes.ts).
+//
+// Start-up is what an operator waits for on every command, so this module loads only commander and
+// modules without dependencies: `--help`, `--version` and argument errors never load the
+// configuration schema or the Temporal client (about a second of module loading). Each command's
+// action imports its own module, and the runtime (configuration, Temporal session) is made on first
+// use. Keep it so: a static import of src/service, src/temporal, runtime.ts or a command here undoes it
+// (test/unit/cli-lazy-load.test.ts checks what --help loads).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { parseDuration } from '../config/config.js';
+import { parseDuration } from '../config/duration.js';
 import { SNAPSHOT_STATUSES } from '../contract/snapshot-types.js';
-import { grpcCode } from '../service/list-snapshots.js';
-import { InvalidListRequest } from '../service/visibility.js';
 import { HOST_ID_PATTERN, ID_PATTERN, REASON_MAX_LENGTH } from '../contract/limits.js';
-import { runDoctor } from './commands/doctor.js';
-import { runDrainHost } from './commands/drain-host.js';
-import { runInvalidate } from './commands/invalidate.js';
-import { runLs } from './commands/ls.js';
-import { runReconcile } from './commands/reconcile.js';
-import { runShow } from './commands/show.js';
-import { TemporalUnreachable } from './connect.js';
+import { TemporalUnreachable, UsageError } from './cli-errors.js';
 import { ExitCode } from './exit-codes.js';
 import type { GlobalOptions, OutputStream, Runtime } from './runtime.js';
-import { UsageError, createRuntime } from './runtime.js';
+import { packageVersion } from './version.js';
 
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
@@ -55,11 +54,15 @@ function reason(value: string): string {
   return value;
 }
 
-export function buildProgram(setCode: (code: number) => void, rt: Runtime): Command {
+/** The runtime, made on a command's first call (it loads the configuration and the Temporal client). */
+export type RuntimeSource = () => Promise<Runtime>;
+
+export function buildProgram(setCode: (code: number) => void, runtime: RuntimeSource): Command {
   const program = new Command('snapkeeper')
     .description(
       'Operate snapkeeper: list, inspect and end snapshots, reconcile, drain hosts, check the set-up.',
     )
+    .version(packageVersion(), '-V, --version', 'the version of snapkeeper')
     .option('--address <host:port>', 'Temporal frontend (default: TEMPORAL_ADDRESS, then localhost:7233)')
     .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE, then default)')
     .showHelpAfterError()
@@ -76,7 +79,10 @@ export function buildProgram(setCode: (code: number) => void, rt: Runtime): Comm
     .option('--host <hostId>', 'only this Docker host', hostId)
     .option('--limit <n>', 'at most this many', positiveInt, 1000)
     .option('--json', 'JSON array on stdout')
-    .action(async (options) => setCode(await runLs(rt, options)));
+    .action(async (options) => {
+      const { runLs } = await import('./commands/ls.js');
+      setCode(await runLs(await runtime(), options));
+    });
 
   program
     .command('show')
@@ -84,9 +90,10 @@ export function buildProgram(setCode: (code: number) => void, rt: Runtime): Comm
     .argument('<projectId>', 'project id', id)
     .argument('<workItemId>', 'work item id', id)
     .option('--json', 'JSON on stdout')
-    .action(async (projectId: string, workItemId: string, options) =>
-      setCode(await runShow(rt, projectId, workItemId, options)),
-    );
+    .action(async (projectId: string, workItemId: string, options) => {
+      const { runShow } = await import('./commands/show.js');
+      setCode(await runShow(await runtime(), projectId, workItemId, options));
+    });
 
   program
     .command('invalidate')
@@ -97,9 +104,15 @@ export function buildProgram(setCode: (code: number) => void, rt: Runtime): Comm
     .option('--wait', 'wait until the image is gone from its host')
     .option('--timeout <duration>', 'how long --wait waits (30s, 5m)', durationMs, 120_000)
     .option('--json', 'JSON on stdout')
-    .action(async (projectId: string, workItemId: string, options) =>
-      setCode(await runInvalidate(rt, projectId, workItemId, { ...options, timeoutMs: options.timeout })),
-    );
+    .action(async (projectId: string, workItemId: string, options) => {
+      const { runInvalidate } = await import('./commands/invalidate.js');
+      setCode(
+        await runInvalidate(await runtime(), projectId, workItemId, {
+          ...options,
+          timeoutMs: options.timeout,
+        }),
+      );
+    });
 
   program
     .command('reconcile')
@@ -108,7 +121,10 @@ export function buildProgram(setCode: (code: number) => void, rt: Runtime): Comm
     .option('--host <hostId>', 'this host (repeatable); default every known host', hosts)
     .option('--grace <duration>', 'orphan grace period (default SNAPKEEPER_ORPHAN_GRACE)')
     .option('--json', 'the reports as JSON on stdout')
-    .action(async (options) => setCode(await runReconcile(rt, options)));
+    .action(async (options) => {
+      const { runReconcile } = await import('./commands/reconcile.js');
+      setCode(await runReconcile(await runtime(), options));
+    });
 
   program
     .command('drain-host')
@@ -119,9 +135,10 @@ export function buildProgram(setCode: (code: number) => void, rt: Runtime): Comm
     .option('--forget', 'the host is gone for good: terminate its snapshot workflows without removing images')
     .option('--timeout <duration>', 'how long to wait for the images to leave', durationMs, 600_000)
     .option('--json', 'the result as JSON on stdout')
-    .action(async (host: string, options) =>
-      setCode(await runDrainHost(rt, host, { ...options, timeoutMs: options.timeout })),
-    );
+    .action(async (host: string, options) => {
+      const { runDrainHost } = await import('./commands/drain-host.js');
+      setCode(await runDrainHost(await runtime(), host, { ...options, timeoutMs: options.timeout }));
+    });
 
   program
     .command('doctor')
@@ -131,7 +148,10 @@ export function buildProgram(setCode: (code: number) => void, rt: Runtime): Comm
     .option('--host <hostId>', 'check only this host (repeatable)', hosts)
     .option('--no-probe', "do not ask the hosts' workers to reach their engines (a dry-run reconcile)")
     .option('--json', 'the checks as JSON on stdout')
-    .action(async (options) => setCode(await runDoctor(rt, options)));
+    .action(async (options) => {
+      const { runDoctor } = await import('./commands/doctor.js');
+      setCode(await runDoctor(await runtime(), options));
+    });
 
   return program;
 }
@@ -146,10 +166,17 @@ export async function runCli(
 ): Promise<number> {
   let code: number = ExitCode.ok;
   const holder: { program?: Command } = {};
-  const rt = createRuntime(() => (holder.program?.opts() ?? {}) as GlobalOptions, streams);
+  let made: Runtime | undefined;
+  const runtime: RuntimeSource = async () => {
+    if (!made) {
+      const { createRuntime } = await import('./runtime.js');
+      made = createRuntime(() => (holder.program?.opts() ?? {}) as GlobalOptions, streams);
+    }
+    return made;
+  };
   const program = buildProgram((c) => {
     code = c;
-  }, rt);
+  }, runtime);
   holder.program = program;
   program.exitOverride();
   program.configureOutput({
@@ -167,13 +194,13 @@ export async function runCli(
     await program.parseAsync(argv, { from: 'user' });
     return code;
   } catch (err) {
-    return failure(err, streams.stderr);
+    return await failure(err, streams.stderr);
   } finally {
-    await rt.close();
+    await made?.close();
   }
 }
 
-function failure(err: unknown, stderr: OutputStream): number {
+async function failure(err: unknown, stderr: OutputStream): Promise<number> {
   if (err instanceof CommanderError) {
     // Help and version are asked for; everything else is a usage error, already printed.
     if (
@@ -185,6 +212,9 @@ function failure(err: unknown, stderr: OutputStream): number {
     return ExitCode.usage;
   }
   const message = err instanceof Error ? err.message : String(err);
+  // Only a command that ran gets here, and it has loaded these modules already.
+  const { InvalidListRequest } = await import('../service/visibility.js');
+  const { grpcCode } = await import('../service/list-snapshots.js');
   if (err instanceof UsageError || err instanceof InvalidListRequest || err instanceof RangeError) {
     stderr.write(`snapkeeper: ${message}\n`);
     return ExitCode.usage;

@@ -1,16 +1,15 @@
 // What every command needs: the validated configuration (with --address / --namespace applied), one
-// lazily opened Temporal session, and the output streams.
+// lazily opened Temporal session, and the output streams. program.ts imports this module only when a
+// command runs: it loads the configuration schema and the Temporal client.
 import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/config.js';
 import type { SnapshotService } from '../service/snapshot-service.js';
 import { createSnapshotService } from '../service/snapshot-service.js';
+import { UsageError } from './cli-errors.js';
 import type { TemporalSession } from './connect.js';
 import { connectTemporal } from './connect.js';
 
-/** Bad arguments or configuration: ExitCode.usage. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 export interface GlobalOptions {
   address?: string;
