@@ -1,6 +1,7 @@
 // `npm run test:chaos [-- --size reduced|full --seed N --temporal dev|cluster]`: drives the real
 // system (API, workers, a Temporal server, two private Docker engines) through many snapshot lifecycles while it kills
-// and restarts every part, then audits that no image leaked and nothing unmanaged was removed.
+// and restarts every part, breaks the network between the parts and fills a host's disk, then
+// audits that no image leaked and nothing unmanaged was removed.
 // The seed replays the same plan; exit status 1 on any violation, 2 on a usage error.
 import { parseArgs } from 'node:util';
 import type { ChaosReport, ChaosSize } from '../test/chaos/run-chaos.js';
@@ -8,7 +9,7 @@ import { runChaos } from '../test/chaos/run-chaos.js';
 import { randomSeed } from '../test/chaos/prng.js';
 
 const USAGE =
-  'usage: npm run test:chaos -- [--size reduced|full] [--temporal dev|cluster] [--seed N] [--lifecycles N] [--report FILE] [--keep]';
+  'usage: npm run test:chaos -- [--size reduced|full] [--temporal dev|cluster] [--seed N] [--lifecycles N] [--report FILE] [--keep] [--no-network-faults] [--no-full-disk]';
 
 function print(report: ChaosReport): void {
   const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -22,6 +23,7 @@ function print(report: ChaosReport): void {
     `  registrations ${report.registrations.tried} tried, ${report.registrations.acknowledged} acknowledged; last answers ${JSON.stringify(report.registrations.answers)}`,
   );
   out(`  disruptions  ${JSON.stringify(report.disruptions)}`);
+  out(`  network      ${JSON.stringify(report.networkByLink)}`);
   for (const [name, c] of Object.entries(report.processes))
     out(`  process      ${name}: ${JSON.stringify(c)}`);
   out(`  http         ${JSON.stringify(report.http)}`);
@@ -50,6 +52,8 @@ async function main(): Promise<number> {
       lifecycles: { type: 'string' },
       report: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      'no-network-faults': { type: 'boolean', default: false },
+      'no-full-disk': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -73,6 +77,8 @@ async function main(): Promise<number> {
     ...(lifecycles ? { lifecycles } : {}),
     ...(values.report ? { reportFile: values.report } : {}),
     keepWorkDir: values.keep ?? false,
+    noNetworkFaults: values['no-network-faults'] ?? false,
+    noFullDisk: values['no-full-disk'] ?? false,
   });
   print(report);
   return report.violations.length === 0 ? 0 : 1;

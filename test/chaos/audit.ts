@@ -12,6 +12,7 @@ import {
 import type { SnapshotWorkflowView } from '../../src/contract/snapshot-types.js';
 import { stateQuery } from '../../src/contract/messages.js';
 import type { ReconcileResult, reconcileWorkflow } from '../../src/workflows/reconcile-workflow.js';
+import type { snapshotWorkflow } from '../../src/workflows/snapshot-workflow.js';
 import { removeContainerById } from '../support/containers.js';
 import { listContainerIds, listManagedImages, resolveImage } from './chaos-images.js';
 import type { ChaosHost, ChaosSystem } from './chaos-system.js';
@@ -30,6 +31,11 @@ export interface AuditFacts {
   acknowledgedHeld: number;
   /** Acknowledged images that stay only as the layers of a child image someone else keeps (or a snapshot owns). */
   acknowledgedUnderChild: number;
+  /**
+   * Acknowledged images expected held that a disk-pressure eviction ended, on a host whose disk
+   * the run filled: the budget's watermark doing its job, not a lost registration.
+   */
+  acknowledgedEvictedOnFullDisk: number;
   reconcile: { orphansRemoved: number; blocked: number; vanished: number; repaired: number };
 }
 
@@ -236,6 +242,7 @@ export async function audit(
     acknowledgedGone: 0,
     acknowledgedHeld: 0,
     acknowledgedUnderChild: 0,
+    acknowledgedEvictedOnFullDisk: 0,
     reconcile: { orphansRemoved: 0, blocked: 0, vanished: 0, repaired: 0 },
   };
   for (const r of reconcile.reports) {
@@ -315,8 +322,11 @@ export async function audit(
     const current = owner.running && owner.view?.current?.imageId === r.imageId;
     if (!exists) {
       facts.acknowledgedGone++;
-      if (r.expect === 'held')
-        violations.push(`lost: ${describeReg(r)} should still be held, but it is gone`);
+      if (r.expect === 'held') {
+        if (!owner.running && ledger.fullDiskHosts.has(r.host) && (await evictedImage(client, r)))
+          facts.acknowledgedEvictedOnFullDisk++;
+        else violations.push(`lost: ${describeReg(r)} should still be held, but it is gone`);
+      }
     } else if (current && r.expect === 'held') {
       facts.acknowledgedHeld++;
     } else if (!current && underChildren.get(r.host)?.has(r.imageId)) {
@@ -416,6 +426,21 @@ export async function drain(target: DrainTarget, ledger: Ledger, deadlineMs: num
       `drain: ${id} still open ${Math.round(deadlineMs / 1000)} s after its cancellation, waiting for: ${await waitingFor(target.client, id)}`,
     );
   return violations;
+}
+
+/**
+ * True when the registration's workflow ended this very image by an eviction (its last state names
+ * the image, with end reason `evicted`). Only a closed workflow says so; an open one holds another.
+ */
+async function evictedImage(client: Client, r: Registration): Promise<boolean> {
+  try {
+    const result = await client.workflow
+      .getHandle<typeof snapshotWorkflow>(snapshotWorkflowId(r.projectId, r.workItemId))
+      .result();
+    return result.last?.imageId === r.imageId && result.last.endReason === 'evicted';
+  } catch {
+    return false;
+  }
 }
 
 function describeReg(r: Registration): string {

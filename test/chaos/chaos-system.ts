@@ -1,6 +1,8 @@
 // The real system a chaos run drives: one Temporal server (the dev server on a SQLite file, or the
 // production-shaped server on PostgreSQL), a private Docker engine per host, a Docker worker per
-// host, workflow workers, and the API, each its own process.
+// host, workflow workers, and the API, each its own process; a fault proxy on every link from those
+// processes to the Temporal frontend and to their engine, and optionally a host whose data root is a
+// small tmpfs the run fills up.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -8,6 +10,8 @@ import Dockerode from 'dockerode';
 import { ensureBaseImage } from '../../scripts/lib/base-image.js';
 import type { DockerEngine } from '../../scripts/lib/docker-engine.js';
 import { startDockerEngine } from '../../scripts/lib/docker-engine.js';
+import type { FaultProxy } from '../../scripts/lib/fault-proxy.js';
+import { startFaultProxy } from '../../scripts/lib/fault-proxy.js';
 import { findFreePort } from '../../scripts/lib/free-port.js';
 import type { TemporalKind } from '../support/provided-context.js';
 import type { TestTemporal } from '../support/test-temporal.js';
@@ -15,6 +19,8 @@ import { startTestTemporal } from '../support/test-temporal.js';
 import type { ServiceSlot } from './service-slot.js';
 import { createServiceSlot } from './service-slot.js';
 import { commitPlainImage } from './chaos-images.js';
+import type { FullDisk } from './full-disk.js';
+import { mountSmallDisk } from './full-disk.js';
 
 export const BASE_IMAGE = 'snapkeeper-chaos/base:latest';
 export const CANARY_IMAGE = 'snapkeeper-chaos/canary:latest';
@@ -34,6 +40,14 @@ export interface ChaosHost {
   readonly canaryImageId: string;
   /** Stops the engine (its containers die) and starts it again on the same data root. */
   restart(): Promise<void>;
+  /** The engine's data root is a small tmpfs the run can fill up; absent on other hosts. */
+  readonly disk?: FullDisk;
+}
+
+/** One link a fault proxy sits on: `<process>→temporal` or `docker-worker-<host>→engine`. */
+export interface ChaosLink {
+  readonly name: string;
+  readonly proxy: FaultProxy;
 }
 
 export interface ChaosSystem {
@@ -44,6 +58,12 @@ export interface ChaosSystem {
   readonly secret: string;
   readonly workers: ServiceSlot[];
   readonly api: ServiceSlot;
+  /**
+   * The network between the processes under test and what they call: every worker and the API
+   * reach the Temporal frontend, and every Docker worker its engine, through a fault proxy. The
+   * run's own client and the lifecycles' Docker calls (the router's side) go direct.
+   */
+  readonly links: ChaosLink[];
   /** A client for cancel, terminate, queries and the audit; it reconnects across server restarts. */
   readonly client: Client;
   stop(): Promise<void>;
@@ -56,6 +76,8 @@ export interface StartChaosSystemOptions {
   temporal: TemporalKind;
   hostCount: number;
   workflowWorkers: number;
+  /** Host indexes whose engine's data root is a tmpfs of this many MiB (it needs root to mount). */
+  smallDisks?: { hosts: number[]; sizeMiB: number };
   /** Where `tsc` put the compiled project (its `src/worker/main.js`, `src/api/main.js`). */
   distDir: string;
   log: (line: string) => void;
@@ -69,6 +91,15 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
   };
   try {
     const hosts: ChaosHost[] = [];
+    // A small disk is mounted where the engine will put its data root, before the engine starts;
+    // docker-engine.sh leaves a filesystem mounted there on purpose in place across restarts.
+    const disks = new Map<number, FullDisk>();
+    for (const i of options.smallDisks?.hosts ?? []) {
+      if (i >= options.hostCount) continue;
+      const disk = await mountSmallDisk(join(workDir, `engine-${i}`, 'data'), options.smallDisks?.sizeMiB ?? 256);
+      disks.set(i, disk);
+      stack.push(() => disk.unmount());
+    }
     const engines = await Promise.all(
       Array.from({ length: options.hostCount }, (_, i) => startDockerEngine(join(workDir, `engine-${i}`))),
     );
@@ -87,6 +118,7 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
         docker,
         baseImageId,
         canaryImageId,
+        ...(disks.has(i) ? { disk: disks.get(i) } : {}),
         async restart() {
           // docker-engine.sh start after stop: same directory, same socket, same data root.
           await (running[i] ?? engine).stop();
@@ -105,6 +137,31 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
       temporalCliPath: options.temporalCliPath,
     });
     stack.push(() => server.stop());
+
+    const links: ChaosLink[] = [];
+    const [serverHost, serverPort] = splitAddress(server.address);
+    const temporalLink = async (name: string): Promise<string> => {
+      const proxy = await startFaultProxy({
+        name,
+        listen: { host: '127.0.0.1', port: 0 },
+        target: { host: serverHost, port: serverPort },
+      });
+      links.push({ name, proxy });
+      return proxy.address;
+    };
+    const engineLink = async (host: ChaosHost): Promise<string> => {
+      const name = `docker-worker-${host.id}→engine`;
+      const proxy = await startFaultProxy({
+        name,
+        listen: { path: join(workDir, `${host.id}.proxy.sock`) },
+        target: { path: host.engine.socketPath },
+      });
+      links.push({ name, proxy });
+      return proxy.address;
+    };
+    stack.push(async () => {
+      await Promise.all(links.map((l) => l.proxy.close()));
+    });
 
     const policyFile = join(workDir, 'policy.yaml');
     await writeFile(
@@ -132,13 +189,15 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
     };
     const workers: ServiceSlot[] = [];
     for (let i = 0; i < options.workflowWorkers; i++) {
+      const name = `workflow-worker-${i + 1}`;
       workers.push(
         createServiceSlot({
-          name: `workflow-worker-${i + 1}`,
+          name,
           entry: join(options.distDir, 'src', 'worker', 'main.js'),
           readyMessage: 'worker ready',
           env: cleanEnv({
             ...common,
+            TEMPORAL_ADDRESS: await temporalLink(`${name}→temporal`),
             SNAPKEEPER_WORKER_ROLES: 'workflow',
             SNAPKEEPER_HOST_ID: hosts[0]?.id ?? 'chaos-a',
           }),
@@ -147,16 +206,18 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
       );
     }
     for (const host of hosts) {
+      const name = `docker-worker-${host.id}`;
       workers.push(
         createServiceSlot({
-          name: `docker-worker-${host.id}`,
+          name,
           entry: join(options.distDir, 'src', 'worker', 'main.js'),
           readyMessage: 'worker ready',
           env: cleanEnv({
             ...common,
+            TEMPORAL_ADDRESS: await temporalLink(`${name}→temporal`),
             SNAPKEEPER_WORKER_ROLES: 'docker',
             SNAPKEEPER_HOST_ID: host.id,
-            DOCKER_HOST: host.engine.dockerHost,
+            DOCKER_HOST: await engineLink(host),
           }),
           log,
         }),
@@ -169,6 +230,7 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
       readyMessage: 'api listening',
       env: cleanEnv({
         ...common,
+        TEMPORAL_ADDRESS: await temporalLink('api→temporal'),
         SNAPKEEPER_HOST_ID: hosts[0]?.id ?? 'chaos-a',
         SNAPKEEPER_PORT: String(port),
         SNAPKEEPER_LISTEN_HOST: '127.0.0.1',
@@ -199,6 +261,7 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
       secret,
       workers,
       api,
+      links,
       client,
       stop: stopAll,
     };
@@ -206,6 +269,13 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
     await stopAll();
     throw err;
   }
+}
+
+function splitAddress(address: string): [string, number] {
+  const at = address.lastIndexOf(':');
+  const port = Number(address.slice(at + 1));
+  if (at < 0 || !Number.isInteger(port)) throw new Error(`not a host:port: ${address}`);
+  return [address.slice(0, at), port];
 }
 
 // The processes under test get exactly this configuration: a DOCKER_HOST or TEMPORAL_ADDRESS from

@@ -49,6 +49,10 @@ export interface Ledger {
   webhookDeliveries: number;
   duplicateDeliveries: number;
   holdersStarted: number;
+  /** Docker steps of the lifecycles that failed with "no space left on device" (then retried). */
+  noSpaceErrors: number;
+  /** Hosts whose disk the run fills: disk-pressure evictions there are snapkeeper doing its job. */
+  fullDiskHosts: Set<string>;
 }
 
 export function createLedger(projectPrefix = 'chaos-'): Ledger {
@@ -62,5 +66,7 @@ export function createLedger(projectPrefix = 'chaos-'): Ledger {
     webhookDeliveries: 0,
     duplicateDeliveries: 0,
     holdersStarted: 0,
+    noSpaceErrors: 0,
+    fullDiskHosts: new Set(),
   };
 }

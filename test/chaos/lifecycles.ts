@@ -35,6 +35,7 @@ async function retrying<T>(
   what: string,
   fn: () => Promise<T>,
   log: (line: string) => void,
+  onError: (message: string) => void = () => undefined,
   deadlineMs = RETRY_DEADLINE_MS,
 ): Promise<T> {
   const started = Date.now();
@@ -52,6 +53,7 @@ async function retrying<T>(
       return value;
     } catch (err) {
       lastError = err instanceof Error ? err.message : String(err);
+      onError(lastError);
       if (Date.now() > deadline) {
         slow(attempt);
         throw new Error(`${what}: ${lastError}`);
@@ -86,6 +88,11 @@ class Lifecycle {
     this.workflowId = snapshotWorkflowId(projectId, workItemId);
   }
 
+  /** A full disk shows as ENOSPC in the engine's answers (a commit, a container's write). */
+  private readonly countError = (message: string): void => {
+    if (/no space left on device/i.test(message)) this.ctx.ledger.noSpaceErrors++;
+  };
+
   get docker(): Dockerode {
     return this.host.docker;
   }
@@ -101,6 +108,7 @@ class Lifecycle {
           marker: this.prng.hex(8),
         }),
       this.ctx.log,
+      this.countError,
     );
     this.ctx.ledger.lastCommitAt = Date.now();
     return committed;
@@ -152,6 +160,7 @@ class Lifecycle {
       `foreign tag of ${reg.imageId.slice(0, 19)}`,
       () => this.docker.getImage(reg.imageId).tag({ repo: 'chaos-someone/kept', tag }),
       this.ctx.log,
+      this.countError,
     );
     reg.foreignTag = `chaos-someone/kept:${tag}`;
   }
@@ -164,6 +173,7 @@ class Lifecycle {
       `start holder of ${reg.imageId.slice(0, 19)} on ${this.host.id}`,
       () => startHolder(this.docker, reg.imageId),
       this.ctx.log,
+      this.countError,
     ).catch((err: unknown) => {
       this.note(`holder not started: ${String(err)}`);
       return undefined;
@@ -185,6 +195,7 @@ class Lifecycle {
       `remove holder ${id.slice(0, 12)} on ${this.host.id}`,
       () => removeContainerById(this.docker, id),
       this.ctx.log,
+      this.countError,
     );
     this.ctx.ledger.holders.get(this.host.id)?.delete(id);
     this.holder = undefined;
@@ -240,7 +251,7 @@ class Lifecycle {
   }
 
   async workflow<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return retrying(`${what} ${this.workflowId}`, fn, this.ctx.log);
+    return retrying(`${what} ${this.workflowId}`, fn, this.ctx.log, this.countError);
   }
 
   async view(): Promise<SnapshotWorkflowView | null> {
