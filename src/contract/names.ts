@@ -155,11 +155,34 @@ export function mergedPullRequestWorkflowId(pr: PullRequestRef): string {
   return `${PULL_REQUEST_WORKFLOW_ID_PREFIX}${pullRequestKey(pr)}:merged`;
 }
 
-/** A close without merge can be followed by a reopen and another close: one workflow per delivery. */
-export function closedPullRequestWorkflowId(pr: PullRequestRef, deliveryId: string): string {
-  return `${PULL_REQUEST_WORKFLOW_ID_PREFIX}${pullRequestKey(pr)}:closed:${encodeURIComponent(deliveryId)}`;
+/**
+ * A close without merge can be followed by a reopen and another close: one workflow per close,
+ * named by its signed event key (pullRequestEventKey), so a replayed body starts no second one.
+ * (Requests from before the key was named by their delivery id.)
+ */
+export function closedPullRequestWorkflowId(pr: PullRequestRef, closeKey: string): string {
+  return `${PULL_REQUEST_WORKFLOW_ID_PREFIX}${pullRequestKey(pr)}:closed:${encodeURIComponent(closeKey)}`;
 }
 
 export function samePullRequest(a: PullRequestRef | null | undefined, b: PullRequestRef): boolean {
   return !!a && a.number === b.number && a.repository.toLowerCase() === b.repository.toLowerCase();
+}
+
+/**
+ * The identity of one close of a pull request from what its signed body says: when it closed (or
+ * merged) and at which head commit. X-GitHub-Delivery is not covered by the signature: a captured
+ * body replayed under fresh delivery ids must still be the same close. A reopen and another close
+ * has another time, so it is another close.
+ */
+export function pullRequestEventKey(at: string | undefined, headSha: string | null): string {
+  return `${at ?? 'unknown-time'}/${headSha ? headSha.slice(0, 12) : 'unknown-head'}`;
+}
+
+/** The de-duplication key a merged signal carries: the pull request, its kind of close, its event key. */
+export function pullRequestSignalKey(
+  pr: PullRequestRef,
+  kind: 'merged' | 'closed',
+  eventKey: string,
+): string {
+  return `${pullRequestKey(pr)}:${kind}:${eventKey}`;
 }

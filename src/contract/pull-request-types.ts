@@ -13,7 +13,15 @@ export type PullRequestEventKind = 'merged' | 'closed';
 export interface PullRequestTargetsRequest {
   kind: PullRequestEventKind;
   pullRequest: PullRequestRef;
+  /** X-GitHub-Delivery: not signed, so only for logs and reasons, never to de-duplicate. */
   deliveryId: string;
+  /**
+   * What the close is, from the signed body only (its time and head commit; see
+   * pullRequestEventKey): the same body under any delivery id has the same key, so it names the
+   * close-without-merge workflow and de-duplicates the merged signal. Absent in requests from
+   * before it; the delivery id stands in then.
+   */
+  eventKey?: string;
   /** GitHub's merged_at (or closed_at), rounded up to the end of its second. */
   at?: string;
   /** Work items the API's branch rules derived from the head branch (same-repository pull requests only). */

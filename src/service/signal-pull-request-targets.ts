@@ -1,7 +1,7 @@
 // One look for the snapshot workflows a closed pull request ends (its links in visibility, every
 // page, and the work items its branch maps to) and one idempotent signal to each. Used by the API
 // for a fast first pass and by the per-pull-request workflow's activity for the durable ones.
-import { snapshotWorkflowId } from '../contract/names.js';
+import { pullRequestSignalKey, snapshotWorkflowId } from '../contract/names.js';
 import type { InvalidateSignal, MergedSignal, PullRequestMatch } from '../contract/snapshot-types.js';
 import type {
   PullRequestTargetsRequest,
@@ -62,11 +62,14 @@ export async function signalPullRequestTargets(
 
   const list = [...targets.values()];
   const { pullRequest, deliveryId } = req;
+  // The snapshot workflow remembers this to drop a repeated merge: the signed event key, not the
+  // delivery header, which a replay of a captured body may set to anything.
+  const dedupKey = req.eventKey ? pullRequestSignalKey(pullRequest, req.kind, req.eventKey) : deliveryId;
   const results = await settledWithLimit(list, SIGNAL_CONCURRENCY, (w) =>
     req.kind === 'merged'
       ? signaller.merged(w.projectId, w.workItemId, {
           pullRequest,
-          deliveryId,
+          deliveryId: dedupKey,
           match: w.match,
           ...(req.at ? { mergedAt: req.at } : {}),
         })

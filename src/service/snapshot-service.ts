@@ -235,7 +235,7 @@ export function createSnapshotService({
     const workflowId =
       input.kind === 'merged'
         ? mergedPullRequestWorkflowId(pr)
-        : closedPullRequestWorkflowId(pr, input.deliveryId);
+        : closedPullRequestWorkflowId(pr, input.eventKey ?? input.deliveryId);
     const inFlight = handOffsInFlight.get(workflowId);
     if (inFlight) return inFlight;
     const started = startPullRequestWorkflow(workflowId, input, handOff.startDelayMs ?? 0).finally(() =>

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { snapshotWorkflowId } from '../../src/contract/names.js';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { closedPullRequestWorkflowId, snapshotWorkflowId } from '../../src/contract/names.js';
 import type { SnapshotWorkflowResult } from '../../src/workflows/snapshot-workflow.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { startInProcessWorker } from '../support/in-process-worker.js';
@@ -257,6 +258,43 @@ describe('replays', () => {
       await waitGone(next.imageId, 'second image');
     } finally {
       await holder.stop();
+    }
+  });
+});
+
+describe('replays under fresh delivery ids (X-GitHub-Delivery is not signed)', () => {
+  it('the same signed close body under three delivery ids starts one workflow, named by the signed content', async () => {
+    const pr = nextPr++;
+    const { ids, img } = await registered('hook-close-replay', { pr });
+    await linkVisible(ids, pr);
+    const strict = await startApi(worker, { policyYaml: POLICY, onCloseWithoutMerge: 'invalidate' });
+    try {
+      const first = mergedDelivery(pr, 'x', { merged: false, deliveryId: `captured-${RUN}` });
+      const answers = [];
+      for (const deliveryId of [`captured-${RUN}`, `forged-a-${RUN}`, `forged-b-${RUN}`]) {
+        // The captured body, byte for byte, with its valid signature; only the header changes.
+        const replay = { body: first.body, headers: { ...first.headers, 'x-github-delivery': deliveryId } };
+        const res = await postWebhook(strict.baseUrl, replay);
+        expect(res.status).toBe(202);
+        answers.push(res.body.workflowId as string);
+      }
+      expect(new Set(answers).size).toBe(1);
+      const [workflowId] = answers as [string];
+      expect(workflowId).not.toContain('captured');
+      // No workflow is named by a delivery id: the replays started nothing of their own.
+      for (const deliveryId of [`captured-${RUN}`, `forged-a-${RUN}`, `forged-b-${RUN}`]) {
+        const byDelivery = closedPullRequestWorkflowId({ repository: REPO, number: pr }, deliveryId);
+        await expect(worker.client.workflow.getHandle(byDelivery).describe()).rejects.toBeInstanceOf(
+          WorkflowNotFoundError,
+        );
+      }
+      expect((await worker.client.workflow.getHandle(workflowId).describe()).type).toBe(
+        'pullRequestClosedWorkflow',
+      );
+      await waitGone(img.imageId, 'closed without merge, invalidate');
+      expect(await endReason(ids)).toBe('invalidated');
+    } finally {
+      await strict.close();
     }
   });
 });

@@ -10,7 +10,11 @@ import type { Config } from '../../src/config/config.js';
 import { parseProjectPolicies } from '../../src/config/project-policy.js';
 import { createLogger } from '../../src/logging/logger.js';
 import type { RawExecutionInfo } from '../../src/service/visibility.js';
-import { mergedPullRequestWorkflowId, snapshotWorkflowId } from '../../src/contract/names.js';
+import {
+  closedPullRequestWorkflowId,
+  mergedPullRequestWorkflowId,
+  snapshotWorkflowId,
+} from '../../src/contract/names.js';
 import { SEARCH_ATTRIBUTES } from '../../src/contract/search-attributes.js';
 import type {
   InvalidateRequest,
@@ -178,7 +182,12 @@ export class FakeService implements ApiSnapshotService {
     this.calls.handOff.push(input);
     this.calls.handOffDelays.push(handOff.startDelayMs ?? 0);
     if (this.handOffFailWith) throw this.handOffFailWith;
-    return { workflowId: mergedPullRequestWorkflowId(input.pullRequest) };
+    return {
+      workflowId:
+        input.kind === 'merged'
+          ? mergedPullRequestWorkflowId(input.pullRequest)
+          : closedPullRequestWorkflowId(input.pullRequest, input.eventKey ?? input.deliveryId),
+    };
   };
 
   merged = async (p: string, w: string, signal: MergedSignal): Promise<boolean> => {

@@ -127,11 +127,14 @@ describe('events', () => {
     expect(h.service.calls.merged).toHaveLength(0);
   });
 
-  it('merged: signals every linked workflow and the branch-rule work items, with the delivery id', async () => {
+  it('merged: signals every linked workflow and the branch-rule work items, with the signed event key', async () => {
     h = buildApp();
     linked(7, ['p1', 'w1'], ['p2', 'w/2'], ['acme', 'TICKET-7']);
     const deliveryId = randomUUID();
-    const res = await post(merged(7, 'TICKET-7-fix-login', { deliveryId }));
+    const d = merged(7, 'TICKET-7-fix-login', { deliveryId });
+    const pr = JSON.parse(d.body).pull_request;
+    const eventKey = `${mergedAtBound(pr.merged_at)}/${String(pr.head.sha).slice(0, 12)}`;
+    const res = await post(d);
     expect(res.statusCode).toBe(202);
     const body = res.json();
     expect(body).toMatchObject({
@@ -146,6 +149,7 @@ describe('events', () => {
         kind: 'merged',
         pullRequest: { repository: REPO, number: 7 },
         deliveryId,
+        eventKey,
         at: expect.any(String),
         branchTargets: [{ projectId: 'acme', workItemId: 'TICKET-7' }],
       },
@@ -159,7 +163,8 @@ describe('events', () => {
     for (const [p, , signal] of h.service.calls.merged) {
       expect(signal).toEqual({
         pullRequest: { repository: REPO, number: 7 },
-        deliveryId,
+        // The workflow drops a repeated merge by this: the signed key, not the delivery header.
+        deliveryId: `codertocat%2Fhello-world:7:merged:${eventKey}`,
         mergedAt: expect.any(String),
         // Found by its link, or (acme/TICKET-7) by the branch rule, which also ends an unlinked image.
         match: p === 'acme' ? 'branch' : 'link',
@@ -238,8 +243,57 @@ describe('events', () => {
     const again = await post(d);
     expect(again.statusCode).toBe(202);
     expect(again.json()).toEqual(first.json());
-    expect(h.service.calls.merged.every(([, , s]) => s.deliveryId === 'replayed-13')).toBe(true);
+    const keys = new Set(h.service.calls.merged.map(([, , s]) => s.deliveryId));
+    expect(keys.size).toBe(1);
+    expect([...keys][0]).toMatch(/^codertocat%2Fhello-world:13:merged:/);
     expect(h.service.active.size).toBe(1);
+  });
+
+  // Issue 17: X-GitHub-Delivery is not signed; a captured body replayed under fresh delivery ids
+  // must be the same close, for the workflow it names and for the de-duplication of its signals.
+  it('the same signed merge under two delivery ids: one workflow, one de-duplication key; the replay ends nothing new', async () => {
+    h = buildApp();
+    linked(14, ['acme', 'TICKET-14']);
+    const payload = pullRequestEvent({ repository: REPO, number: 14, headRef: 'TICKET-14' });
+    const first = await post(delivery('pull_request', payload, SECRET, { deliveryId: 'captured-1' }));
+    expect(first.statusCode).toBe(202);
+    expect(h.service.active.size).toBe(0);
+    h.service.active.set(snapshotWorkflowId('acme', 'TICKET-14'), state('acme', 'TICKET-14'));
+    const replay = await post(delivery('pull_request', payload, SECRET, { deliveryId: 'forged-2' }));
+    expect(replay.statusCode).toBe(202);
+    expect(replay.json().workflowId).toBe(first.json().workflowId);
+    const [a, b] = h.service.calls.handOff;
+    expect(a?.eventKey).toBeDefined();
+    expect(b?.eventKey).toBe(a?.eventKey);
+    expect(new Set(h.service.calls.merged.map(([, , s]) => s.deliveryId)).size).toBe(1);
+    // The fake drops a repeated key as the workflow does: the snapshot registered since survives.
+    expect(h.service.active.size).toBe(1);
+  });
+
+  it('the same signed close without merge under two delivery ids names one workflow; another close another one', async () => {
+    h = buildApp({ onCloseWithoutMerge: 'invalidate' });
+    const payload = pullRequestEvent({ repository: REPO, number: 15, headRef: 'TICKET-15', merged: false });
+    const first = await post(delivery('pull_request', payload, SECRET, { deliveryId: 'close-1' }));
+    const replay = await post(delivery('pull_request', payload, SECRET, { deliveryId: 'close-2' }));
+    expect(first.statusCode).toBe(202);
+    expect(replay.statusCode).toBe(202);
+    const id = first.json().workflowId as string;
+    expect(id).toMatch(/^pull-request:codertocat%2Fhello-world:15:closed:/);
+    expect(id).not.toContain('close-1');
+    expect(replay.json().workflowId).toBe(id);
+    // Reopened and closed again later (another closed_at): another close, another workflow.
+    const pr = payload.pull_request as Record<string, unknown>;
+    const again = structuredClone(payload);
+    (again.pull_request as Record<string, unknown>).closed_at = new Date(
+      Date.parse(pr.closed_at as string) + 60_000,
+    ).toISOString();
+    const second = await post(delivery('pull_request', again, SECRET, { deliveryId: 'close-3' }));
+    expect(second.json().workflowId).not.toBe(id);
+    // And at another head commit, another close too.
+    const moved = structuredClone(payload);
+    ((moved.pull_request as Record<string, unknown>).head as Record<string, unknown>).sha = 'f'.repeat(40);
+    const third = await post(delivery('pull_request', moved, SECRET, { deliveryId: 'close-4' }));
+    expect(new Set([id, second.json().workflowId, third.json().workflowId]).size).toBe(3);
   });
 
   it('signals go out concurrently', async () => {

@@ -7,6 +7,7 @@ import type { ProjectPolicies } from '../../config/project-policy.js';
 import type { Logger } from '../../logging/logger.js';
 import type { TargetSignaller } from '../../service/signal-pull-request-targets.js';
 import { signalPullRequestTargets } from '../../service/signal-pull-request-targets.js';
+import { pullRequestEventKey } from '../../contract/names.js';
 import type { PullRequestTargetsRequest, SignalledWorkItem } from '../../contract/pull-request-types.js';
 import type { ApiSnapshotService, ApiTemporalClient } from '../deps.js';
 import { HTTP_LIMITS } from '../http-limits.js';
@@ -92,6 +93,8 @@ async function onPullRequestClosed(
     kind: event.merged ? 'merged' : 'closed',
     pullRequest: { repository: event.repository, number: event.number },
     deliveryId,
+    // Names the close-without-merge workflow and de-duplicates signals: from the signed body only.
+    eventKey: pullRequestEventKey(at, event.headSha),
     ...(at ? { at } : {}),
     branchTargets: deps.policies.workItemsForPullRequest(event),
   };

@@ -10,6 +10,8 @@ export interface PullRequestEvent {
   /** Where the head branch lives (a fork's name for a pull request from a fork); null when unknown. */
   headRepository: string | null;
   merged: boolean;
+  /** pull_request.head.sha: the commit the pull request was closed at; null when absent. */
+  headSha: string | null;
   /** GitHub's merged_at, rounded up to the end of its second. */
   mergedAt?: string;
   closedAt?: string;
@@ -76,6 +78,9 @@ export function readPullRequestEvent(payload: Record<string, unknown>): PullRequ
   // head.repo is null when the fork was deleted.
   const headName = object(head?.repo)?.full_name;
   const headRepository = typeof headName === 'string' ? headName : null;
+  // Part of the close's identity (pullRequestEventKey); the body is signed, so whatever it says is GitHub's.
+  const sha =
+    typeof head?.sha === 'string' && /^[0-9a-f]{7,64}$/i.test(head.sha) ? head.sha.toLowerCase() : null;
   const mergedAt = mergedAtBound(pr.merged_at);
   const closedAt = mergedAtBound(pr.closed_at);
   return {
@@ -85,6 +90,7 @@ export function readPullRequestEvent(payload: Record<string, unknown>): PullRequ
     headRef,
     headRepository,
     merged: merged === true,
+    headSha: sha,
     ...(mergedAt ? { mergedAt } : {}),
     ...(closedAt ? { closedAt } : {}),
   };
