@@ -7,6 +7,9 @@ import { SEARCH_ATTRIBUTE_TYPES } from '../../src/contract/search-attributes.js'
 interface ComposeService {
   environment?: Record<string, unknown>;
   volumes?: string[];
+  image?: string;
+  build?: { context?: string; args?: Record<string, string> };
+  command?: string[];
 }
 
 async function services(): Promise<Record<string, ComposeService>> {
@@ -49,5 +52,23 @@ describe('docker-compose.temporal.yml', () => {
     }
     expect(all['snapkeeper-api']?.environment).toHaveProperty('SNAPKEEPER_API_TOKEN');
     expect(all['snapkeeper-api']?.environment).toHaveProperty('GITHUB_WEBHOOK_SECRET');
+  });
+
+  it('runs the worker and the API from the one image the Dockerfile builds, with node on the build', async () => {
+    const all = await services();
+    const worker = all['snapkeeper-worker'];
+    const api = all['snapkeeper-api'];
+    expect(worker?.build?.context).toBe('.');
+    expect(worker?.image).toBeTruthy();
+    expect(api?.image).toBe(worker?.image);
+    // The API has no build of its own: it must not become a second, different image.
+    expect(api?.build).toBeUndefined();
+    // The worker keeps the image's CMD (node dist/src/worker/main.js); the API names its entry.
+    expect(worker?.command).toBeUndefined();
+    expect(api?.command).toEqual(['node', 'dist/src/api/main.js']);
+    const dockerfile = await readFile(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    expect(dockerfile).toMatch(/^CMD \["node", "dist\/src\/worker\/main\.js"\]$/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).not.toMatch(/tsx/);
   });
 });
