@@ -4,12 +4,16 @@
 // - forget: the host is gone (disk wiped, machine returned), nothing could remove its images, so
 //   the host's open snapshot workflows are terminated without waiting for their cleanup.
 // Either way the host's reconcile schedule and budget entity are removed once its snapshots are.
+// Visibility only says where to look (it trails the workflows): each workflow is asked what it
+// holds right before it is acted on, the invalidation names that image, a termination is bound to
+// the run read, and a snapshot that holds its image on another host by then is left alone.
 import type { Client } from '@temporalio/client';
 import { ScheduleNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HOST_ID_PATTERN } from '../contract/limits.js';
 import { budgetWorkflowId, dockerTaskQueue, reconcileScheduleId } from '../contract/names.js';
 import type { SnapshotSummary } from '../contract/snapshot-types.js';
+import { readCurrentImage } from './current-image.js';
 import { listSnapshots } from './list-snapshots.js';
 import type { SnapshotService } from './snapshot-service.js';
 import { describePollers, livePollers } from './task-queue-pollers.js';
@@ -29,8 +33,13 @@ export interface DrainHostOptions {
 export interface DrainHostResult {
   hostId: string;
   mode: DrainMode;
-  /** Work items told to end (remove mode) or whose workflow was terminated (forget mode). */
-  ended: Array<{ projectId: string; workItemId: string; workflowId: string }>;
+  /**
+   * Work items told to end (remove mode) or whose workflow was terminated (forget mode), with the
+   * image each was told to end (null: a forgotten workflow that held no current image).
+   */
+  ended: Array<{ projectId: string; workItemId: string; workflowId: string; imageId: string | null }>;
+  /** Listed on the host by visibility, but holding an image on another host when asked: untouched. */
+  skipped: Array<{ workflowId: string; imageId: string; host: string }>;
   /** Snapshot workflows still open on the host when the drain stopped waiting. */
   remaining: SnapshotSummary[];
   scheduleDeleted: boolean;
@@ -68,8 +77,14 @@ export async function drainHost(deps: DrainDeps, options: DrainHostOptions): Pro
   if (!HOST_ID_PATTERN.test(hostId)) throw new RangeError(`${JSON.stringify(hostId)} is not a host id`);
   const reason = `host ${hostId} drained`;
   const ended = new Map<string, DrainHostResult['ended'][number]>();
-  const note = (s: SnapshotSummary) =>
-    ended.set(s.workflowId, { projectId: s.projectId, workItemId: s.workItemId, workflowId: s.workflowId });
+  const skipped = new Map<string, DrainHostResult['skipped'][number]>();
+  const note = (s: SnapshotSummary, imageId: string | null) =>
+    ended.set(s.workflowId, {
+      projectId: s.projectId,
+      workItemId: s.workItemId,
+      workflowId: s.workflowId,
+      imageId,
+    });
 
   if (mode === 'remove') {
     const live = livePollers(await describePollers(client, dockerTaskQueue(hostId), 'activity'));
@@ -87,17 +102,29 @@ export async function drainHost(deps: DrainDeps, options: DrainHostOptions): Pro
   for (;;) {
     remaining = await openOnHost(client, hostId);
     for (const s of remaining) {
+      // Read right before acting: a registration since the listing may hold an image elsewhere.
+      const seen = await readCurrentImage(client, s.workflowId);
+      if (!seen) continue;
+      const current = seen.current;
+      if (current && current.host !== hostId) {
+        skipped.set(s.workflowId, { workflowId: s.workflowId, imageId: current.imageId, host: current.host });
+        continue;
+      }
+      skipped.delete(s.workflowId);
       if (mode === 'forget') {
+        // Bound to the run just read (no later run is ended); what it held is what it was read holding.
         await client.workflow
-          .getHandle(s.workflowId)
+          .getHandle(s.workflowId, seen.runId)
           .terminate(`${reason} (--forget: the host is gone, its images are not removed)`)
           .catch((err: unknown) => {
             if (!(err instanceof WorkflowNotFoundError)) throw err;
           });
-        note(s);
-      } else if (s.state === 'active') {
+        note(s, current?.imageId ?? null);
+      } else if (current?.state === 'active') {
         // Repeated on every look: a registration that reached the host during the drain ends too.
-        if (await service.invalidate(s.projectId, s.workItemId, reason)) note(s);
+        // Scoped to the image read: the workflow ignores it if another image is current by then.
+        const scope = { imageId: current.imageId };
+        if (await service.invalidate(s.projectId, s.workItemId, reason, scope)) note(s, current.imageId);
       }
     }
     if (mode === 'forget') remaining = await openOnHost(client, hostId);
@@ -123,5 +150,14 @@ export async function drainHost(deps: DrainDeps, options: DrainHostOptions): Pro
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
   }
-  return { hostId, mode, ended: [...ended.values()], remaining, scheduleDeleted, budgetEnded, complete };
+  return {
+    hostId,
+    mode,
+    ended: [...ended.values()],
+    skipped: [...skipped.values()],
+    remaining,
+    scheduleDeleted,
+    budgetEnded,
+    complete,
+  };
 }

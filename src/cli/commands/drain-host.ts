@@ -48,6 +48,11 @@ export async function runDrainHost(
   } else {
     const verb = mode === 'forget' ? 'terminated (images left on the host)' : 'ended, images removed';
     rt.stdout.write(`host ${hostId}: ${result.ended.length} snapshot(s) ${verb}\n`);
+    for (const s of result.skipped) {
+      rt.stdout.write(
+        `${s.workflowId}: left alone, it holds ${s.imageId.slice(0, 19)} on host ${s.host} now\n`,
+      );
+    }
     if (result.complete) {
       rt.stdout.write(
         `reconcile schedule ${result.scheduleDeleted ? 'deleted' : 'absent'}, budget entity ${result.budgetEnded ? 'ended' : 'absent'}\n` +

@@ -26,7 +26,8 @@ export async function runInvalidate(
     rt.stderr.write(`no active snapshot for ${projectId}/${workItemId}\n`);
     return ExitCode.notFound;
   }
-  if (!(await service.invalidate(projectId, workItemId, options.reason))) {
+  // Scoped to the image just read: one registered in between is not ended by this command.
+  if (!(await service.invalidate(projectId, workItemId, options.reason, { imageId: target.imageId }))) {
     rt.stderr.write(`no active snapshot for ${projectId}/${workItemId}\n`);
     return ExitCode.notFound;
   }
