@@ -4,6 +4,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorType } from '../contract/errors.js';
 import type { ErrorTypeName } from '../contract/errors.js';
+import { ownValue } from '../contract/keyed-records.js';
 import { SnapshotError } from '../service/snapshot-error.js';
 import { grpcCode } from '../service/list-snapshots.js';
 import { InvalidListRequest } from '../service/visibility.js';
@@ -69,7 +70,8 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   }
   if (err instanceof SnapshotError) {
     return {
-      status: STATUS_BY_ERROR_TYPE[err.type] ?? 400,
+      // Own keys only: a type named like an Object.prototype property is no status.
+      status: ownValue(STATUS_BY_ERROR_TYPE, err.type) ?? 400,
       body: { error: err.type, message: err.message },
       unexpected: false,
     };
@@ -89,7 +91,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
       unexpected: false,
     };
   }
-  const known = fe?.code ? FASTIFY_CODES[fe.code] : undefined;
+  const known = fe?.code ? ownValue(FASTIFY_CODES, fe.code) : undefined;
   if (known) {
     return {
       status: known.status,

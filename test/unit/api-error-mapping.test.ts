@@ -4,6 +4,8 @@
 import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { toErrorResponse } from '../../src/api/errors.js';
+import type { ErrorTypeName } from '../../src/contract/errors.js';
+import { SnapshotError } from '../../src/service/snapshot-error.js';
 
 const grpc = (code: number, message: string) =>
   Object.assign(new Error(`${code} ${message}`), { code, details: message });
@@ -33,5 +35,16 @@ describe('Temporal errors at the API', () => {
       body: { error: 'InternalError', message: 'internal error' },
       unexpected: true,
     });
+  });
+});
+
+describe('error types named like Object.prototype properties', () => {
+  it('map to 400, not to an inherited function (the status tables are read by their own keys)', () => {
+    for (const type of ['constructor', 'toString', 'hasOwnProperty']) {
+      const err = new SnapshotError(type as ErrorTypeName, 'x');
+      expect(toErrorResponse(err).status, type).toBe(400);
+    }
+    const fastify = Object.assign(new Error('x'), { code: 'constructor' });
+    expect(toErrorResponse(fastify).status).not.toBeTypeOf('function');
   });
 });
