@@ -221,7 +221,7 @@ export function createSnapshotService({
   /**
    * The durable hand-off of a closed pull request: once this returns, its workflow signals every
    * snapshot it ends, with retries. One workflow per merged pull request (a redelivery or a second
-   * hook finds the same one, running or closed), one per delivery for a close without merge.
+   * hook finds the same one, running or closed), one per close (its signed event key) for a close without merge.
    */
   // Concurrent starts of one workflow id contend on the server (each waits for the id's lock), so
   // deliveries of the same pull request arriving together in this process share one start.

@@ -11,7 +11,8 @@ export const WEBHOOK_OPENAPI = {
     'pull_request.head.ref (same-repository pull requests only, never forks), and looks again later for ' +
     'links visibility did not show yet. A close without merge is ignored unless ' +
     'SNAPKEEPER_ON_CLOSE_WITHOUT_MERGE=invalidate. Other events are acknowledged without reading the body. ' +
-    'Redelivery of the same X-GitHub-Delivery is harmless.',
+    'Sending the same signed body again is harmless, under any X-GitHub-Delivery: a close is identified by ' +
+    'its signed closed_at (or merged_at) and head sha, never by the delivery id, which the signature does not cover.',
   tags: ['webhooks'],
   headers: [
     { name: 'X-Hub-Signature-256', required: true, description: 'sha256=<HMAC of the raw body>' },
