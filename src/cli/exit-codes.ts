@@ -1,4 +1,4 @@
-// The exit statuses of `snapkeeper`, documented in the README: scripts branch on them.
+// The exit statuses of `snapkeeper`, documented in docs/cli.md: scripts branch on them.
 export const ExitCode = {
   /** Done; for doctor: every check passed (warnings allowed). */
   ok: 0,
