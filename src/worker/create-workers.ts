@@ -96,12 +96,15 @@ function workflowCodeOptions(
     log.info({ workflowBundle: source.codePath }, 'workflow code: the bundle built by npm run build');
     return { workflowBundle: { codePath: source.codePath } };
   }
-  if (source.reason === 'no-prebuilt-bundle')
+  if (source.reason === 'source')
+    log.info({ workflowsPath }, 'workflow code: bundling the sources at start-up');
+  else
     // Works, but every start pays for webpack again (up to a minute on a loaded machine).
     log.warn(
-      { missing: source.missing },
-      'workflow code: no prebuilt bundle next to the compiled worker (npm run build makes it); bundling at start-up',
+      { bundlePath: source.bundlePath, reason: source.reason },
+      source.reason === 'no-prebuilt-bundle'
+        ? 'workflow code: no prebuilt bundle next to the compiled worker (npm run build makes it); bundling at start-up'
+        : 'workflow code: the prebuilt bundle is older than the compiled workflow code (run npm run build); bundling at start-up',
     );
-  else log.info({ workflowsPath }, 'workflow code: bundling the sources at start-up');
   return { workflowsPath, bundlerOptions: { webpackConfigHook } };
 }
