@@ -54,7 +54,9 @@ async function retrying<T>(
     } catch (err) {
       lastError = err instanceof Error ? err.message : String(err);
       onError(lastError);
-      if (Date.now() > deadline) {
+      // An image that is gone (its snapshot ended: a TTL, a merge, disk pressure) does not come
+      // back: retrying for minutes only stretched the run (seen in the full run of 2026-12-07).
+      if (Date.now() > deadline || /No such image/.test(lastError)) {
         slow(attempt);
         throw new Error(`${what}: ${lastError}`);
       }
