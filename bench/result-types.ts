@@ -1,7 +1,7 @@
 import type { Summary } from './stats.js';
 
-export type BenchId = 'B1' | 'B2' | 'B3' | 'B4' | 'B5' | 'B6';
-export const BENCH_IDS: readonly BenchId[] = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6'];
+export type BenchId = 'B1' | 'B2' | 'B3' | 'B4' | 'B5' | 'B6' | 'B8';
+export const BENCH_IDS: readonly BenchId[] = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B8'];
 
 /** A latency sample (ms) or a single figure (a rate, a size, a duration). */
 export type Measure =

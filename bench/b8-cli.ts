@@ -1,0 +1,199 @@
+// B8: how soon the operator CLI answers, as an operator of an installed package runs it (its bin,
+// src/cli/bin.mjs, which runs the compiled dist/), beside what any CLI on this machine pays in the same run:
+// a bare `node -e 0` for `--help`/`--version`, and the `temporal` CLI's `workflow describe` /
+// `workflow list` of the same workflows for `show` / `ls`. Every command is a fresh process, timed
+// from spawn to exit; the commands take turns round by round so the machine's load falls on all.
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { repoPath } from '../scripts/lib/repo-root.js';
+import { ensureTemporal } from '../scripts/lib/ensure-temporal.js';
+import { buildListQuery } from '../src/service/list-snapshots.js';
+import { snapshotWorkflowId } from '../src/contract/names.js';
+import type { BenchContext } from './bench-context.js';
+import { sizeOf } from './bench-context.js';
+import { commitImages } from './bench-images.js';
+import type { BenchResult, Measure, Row } from './result-types.js';
+import { childEnv } from './snapkeeper-stack.js';
+import { summarize, wallMs } from './stats.js';
+
+const run = promisify(execFile);
+
+/**
+ * The CLI as an installed package has it: package.json, src/cli/bin.mjs and the compiled dist/, no
+ * TypeScript sources. Compiled afresh into a scratch directory inside the checkout (so Node finds
+ * node_modules above it): in a checkout where others edit src/, bin.mjs would rightly fall back to
+ * tsx for a dist/ older than the sources, and the bench would time that instead.
+ */
+async function installLikeCli(ctx: BenchContext): Promise<string> {
+  const root = repoPath('.scratch', `b8-cli-${ctx.run}`);
+  ctx.progress(`B8: compiling the CLI into ${root} (tsc -p tsconfig.build.json)`);
+  await rm(root, { recursive: true, force: true });
+  await mkdir(join(root, 'src', 'cli'), { recursive: true });
+  // The client workspace's dist/, which tsconfig.build.json resolves through node_modules.
+  await run('npm', ['run', 'build', '--workspace', '@snapkeeper/client'], { cwd: repoPath() });
+  await run(
+    process.execPath,
+    [
+      repoPath('node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      'tsconfig.build.json',
+      '--outDir',
+      join(root, 'dist'),
+    ],
+    { cwd: repoPath() },
+  );
+  await copyFile(repoPath('package.json'), join(root, 'package.json'));
+  await copyFile(repoPath('src', 'cli', 'bin.mjs'), join(root, 'src', 'cli', 'bin.mjs'));
+  return root;
+}
+
+interface Command {
+  what: string;
+  file: string;
+  args: string[];
+  /** Exit codes that count as an answer (e.g. none of snapkeeper's `show` for a missing item). */
+  ok?: number[];
+}
+
+async function timeOnce(cmd: Command, env: NodeJS.ProcessEnv): Promise<number> {
+  const t0 = wallMs();
+  try {
+    await run(cmd.file, cmd.args, { cwd: repoPath(), env, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== 'number' || !(cmd.ok ?? [0]).includes(code)) throw err;
+  }
+  return wallMs() - t0;
+}
+
+function latency(label: string, samples: number[]): Measure {
+  return { kind: 'latency', label, summary: summarize(samples) };
+}
+
+export async function runB8(ctx: BenchContext): Promise<BenchResult> {
+  const rounds = sizeOf(ctx, 'B8', 7, 21);
+  const items = ctx.options.size === 'quick' ? 20 : 100;
+  const installed = await installLikeCli(ctx);
+  const { temporalCliPath } = await ensureTemporal();
+
+  // The same workflows for both CLIs: `items` registered snapshots of one project.
+  const projectId = `b8-${ctx.run}`;
+  ctx.progress(`B8: registering ${items} snapshots`);
+  const images = await commitImages(ctx.docker, {
+    baseImage: ctx.environment.baseImage,
+    repository: `bench-b8/${ctx.run}`,
+    ids: Array.from({ length: items }, (_, i) => ({ projectId, workItemId: `item-${i}` })),
+  });
+  for (const img of images) {
+    await ctx.stack.api.register({
+      projectId: img.projectId,
+      workItemId: img.workItemId,
+      image: img.image,
+      host: ctx.stack.hostId,
+    });
+  }
+  const shown = images[Math.floor(items / 2)]!;
+  const query = buildListQuery({ projectId });
+  // `ls` reads visibility, which trails the registrations: wait until both CLIs would see them all.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { count } = await ctx.stack.client.workflowService.countWorkflowExecutions({
+      namespace: 'default',
+      query,
+    });
+    if (Number(count) >= items) break;
+    if (Date.now() > deadline) throw new Error(`visibility shows ${String(count)} of ${items} snapshots`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+
+  const address = ctx.environment.temporalAddress;
+  const env = childEnv({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default' });
+  const node = process.execPath;
+  const bin = join(installed, 'src', 'cli', 'bin.mjs');
+  const temporal = (args: string[]): Command => ({
+    what: `temporal ${args[0]} ${args[1] ?? ''}`.trim(),
+    file: temporalCliPath,
+    args: [...args, '--address', address, '--namespace', 'default'],
+  });
+  const commands = {
+    node: { what: 'node -e 0', file: node, args: ['-e', '0'] },
+    help: { what: 'snapkeeper --help', file: node, args: [bin, '--help'] },
+    version: { what: 'snapkeeper --version', file: node, args: [bin, '--version'] },
+    helpTsx: {
+      what: 'snapkeeper --help from the sources (tsx, no build)',
+      file: node,
+      args: ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), '--help'],
+    },
+    temporalHelp: { what: 'temporal --help', file: temporalCliPath, args: ['--help'] },
+    // The floor of any CLI built on the SDK: a process that only loads the Temporal client.
+    sdk: {
+      what: 'node -e "import(\'@temporalio/client\')"',
+      file: node,
+      args: ['-e', "import('@temporalio/client')"],
+    },
+    show: { what: 'snapkeeper show', file: node, args: [bin, 'show', projectId, shown.workItemId] },
+    describe: temporal([
+      'workflow',
+      'describe',
+      '--workflow-id',
+      snapshotWorkflowId(projectId, shown.workItemId),
+    ]),
+    ls: { what: 'snapkeeper ls --project', file: node, args: [bin, 'ls', '--project', projectId] },
+    list: temporal(['workflow', 'list', '--query', query]),
+  } satisfies Record<string, Command>;
+  const samples = Object.fromEntries(Object.keys(commands).map((k) => [k, [] as number[]])) as Record<
+    keyof typeof commands,
+    number[]
+  >;
+  // One round of each first (the page cache, the worker's first query), not counted.
+  for (const cmd of Object.values(commands)) await timeOnce(cmd, env);
+  ctx.progress(`B8: ${rounds} rounds of ${Object.keys(commands).length} commands`);
+  for (let round = 0; round < rounds; round++) {
+    for (const [key, cmd] of Object.entries(commands) as Array<[keyof typeof commands, Command]>) {
+      samples[key].push(await timeOnce(cmd, env));
+    }
+  }
+
+  await rm(installed, { recursive: true, force: true });
+
+  const median = (k: keyof typeof commands) => summarize(samples[k]).median;
+  const row = (
+    measured: keyof typeof commands,
+    baseline: keyof typeof commands,
+    goal?: { ratio: number; text: string },
+  ): Row => {
+    const ratio = median(measured) / median(baseline);
+    return {
+      what: commands[measured].what,
+      measured: latency(commands[measured].what, samples[measured]),
+      baseline: latency(commands[baseline].what, samples[baseline]),
+      ratio,
+      ...(goal ? { goal: goal.text, met: ratio <= goal.ratio } : {}),
+    };
+  };
+  return {
+    id: 'B8',
+    title: 'CLI answer time against bare Node and the temporal CLI',
+    parameters: {
+      rounds,
+      snapshots: items,
+      cli: 'node src/cli/bin.mjs → dist/src/cli/main.js (package layout)',
+    },
+    rows: [
+      row('help', 'node', { ratio: 3, text: '≤ 3× node -e 0' }),
+      row('version', 'node'),
+      row('show', 'describe', { ratio: 2, text: '≤ 2× temporal workflow describe' }),
+      row('ls', 'list', { ratio: 2, text: '≤ 2× temporal workflow list' }),
+      row('helpTsx', 'node'),
+      row('temporalHelp', 'node'),
+      row('sdk', 'node'),
+    ],
+    notes: [
+      'Each sample is a fresh process timed from spawn to exit by the bench (Node’s own start included); medians, the commands taking turns every round.',
+      `snapkeeper show = describe + the workflow's state query (answered by the worker); temporal workflow describe = one describe. ls and list run the same visibility query over ${items} open workflows of one project.`,
+      'snapkeeper show/ls load the configuration schema and @temporalio/client (gRPC and the API protos) before their first call: that load, not the calls, is most of their time.',
+    ],
+  };
+}
