@@ -266,13 +266,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const f of disruptor.counts.failures) violations.push(`disruption failed: ${f}`);
   } finally {
     await disruptor.stop().catch(() => undefined);
-    if (violations.length > 0 || options.keepWorkDir) {
+    // An unexpected 5xx is an anomaly, not a violation, but its cause is in the API's log.
+    const keep = violations.length > 0 || options.keepWorkDir || http.stats.unexpected.length > 0;
+    if (keep) {
       for (const slot of [...system.workers, system.api])
         await writeFile(join(workDir, `${slot.name}.log`), slot.logs()).catch(() => undefined);
       await writeFile(join(workDir, 'temporal.log'), system.server.logs()).catch(() => undefined);
     }
     await system.stop();
-    if (violations.length === 0 && !options.keepWorkDir) {
+    if (!keep) {
       // A stopped engine's mounts under its data root go a moment after its process: EBUSY then.
       await rm(workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 1_000 }).catch(
         (err: unknown) => log(`work dir ${workDir} not removed: ${String(err)}`),
