@@ -113,6 +113,8 @@ const result = {
     bareNode: Math.round(median(samples.node)),
   },
   ratio: +(median(samples.source) / median(samples.build)).toFixed(1),
+  // Each run's two starts ran back to back: their ratio is the steadier figure on a loaded machine.
+  medianPairRatio: +median(samples.source.map((ms, i) => ms / (samples.build[i] as number))).toFixed(1),
   samplesMs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((x) => Math.round(x))])),
 };
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
