@@ -10,7 +10,7 @@ import {
   proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
-import { CLEANUP_ACTIVITY_PROFILE } from '../../src/workflows/cleanup-profile.js';
+import { CLEANUP_ACTIVITY_PROFILE } from '../../src/workflows/shared/activity-profiles.js';
 import type { RawRemoveActivities } from '../raw-remove-activities.js';
 import { TIMER_DOCKER_TASK_QUEUE } from './ttl-timer-workflow.js';
 

@@ -1,7 +1,7 @@
 // The trivial workflow of B2's baseline: a durable timer to one instant (as a TTL is), then one
 // activity on a queue of its own that removes one image, and nothing of snapkeeper's in between.
 import { proxyActivities, sleep } from '@temporalio/workflow';
-import { CLEANUP_ACTIVITY_PROFILE } from '../../src/workflows/cleanup-profile.js';
+import { CLEANUP_ACTIVITY_PROFILE } from '../../src/workflows/shared/activity-profiles.js';
 import type { RawRemoveActivities } from '../raw-remove-activities.js';
 
 export const TIMER_TASK_QUEUE = 'bench-timer';

@@ -58,3 +58,8 @@ export interface PullRequestLook {
 export interface PullRequestClosedResult {
   looks: PullRequestLook[];
 }
+
+/** The signature of `pullRequestClosedWorkflow` (WORKFLOW_TYPES.pullRequestClosed), for typed starts by name. */
+export type PullRequestClosedWorkflowFunction = (
+  input: PullRequestClosedInput,
+) => Promise<PullRequestClosedResult>;

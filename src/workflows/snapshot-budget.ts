@@ -10,15 +10,9 @@ import type { SnapshotState } from '../contract/snapshot-types.js';
 import type { AdmitRequest } from '../contract/budget-types.js';
 import { budgetAdmittedSignal, budgetReleaseSignal } from '../contract/messages.js';
 import { budgetWorkflowId } from '../contract/names.js';
+import { ACTIVITY_PROFILES } from './shared/activity-profiles.js';
 
-const budget = proxyActivities<BudgetControlActivities>({
-  // The registration waits for the decision, so the caller knows the budget holds when it returns.
-  scheduleToStartTimeout: '30 seconds',
-  startToCloseTimeout: '2 minutes',
-  // A worker that dies while the budget decides is noticed in seconds, and the admission retried.
-  heartbeatTimeout: '15 seconds',
-  retry: { maximumAttempts: 2 },
-});
+const budget = proxyActivities<BudgetControlActivities>(ACTIVITY_PROFILES.budgetAdmission.options);
 
 /**
  * Never fails the registration: the image is accepted (and owned) either way. If the budget cannot
