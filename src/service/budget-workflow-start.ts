@@ -2,12 +2,12 @@
 // an update-with-start): one definition, so every caller agrees on its id, queue and summary.
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import { WORKFLOW_TASK_QUEUE, WORKFLOW_TYPES, budgetWorkflowId } from '../contract/names.js';
-import type { BudgetWorkflowOptions, budgetWorkflow } from '../workflows/budget-workflow.js';
+import type { BudgetWorkflowFunction, BudgetWorkflowOptions } from '../contract/budget-workflow-input.js';
 
-export type { BudgetWorkflowOptions } from '../workflows/budget-workflow.js';
+export type { BudgetWorkflowOptions } from '../contract/budget-workflow-input.js';
 
 export function budgetWorkflowStart(host: string, options?: BudgetWorkflowOptions) {
-  return new WithStartWorkflowOperation<typeof budgetWorkflow>(WORKFLOW_TYPES.budget, {
+  return new WithStartWorkflowOperation<BudgetWorkflowFunction>(WORKFLOW_TYPES.budget, {
     workflowId: budgetWorkflowId(host),
     taskQueue: WORKFLOW_TASK_QUEUE,
     args: [{ hostId: host, ...(options ? { options } : {}) }],

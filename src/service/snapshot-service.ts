@@ -38,8 +38,11 @@ import {
   usedSignal,
 } from '../contract/messages.js';
 import type { SnapshotWorkflowOptions, snapshotWorkflow } from '../workflows/snapshot-workflow.js';
-import type { pullRequestClosedWorkflow } from '../workflows/pull-request-workflow.js';
-import type { PullRequestClosedInput, PullRequestWorkflowOptions } from '../contract/pull-request-types.js';
+import type {
+  PullRequestClosedInput,
+  PullRequestClosedWorkflowFunction,
+  PullRequestWorkflowOptions,
+} from '../contract/pull-request-types.js';
 import { SnapshotError, fromUpdateFailure } from './snapshot-error.js';
 import { RecentUses } from './recent-uses.js';
 import { signalOpen } from './signal-open.js';
@@ -252,7 +255,7 @@ export function createSnapshotService({
   ): Promise<{ workflowId: string }> {
     const pr = input.pullRequest;
     try {
-      await client.workflow.start<typeof pullRequestClosedWorkflow>(WORKFLOW_TYPES.pullRequestClosed, {
+      await client.workflow.start<PullRequestClosedWorkflowFunction>(WORKFLOW_TYPES.pullRequestClosed, {
         workflowId,
         taskQueue: WORKFLOW_TASK_QUEUE,
         args: [{ ...input, ...(pullRequestWorkflowOptions ? { options: pullRequestWorkflowOptions } : {}) }],

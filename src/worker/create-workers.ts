@@ -8,7 +8,7 @@ import { loadProjectPolicies } from '../config/project-policy.js';
 import type { DockerPort } from '../docker/docker-port.js';
 import type { Logger } from '../logging/logger.js';
 import { WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../contract/names.js';
-import type { BudgetWorkflowOptions } from '../workflows/budget-workflow.js';
+import type { BudgetWorkflowOptions } from '../contract/budget-workflow-input.js';
 import { webpackConfigHook, workflowsPath } from './workflow-bundle-options.js';
 import { workflowCodeSource } from './prebuilt-workflow-bundle.js';
 import type { UpkeepMetrics } from '../activities/upkeep-metrics.js';

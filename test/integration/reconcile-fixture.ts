@@ -24,7 +24,7 @@ import { createWorkers } from '../../src/worker/create-workers.js';
 import type { UpkeepMetrics } from '../../src/activities/upkeep-metrics.js';
 import { createWorkerMetrics } from '../../src/worker/worker-metrics.js';
 import { webpackConfigHook, workflowsPath } from '../../src/worker/workflow-bundle-options.js';
-import type { BudgetWorkflowOptions, budgetWorkflow } from '../../src/workflows/budget-workflow.js';
+import type { BudgetWorkflowOptions, budgetWorkflow } from '../../src/workflows/budget/workflow.js';
 import type { BudgetView } from '../../src/contract/budget-types.js';
 import { budgetStateQuery } from '../../src/contract/messages.js';
 import type {

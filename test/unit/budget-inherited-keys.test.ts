@@ -5,8 +5,8 @@ import { summarizeHostSnapshots } from '../../src/activities/budget-control-acti
 import type { BudgetEntry, BudgetLimits } from '../../src/contract/budget-types.js';
 import type { SnapshotOwnerView } from '../../src/contract/reconcile-types.js';
 import { parseProjectPolicies } from '../../src/config/project-policy.js';
-import { BudgetLedger } from '../../src/workflows/budget-ledger.js';
-import { planEvictions, totalsOf } from '../../src/workflows/budget-policy.js';
+import { BudgetLedger } from '../../src/workflows/budget/ledger.js';
+import { planEvictions, totalsOf } from '../../src/workflows/budget/policy.js';
 
 /** Names Object.prototype answers for; `__proto__` cannot be a project id, but the policy is pure. */
 const INHERITED = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { summarizeHostSnapshots } from '../../src/activities/budget-control-activities.js';
-import { BudgetLedger, COLD_SET_LIMIT } from '../../src/workflows/budget-ledger.js';
+import { BudgetLedger, COLD_SET_LIMIT } from '../../src/workflows/budget/ledger.js';
 import { lruOrder } from '../../src/contract/budget-types.js';
-import { planEvictions } from '../../src/workflows/budget-policy.js';
+import { planEvictions } from '../../src/workflows/budget/policy.js';
 import type { AdmitRequest, BudgetEntry } from '../../src/contract/budget-types.js';
 import type { SnapshotOwnerView } from '../../src/contract/reconcile-types.js';
 

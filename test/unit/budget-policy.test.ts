@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BudgetEntry, BudgetLimits } from '../../src/contract/budget-types.js';
 import { lruOrder } from '../../src/contract/budget-types.js';
-import { planEvictions } from '../../src/workflows/budget-policy.js';
+import { planEvictions } from '../../src/workflows/budget/policy.js';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
 

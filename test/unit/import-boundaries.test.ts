@@ -20,10 +20,12 @@ const refused: Array<[file: string, code: string]> = [
   ['src/workflows/x.ts', "import { x } from '../service/snapshot-service.js';"],
   ['src/workflows/x.ts', "import { x } from 'node:fs';"],
   ['src/workflows/x.ts', "import { x } from '@temporalio/client';"],
-  ['src/activities/x.ts', "import type { x } from '../workflows/budget-workflow.js';"],
+  ['src/workflows/budget/x.ts', "import { x } from '../../service/snapshot-service.js';"],
+  ['src/workflows/budget/x.ts', "import { x } from '../../activities/budget-control-activities.js';"],
+  ['src/activities/x.ts', "import type { x } from '../workflows/budget/workflow.js';"],
   ['src/activities/x.ts', "import type { x } from '../worker/worker-metrics.js';"],
   ['src/docker/x.ts', "import { x } from '../activities/heartbeat.js';"],
-  ['src/service/x.ts', "import { x } from '../workflows/budget-policy.js';"],
+  ['src/service/x.ts', "import { x } from '../workflows/budget/policy.js';"],
   ['src/service/x.ts', "import { x } from '../activities/reconcile-control-activities.js';"],
   ['src/api/x.ts', "import { x } from '../worker/create-workers.js';"],
   ['src/api/routes/x.ts', "import type { x } from '../../workflows/reconcile-workflow.js';"],
@@ -41,6 +43,11 @@ const allowed: Array<[file: string, code: string]> = [
   ['src/workflows/x.ts', "import { x } from '../contract/messages.js'; import { y } from './owners.js';"],
   ['src/workflows/x.ts', "import type { x } from '../activities/docker-activities.js';"],
   [
+    'src/workflows/budget/x.ts',
+    "import { x } from '../../contract/messages.js'; import { y } from '../shared/activity-profiles.js';",
+  ],
+  ['src/workflows/budget/x.ts', "import type { x } from '../../activities/budget-host-activities.js';"],
+  [
     'src/activities/x.ts',
     "import { x } from '../contract/names.js'; import type { y } from '../docker/docker-port.js';",
   ],
@@ -54,7 +61,7 @@ const allowed: Array<[file: string, code: string]> = [
   ['packages/client/src/x.ts', "import type { x } from './contract.js';"],
   [
     'src/worker/x.ts',
-    "import { x } from '../activities/index.js'; import type { y } from '../workflows/budget-workflow.js';",
+    "import { x } from '../activities/index.js'; import type { y } from '../workflows/budget/workflow.js';",
   ],
   ['src/index.ts', "export { x } from '@snapkeeper/client'; import { y } from './contract/names.js';"],
 ];

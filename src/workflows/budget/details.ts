@@ -1,6 +1,6 @@
 // What operators read about a host's budget in the Web UI: its current details (markdown).
-import type { BudgetDecision, BudgetTotals } from '../contract/budget-types.js';
-import { formatBytes } from './budget-policy.js';
+import type { BudgetDecision, BudgetTotals } from '../../contract/budget-types.js';
+import { formatBytes } from './policy.js';
 
 export interface BudgetDetailsInput {
   hostId: string;

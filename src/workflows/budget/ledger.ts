@@ -3,7 +3,7 @@
 // are chosen from them), a short memory of admissions and subtractions (so a repeated message
 // counts once), and the removals still under way. Pure and deterministic: bundled into the
 // workflow, and unit-tested at the size of a large host.
-import { lruOrder } from '../contract/budget-types.js';
+import { lruOrder } from '../../contract/budget-types.js';
 import type {
   AdmitRequest,
   BudgetEntry,
@@ -12,8 +12,9 @@ import type {
   LruKey,
   PendingRemoval,
   ReleaseSignal,
-} from '../contract/budget-types.js';
-import { countsOf, ownValue } from '../contract/keyed-records.js';
+} from '../../contract/budget-types.js';
+import { countsOf, ownValue } from '../../contract/keyed-records.js';
+import type { LedgerCarry } from '../../contract/budget-workflow-input.js';
 
 /** Snapshots the budget knows one by one: the least recently used of the host. */
 export const COLD_SET_LIMIT = 500;
@@ -21,16 +22,6 @@ export const COLD_SET_LIMIT = 500;
 export const REMEMBERED_KEYS = 1000;
 /** Removals under way that the disk estimate counts as about to be freed. */
 export const PENDING_LIMIT = 200;
-
-/** What one budget run hands the next on continue-as-new; bounded by the constants above. */
-export interface LedgerCarry {
-  totals: BudgetTotals;
-  cold: BudgetEntry[];
-  threshold: LruKey | null;
-  admitted: string[];
-  subtracted: string[];
-  pending: PendingRemoval[];
-}
 
 /** A first-in first-out set of at most `limit` keys. */
 class KeyRing {

@@ -8,9 +8,9 @@ import type {
   BudgetUsage,
   DiskUsageFacts,
   Eviction,
-} from '../contract/budget-types.js';
-import { lruOrder } from '../contract/budget-types.js';
-import { emptyRecord, ownValue, recordOf } from '../contract/keyed-records.js';
+} from '../../contract/budget-types.js';
+import { lruOrder } from '../../contract/budget-types.js';
+import { emptyRecord, ownValue, recordOf } from '../../contract/keyed-records.js';
 
 export interface PlanInput {
   hostId: string;
@@ -64,137 +64,161 @@ export function formatBytes(n: number): string {
  * falls below the low watermark (hysteresis, as the kubelet's image GC does).
  */
 export function planEvictions(input: PlanInput): Plan {
-  const { hostId, limits } = input;
-  const sorted = [...input.entries].sort(lruOrder);
-  const totals = input.totals ?? totalsOf(input.entries);
-  let count = totals.count;
-  let bytes = totals.bytes;
+  const plan = new EvictionPlan(input);
+  plan.enforceProjectLimits();
+  plan.enforceHostLimits();
+  const disk = plan.enforceDiskWatermarks();
+  return plan.result(disk);
+}
+
+type EntryFilter = (e: BudgetEntry) => boolean;
+
+interface DiskOutcome {
+  diskUsedPercent: number | null;
+  diskEstimatedPercent: number | null;
+  diskOverHigh: boolean;
+}
+
+/** One plan being made: what is still counted, and what was chosen so far, limit after limit. */
+class EvictionPlan {
+  private readonly sorted: BudgetEntry[];
+  private count: number;
+  private bytes: number;
+  private readonly projectCounts: Record<string, number>;
+  private readonly evictions: Eviction[] = [];
+  private readonly evicted: BudgetEntry[] = [];
+  private readonly gone = new Set<string>();
+  private short = false;
   // Keyed by project id, which is input: only own keys count (see keyed-records.ts).
-  const own: <T>(record: Record<string, T>, key: string) => T | undefined = input.legacyKeys
-    ? (record, key) => record[key]
-    : ownValue;
-  const projectCounts = input.legacyKeys ? { ...totals.projectCounts } : recordOf(totals.projectCounts);
-  const evictions: Eviction[] = [];
-  const evicted: BudgetEntry[] = [];
-  const gone = new Set<string>();
-  let short = false;
-  const known = (filter?: (e: BudgetEntry) => boolean) =>
-    sorted.filter((e) => !gone.has(e.workflowId) && (!filter || filter(e)));
-  const candidates = (filter?: (e: BudgetEntry) => boolean) =>
-    known(filter).filter((e) => e.workflowId !== input.protectedWorkflowId);
-  const evict = (entry: BudgetEntry, limit: Eviction['limit'], reason: string) => {
-    gone.add(entry.workflowId);
-    evicted.push(entry);
-    count--;
-    bytes -= entry.sizeBytes;
-    projectCounts[entry.projectId] = (own(projectCounts, entry.projectId) ?? 1) - 1;
-    evictions.push({
-      workflowId: entry.workflowId,
-      projectId: entry.projectId,
-      imageId: entry.imageId,
-      limit,
-      reason,
-    });
-  };
-  /** Out of candidates: short when snapshots exist that the caller did not pass one by one. */
-  const outOfCandidates = (counted: number, filter?: (e: BudgetEntry) => boolean) => {
-    if (counted > known(filter).length) short = true;
-  };
-  /** Evicts the least recently used (among `filter`) while `over()` holds, or until none is left. */
-  const evictWhile = (
-    over: () => boolean,
-    limit: Eviction['limit'],
-    reason: string,
-    counted: () => number,
-    filter?: (e: BudgetEntry) => boolean,
-    onEvicted?: (e: BudgetEntry) => void,
-  ) => {
-    while (over()) {
-      const victim = candidates(filter)[0];
-      if (!victim) {
-        outOfCandidates(counted(), filter);
-        return;
-      }
-      evict(victim, limit, reason);
-      onEvicted?.(victim);
+  private readonly own: <T>(record: Record<string, T>, key: string) => T | undefined;
+
+  constructor(private readonly input: PlanInput) {
+    this.sorted = [...input.entries].sort(lruOrder);
+    const totals = input.totals ?? totalsOf(input.entries);
+    this.count = totals.count;
+    this.bytes = totals.bytes;
+    this.own = input.legacyKeys ? (record, key) => record[key] : ownValue;
+    this.projectCounts = input.legacyKeys ? { ...totals.projectCounts } : recordOf(totals.projectCounts);
+  }
+
+  enforceProjectLimits(): void {
+    const { hostId, limits } = this.input;
+    for (const projectId of Object.keys(limits.projectMaxSnapshots).sort()) {
+      const max = this.own(limits.projectMaxSnapshots, projectId);
+      if (max === undefined) continue;
+      const inUse = () => this.own(this.projectCounts, projectId) ?? 0;
+      this.evictWhile(
+        () => inUse() > max,
+        'project',
+        `evicted: project ${projectId} may keep ${max} snapshot(s) on host ${hostId}; this one was the least recently used`,
+        inUse,
+        (e) => e.projectId === projectId,
+      );
     }
-  };
-
-  const projects = Object.keys(limits.projectMaxSnapshots).sort();
-  for (const projectId of projects) {
-    const max = own(limits.projectMaxSnapshots, projectId);
-    if (max === undefined) continue;
-    const inProject = (e: BudgetEntry) => e.projectId === projectId;
-    const inUse = () => own(projectCounts, projectId) ?? 0;
-    evictWhile(
-      () => inUse() > max,
-      'project',
-      `evicted: project ${projectId} may keep ${max} snapshot(s) on host ${hostId}; this one was the least recently used`,
-      inUse,
-      inProject,
-    );
   }
 
-  if (limits.maxSnapshots !== undefined) {
-    const max = limits.maxSnapshots;
-    evictWhile(
-      () => count > max,
-      'count',
-      `evicted: host ${hostId} may keep ${max} snapshot(s); this one was the least recently used`,
-      () => count,
-    );
+  enforceHostLimits(): void {
+    const { hostId, limits } = this.input;
+    const { maxSnapshots, maxBytes } = limits;
+    if (maxSnapshots !== undefined) {
+      this.evictWhile(
+        () => this.count > maxSnapshots,
+        'count',
+        `evicted: host ${hostId} may keep ${maxSnapshots} snapshot(s); this one was the least recently used`,
+        () => this.count,
+      );
+    }
+    if (maxBytes !== undefined) {
+      this.evictWhile(
+        () => this.bytes > maxBytes,
+        'bytes',
+        `evicted: host ${hostId} may keep ${formatBytes(maxBytes)} of snapshots; this one was the least recently used`,
+        () => this.count,
+      );
+    }
   }
 
-  if (limits.maxBytes !== undefined) {
-    const max = limits.maxBytes;
-    evictWhile(
-      () => bytes > max,
-      'bytes',
-      `evicted: host ${hostId} may keep ${formatBytes(max)} of snapshots; this one was the least recently used`,
-      () => count,
-    );
-  }
-
-  let diskUsedPercent: number | null = null;
-  let diskEstimatedPercent: number | null = null;
-  let diskOverHigh = false;
-  if (input.disk && input.disk.totalBytes > 0) {
-    const { totalBytes: total, usedBytes } = input.disk;
-    const freedBy = (e: BudgetEntry) => own(input.uniqueBytes, e.imageId) ?? e.sizeBytes;
+  enforceDiskWatermarks(): DiskOutcome {
+    const { hostId, limits, disk } = this.input;
+    if (!disk || disk.totalBytes <= 0)
+      return { diskUsedPercent: null, diskEstimatedPercent: null, diskOverHigh: false };
+    const { totalBytes: total, usedBytes } = disk;
+    const freedBy = (e: BudgetEntry) => this.own(this.input.uniqueBytes, e.imageId) ?? e.sizeBytes;
     // What earlier decisions already set free counts as free: their removals are under way.
-    let estimated = Math.max(usedBytes - input.pendingBytes, 0);
-    for (const e of evicted) estimated -= freedBy(e);
+    let estimated = Math.max(usedBytes - this.input.pendingBytes, 0);
+    for (const e of this.evicted) estimated -= freedBy(e);
     estimated = Math.max(estimated, 0);
-    diskUsedPercent = diskPercent(usedBytes, total);
+    let diskOverHigh = false;
     if (diskPercent(estimated, total) >= limits.diskHighPercent) {
       diskOverHigh = true;
       const startPercent = diskPercent(estimated, total);
-      evictWhile(
+      this.evictWhile(
         () => diskPercent(estimated, total) >= limits.diskLowPercent,
         'disk',
         `evicted: disk of host ${hostId} at ${startPercent.toFixed(1)}% reached the high watermark ` +
           `${limits.diskHighPercent}%; freeing the least recently used down to below ${limits.diskLowPercent}%`,
-        () => count,
+        () => this.count,
         undefined,
         (victim) => {
           estimated = Math.max(estimated - freedBy(victim), 0);
         },
       );
     }
-    diskEstimatedPercent = diskPercent(estimated, total);
+    return {
+      diskUsedPercent: diskPercent(usedBytes, total),
+      diskEstimatedPercent: diskPercent(estimated, total),
+      diskOverHigh,
+    };
   }
 
-  return {
-    evictions,
-    diskOverHigh,
-    short,
-    usage: {
-      snapshots: Math.max(count, 0),
-      bytes: Math.max(bytes, 0),
-      diskUsedPercent,
-      diskEstimatedPercent,
-    },
-  };
+  result({ diskUsedPercent, diskEstimatedPercent, diskOverHigh }: DiskOutcome): Plan {
+    return {
+      evictions: this.evictions,
+      diskOverHigh,
+      short: this.short,
+      usage: {
+        snapshots: Math.max(this.count, 0),
+        bytes: Math.max(this.bytes, 0),
+        diskUsedPercent,
+        diskEstimatedPercent,
+      },
+    };
+  }
+
+  /** Evicts the least recently used (among `filter`) while `over()` holds, or until none is left. */
+  private evictWhile(
+    over: () => boolean,
+    limit: Eviction['limit'],
+    reason: string,
+    counted: () => number,
+    filter?: EntryFilter,
+    onEvicted?: (e: BudgetEntry) => void,
+  ): void {
+    while (over()) {
+      const victim = this.known(filter).find((e) => e.workflowId !== this.input.protectedWorkflowId);
+      if (!victim) {
+        // Out of candidates: short when snapshots exist that the caller did not pass one by one.
+        if (counted() > this.known(filter).length) this.short = true;
+        return;
+      }
+      this.evict(victim, limit, reason);
+      onEvicted?.(victim);
+    }
+  }
+
+  private known(filter?: EntryFilter): BudgetEntry[] {
+    return this.sorted.filter((e) => !this.gone.has(e.workflowId) && (!filter || filter(e)));
+  }
+
+  private evict(entry: BudgetEntry, limit: Eviction['limit'], reason: string): void {
+    this.gone.add(entry.workflowId);
+    this.evicted.push(entry);
+    this.count--;
+    this.bytes -= entry.sizeBytes;
+    this.projectCounts[entry.projectId] = (this.own(this.projectCounts, entry.projectId) ?? 1) - 1;
+    const { workflowId, projectId, imageId } = entry;
+    this.evictions.push({ workflowId, projectId, imageId, limit, reason });
+  }
 }
 
 export function totalsOf(entries: BudgetEntry[]): BudgetTotals {

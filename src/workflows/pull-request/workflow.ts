@@ -3,31 +3,22 @@
 // look is an activity retried until it succeeds. Visibility trails the snapshot workflows, so it
 // looks again after a delay: a link made just before the merge shows in a later look. A link made
 // after the merge is caught the other way round: registration and linking ask whether this
-// workflow exists (see merge-guard.ts).
+// workflow exists (see ../merge-guard.ts).
 import { log, proxyActivities, sleep } from '@temporalio/workflow';
-import type { PullRequestControlActivities } from '../activities/pull-request-activities.js';
-import { ErrorType } from '../contract/errors.js';
+import type { PullRequestControlActivities } from '../../activities/pull-request-activities.js';
 import type {
   PullRequestClosedInput,
   PullRequestClosedResult,
   PullRequestLook,
-} from '../contract/pull-request-types.js';
+} from '../../contract/pull-request-types.js';
+import { ACTIVITY_PROFILES } from '../shared/activity-profiles.js';
 
-export type { PullRequestClosedInput, PullRequestClosedResult } from '../contract/pull-request-types.js';
+export type { PullRequestClosedInput, PullRequestClosedResult } from '../../contract/pull-request-types.js';
 
 /** Seconds after the first look; visibility normally trails by well under a second. */
 export const DEFAULT_LOOK_DELAYS_SECONDS = [10, 60];
 
-// Retried without limit: a 2xx to GitHub promised these signals, and GitHub will not redeliver.
-const control = proxyActivities<PullRequestControlActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: [ErrorType.invalidRequest],
-  },
-});
+const control = proxyActivities<PullRequestControlActivities>(ACTIVITY_PROFILES.pullRequestControl.options);
 
 export async function pullRequestClosedWorkflow(
   input: PullRequestClosedInput,

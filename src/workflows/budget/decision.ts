@@ -1,0 +1,171 @@
+// One decision of a host's budget: plan on fresh facts (asking the victims' owners what they hold
+// now, counting the host again when the known snapshots run out), then evict, round after round,
+// until the plan holds. The host budget (host-budget.ts) records and publishes the outcome.
+import { getExternalWorkflowHandle, log } from '@temporalio/workflow';
+import type { BudgetFacts, Eviction } from '../../contract/budget-types.js';
+import { ownValue } from '../../contract/keyed-records.js';
+import { evictSignal } from '../../contract/messages.js';
+import { nowIso } from '../workflow-helpers.js';
+import type { HostLookups } from './host-lookups.js';
+import type { BudgetLedger } from './ledger.js';
+import type { Plan } from './policy.js';
+import { planEvictions } from './policy.js';
+
+const MAX_EVICTION_ROUNDS = 5;
+const MAX_PLAN_ROUNDS = 8;
+/** Evictions listed in a decision and in the admission's answer; the count is exact. */
+const DECISION_LIST_LIMIT = 50;
+/** Under disk pressure, what this many of the coldest would free is measured (an inspect each). */
+const MEASURED_CANDIDATES = 100;
+
+export type DecisionTrigger = 'admit' | 'check';
+
+/** The snapshot being admitted: never evicted by its own admission. */
+export interface ProtectedEntry {
+  workflowId: string;
+  projectId: string;
+}
+
+export interface DecisionContext {
+  hostId: string;
+  ledger: BudgetLedger;
+  lookups: HostLookups;
+  /** Records keyed by project or image id are read by their own keys (budget-own-keys patch). */
+  ownKeys: boolean;
+}
+
+export interface Evicted {
+  /** The first DECISION_LIST_LIMIT evictions. */
+  evicted: Eviction[];
+  evictedCount: number;
+}
+
+const sum = (values: Record<string, number>) => Object.values(values).reduce((a, b) => a + b, 0);
+
+export class Decision {
+  facts!: BudgetFacts;
+  current!: Plan;
+  private pendingBytes = 0;
+  private scanned = false;
+
+  constructor(
+    private readonly ctx: DecisionContext,
+    private readonly trigger: DecisionTrigger,
+    private readonly protectedEntry: ProtectedEntry | null,
+  ) {}
+
+  /** Measures the host and plans; about to evict, plans again on what the owners say now. */
+  async plan(discover: boolean): Promise<void> {
+    const { lookups } = this.ctx;
+    if (discover) {
+      await lookups.rescan();
+      this.scanned = true;
+    }
+    await this.measure([]);
+    this.current = this.planNow();
+    if (this.current.evictions.length > 0 || this.current.short || this.trigger === 'check') {
+      await this.settle();
+    }
+  }
+
+  /**
+   * Decides on what the owners say now (last use, whether they still hold the image), not on what
+   * they reported at registration. Only the victims are asked.
+   */
+  private async settle(): Promise<void> {
+    const { lookups, ledger } = this.ctx;
+    const asked = new Set<string>();
+    let measured = false;
+    for (let round = 0; round < MAX_PLAN_ROUNDS; round++) {
+      if (this.current.short && !this.scanned) {
+        await lookups.rescan();
+        this.scanned = true;
+      } else {
+        const ask = this.current.evictions.map((e) => e.workflowId).filter((id) => !asked.has(id));
+        if (ask.length > 0) {
+          await lookups.refresh(ask);
+          ask.forEach((id) => asked.add(id));
+        } else if (!measured) {
+          // Measure again: the owners may have ended, leaving images on their way out. What each
+          // candidate would free matters only under disk pressure (it costs an inspect each).
+          const unique = this.current.diskOverHigh
+            ? ledger
+                .coldest()
+                .slice(0, MEASURED_CANDIDATES)
+                .map((e) => e.imageId)
+            : [];
+          await this.measure(unique);
+          measured = true;
+        } else break;
+      }
+      this.current = this.planNow();
+    }
+  }
+
+  /** Signals the planned evictions; an owner that is gone counts for nothing, and the plan is redone. */
+  async evict(): Promise<Evicted> {
+    const { ledger } = this.ctx;
+    const evicted: Eviction[] = [];
+    let evictedCount = 0;
+    for (let round = 0; round < MAX_EVICTION_ROUNDS && this.current.evictions.length > 0; round++) {
+      const outcomes = await Promise.allSettled(
+        this.current.evictions.map((e) =>
+          getExternalWorkflowHandle(e.workflowId).signal(evictSignal, {
+            reason: e.reason,
+            imageId: e.imageId,
+          }),
+        ),
+      );
+      let lost = false;
+      this.current.evictions.forEach((e, i) => {
+        const gone = ledger.entry(e.workflowId) ?? { ...e, sizeBytes: 0 };
+        if (outcomes[i]?.status === 'fulfilled') {
+          evictedCount++;
+          if (evicted.length < DECISION_LIST_LIMIT) evicted.push(e);
+          const bytes = this.own(this.facts.uniqueBytes, e.imageId) ?? gone.sizeBytes;
+          ledger.subtract(gone, nowIso(), bytes);
+          this.pendingBytes += bytes;
+        } else {
+          // The owner is gone (terminated, say): it holds nothing any more, so it counts for
+          // nothing, and another snapshot may have to go in its place.
+          ledger.subtract(gone, nowIso(), 0);
+          lost = true;
+          log.warn('evicted snapshot workflow is gone', { workflowId: e.workflowId });
+        }
+      });
+      if (!lost) break;
+      this.current = this.planNow();
+    }
+    return { evicted, evictedCount };
+  }
+
+  /** An admission can only push its own project over its limit; a check looks at them all. */
+  private projectsAsked(): string[] {
+    if (this.trigger === 'check') return Object.keys(this.ctx.ledger.totals.projectCounts);
+    return this.protectedEntry ? [this.protectedEntry.projectId] : [];
+  }
+
+  private async measure(uniqueFor: string[]): Promise<void> {
+    this.facts = await this.ctx.lookups.facts(uniqueFor, this.projectsAsked());
+    this.pendingBytes = sum(this.facts.pendingPresent);
+  }
+
+  private planNow(): Plan {
+    const { hostId, ledger, ownKeys } = this.ctx;
+    return planEvictions({
+      hostId,
+      entries: ledger.coldest(),
+      totals: ledger.totals,
+      limits: this.facts.limits,
+      disk: this.facts.disk,
+      pendingBytes: this.pendingBytes,
+      uniqueBytes: this.facts.uniqueBytes,
+      protectedWorkflowId: this.protectedEntry?.workflowId ?? null,
+      legacyKeys: !ownKeys,
+    });
+  }
+
+  private own<T>(record: Record<string, T>, key: string): T | undefined {
+    return this.ctx.ownKeys ? ownValue(record, key) : record[key];
+  }
+}
