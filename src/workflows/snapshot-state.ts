@@ -34,6 +34,16 @@ export class SnapshotWorkflowState {
   pendingRegistrations = 0;
   /** Cancelled: no registration is accepted any more. */
   closing = false;
+  /**
+   * The current image set aside while a registration that would replace it is checked against the
+   * merge record: it ends (replaced) only once that registration is accepted, and is current again
+   * if it is refused. Only ever set inside a registration, so never carried across continue-as-new.
+   */
+  aside: SnapshotState | null = null;
+  /** An ending meant for the image set aside that arrived while it was aside: the first one. */
+  asideEnding: { reason: EndReason; message: string } | null = null;
+  /** The image accepted by a registration still being checked: not yet counted by the budget. */
+  unadmitted: string | null = null;
 
   constructor(carry?: SnapshotCarry) {
     this.current = carry?.current ?? null;
@@ -97,6 +107,48 @@ export class SnapshotWorkflowState {
     return this.current;
   }
 
+  /** Sets the current image aside (see `aside`); the registration being checked takes its place. */
+  setAside(): void {
+    this.aside = this.current;
+    this.asideEnding = null;
+    this.current = null;
+  }
+
+  /** An ending meant for the image set aside: kept until the registration is decided. */
+  endAside(reason: EndReason, message: string): void {
+    if (this.aside && !this.asideEnding) this.asideEnding = { reason, message };
+  }
+
+  /**
+   * The registration was refused: the image set aside is current again, and the ending it heard
+   * meanwhile, if any, is returned for the caller to carry out.
+   */
+  restoreAside(): { reason: EndReason; message: string } | null {
+    const ending = this.asideEnding;
+    if (this.aside) this.accept(this.aside);
+    this.aside = null;
+    this.asideEnding = null;
+    return ending;
+  }
+
+  /** The registration was accepted: the image set aside retires (replaced), and is returned. */
+  retireAside(reason: EndReason, message: string): SnapshotState | null {
+    const aside = this.aside;
+    this.aside = null;
+    this.asideEnding = null;
+    if (!aside) return null;
+    const ended: SnapshotState = { ...aside, state: 'invalidated', endReason: reason, message };
+    this.retiring = [...this.retiring, ended];
+    if (!this.current) this.last = ended;
+    return ended;
+  }
+
+  /** Whether an event at `at` happened before this image was registered (see happenedBeforeCurrent). */
+  static happenedBefore(image: SnapshotState, at: string | undefined): boolean {
+    const t = at ? Date.parse(at) : NaN;
+    return !Number.isNaN(t) && t < Date.parse(image.createdAt);
+  }
+
   /** Retires the current image: it joins the images leaving the disk, and is returned. */
   end(reason: EndReason, message: string): SnapshotState | null {
     if (!this.current) return null;
@@ -144,7 +196,10 @@ export class SnapshotWorkflowState {
   }
 
   view(): SnapshotWorkflowView {
-    return { current: this.current, retiring: this.retiring, last: this.last };
+    // An image set aside is still this workflow's (the reconciler's owner check reads this view):
+    // it shows among the retiring ones, as it is, until the registration is decided.
+    const retiring = this.aside ? [...this.retiring, this.aside] : this.retiring;
+    return { current: this.current, retiring, last: this.last };
   }
 
   carry(): SnapshotCarry {

@@ -43,6 +43,7 @@ import { SNAPSHOT_MEMO_KEY, dockerTaskQueue, snapshotWorkflowId } from '../contr
 import { SEARCH_ATTRIBUTE_KEYS } from '../contract/search-attribute-keys.js';
 import type {
   EndReason,
+  ImageFacts,
   PullRequestRef,
   RegisterRequest,
   RegisterResult,
@@ -112,6 +113,12 @@ const ONE_HOP_CLEANUP_PATCH = 'one-hop-cleanup';
 const BUDGET_SIGNAL_PATCH = 'budget-admission-by-signal';
 /** Runs started before cleanup showed a host's silence replay without its timer. */
 const HOST_WAIT_NOTICE_PATCH = 'cleanup-shows-host-wait';
+/**
+ * Registrations linked to a pull request recorded before a refusal kept the current image replay
+ * the old order: the current image ended (replaced) before the merge check, so a registration
+ * refused by it had already removed the image it would have replaced.
+ */
+export const REFUSAL_KEEPS_CURRENT_PATCH = 'refused-registration-keeps-current';
 
 // Registration answers the caller synchronously, so a host whose Docker worker is down must fail
 // fast with a clear message instead of queueing the check forever.
@@ -214,8 +221,11 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     const ended = state.end(reason, message);
     if (!ended) return;
     publish();
-    // The budget counted the eviction itself, and a replacement's admission counts for both.
-    if (reason !== 'evicted' && reason !== 'replaced') releaseFromBudget(ended);
+    // The budget counted the eviction itself, and a replacement's admission counts for both; an
+    // image ended while its registration was still being checked was never counted.
+    if (reason !== 'evicted' && reason !== 'replaced' && ended.imageId !== state.unadmitted) {
+      releaseFromBudget(ended);
+    }
     log.info('snapshot ends', { imageId: ended.imageId, reason, message });
     startCleanup(ended);
   }
@@ -352,7 +362,93 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     ApplicationFailure.nonRetryable('the snapshot workflow is shutting down', ErrorType.invalidRequest);
 
   async function register(req: RegisterRequest): Promise<RegisterResult> {
-    let facts;
+    const facts = await inspectForRegistration(req);
+    const unchanged = registerSameImage(req, facts);
+    if (unchanged) return unchanged;
+    const now = nowIso();
+    const ttlSeconds = req.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    const replaced = state.current;
+    if (replaced) endCurrent('replaced', `replaced by ${req.image} (${facts.imageId})`);
+    const accepted = acceptedState(req, facts, now, ttlSeconds);
+    state.accept(accepted);
+    publish();
+    // Per-host budget; may evict other snapshots, never fails. Far from the host's limits the
+    // registration answers at once and the budget counts the image afterwards.
+    if (facts.budgetHeadroom && patched(BUDGET_SIGNAL_PATCH)) signalAdmission(accepted, replaced);
+    else await admitToBudget(accepted, replaced);
+    return { outcome: replaced ? 'replaced' : 'created', snapshot: accepted };
+  }
+
+  /**
+   * A registration linked to a pull request: the new image is published (so the merge's search
+   * finds the link, see merge-guard.ts), then checked against the merge record; the image it
+   * replaces is only set aside meanwhile. Accepted, the image set aside ends (replaced); refused,
+   * the new image ends and the one set aside is current again, as if nothing had been asked, unless
+   * an ending meant for it (its own pull request's merge, say) came in the meantime.
+   */
+  async function registerChecked(req: RegisterRequest, pr: PullRequestRef): Promise<RegisterResult> {
+    const facts = await inspectForRegistration(req);
+    const unchanged = registerSameImage(req, facts);
+    if (unchanged) {
+      await refuseMergedLink(pr, unchanged.snapshot.imageId);
+      return unchanged;
+    }
+    const now = nowIso();
+    const ttlSeconds = req.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    const displaced = state.current;
+    if (displaced) state.setAside();
+    const accepted = acceptedState(req, facts, now, ttlSeconds);
+    state.accept(accepted);
+    state.unadmitted = accepted.imageId;
+    publish();
+    let merged: boolean;
+    try {
+      merged = heardMerge(state.mergedPullRequests, pr) || (await mergeRecorded(pr));
+    } finally {
+      state.unadmitted = null;
+    }
+    const stillCurrent = state.current?.imageId === accepted.imageId;
+    if (merged) {
+      rememberMerge(state.mergedPullRequests, pr);
+      if (stillCurrent) {
+        // Never counted by the budget: ended without a release.
+        const ended = state.end(
+          'merged',
+          `pull request ${pr.repository}#${pr.number} had already merged when it was linked`,
+        );
+        if (ended) {
+          log.info('snapshot ends', { imageId: ended.imageId, reason: 'merged', message: ended.message });
+          startCleanup(ended);
+        }
+      }
+      const ending = state.restoreAside();
+      publish();
+      if (ending) endCurrent(ending.reason, ending.message);
+      else if (state.closing) endCurrent('cancelled', 'the workflow was cancelled');
+      throw ApplicationFailure.nonRetryable(
+        `pull request ${pr.repository}#${pr.number} has already merged and cannot keep a snapshot alive: ` +
+          `the image registered for it (${accepted.imageId}) ended and is being removed` +
+          (displaced ? `; ${displaced.imageId} stays the current snapshot` : ''),
+        ErrorType.pullRequestMerged,
+      );
+    }
+    const retired = state.retireAside('replaced', `replaced by ${req.image} (${facts.imageId})`);
+    if (retired) {
+      publish();
+      log.info('snapshot ends', { imageId: retired.imageId, reason: 'replaced', message: retired.message });
+      startCleanup(retired);
+    }
+    if (!stillCurrent) {
+      // Ended while it was checked (an invalidation, a cancel): the budget never counted it, and
+      // the image it replaced no longer counts either.
+      if (retired && retired.host === accepted.host) releaseFromBudget(retired);
+    } else if (facts.budgetHeadroom && patched(BUDGET_SIGNAL_PATCH)) signalAdmission(accepted, retired);
+    else await admitToBudget(accepted, retired);
+    return { outcome: displaced ? 'replaced' : 'created', snapshot: accepted };
+  }
+
+  async function inspectForRegistration(req: RegisterRequest): Promise<ImageFacts> {
+    let facts: ImageFacts;
     try {
       facts = await activitiesOn(req.host).registration.inspectSnapshotImage.executeWithOptions(
         { summary: `inspect ${req.image} on ${req.host}` },
@@ -368,21 +464,29 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
         ErrorType.invalidRequest,
       );
     }
+    return facts;
+  }
+
+  /** The image registered is the current one: the links and references only (unchanged). */
+  function registerSameImage(req: RegisterRequest, facts: ImageFacts): RegisterResult | null {
     const current = state.current;
-    if (current && current.imageId === facts.imageId && current.host === req.host) {
-      const known = current.references ?? [];
-      const references = [...known, ...facts.references.filter((r) => !known.includes(r))];
-      if ((req.pullRequest && !current.pullRequest) || references.length !== known.length) {
-        state.amend({ ...current, pullRequest: current.pullRequest ?? req.pullRequest ?? null, references });
-        publish();
-      }
-      return { outcome: 'unchanged', snapshot: state.current as SnapshotState };
+    if (!current || current.imageId !== facts.imageId || current.host !== req.host) return null;
+    const known = current.references ?? [];
+    const references = [...known, ...facts.references.filter((r) => !known.includes(r))];
+    if ((req.pullRequest && !current.pullRequest) || references.length !== known.length) {
+      state.amend({ ...current, pullRequest: current.pullRequest ?? req.pullRequest ?? null, references });
+      publish();
     }
-    const now = nowIso();
-    const ttlSeconds = req.ttlSeconds ?? DEFAULT_TTL_SECONDS;
-    const replaced = current;
-    if (current) endCurrent('replaced', `replaced by ${req.image} (${facts.imageId})`);
-    const accepted: SnapshotState = {
+    return { outcome: 'unchanged', snapshot: state.current as SnapshotState };
+  }
+
+  function acceptedState(
+    req: RegisterRequest,
+    facts: ImageFacts,
+    now: string,
+    ttlSeconds: number,
+  ): SnapshotState {
+    return {
       projectId,
       workItemId,
       image: req.image,
@@ -404,13 +508,6 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       reuseBlockedBy: chainTooDeep(facts.layerDepth, req.maxLayerDepth ?? DEFAULT_MAX_LAYER_DEPTH),
       keptBy: null,
     };
-    state.accept(accepted);
-    publish();
-    // Per-host budget; may evict other snapshots, never fails. Far from the host's limits the
-    // registration answers at once and the budget counts the image afterwards.
-    if (facts.budgetHeadroom && patched(BUDGET_SIGNAL_PATCH)) signalAdmission(accepted, replaced);
-    else await admitToBudget(accepted, replaced);
-    return { outcome: replaced ? 'replaced' : 'created', snapshot: accepted };
   }
 
   const requireActive = (): SnapshotState => {
@@ -448,6 +545,12 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     throw mergedRefusal(pr, ends);
   }
 
+  /** Whether an ending that happened at `at` is meant for the image set aside, if one is. */
+  function asideMeant(at: string | undefined, meant: (aside: SnapshotState) => boolean): boolean {
+    const aside = state.aside;
+    return !!aside && !SnapshotWorkflowState.happenedBefore(aside, at) && meant(aside);
+  }
+
   //
   // Message handlers
   //
@@ -457,6 +560,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       state.pendingRegistrations++;
       try {
         return await registrations.run(async () => {
+          // Registrations recorded before a refusal kept the current image replay the old order.
+          if (scopedToPullRequest && req.pullRequest && patched(REFUSAL_KEEPS_CURRENT_PATCH)) {
+            return await registerChecked(req, req.pullRequest);
+          }
           const result = await register(req);
           if (scopedToPullRequest && req.pullRequest) {
             await refuseMergedLink(req.pullRequest, result.snapshot.imageId);
@@ -538,19 +645,28 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     const pr = signal?.pullRequest;
     // Remembered even when it ends nothing now: a registration linked to it may be in flight.
     if (pr) rememberMerge(state.mergedPullRequests, pr);
+    const message = pr ? `pull request ${pr.repository}#${pr.number} merged` : 'pull request merged';
+    // The image set aside by a registration still being checked comes back if it is refused.
+    if (asideMeant(signal?.mergedAt, (aside) => !pr || meantFor(aside, pr, signal?.match))) {
+      state.endAside('merged', message);
+    }
     const current = state.current;
     if (!current || state.happenedBeforeCurrent(signal?.mergedAt)) return;
     // Only the image the merge was meant for: not a newer one linked elsewhere or to nothing.
     if (scopedToPullRequest && pr && !meantFor(current, pr, signal?.match)) return;
-    endCurrent('merged', pr ? `pull request ${pr.repository}#${pr.number} merged` : 'pull request merged');
+    endCurrent('merged', message);
   });
 
   setHandler(invalidateSignal, (signal) => {
+    const reason = String(signal?.reason ?? 'invalidated').slice(0, REASON_MAX_LENGTH);
+    const meant = (image: SnapshotState) =>
+      (!signal?.imageId || image.imageId === signal.imageId) &&
+      (!signal?.pullRequest || meantFor(image, signal.pullRequest, signal.match));
+    // An unscoped one is meant for the image set aside too: it may be current again.
+    if (asideMeant(signal?.occurredAt, meant)) state.endAside('invalidated', reason);
     const current = state.current;
     if (!current || state.happenedBeforeCurrent(signal?.occurredAt)) return;
-    if (signal?.imageId && current.imageId !== signal.imageId) return;
-    if (signal?.pullRequest && !meantFor(current, signal.pullRequest, signal.match)) return;
-    const reason = String(signal?.reason ?? 'invalidated').slice(0, REASON_MAX_LENGTH);
+    if (!meant(current)) return;
     endCurrent('invalidated', reason);
   });
 
@@ -575,13 +691,22 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   );
 
   setHandler(evictSignal, (signal) => {
+    const reason = String(signal?.reason ?? 'evicted').slice(0, REASON_MAX_LENGTH);
+    if (asideMeant(undefined, (aside) => !signal?.imageId || aside.imageId === signal.imageId)) {
+      state.endAside('evicted', reason);
+    }
     // An eviction decided for an older image must not hit the image that replaced it.
     const current = state.current;
     if (signal?.imageId && current && current.imageId !== signal.imageId) return;
-    endCurrent('evicted', String(signal?.reason ?? 'evicted').slice(0, REASON_MAX_LENGTH));
+    endCurrent('evicted', reason);
   });
 
   setHandler(vanishedSignal, (signal) => {
+    const aside = state.aside;
+    if (aside && asideMeant(undefined, (a) => !signal?.imageId || a.imageId === signal.imageId)) {
+      const text = signal?.message ?? `image ${aside.image} vanished from host ${aside.host}`;
+      state.endAside('vanished', String(text).slice(0, REASON_MAX_LENGTH));
+    }
     // From the reconciler, after a 404 on the image id; cleanup then finds nothing and completes.
     const current = state.current;
     if (!current || (signal?.imageId && current.imageId !== signal.imageId)) return;

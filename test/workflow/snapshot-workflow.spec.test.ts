@@ -270,6 +270,131 @@ describe('a link to a pull request that has already merged ends the image', () =
   });
 });
 
+describe('a registration refused because its pull request merged changes nothing (issue 17)', () => {
+  const open = { repository: REPO, number: 31 };
+
+  it('keeps the current image, linked to its own open pull request, when a registration for a merged one is refused', async () => {
+    const item = workItem('refused-keeps');
+    const current = imageIdOf(item.image(1));
+    const refusedImage = imageIdOf(item.image(2));
+    const merged = { repository: REPO, number: 32 };
+    spec.control.recordMerge(merged);
+    const { handle } = await driver.startWith(item.id, { image: item.image(1), pullRequest: open });
+
+    await expectUpdateRefused(driver.register(handle, { image: item.image(2), pullRequest: merged }), {
+      type: ErrorType.pullRequestMerged,
+      message: 'has already merged',
+    });
+    // The image it would have replaced is current, active, linked as before, and was never touched.
+    await untilState(handle, "the refused image's cleanup done", (v) => !retiringImage(v, refusedImage));
+    const view = await driver.state(handle);
+    expect(view.current).toMatchObject({
+      imageId: current,
+      state: 'active',
+      pullRequest: open,
+      endReason: null,
+    });
+    expect(view.retiring).toEqual([]);
+    expect(spec.docker.storyOf(current)).toEqual(['inspectSnapshotImage']);
+    // The image registered for the merged pull request ended (as before this fix).
+    expect(spec.docker.storyOf(refusedImage)).toEqual([
+      'inspectSnapshotImage',
+      'invalidateSnapshot',
+      'removeSnapshotImage',
+    ]);
+    // What it holds still ends by its own pull request's merge.
+    await handle.signal(mergedSignal, { pullRequest: open, deliveryId: 'refused-keeps-31' });
+    const result = await handle.result();
+    expect(result.last).toMatchObject({ imageId: current, state: 'removed', endReason: 'merged' });
+  });
+
+  it('keeps it when the merge is recorded between the publication of the link and its check', async () => {
+    const item = workItem('refused-race');
+    const current = imageIdOf(item.image(1));
+    const merged = { repository: REPO, number: 33 };
+    // The merge record appears while the workflow waits for its check: the race merge-guard.ts closes.
+    spec.control.beforeMergeAnswer = (pr) => {
+      if (pr.number === merged.number) spec.control.recordMerge(merged);
+    };
+    try {
+      const { handle } = await driver.startWith(item.id, { image: item.image(1), pullRequest: open });
+      await expectUpdateRefused(driver.register(handle, { image: item.image(2), pullRequest: merged }), {
+        type: ErrorType.pullRequestMerged,
+        message: 'has already merged',
+      });
+      expect((await driver.state(handle)).current).toMatchObject({ imageId: current, state: 'active' });
+      expect(spec.docker.storyOf(current)).toEqual(['inspectSnapshotImage']);
+      await handle.signal(invalidateSignal, { reason: 'spec: end of test' });
+      expect((await handle.result()).last).toMatchObject({ imageId: current, endReason: 'invalidated' });
+    } finally {
+      spec.control.beforeMergeAnswer = undefined;
+    }
+  });
+
+  it("still ends the current image when its own pull request's merge is heard while the refused registration is checked", async () => {
+    const item = workItem('refused-own-merge');
+    const current = imageIdOf(item.image(1));
+    const refusedImage = imageIdOf(item.image(2));
+    const own = { repository: REPO, number: 34 };
+    const merged = { repository: REPO, number: 35 };
+    spec.control.recordMerge(merged);
+    const { handle } = await driver.startWith(item.id, { image: item.image(1), pullRequest: own });
+    spec.control.beforeMergeAnswer = async (pr) => {
+      if (pr.number !== merged.number) return;
+      await handle.signal(mergedSignal, { pullRequest: own, deliveryId: 'own-merge-34' });
+    };
+    try {
+      await expectUpdateRefused(driver.register(handle, { image: item.image(2), pullRequest: merged }), {
+        type: ErrorType.pullRequestMerged,
+        message: 'has already merged',
+      });
+    } finally {
+      spec.control.beforeMergeAnswer = undefined;
+    }
+    await handle.result();
+    for (const imageId of [current, refusedImage]) {
+      expect(spec.docker.storyOf(imageId)).toEqual([
+        'inspectSnapshotImage',
+        'invalidateSnapshot',
+        'removeSnapshotImage',
+      ]);
+    }
+  });
+
+  it('replaces the current image once a registration linked to an open pull request passed its check', async () => {
+    const item = workItem('checked-replace');
+    const first = imageIdOf(item.image(1));
+    const second = imageIdOf(item.image(2));
+    const { handle } = await driver.startWith(item.id, { image: item.image(1), pullRequest: open });
+    // The replaced image is still held (the reconciler's owner check) while the check runs.
+    let heldDuringCheck: string[] = [];
+    spec.control.beforeMergeAnswer = async (pr) => {
+      if (pr.number !== 36) return;
+      const view = await driver.state(handle);
+      heldDuringCheck = [view.current?.imageId ?? '', ...view.retiring.map((r) => r.imageId)];
+    };
+    try {
+      const result = await driver.register(handle, {
+        image: item.image(2),
+        pullRequest: { repository: REPO, number: 36 },
+      });
+      expect(result).toMatchObject({ outcome: 'replaced', snapshot: { imageId: second } });
+    } finally {
+      spec.control.beforeMergeAnswer = undefined;
+    }
+    expect(heldDuringCheck.sort()).toEqual([first, second].sort());
+    await untilState(handle, 'the replaced image removed', (v) => !retiringImage(v, first));
+    expect(spec.docker.storyOf(first)).toEqual([
+      'inspectSnapshotImage',
+      'invalidateSnapshot',
+      'removeSnapshotImage',
+    ]);
+    expect((await driver.state(handle)).current).toMatchObject({ imageId: second, state: 'active' });
+    await handle.signal(invalidateSignal, { reason: 'spec: end of test' });
+    await handle.result();
+  });
+});
+
 describe('an invalidation, an eviction or a vanished image ends it', () => {
   it('ends on the invalidate signal, with its reason', async () => {
     const item = workItem('invalidate');

@@ -15,6 +15,12 @@ export class FakeControl {
   readonly mergeChecks: PullRequestRef[] = [];
   private readonly merged = new Set<string>();
 
+  /**
+   * Runs before a merge check answers (after it was asked): a test can record the merge or send
+   * the workflow a message while the workflow waits for this check.
+   */
+  beforeMergeAnswer: ((pr: PullRequestRef) => Promise<void> | void) | undefined;
+
   /** From now on the merge record of this pull request exists (its webhook arrived). */
   recordMerge(pr: PullRequestRef): void {
     this.merged.add(key(pr));
@@ -31,6 +37,7 @@ export class FakeControl {
       },
       isPullRequestMerged: async (pr) => {
         this.mergeChecks.push(pr);
+        await this.beforeMergeAnswer?.(pr);
         return this.merged.has(key(pr));
       },
     };
