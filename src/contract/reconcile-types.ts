@@ -131,6 +131,11 @@ export interface ReconcileReport {
   generations?: number;
   /** Set when the host could not be reconciled at all (its Docker worker is down, say). */
   error: string | null;
+  /**
+   * Set when lists were cut beyond REPORT_LIST_LIMIT to keep the report within its size bound
+   * (src/workflows/reconcile-bounds.ts); the counts stay exact.
+   */
+  truncated?: boolean;
 }
 
 export interface ReconcileCounts {
@@ -160,6 +165,15 @@ export const TAGS_PER_IMAGE_LIMIT = 20;
 
 export interface ReconcileResult {
   reports: ReconcileReport[];
+  /**
+   * Set when reports were cut or left out to keep the result within its size bound; each host's
+   * report stays whole (within its own bound) as the result of its child workflow
+   * (`<reconcile workflow id>/<host>`).
+   */
+  truncated?: boolean;
+  /** Reports left out (thousands of hosts), and how many of those are of hosts that failed. */
+  omittedReports?: number;
+  omittedFailures?: number;
 }
 
 /** The owner check's answer for one snapshot workflow: which images it holds, asked by query, not visibility. */

@@ -13,6 +13,7 @@ import {
   continueAsNew,
   executeChild,
   log,
+  patched,
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -37,6 +38,7 @@ import type {
 import { failureMessage } from './failure-message.js';
 import { describeOwners } from './owners.js';
 import { REPORT_LIST_LIMIT, TAGS_PER_IMAGE_LIMIT } from '../contract/reconcile-types.js';
+import { HOST_REPORT_MAX_BYTES, boundReport, boundResult } from './reconcile-bounds.js';
 
 export type {
   ReconcileWorkflowInput,
@@ -52,6 +54,11 @@ const DEFAULT_WORKFLOWS_PER_PAGE = 500;
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 2000;
 /** Continue-as-new well before Temporal's history size warning (10 MiB). */
 const CONTINUE_AS_NEW_AFTER_BYTES = 4 * 1024 * 1024;
+/**
+ * Runs recorded before results were bounded replay without the cut (reconcile-bounds.ts): the
+ * whole result of a manual reconcile of every host could pass Temporal's 2 MiB payload limit.
+ */
+export const BOUNDED_RESULTS_PATCH = 'reconcile-results-bounded';
 
 // Every activity heartbeats: a worker that dies mid-activity is noticed within seconds, so the
 // run goes on elsewhere instead of holding the host's skip-overlap schedule for the whole timeout.
@@ -62,6 +69,7 @@ const control = proxyActivities<ReconcileControlActivities & BudgetControlActivi
 });
 
 export async function reconcileWorkflow(input: ReconcileWorkflowInput): Promise<ReconcileResult> {
+  const bounded = patched(BOUNDED_RESULTS_PATCH);
   const hosts = input.hosts?.length ? [...new Set(input.hosts)] : await control.listKnownHosts();
   const parent = workflowInfo().workflowId;
   const reports = await Promise.all(
@@ -87,7 +95,7 @@ export async function reconcileWorkflow(input: ReconcileWorkflowInput): Promise<
       }
     }),
   );
-  return { reports };
+  return bounded ? boundResult(reports) : { reports };
 }
 
 function ownerOf(image: ManagedImage): string | null {
@@ -197,6 +205,9 @@ function recorder(report: ReconcileReport) {
 /** One host's reconcile, page by page; continues as new when its history grows. */
 export async function reconcileHostWorkflow(input: ReconcileHostInput): Promise<ReconcileReport> {
   const { host, dryRun } = input;
+  const bounded = patched(BOUNDED_RESULTS_PATCH);
+  // The report is this run's result, its carry and an activity's input: each a payload.
+  const payload = (r: ReconcileReport) => (bounded ? boundReport(r, HOST_REPORT_MAX_BYTES) : r);
   const grace = input.orphanGraceSeconds;
   const imagesPerPage = input.paging?.imagesPerPage ?? DEFAULT_IMAGES_PER_PAGE;
   const workflowsPerPage = input.paging?.workflowsPerPage ?? DEFAULT_WORKFLOWS_PER_PAGE;
@@ -390,7 +401,7 @@ export async function reconcileHostWorkflow(input: ReconcileHostInput): Promise<
   }
   if (handOver && !report.error) {
     report.generations = (report.generations ?? 0) + 1;
-    const carry: ReconcileHostCarry = { phase, cursor, report };
+    const carry: ReconcileHostCarry = { phase, cursor, report: payload(report) };
     await continueAsNew<typeof reconcileHostWorkflow>({ ...input, carry });
   }
   report.finishedAt = new Date(Date.now()).toISOString();
@@ -398,7 +409,7 @@ export async function reconcileHostWorkflow(input: ReconcileHostInput): Promise<
   // The host's worker records the run in its metrics, unless it is the part that is down.
   if (!unreachable) {
     try {
-      await docker.recordReconcileReport(report);
+      await docker.recordReconcileReport(payload(report));
     } catch (err) {
       log.warn('could not record the reconcile report on the host', { host, error: failureMessage(err) });
     }
@@ -412,7 +423,7 @@ export async function reconcileHostWorkflow(input: ReconcileHostInput): Promise<
       log.warn('budget check failed', { host, error: failureMessage(err) });
     }
   }
-  return report;
+  return payload(report);
 }
 
 function isScheduleToStartTimeout(err: unknown): boolean {
