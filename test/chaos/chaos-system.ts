@@ -96,7 +96,10 @@ export async function startChaosSystem(options: StartChaosSystemOptions): Promis
     const disks = new Map<number, FullDisk>();
     for (const i of options.smallDisks?.hosts ?? []) {
       if (i >= options.hostCount) continue;
-      const disk = await mountSmallDisk(join(workDir, `engine-${i}`, 'data'), options.smallDisks?.sizeMiB ?? 256);
+      const disk = await mountSmallDisk(
+        join(workDir, `engine-${i}`, 'data'),
+        options.smallDisks?.sizeMiB ?? 256,
+      );
       disks.set(i, disk);
       stack.push(() => disk.unmount());
     }

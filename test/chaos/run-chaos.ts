@@ -139,7 +139,10 @@ async function compileProject(outDir: string): Promise<void> {
   // The run executes src/ only: type errors elsewhere (a test being written beside the run) are
   // reported but do not stop it; tsc still emits every file.
   const inSrc = output.split('\n').filter((l) => l.startsWith('src/'));
-  if (code !== 0 && (inSrc.length > 0 || !(await stat(join(outDir, 'src', 'worker', 'main.js')).catch(() => null))))
+  if (
+    code !== 0 &&
+    (inSrc.length > 0 || !(await stat(join(outDir, 'src', 'worker', 'main.js')).catch(() => null)))
+  )
     throw new Error(`tsc failed (${code}):\n${output.slice(-2000)}`);
   if (code !== 0)
     process.stderr.write(`[chaos] tsc found errors outside src/ (ignored):\n${output.slice(-1000)}\n`);

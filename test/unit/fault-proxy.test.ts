@@ -21,12 +21,17 @@ async function echoServer(listen: Endpoint): Promise<Server> {
     s.on('end', () => s.end('<bye>'));
     s.on('error', () => undefined);
   });
-  await new Promise<void>((r) => ('path' in listen ? server.listen(listen.path, r) : server.listen(0, listen.host, r)));
+  await new Promise<void>((r) =>
+    'path' in listen ? server.listen(listen.path, r) : server.listen(0, listen.host, r),
+  );
   cleanups.push(() => new Promise((r) => server.close(() => r())));
   return server;
 }
 
-async function proxyTo(target: Endpoint, listen: Endpoint = { host: '127.0.0.1', port: 0 }): Promise<FaultProxy> {
+async function proxyTo(
+  target: Endpoint,
+  listen: Endpoint = { host: '127.0.0.1', port: 0 },
+): Promise<FaultProxy> {
   const proxy = await startFaultProxy({ name: 'test', listen, target });
   cleanups.push(() => proxy.close());
   return proxy;
@@ -34,7 +39,9 @@ async function proxyTo(target: Endpoint, listen: Endpoint = { host: '127.0.0.1',
 
 function connect(endpoint: Endpoint): Promise<Socket> {
   return new Promise((resolveSocket, rejectSocket) => {
-    const s = createConnection('path' in endpoint ? { path: endpoint.path } : endpoint, () => resolveSocket(s));
+    const s = createConnection('path' in endpoint ? { path: endpoint.path } : endpoint, () =>
+      resolveSocket(s),
+    );
     s.once('error', rejectSocket);
     cleanups.push(async () => {
       s.destroy();
@@ -46,12 +53,16 @@ function connect(endpoint: Endpoint): Promise<Socket> {
 function readUntil(s: Socket, text: string, deadlineMs = 2_000): Promise<string> {
   return new Promise((resolveText, rejectText) => {
     let got = '';
-    const timer = setTimeout(() => done(new Error(`no ${JSON.stringify(text)} within ${deadlineMs} ms; got ${JSON.stringify(got)}`)), deadlineMs);
+    const timer = setTimeout(
+      () => done(new Error(`no ${JSON.stringify(text)} within ${deadlineMs} ms; got ${JSON.stringify(got)}`)),
+      deadlineMs,
+    );
     const onData = (d: Buffer) => {
       got += d.toString();
       if (got.includes(text)) done();
     };
-    const onClose = () => done(new Error(`closed before ${JSON.stringify(text)}; got ${JSON.stringify(got)}`));
+    const onClose = () =>
+      done(new Error(`closed before ${JSON.stringify(text)}; got ${JSON.stringify(got)}`));
     const done = (err?: Error) => {
       clearTimeout(timer);
       s.off('data', onData);
