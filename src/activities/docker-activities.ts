@@ -30,6 +30,7 @@ import {
   reapingTag,
 } from '../contract/names.js';
 import type { ImageFacts } from '../contract/snapshot-types.js';
+import { TAGS_PER_IMAGE_LIMIT } from '../contract/reconcile-types.js';
 
 export interface DockerActivityDeps {
   docker: DockerPort;
@@ -224,7 +225,7 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
         const result = await docker.removeImage(tag, { noprune: true });
         log.info({ image: tag, imageId: input.imageId, result }, 'reuse reference removed');
       } catch (err) {
-        return removalBlock(docker, info.id, err);
+        return capHolders(await removalBlock(docker, info.id, err));
       }
       return 'untagged';
     },
@@ -246,7 +247,8 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
         result = await keepImage(docker, info, attribution, true);
       } else {
         const users = await containersUsing(docker, info.id);
-        if (users.length > 0) return { outcome: 'in-use', holders: users };
+        if (users.length > 0)
+          return capHolders<RemoveSnapshotImageResult>({ outcome: 'in-use', holders: users });
         result = await releaseImage(docker, info, attribution, attribute);
       }
       if (result.outcome === 'removed') {
@@ -258,7 +260,7 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
           'snapshot image kept by references snapkeeper does not own',
         );
       }
-      return result;
+      return capHolders(result);
     },
   };
   // Heartbeating while they run: the cleanup profile gives them a heartbeat timeout, so an attempt
@@ -287,6 +289,17 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
       return { step: 'remove', result: await activities.removeSnapshotImage(removal) };
     },
   });
+}
+
+/**
+ * The holders an answer names (containers, child images, foreign references) are kept to their
+ * first TAGS_PER_IMAGE_LIMIT: an activity's result, and the snapshot state the workflow makes of it
+ * (keptBy, its message, its result), is a payload Temporal refuses over 2 MiB, and an image may be
+ * named by any number of tags or used by any number of containers.
+ */
+function capHolders<T extends { holders: string[] }>(answer: T): T {
+  if (answer.holders.length <= TAGS_PER_IMAGE_LIMIT) return answer;
+  return { ...answer, holders: answer.holders.slice(0, TAGS_PER_IMAGE_LIMIT) };
 }
 
 /**

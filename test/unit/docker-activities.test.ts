@@ -67,6 +67,21 @@ describe('docker activities', () => {
     expect(docker.images.has(ID)).toBe(true);
   });
 
+  it('names at most 20 holders, so its answer stays a small payload whatever names or uses the image', async () => {
+    const foreign = Array.from({ length: 5000 }, (_, i) => `someone/else:v${i}`);
+    docker.addImage(ID, ['snap/p1:w1', ...foreign], managedLabels('p1', 'w1'));
+    const kept = await acts.removeSnapshotImage({ ...owner, imageId: ID, references: ['snap/p1:w1'] });
+    expect(kept.outcome).toBe('kept');
+    expect(kept.holders).toEqual(foreign.slice(0, 20));
+    const OTHER = 'sha256:' + 'd'.repeat(64);
+    docker.addImage(OTHER, ['snap/p1:w1-b'], managedLabels('p1', 'w1'));
+    for (let i = 0; i < 500; i++)
+      docker.containers.push({ id: `c${i}`, imageId: OTHER, state: 'running', names: [] });
+    const used = await acts.removeSnapshotImage({ ...owner, imageId: OTHER, references: ['snap/p1:w1-b'] });
+    expect(used).toMatchObject({ outcome: 'in-use' });
+    expect(used.holders).toHaveLength(20);
+  });
+
   it('remove of a parent of a newer snapshot reports held-by-children', async () => {
     const child = 'sha256:' + 'b'.repeat(64);
     docker.addImage(ID, ['snap/p1:w1'], managedLabels('p1', 'w1'));
