@@ -35,7 +35,7 @@ describe('npm run bench options', () => {
   it('defaults to the full size of every benchmark on the dev server', () => {
     expect(parseBenchOptions([])).toMatchObject({
       size: 'full',
-      only: ['B1', 'B2', 'B3', 'B4', 'B5', 'B6'],
+      only: ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B8'],
       temporal: 'dev',
     });
   });
