@@ -1,14 +1,14 @@
 // GitHub webhooks: verify -> parse -> dispatch. The headers are checked before the body is read
-// (webhook-preflight.ts), the signature over the raw bytes (verify-signature.ts), and a closed pull
-// request is handed to its durable workflow before the answer (dispatch-pull-request.ts).
+// (webhook-preflight.ts); @octokit/webhooks verifies the signature and dispatches the event by its
+// action (github-receiver.ts); a closed pull request is handed to its durable workflow before the
+// answer (dispatch-pull-request.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteDeps } from '../deps.js';
 import { HTTP_LIMITS } from '../http-limits.js';
 import { ApiError } from '../errors.js';
 import type { WebhookResult } from '../webhooks/dispatch-pull-request.js';
-import { dispatchPullRequest } from '../webhooks/dispatch-pull-request.js';
+import { githubReceiver } from '../webhooks/github-receiver.js';
 import { parsePayload, readPullRequestEvent } from '../webhooks/parse-pull-request-event.js';
-import { verifySignature } from '../webhooks/verify-signature.js';
 import { WEBHOOK_OPENAPI } from '../webhooks/webhook-openapi.js';
 import { deliveryHeaders, webhookPreflight } from '../webhooks/webhook-preflight.js';
 
@@ -26,6 +26,8 @@ export async function webhookRoutes(app: FastifyInstance, deps: RouteDeps): Prom
     log,
     fastPass: deps.webhookFastPass ?? true,
   };
+  // Without a secret there is no receiver: the preflight refuses every delivery (503).
+  const receiver = secret ? githubReceiver(dispatchDeps, secret) : undefined;
 
   // Keep the body as bytes, whatever its type: the signature is over exactly these bytes.
   app.removeAllContentTypeParsers();
@@ -34,7 +36,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: RouteDeps): Prom
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<WebhookResult> {
     const { signature, deliveryId } = deliveryHeaders(request);
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    if (!secret || !verifySignature(secret, raw, signature)) {
+    if (!receiver || !(await receiver.verify(raw, signature))) {
       metrics.webhookDeliveries.inc({ event: 'unverified', outcome: 'bad-signature' });
       request.log.warn({ delivery: deliveryId }, 'webhook signature rejected');
       throw new ApiError(
@@ -43,14 +45,16 @@ export async function webhookRoutes(app: FastifyInstance, deps: RouteDeps): Prom
         'the X-Hub-Signature-256 signature does not match the body',
       );
     }
+    let payload;
     let event;
     try {
-      event = readPullRequestEvent(parsePayload(raw, request.headers['content-type']));
+      payload = parsePayload(raw, request.headers['content-type']);
+      event = readPullRequestEvent(payload);
     } catch (err) {
       metrics.webhookDeliveries.inc({ event: 'pull_request', outcome: 'malformed' });
       throw err;
     }
-    const { status, result } = await dispatchPullRequest(dispatchDeps, event, deliveryId);
+    const { status, result } = await receiver.receive(event, payload, deliveryId);
     void reply.code(status);
     return result;
   }

@@ -1,8 +1,9 @@
-// What a verified pull_request delivery does. A close (merged, or unmerged with
-// onCloseWithoutMerge=invalidate) is first handed to its durable per-pull-request workflow; only
-// then is it answered 202, so an answered delivery is never lost (GitHub does not redeliver by
-// itself). A fast first pass from the API then signals what visibility shows right now, so the
-// usual merge ends its snapshots before the answer; both are idempotent.
+// What a verified pull_request.closed delivery does (github-receiver.ts dispatches it). A close
+// (merged, or unmerged with onCloseWithoutMerge=invalidate) is first handed to its durable
+// per-pull-request workflow; only then is it answered 202, so an answered delivery is never lost
+// (GitHub does not redeliver by itself). A fast first pass from the API then signals what
+// visibility shows right now, so the usual merge ends its snapshots before the answer; both are
+// idempotent.
 import type { ProjectPolicies } from '../../config/project-policy.js';
 import type { Logger } from '../../logging/logger.js';
 import type { TargetSignaller } from '../../service/signal-pull-request-targets.js';
@@ -53,32 +54,17 @@ function signallerOf(service: ApiSnapshotService): TargetSignaller {
   };
 }
 
-type Dispatched = { status: number; result: WebhookResult };
-type Handler = (deps: DispatchDeps, event: PullRequestEvent, deliveryId: string) => Promise<Dispatched>;
+/** The answer to one delivery: its HTTP status and body. */
+export type Dispatched = { status: number; result: WebhookResult };
 
-/**
- * What each pull_request action does, keyed as GitHub names them (`event.action`); every other
- * action is acknowledged and ignored.
- */
-const HANDLERS = new Map<string, Handler>([['pull_request.closed', onPullRequestClosed]]);
-
-export async function dispatchPullRequest(
-  deps: DispatchDeps,
-  event: PullRequestEvent,
-  deliveryId: string,
-): Promise<Dispatched> {
-  const handler = HANDLERS.get(`pull_request.${event.action}`);
-  if (!handler) return ignored(deps, deliveryId, `action ${event.action} is not handled`);
-  return handler(deps, event, deliveryId);
-}
-
-function ignored(deps: DispatchDeps, deliveryId: string, reason: string): Dispatched {
+/** A delivery acknowledged without effect (200). */
+export function ignored(deps: DispatchDeps, deliveryId: string, reason: string): Dispatched {
   deps.metrics.webhookDeliveries.inc({ event: 'pull_request', outcome: 'ignored' });
   return { status: 200, result: { event: 'pull_request', deliveryId, outcome: 'ignored', reason } };
 }
 
 /** A merged pull request, or (with onCloseWithoutMerge=invalidate) an unmerged close. */
-async function onPullRequestClosed(
+export async function onPullRequestClosed(
   deps: DispatchDeps,
   event: PullRequestEvent,
   deliveryId: string,

@@ -1,14 +1,29 @@
-// GitHub signs the exact bytes it sends. The HMAC is computed over the received Buffer itself (no
-// decoding into a string, which could alter invalid UTF-8 and costs a copy of the body) and
-// compared in constant time.
+// GitHub signs the exact bytes it sends. Octokit's verify (GitHub's own receiver) checks the body
+// as a string: decoding a body capped at 1 MiB costs nothing measurable. A body whose bytes are
+// not valid UTF-8 would change in that decode (a lone 0xff becomes U+FFFD, three other bytes), so
+// for such a body alone the HMAC is computed over the bytes themselves, in constant time.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Webhooks } from '@octokit/webhooks';
 
 /** `sha256=` and 64 hex digits, as GitHub sends X-Hub-Signature-256. */
 export const SIGNATURE_PATTERN = /^sha256=[0-9a-f]{64}$/i;
 
-export function verifySignature(secret: string, body: Buffer, signatureHeader: string): boolean {
+export async function verifySignature(
+  webhooks: Pick<Webhooks, 'verify'>,
+  secret: string,
+  body: Buffer,
+  signatureHeader: string,
+): Promise<boolean> {
   if (!SIGNATURE_PATTERN.test(signatureHeader) || body.length === 0) return false;
+  // Octokit compares the header as text; hex digits are the same in either case.
+  const signature = `sha256=${signatureHeader.slice('sha256='.length).toLowerCase()}`;
+  const text = body.toString('utf8');
+  if (Buffer.from(text, 'utf8').equals(body)) return webhooks.verify(text, signature);
+  return verifyBytes(secret, body, signature);
+}
+
+function verifyBytes(secret: string, body: Buffer, signature: string): boolean {
   const expected = createHmac('sha256', secret).update(body).digest();
-  const given = Buffer.from(signatureHeader.slice('sha256='.length), 'hex');
+  const given = Buffer.from(signature.slice('sha256='.length), 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
