@@ -27,17 +27,26 @@ export interface ServiceSlot {
   /** Waits until a restart in progress is ready. */
   settled(): Promise<void>;
   readonly counts: { starts: number; kills: number; unexpectedExits: number; failedStarts: number };
+  /** The logs of every process this slot ran, oldest first, each under a `--- name pid N ---` line. */
   logs(): string;
 }
 
 const READY_TIMEOUT_MS = 240_000;
+const EARLIER_LOG_BYTES = 16 * 1024 * 1024;
 
 export function createServiceSlot(options: ServiceSlotOptions): ServiceSlot {
   let current: Service | undefined;
   let up = false;
   let wanted = false;
   let starting: Promise<void> | undefined;
-  let lastLogs = '';
+  // Every earlier process's log, oldest first: an unexpected answer from a process that was later
+  // killed must still be explainable (the full runs of 2026-12-07 had 500s and only the last log).
+  let earlier = '';
+  const retire = (service: Service) => {
+    earlier = `${earlier}--- ${options.name} pid ${service.pid} ---\n${service.logs()}`.slice(
+      -EARLIER_LOG_BYTES,
+    );
+  };
   const counts = { starts: 0, kills: 0, unexpectedExits: 0, failedStarts: 0 };
 
   const launch = async (): Promise<void> => {
@@ -48,7 +57,7 @@ export function createServiceSlot(options: ServiceSlotOptions): ServiceSlot {
         await service.waitReady(READY_TIMEOUT_MS);
       } catch (err) {
         counts.failedStarts++;
-        lastLogs = service.logs();
+        retire(service);
         options.log(`${options.name}: start attempt ${attempt} failed: ${firstLine(err)}`);
         await service.kill9();
         current = undefined;
@@ -60,7 +69,7 @@ export function createServiceSlot(options: ServiceSlotOptions): ServiceSlot {
       void service.exited.then((exit) => {
         if (current !== service) return;
         up = false;
-        lastLogs = service.logs();
+        retire(service);
         current = undefined;
         if (!wanted) return;
         counts.unexpectedExits++;
@@ -96,7 +105,7 @@ export function createServiceSlot(options: ServiceSlotOptions): ServiceSlot {
       current = undefined;
       up = false;
       await victim.kill9();
-      lastLogs = victim.logs();
+      retire(victim);
       if (again && wanted) restart(downMs);
     },
     async stop() {
@@ -106,15 +115,15 @@ export function createServiceSlot(options: ServiceSlotOptions): ServiceSlot {
       current = undefined;
       up = false;
       if (victim) {
-        lastLogs = victim.logs();
         await victim.stop({ signal: 'SIGTERM', timeoutMs: 15_000 });
+        retire(victim);
       }
     },
     isUp: () => up,
     async settled() {
       while (starting) await starting.catch(() => undefined);
     },
-    logs: () => current?.logs() ?? lastLogs,
+    logs: () => `${earlier}${current ? `--- ${options.name} pid ${current.pid} ---\n${current.logs()}` : ''}`,
   };
 }
 
