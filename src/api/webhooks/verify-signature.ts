@@ -2,6 +2,7 @@
 // as a string: decoding a body capped at 1 MiB costs nothing measurable. A body whose bytes are
 // not valid UTF-8 would change in that decode (a lone 0xff becomes U+FFFD, three other bytes), so
 // for such a body alone the HMAC is computed over the bytes themselves, in constant time.
+import { isUtf8 } from 'node:buffer';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Webhooks } from '@octokit/webhooks';
 
@@ -17,8 +18,8 @@ export async function verifySignature(
   if (!SIGNATURE_PATTERN.test(signatureHeader) || body.length === 0) return false;
   // Octokit compares the header as text; hex digits are the same in either case.
   const signature = `sha256=${signatureHeader.slice('sha256='.length).toLowerCase()}`;
-  const text = body.toString('utf8');
-  if (Buffer.from(text, 'utf8').equals(body)) return webhooks.verify(text, signature);
+  // Valid UTF-8 decodes to a string that encodes back to exactly these bytes.
+  if (isUtf8(body)) return webhooks.verify(body.toString('utf8'), signature);
   return verifyBytes(secret, body, signature);
 }
 
