@@ -20,7 +20,9 @@ import {
   vanishedSignal,
 } from '../../src/contract/messages.js';
 import type { snapshotWorkflow } from '../../src/workflows/snapshot-workflow.js';
+import { Worker } from '@temporalio/worker';
 import { waitFor } from '../support/wait-for.js';
+import { injectSpecContext } from './support/provided-context.js';
 import { expectUpdateRefused, expectWorkflowFailed } from './support/expect-failure.js';
 import type { DockerActivityCall } from './support/fake-docker-hosts.js';
 import { imageIdOf } from './support/fake-docker-hosts.js';
@@ -272,6 +274,8 @@ describe('a link to a pull request that has already merged ends the image', () =
 
 describe('a registration refused because its pull request merged changes nothing (issue 17)', () => {
   const open = { repository: REPO, number: 31 };
+  /** Every run of this describe, replayed at its end through the same bundle: the new order is deterministic. */
+  const runs: SnapshotHandle[] = [];
 
   it('keeps the current image, linked to its own open pull request, when a registration for a merged one is refused', async () => {
     const item = workItem('refused-keeps');
@@ -280,6 +284,7 @@ describe('a registration refused because its pull request merged changes nothing
     const merged = { repository: REPO, number: 32 };
     spec.control.recordMerge(merged);
     const { handle } = await driver.startWith(item.id, { image: item.image(1), pullRequest: open });
+    runs.push(handle);
 
     await expectUpdateRefused(driver.register(handle, { image: item.image(2), pullRequest: merged }), {
       type: ErrorType.pullRequestMerged,
@@ -318,6 +323,7 @@ describe('a registration refused because its pull request merged changes nothing
     };
     try {
       const { handle } = await driver.startWith(item.id, { image: item.image(1), pullRequest: open });
+      runs.push(handle);
       await expectUpdateRefused(driver.register(handle, { image: item.image(2), pullRequest: merged }), {
         type: ErrorType.pullRequestMerged,
         message: 'has already merged',
@@ -339,6 +345,7 @@ describe('a registration refused because its pull request merged changes nothing
     const merged = { repository: REPO, number: 35 };
     spec.control.recordMerge(merged);
     const { handle } = await driver.startWith(item.id, { image: item.image(1), pullRequest: own });
+    runs.push(handle);
     spec.control.beforeMergeAnswer = async (pr) => {
       if (pr.number !== merged.number) return;
       await handle.signal(mergedSignal, { pullRequest: own, deliveryId: 'own-merge-34' });
@@ -366,6 +373,7 @@ describe('a registration refused because its pull request merged changes nothing
     const first = imageIdOf(item.image(1));
     const second = imageIdOf(item.image(2));
     const { handle } = await driver.startWith(item.id, { image: item.image(1), pullRequest: open });
+    runs.push(handle);
     // The replaced image is still held (the reconciler's owner check) while the check runs.
     let heldDuringCheck: string[] = [];
     spec.control.beforeMergeAnswer = async (pr) => {
@@ -392,6 +400,19 @@ describe('a registration refused because its pull request merged changes nothing
     expect((await driver.state(handle)).current).toMatchObject({ imageId: second, state: 'active' });
     await handle.signal(invalidateSignal, { reason: 'spec: end of test' });
     await handle.result();
+  });
+
+  it('replays the histories of the runs above through the same workflow bundle', async () => {
+    expect(runs.length).toBe(4);
+    const { workflowBundlePath } = injectSpecContext();
+    for (const handle of runs) {
+      const history = await handle.fetchHistory();
+      await Worker.runReplayHistory(
+        { workflowBundle: { codePath: workflowBundlePath } },
+        history,
+        handle.workflowId,
+      );
+    }
   });
 });
 
