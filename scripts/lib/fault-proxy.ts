@@ -71,14 +71,30 @@ export async function startFaultProxy(options: {
   /**
    * Copies `from` to `to`, through the latency and the blackhole, keeping the order of chunks; an
    * end is passed on after the last delayed chunk (half-close, as Docker's hijacked streams use).
+   * One queue and one timer per direction: timers of different lengths that fall due in the same
+   * millisecond do not fire in the order they were set, and a stream whose chunks swap places is
+   * corrupt (gRPC then fails its call with RST_STREAM, PROTOCOL_ERROR: seen in the first runs).
    */
   const forward = (from: Socket, to: Socket) => {
+    const queue: { due: number; act: () => void }[] = [];
+    let timer: NodeJS.Timeout | undefined;
     let lastDue = 0;
-    const later = (fn: () => void) => {
-      if (latencyMs === 0 && lastDue <= Date.now()) return fn();
-      const due = Math.max(Date.now() + latencyMs + Math.random() * jitterMs, lastDue);
-      lastDue = due;
-      setTimeout(fn, due - Date.now()).unref();
+    const pump = () => {
+      timer = undefined;
+      while (queue.length > 0 && (queue[0]?.due ?? 0) <= Date.now()) queue.shift()?.act();
+      schedule();
+    };
+    const schedule = () => {
+      const head = queue[0];
+      if (timer || !head) return;
+      timer = setTimeout(pump, Math.max(0, head.due - Date.now()));
+      timer.unref();
+    };
+    const later = (act: () => void) => {
+      if (latencyMs === 0 && queue.length === 0) return act();
+      lastDue = Math.max(Date.now() + latencyMs + Math.random() * jitterMs, lastDue);
+      queue.push({ due: lastDue, act });
+      schedule();
     };
     from.on('data', (chunk: Buffer) => {
       // A blackholed link loses what is sent into it; the connection is reset when it heals.

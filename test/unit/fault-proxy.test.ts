@@ -135,6 +135,25 @@ describe('fault proxy', () => {
     expect(Date.now() - quick).toBeLessThan(280);
   });
 
+  it('never reorders bytes: many small writes under jittered latency, switched off midway', async () => {
+    const proxy = await proxyTo(await tcpTarget());
+    const s = await connect(proxy.endpoint);
+    s.setNoDelay(true);
+    proxy.setLatency(5, 30);
+    const sent: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const part = `${i}.`;
+      sent.push(part);
+      s.write(part);
+      // Each write its own chunk (a tick apart), so jitter and the switch-off meet many of them.
+      await new Promise((r) => setImmediate(r));
+      if (i === 200) proxy.setLatency(0);
+    }
+    const got = await readUntil(s, '399.', 10_000);
+    // A TCP stream is never reordered; a proxy that did would corrupt HTTP/2 frames.
+    expect(got).toBe(sent.join(''));
+  });
+
   it('resets every open connection on a drop, and takes new ones at once', async () => {
     const proxy = await proxyTo(await tcpTarget());
     const a = await connect(proxy.endpoint);
