@@ -17,6 +17,8 @@ export interface DevServerOptions {
   /** Web UI port; a free one when omitted (ignored when headless). */
   uiPort?: number;
   headless?: boolean;
+  /** The frontend's HTTP/JSON API (`--http-port`; 0 = a free one); off when omitted. */
+  httpPort?: number;
   /** Created at launch besides `default`, each with the search attributes. */
   namespaces?: string[];
   ip?: string;
@@ -55,6 +57,8 @@ export interface DevServer {
   readonly address: string;
   readonly port: number;
   readonly uiPort: number | undefined;
+  /** host:port of the HTTP/JSON API; null when off. */
+  readonly httpAddress: string | null;
   /** Changes on restart. */
   readonly pid: number;
   readonly namespaces: readonly string[];
@@ -77,6 +81,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 
   let port = 0;
   let uiPort: number | undefined;
+  let httpPort: number | undefined;
   let child: ManagedChild | undefined;
 
   const args = (): string[] => [
@@ -90,6 +95,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--port',
     String(port),
     ...(headless ? ['--headless'] : ['--ui-port', String(uiPort)]),
+    ...(httpPort === undefined ? [] : ['--http-port', String(httpPort)]),
     ...namespaces.filter((ns) => ns !== 'default').flatMap((ns) => ['--namespace', ns]),
     ...Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => [
       '--search-attribute',
@@ -104,6 +110,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const launch = async (): Promise<ManagedChild> => {
     await assertPortFree(port, ip);
     if (uiPort !== undefined) await assertPortFree(uiPort, ip);
+    if (httpPort !== undefined) await assertPortFree(httpPort, ip);
     const started = await startChild({
       name: 'temporal',
       command: options.cliPath,
@@ -125,6 +132,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   for (let attempt = 1; ; attempt++) {
     port = options.port ?? (await findFreePort(ip));
     uiPort = headless ? undefined : (options.uiPort ?? (await findFreePort(ip)));
+    httpPort = options.httpPort === undefined ? undefined : options.httpPort || (await findFreePort(ip));
     try {
       child = await launch();
       break;
@@ -153,6 +161,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     },
     port,
     uiPort,
+    httpAddress: httpPort === undefined ? null : `${ip}:${httpPort}`,
     get pid() {
       return current().pid;
     },

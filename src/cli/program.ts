@@ -57,7 +57,14 @@ function reason(value: string): string {
 /** The runtime, made on a command's first call (it loads the configuration and the Temporal client). */
 export type RuntimeSource = () => Promise<Runtime>;
 
-export function buildProgram(setCode: (code: number) => void, runtime: RuntimeSource): Command {
+export function buildProgram(
+  setCode: (code: number) => void,
+  runtime: RuntimeSource,
+  streams: { stdout: OutputStream; stderr: OutputStream } = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+  },
+): Command {
   const program = new Command('snapkeeper')
     .description(
       'Operate snapkeeper: list, inspect and end snapshots, reconcile, drain hosts, check the set-up.',
@@ -80,6 +87,10 @@ export function buildProgram(setCode: (code: number) => void, runtime: RuntimeSo
     .option('--limit <n>', 'at most this many', positiveInt, 1000)
     .option('--json', 'JSON array on stdout')
     .action(async (options) => {
+      // With TEMPORAL_HTTP_ADDRESS, the HTTP fast path answers without loading the client (docs/cli.md).
+      const { lsOverHttp } = await import('./temporal-http-ls.js');
+      const fast = await lsOverHttp(process.env, program.opts<GlobalOptions>(), streams, options);
+      if (fast !== undefined) return setCode(fast);
       const { runLs } = await import('./commands/ls.js');
       setCode(await runLs(await runtime(), options));
     });
@@ -91,6 +102,16 @@ export function buildProgram(setCode: (code: number) => void, runtime: RuntimeSo
     .argument('<workItemId>', 'work item id', id)
     .option('--json', 'JSON on stdout')
     .action(async (projectId: string, workItemId: string, options) => {
+      const { showOverHttp } = await import('./temporal-http-show.js');
+      const fast = await showOverHttp(
+        process.env,
+        program.opts<GlobalOptions>(),
+        streams,
+        projectId,
+        workItemId,
+        options,
+      );
+      if (fast !== undefined) return setCode(fast);
       const { runShow } = await import('./commands/show.js');
       setCode(await runShow(await runtime(), projectId, workItemId, options));
     });
@@ -174,9 +195,13 @@ export async function runCli(
     }
     return made;
   };
-  const program = buildProgram((c) => {
-    code = c;
-  }, runtime);
+  const program = buildProgram(
+    (c) => {
+      code = c;
+    },
+    runtime,
+    streams,
+  );
   holder.program = program;
   program.exitOverride();
   program.configureOutput({

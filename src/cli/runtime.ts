@@ -79,6 +79,5 @@ export function createRuntime(
   return runtime;
 }
 
-export function writeJson(stream: OutputStream, value: unknown): void {
-  stream.write(`${JSON.stringify(value, null, 2)}\n`);
-}
+// Kept here for the commands that import it from the runtime; the fast path imports write-json.ts.
+export { writeJson } from './write-json.js';

@@ -4,65 +4,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { ID_PATTERN, HOST_ID_PATTERN, REPOSITORY_PATTERN } from '../contract/limits.js';
-import { parseSnapshotWorkflowId } from '../contract/names.js';
-import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
-import type {
-  PullRequestRef,
-  SnapshotPage,
-  SnapshotStatus,
-  SnapshotSummary,
-} from '../contract/snapshot-types.js';
-import { SNAPSHOT_STATUSES } from '../contract/snapshot-types.js';
+import type { SnapshotPage, SnapshotSummary } from '../contract/snapshot-types.js';
+import type { ListSnapshotsFilter } from './snapshot-summary.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, buildListQuery, snapshotSummaryOf } from './snapshot-summary.js';
 import type { RawExecutionInfo, VisibilityClient } from './visibility.js';
-import { InvalidListRequest, RUNNING, attributeEquals, snapshotWorkflowsQuery } from './visibility.js';
+import { InvalidListRequest } from './visibility.js';
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 200;
-
-/** Temporal's numeric WorkflowExecutionStatus → the name the API shows. */
-const EXECUTION_STATUS: Record<number, string> = {
-  1: 'running',
-  2: 'completed',
-  3: 'failed',
-  4: 'canceled',
-  5: 'terminated',
-  6: 'continued-as-new',
-  7: 'timed-out',
-};
-
-export interface ListSnapshotsFilter {
-  projectId?: string;
-  state?: SnapshotStatus;
-  host?: string;
-  pageSize?: number;
-  cursor?: string;
-}
-
-/**
- * Without a state, the open workflows (snapshots on disk or leaving it). A state of the living
- * (active, invalidated, removal-blocked) also asks for open workflows, so a terminated workflow's
- * last published state never shows as alive; `removed` and `kept` list closed ones too, within retention.
- */
-export function buildListQuery(filter: Pick<ListSnapshotsFilter, 'projectId' | 'state' | 'host'>): string {
-  const conditions: string[] = [];
-  if (filter.projectId !== undefined) {
-    if (!ID_PATTERN.test(filter.projectId)) throw new InvalidListRequest('projectId is not a valid id');
-    conditions.push(attributeEquals('projectId', filter.projectId));
-  }
-  if (filter.host !== undefined) {
-    if (!HOST_ID_PATTERN.test(filter.host)) throw new InvalidListRequest('host is not a valid host id');
-    conditions.push(attributeEquals('host', filter.host));
-  }
-  if (filter.state !== undefined) {
-    if (!SNAPSHOT_STATUSES.includes(filter.state))
-      throw new InvalidListRequest(`state must be one of ${SNAPSHOT_STATUSES.join(', ')}`);
-    conditions.push(attributeEquals('state', filter.state));
-  } else conditions.push(`${SEARCH_ATTRIBUTES.state} IS NOT NULL`);
-  // Removed and kept are where a snapshot ends: its workflow is closed.
-  if (filter.state !== 'removed' && filter.state !== 'kept') conditions.push(RUNNING);
-  return snapshotWorkflowsQuery(...conditions);
-}
+// The query and the summary live in snapshot-summary.ts (no SDK import, for the CLI's fast path).
+export type { ListSnapshotsFilter };
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, buildListQuery };
 
 // A cursor is Temporal's page token with a version byte and a checksum over the query and the
 // token in front. The server spends its whole deadline retrying a token it cannot read, so a
@@ -103,45 +53,9 @@ function decodeAttribute(payload: Payload | undefined): unknown {
   }
 }
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
 /** Builds a summary from one execution's search attributes; undefined when it never published one. */
 export function toSnapshotSummary(raw: RawExecutionInfo): SnapshotSummary | undefined {
-  const workflowId = raw.execution?.workflowId ?? '';
-  const fields = raw.searchAttributes?.indexedFields ?? {};
-  const get = (name: string) => decodeAttribute(fields[name]);
-  const ids = parseSnapshotWorkflowId(workflowId);
-  const projectId = str(get(SEARCH_ATTRIBUTES.projectId)) ?? ids?.projectId;
-  const workItemId = str(get(SEARCH_ATTRIBUTES.workItemId)) ?? ids?.workItemId;
-  const state = str(get(SEARCH_ATTRIBUTES.state));
-  if (!projectId || !workItemId || !state) return undefined;
-  const expires = get(SEARCH_ATTRIBUTES.expiresAt);
-  const expiresAt =
-    expires instanceof Date ? expires.toISOString() : typeof expires === 'string' ? expires : '';
-  const repository = str(get(SEARCH_ATTRIBUTES.repository));
-  const prNumber = Number(get(SEARCH_ATTRIBUTES.pullRequest));
-  const pullRequest: PullRequestRef | null =
-    repository && REPOSITORY_PATTERN.test(repository) && Number.isInteger(prNumber) && prNumber > 0
-      ? { repository, number: prNumber }
-      : null;
-  const size = Number(get(SEARCH_ATTRIBUTES.sizeBytes));
-  return {
-    projectId,
-    workItemId,
-    image: str(get(SEARCH_ATTRIBUTES.image)) ?? '',
-    imageId: null,
-    host: str(get(SEARCH_ATTRIBUTES.host)) ?? '',
-    state: state as SnapshotStatus,
-    createdAt: null,
-    expiresAt,
-    lastUsedAt: null,
-    sizeBytes: Number.isFinite(size) ? size : 0,
-    pullRequest,
-    workflowId,
-    workflowStatus: EXECUTION_STATUS[raw.status ?? 0] ?? 'unknown',
-  };
+  return snapshotSummaryOf(raw, decodeAttribute);
 }
 
 /** One page of snapshots matching the filter; the cursor is Temporal's page token, base64url. */

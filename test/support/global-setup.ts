@@ -94,6 +94,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const context: HarnessContext = {
       temporalKind: kind,
       temporalAddress: devServer.address,
+      temporalHttpAddress: devServer.httpAddress,
       dockerHost,
       temporalCliPath: binaries.temporalCliPath,
       tctlPath: binaries.tctlPath,

@@ -10,6 +10,8 @@ export interface HarnessContext {
   temporalKind: TemporalKind;
   /** host:port of the shared Temporal server. */
   temporalAddress: string;
+  /** host:port of its HTTP/JSON API (the CLI's fast path); null on the cluster. */
+  temporalHttpAddress: string | null;
   /** `unix://…` of the private Docker engine; never the machine's own engine. */
   dockerHost: string;
   temporalCliPath: string;
@@ -38,6 +40,7 @@ declare module 'vitest' {
 export const HARNESS_KEYS = [
   'temporalKind',
   'temporalAddress',
+  'temporalHttpAddress',
   'dockerHost',
   'temporalCliPath',
   'tctlPath',

@@ -8,6 +8,8 @@ import type { TemporalKind } from './provided-context.js';
 export interface TestTemporal {
   readonly kind: TemporalKind;
   readonly address: string;
+  /** host:port of the frontend's HTTP/JSON API (the CLI's fast path); null on the cluster. */
+  readonly httpAddress: string | null;
   readonly namespaces: readonly string[];
   /** SQLite file of a dev server; null for the cluster. */
   readonly dbFile: string | null;
@@ -46,6 +48,7 @@ export async function startTestTemporal(options: {
     return {
       kind: 'cluster',
       address: cluster.address,
+      httpAddress: null,
       namespaces: cluster.namespaces,
       dbFile: null,
       restart: (restartOptions) => cluster.restartServer(restartOptions),
@@ -58,12 +61,14 @@ export async function startTestTemporal(options: {
     cliPath: options.temporalCliPath,
     dbFile,
     headless: true,
+    httpPort: 0,
     ...(options.namespaces ? { namespaces: options.namespaces } : {}),
     ...(options.onLine ? { onLine: options.onLine } : {}),
   });
   return {
     kind: 'dev',
     address: server.address,
+    httpAddress: server.httpAddress,
     namespaces: server.namespaces,
     dbFile,
     async restart(restartOptions) {

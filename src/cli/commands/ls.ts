@@ -1,11 +1,9 @@
 import type { SnapshotStatus, SnapshotSummary } from '../../contract/snapshot-types.js';
 import { MAX_PAGE_SIZE, listSnapshots } from '../../service/list-snapshots.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytes, formatRelative } from '../format.js';
+import { printSnapshots } from '../ls-output.js';
 import { withProgress } from '../progress.js';
 import type { Runtime } from '../runtime.js';
-import { writeJson } from '../runtime.js';
-import { renderTable } from '../table.js';
 
 export interface LsOptions {
   project?: string;
@@ -42,30 +40,6 @@ export async function runLs(rt: Runtime, options: LsOptions): Promise<number> {
     },
     rt.stderr,
   );
-  if (options.json) {
-    writeJson(rt.stdout, items);
-  } else if (items.length === 0) {
-    rt.stdout.write('no snapshots\n');
-  } else {
-    rt.stdout.write(
-      renderTable(
-        [
-          { header: 'PROJECT', value: (s) => s.projectId },
-          { header: 'WORK ITEM', value: (s) => s.workItemId },
-          { header: 'STATE', value: (s) => s.state },
-          { header: 'HOST', value: (s) => s.host },
-          { header: 'IMAGE', value: (s) => s.image },
-          { header: 'SIZE', value: (s) => formatBytes(s.sizeBytes), right: true },
-          { header: 'EXPIRES', value: (s) => formatRelative(s.expiresAt) },
-          {
-            header: 'PULL REQUEST',
-            value: (s) => (s.pullRequest ? `${s.pullRequest.repository}#${s.pullRequest.number}` : '-'),
-          },
-        ],
-        items,
-      ),
-    );
-  }
-  if (truncated) rt.stderr.write(`showing the first ${items.length}; raise --limit for more\n`);
+  printSnapshots(rt, items, { ...(options.json ? { json: true } : {}), truncated });
   return ExitCode.ok;
 }

@@ -2,8 +2,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { SnapshotWorkflowView } from '../../contract/snapshot-types.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Runtime } from '../runtime.js';
-import { writeJson } from '../runtime.js';
-import { snapshotFields } from '../snapshot-fields.js';
+import { printNoWorkflow, printShow } from '../show-output.js';
 
 export interface ShowOptions {
   json?: boolean;
@@ -22,7 +21,7 @@ export async function runShow(
     status = (await handle.describe()).status.name.toLowerCase();
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
-    rt.stderr.write(`no snapshot workflow for ${projectId}/${workItemId} (${handle.workflowId})\n`);
+    printNoWorkflow(rt.stderr, projectId, workItemId, handle.workflowId);
     return ExitCode.notFound;
   }
   let view: SnapshotWorkflowView | null = null;
@@ -33,27 +32,10 @@ export async function runShow(
     // A closed workflow answers queries only while a worker can replay it; say so, do not fail.
     queryError = err instanceof Error ? err.message : String(err);
   }
-  if (options.json) {
-    writeJson(rt.stdout, {
-      projectId,
-      workItemId,
-      workflowId: handle.workflowId,
-      workflowStatus: status,
-      current: view?.current ?? null,
-      retiring: view?.retiring ?? [],
-      last: view?.last ?? null,
-      ...(queryError ? { queryError } : {}),
-    });
-    return ExitCode.ok;
-  }
-  const out: string[] = [`${projectId}/${workItemId}  workflow ${handle.workflowId} (${status})`];
-  if (queryError) out.push(`state query failed: ${queryError}`);
-  if (view) {
-    out.push(view.current ? `current:\n${snapshotFields(view.current)}` : 'current: none');
-    for (const r of view.retiring) out.push(`leaving the disk:\n${snapshotFields(r)}`);
-    if (!view.current && view.retiring.length === 0 && view.last)
-      out.push(`last:\n${snapshotFields(view.last)}`);
-  }
-  rt.stdout.write(`${out.join('\n')}\n`);
+  printShow(
+    rt.stdout,
+    { projectId, workItemId, workflowId: handle.workflowId, status, view, queryError },
+    options.json,
+  );
   return ExitCode.ok;
 }
