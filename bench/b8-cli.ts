@@ -55,9 +55,14 @@ interface Command {
   args: string[];
   /** Exit codes that count as an answer (e.g. none of snapkeeper's `show` for a missing item). */
   ok?: number[];
+  /** Instead of the run's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** False for a command this run cannot time (the fast path without an HTTP API). */
+  runs?: boolean;
 }
 
-async function timeOnce(cmd: Command, env: NodeJS.ProcessEnv): Promise<number> {
+async function timeOnce(cmd: Command, runEnv: NodeJS.ProcessEnv): Promise<number> {
+  const env = cmd.env ?? runEnv;
   const t0 = wallMs();
   try {
     await run(cmd.file, cmd.args, { cwd: repoPath(), env, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 });
@@ -110,6 +115,9 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
 
   const address = ctx.environment.temporalAddress;
   const env = childEnv({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default' });
+  // The fast path (TEMPORAL_HTTP_ADDRESS, docs/cli.md) needs the dev server's HTTP API; the cluster has none here.
+  const httpAddress = ctx.environment.temporalHttpAddress;
+  const httpEnv = httpAddress ? { ...env, TEMPORAL_HTTP_ADDRESS: httpAddress } : undefined;
   const node = process.execPath;
   const bin = join(installed, 'src', 'cli', 'bin.mjs');
   const temporal = (args: string[]): Command => ({
@@ -134,6 +142,12 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
       args: ['-e', "import('@temporalio/client')"],
     },
     show: { what: 'snapkeeper show', file: node, args: [bin, 'show', projectId, shown.workItemId] },
+    showHttp: {
+      what: 'snapkeeper show (TEMPORAL_HTTP_ADDRESS)',
+      file: node,
+      args: [bin, 'show', projectId, shown.workItemId],
+      ...(httpEnv ? { env: httpEnv } : { runs: false }),
+    },
     describe: temporal([
       'workflow',
       'describe',
@@ -141,6 +155,12 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
       snapshotWorkflowId(projectId, shown.workItemId),
     ]),
     ls: { what: 'snapkeeper ls --project', file: node, args: [bin, 'ls', '--project', projectId] },
+    lsHttp: {
+      what: 'snapkeeper ls --project (TEMPORAL_HTTP_ADDRESS)',
+      file: node,
+      args: [bin, 'ls', '--project', projectId],
+      ...(httpEnv ? { env: httpEnv } : { runs: false }),
+    },
     list: temporal(['workflow', 'list', '--query', query]),
   } satisfies Record<string, Command>;
   const samples = Object.fromEntries(Object.keys(commands).map((k) => [k, [] as number[]])) as Record<
@@ -148,10 +168,11 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
     number[]
   >;
   // One round of each first (the page cache, the worker's first query), not counted.
-  for (const cmd of Object.values(commands)) await timeOnce(cmd, env);
+  for (const cmd of Object.values<Command>(commands)) if (cmd.runs !== false) await timeOnce(cmd, env);
   ctx.progress(`B8: ${rounds} rounds of ${Object.keys(commands).length} commands`);
   for (let round = 0; round < rounds; round++) {
     for (const [key, cmd] of Object.entries(commands) as Array<[keyof typeof commands, Command]>) {
+      if (cmd.runs === false) continue;
       samples[key].push(await timeOnce(cmd, env));
     }
   }
@@ -184,8 +205,17 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
     rows: [
       row('help', 'node', { ratio: 3, text: '≤ 3× node -e 0' }),
       row('version', 'node'),
-      row('show', 'describe', { ratio: 2, text: '≤ 2× temporal workflow describe' }),
-      row('ls', 'list', { ratio: 2, text: '≤ 2× temporal workflow list' }),
+      ...(httpEnv
+        ? [
+            row('showHttp', 'describe', { ratio: 2, text: '≤ 2× temporal workflow describe' }),
+            row('lsHttp', 'list', { ratio: 2, text: '≤ 2× temporal workflow list' }),
+            row('show', 'describe'),
+            row('ls', 'list'),
+          ]
+        : [
+            row('show', 'describe', { ratio: 2, text: '≤ 2× temporal workflow describe' }),
+            row('ls', 'list', { ratio: 2, text: '≤ 2× temporal workflow list' }),
+          ]),
       row('helpTsx', 'node'),
       row('temporalHelp', 'node'),
       row('sdk', 'node'),
@@ -194,6 +224,7 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
       'Each sample is a fresh process timed from spawn to exit by the bench (Node’s own start included); medians, the commands taking turns every round.',
       `snapkeeper show = describe + the workflow's state query (answered by the worker); temporal workflow describe = one describe. ls and list run the same visibility query over ${items} open workflows of one project.`,
       'snapkeeper show/ls load the configuration schema and @temporalio/client (gRPC and the API protos) before their first call: that load, not the calls, is most of their time.',
+      "With TEMPORAL_HTTP_ADDRESS (the dev server started with --http-port) show/ls take the HTTP fast path: node:http against the frontend's HTTP API, no configuration schema, no SDK; same output (test/integration/cli-http.test.ts).",
     ],
   };
 }

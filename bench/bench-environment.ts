@@ -22,6 +22,8 @@ import type { TemporalKind } from './cli-options.js';
 export interface BenchEnvironment {
   dockerHost: string;
   temporalAddress: string;
+  /** host:port of the frontend's HTTP/JSON API (the CLI's fast path, B8); null on the cluster. */
+  temporalHttpAddress: string | null;
   baseImage: string;
   /** What the figures were taken against, written beside them. */
   server: Record<string, unknown>;
@@ -64,11 +66,13 @@ export async function startBenchEnvironment(dir: string, kind: TemporalKind): Pr
         cliPath: temporalCliPath,
         dbFile: join(dir, 'temporal.sqlite'),
         headless: true,
+        httpPort: 0,
       });
       stops.push(() => server.stop());
       return {
         dockerHost: engine.dockerHost,
         temporalAddress: server.address,
+        temporalHttpAddress: server.httpAddress,
         baseImage,
         server: {
           kind: 'dev',
@@ -84,6 +88,7 @@ export async function startBenchEnvironment(dir: string, kind: TemporalKind): Pr
     return {
       dockerHost: engine.dockerHost,
       temporalAddress: cluster.address,
+      temporalHttpAddress: null,
       baseImage,
       server: {
         kind: 'cluster',
