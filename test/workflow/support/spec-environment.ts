@@ -96,7 +96,7 @@ const INDEXED_TYPE = {
  * The workflow upserts snapkeeper's search attributes, which must exist, as on a real server. The
  * test server implements adding them but not listing them (which ensureSearchAttributes needs).
  */
-async function addSearchAttributes(env: TestWorkflowEnvironment, namespace: string): Promise<void> {
+export async function addSearchAttributes(env: TestWorkflowEnvironment, namespace: string): Promise<void> {
   await env.connection.operatorService.addSearchAttributes({
     namespace,
     searchAttributes: Object.fromEntries(
@@ -105,7 +105,7 @@ async function addSearchAttributes(env: TestWorkflowEnvironment, namespace: stri
   });
 }
 
-async function createTimeSkipping(path: string): Promise<TestWorkflowEnvironment> {
+export async function createTimeSkipping(path: string): Promise<TestWorkflowEnvironment> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await TestWorkflowEnvironment.createTimeSkipping({
@@ -122,7 +122,7 @@ let runtimeInstalled = false;
 
 // Workflow and worker logs would bury the test output (the Docker-queue workers warn that they
 // poll no workflows, the test server lacks capabilities a real one has); errors still show.
-function installQuietRuntime(): void {
+export function installQuietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
