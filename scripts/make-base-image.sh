@@ -16,17 +16,7 @@ dk() { docker -H "$host" "$@"; }
 
 if dk image inspect --format '{{.Id}}' "$name" 2>/dev/null; then exit 0; fi
 
-# Only a static busybox works in an image with no libc; Debian's plain `busybox` is dynamic.
-is_static() { [ -x "$1" ] && ! ldd "$1" >/dev/null 2>&1; }
-busybox=/bin/busybox
-if ! is_static "$busybox"; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    log "installing Debian's busybox-static"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static >&2
-  fi
-  is_static "$busybox" || { log "a static /bin/busybox is required (Debian: apt-get install busybox-static)"; exit 1; }
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib/static-busybox.sh"
 
 root="$(mktemp -d)"
 trap 'rm -rf "$root"' EXIT
