@@ -1,0 +1,184 @@
+// Every patch id of the workflows, in one place, with what its old branch did, when it came in and
+// which recorded history replays that old branch. Workflow code calls `usePatch(ID)` where it used
+// to call `patched('id')`, at the same point of the run: a patch's marker is recorded where its
+// call runs, so moving a call moves its marker (test/unit/workflow-replay.test.ts guards that).
+//
+// A patch lives in three steps (docs/operations.md, "Retiring a patch"): `patched()` in release N;
+// `deprecatePatch()` from release N+1 once no run from before N can be open; gone one release
+// later. `status` below is where that step is decided, for every call site at once.
+import { deprecatePatch, patched } from '@temporalio/workflow';
+
+/** Registrations and merges are scoped to their pull request; a registration checks the merge record. */
+export const PULL_REQUEST_SCOPE_PATCH = 'pull-request-scope';
+/** Lookups are answered from the memo; the TTL timer is re-armed only when a touch is accepted. */
+export const LOOKUPS_FROM_MEMO_PATCH = 'lookups-from-memo';
+/** Cleanup invalidates and removes in one activity when nothing blocks. */
+export const ONE_HOP_CLEANUP_PATCH = 'one-hop-cleanup';
+/** Far from a host's limits, a registration tells the budget by signal instead of awaiting it. */
+export const BUDGET_ADMISSION_BY_SIGNAL_PATCH = 'budget-admission-by-signal';
+/** A cleanup step that waits on a silent host says so (removal-blocked, naming the host). */
+export const CLEANUP_SHOWS_HOST_WAIT_PATCH = 'cleanup-shows-host-wait';
+/** An image that ends tells its host's budget (the `release` signal). */
+export const BUDGET_RELEASE_PATCH = 'budget-release';
+/** The budget publishes its totals in the memo and takes admissions by signal. */
+export const BUDGET_TOTALS_IN_MEMO_PATCH = 'budget-totals-in-memo';
+/** The budget reads records keyed by project id through their own keys only. */
+export const BUDGET_OWN_KEYS_PATCH = 'budget-own-keys';
+/** A registration refused because its pull request merged leaves the current image current. */
+export const REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH = 'refused-registration-keeps-current';
+/** The reconciler's results (each host's report, the whole) stay under a fixed size. */
+export const RECONCILE_RESULTS_BOUNDED_PATCH = 'reconcile-results-bounded';
+
+export type PatchId =
+  | typeof PULL_REQUEST_SCOPE_PATCH
+  | typeof LOOKUPS_FROM_MEMO_PATCH
+  | typeof ONE_HOP_CLEANUP_PATCH
+  | typeof BUDGET_ADMISSION_BY_SIGNAL_PATCH
+  | typeof CLEANUP_SHOWS_HOST_WAIT_PATCH
+  | typeof BUDGET_RELEASE_PATCH
+  | typeof BUDGET_TOTALS_IN_MEMO_PATCH
+  | typeof BUDGET_OWN_KEYS_PATCH
+  | typeof REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH
+  | typeof RECONCILE_RESULTS_BOUNDED_PATCH;
+
+export interface PatchRecord {
+  /** The workflow type(s) whose code calls it, and the file. */
+  workflow: string;
+  /** What a run recorded before the patch does on replay (the branch `usePatch` returns false for). */
+  oldBranch: string;
+  /** The commit that brought it in, its date, and the first release that carried it. */
+  since: { commit: string; date: string; release: string };
+  /**
+   * Recorded histories (paths under test/fixtures/histories/) written by code from before the
+   * patch that reach its call: they replay its old branch while it is live. Empty: none recorded.
+   */
+  oldBranchFixtures: readonly string[];
+  /**
+   * `live`: `patched()`, both branches replay. `deprecated`: `deprecatePatch()`, every run takes
+   * the new branch, and the histories above no longer replay (the replay test expects that).
+   */
+  status: 'live' | 'deprecated';
+  /** Why the status is what it is. */
+  why: string;
+}
+
+// The patches from before 0.1.0 came in on 2026-11-28, before the first release (0.1.0, db14c84),
+// so every run any release started carries their markers: only a run started by a development
+// build of before that day takes their old branch. 0.1.0 → 0.2.0 is their N → N+1 step.
+const BEFORE_FIRST_RELEASE =
+  'Came in before 0.1.0, the first release: no release ever started a run without its marker; the ' +
+  'count query of docs/operations.md ("Retiring a patch", release 0.1.0) must show 0 before the rollout.';
+const SINCE_0_2_0 =
+  'Came in with 0.2.0: runs that 0.1.0 started take its old branch until they end; deprecate from 0.3.0.';
+
+export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
+  [PULL_REQUEST_SCOPE_PATCH]: {
+    workflow: 'snapshotWorkflow',
+    oldBranch: 'a merge ends the current image whatever pull request it names; no merge check at registration',
+    since: { commit: '4b9e33d', date: '2026-11-28', release: '0.1.0' },
+    oldBranchFixtures: [],
+    status: 'live',
+    why: BEFORE_FIRST_RELEASE,
+  },
+  [LOOKUPS_FROM_MEMO_PATCH]: {
+    workflow: 'snapshotWorkflow',
+    oldBranch: 'no memo; every touch accepted and the TTL timer re-armed on each',
+    since: { commit: 'ca3e6a3', date: '2026-11-28', release: '0.1.0' },
+    oldBranchFixtures: [
+      'snapshot_rec_touched.pb',
+      'snapshot_rec_blocked.pb',
+      'snapshot_rec_expired.pb',
+      'snapshot_rec_open.pb',
+    ],
+    status: 'live',
+    why: BEFORE_FIRST_RELEASE,
+  },
+  [ONE_HOP_CLEANUP_PATCH]: {
+    workflow: 'snapshotWorkflow',
+    oldBranch: 'the cleanup as two activities (invalidate, then remove)',
+    since: { commit: 'ca3e6a3', date: '2026-11-28', release: '0.1.0' },
+    oldBranchFixtures: ['snapshot_rec_touched.pb', 'snapshot_rec_blocked.pb', 'snapshot_rec_expired.pb'],
+    status: 'live',
+    why: BEFORE_FIRST_RELEASE,
+  },
+  [BUDGET_ADMISSION_BY_SIGNAL_PATCH]: {
+    workflow: 'snapshotWorkflow',
+    oldBranch: "the budget's admission awaited by every registration",
+    since: { commit: 'ca3e6a3', date: '2026-11-28', release: '0.1.0' },
+    oldBranchFixtures: [
+      'snapshot_rec_touched.pb',
+      'snapshot_rec_blocked.pb',
+      'snapshot_rec_expired.pb',
+      'snapshot_rec_open.pb',
+    ],
+    status: 'live',
+    why: BEFORE_FIRST_RELEASE,
+  },
+  [CLEANUP_SHOWS_HOST_WAIT_PATCH]: {
+    workflow: 'snapshotWorkflow',
+    oldBranch: 'the cleanup without the timer that reports a silent host',
+    since: { commit: '7e77af6', date: '2026-11-28', release: '0.1.0' },
+    oldBranchFixtures: [],
+    status: 'live',
+    why: BEFORE_FIRST_RELEASE,
+  },
+  [BUDGET_RELEASE_PATCH]: {
+    workflow: 'snapshotWorkflow',
+    oldBranch: "no `release` signal to the host's budget when the image ends",
+    since: { commit: '5442a7f', date: '2026-11-28', release: '0.1.0' },
+    oldBranchFixtures: [],
+    status: 'live',
+    why: BEFORE_FIRST_RELEASE,
+  },
+  [BUDGET_TOTALS_IN_MEMO_PATCH]: {
+    workflow: 'budgetWorkflow',
+    oldBranch: 'no memo, no admissions by signal',
+    since: { commit: 'ca3e6a3', date: '2026-11-28', release: '0.1.0' },
+    oldBranchFixtures: ['budget_replay.pb'],
+    status: 'live',
+    why: BEFORE_FIRST_RELEASE,
+  },
+  [BUDGET_OWN_KEYS_PATCH]: {
+    workflow: 'budgetWorkflow',
+    oldBranch: 'records keyed by project id read through the object prototype',
+    since: { commit: '3f95855', date: '2026-12-07', release: '0.2.0' },
+    oldBranchFixtures: ['db14c84/budget_replay.pb', '27f0425/budget_replay.pb'],
+    status: 'live',
+    why: SINCE_0_2_0,
+  },
+  [REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH]: {
+    workflow: 'snapshotWorkflow',
+    oldBranch: 'a registration linked to a merged pull request ended the current image before the merge check',
+    since: { commit: '9aea646', date: '2026-12-07', release: '0.2.0' },
+    oldBranchFixtures: ['db14c84/snapshot_rec_refused.pb', '27f0425/snapshot_rec_refused.pb'],
+    status: 'live',
+    why: SINCE_0_2_0,
+  },
+  [RECONCILE_RESULTS_BOUNDED_PATCH]: {
+    workflow: 'reconcileWorkflow, reconcileHostWorkflow',
+    oldBranch: 'the whole report of every host in one result, unbounded',
+    since: { commit: 'd20079b', date: '2026-12-07', release: '0.2.0' },
+    oldBranchFixtures: [
+      'db14c84/rec-reconcile.pb',
+      'db14c84/rec-reconcile_replay.pb',
+      '27f0425/rec-reconcile.pb',
+      '27f0425/rec-reconcile_replay.pb',
+    ],
+    status: 'live',
+    why: SINCE_0_2_0,
+  },
+};
+
+/**
+ * Whether this run takes the patch's new branch. A live patch is `patched()`: true for new runs
+ * (recording its marker), false on replay of a history from before it. A deprecated patch is
+ * `deprecatePatch()` and always true: its old branch is dead, to be deleted with the call one
+ * release later.
+ */
+export function usePatch(id: PatchId): boolean {
+  if (PATCHES[id].status === 'deprecated') {
+    deprecatePatch(id);
+    return true;
+  }
+  return patched(id);
+}
