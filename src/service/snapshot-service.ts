@@ -37,7 +37,7 @@ import {
   touchUpdate,
   usedSignal,
 } from '../contract/messages.js';
-import type { SnapshotWorkflowOptions, snapshotWorkflow } from '../workflows/snapshot-workflow.js';
+import type { SnapshotWorkflowOptions, snapshotWorkflow } from '../workflows/snapshot/workflow.js';
 import type {
   PullRequestClosedInput,
   PullRequestClosedWorkflowFunction,

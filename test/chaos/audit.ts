@@ -12,7 +12,7 @@ import {
 import type { SnapshotWorkflowView } from '../../src/contract/snapshot-types.js';
 import { stateQuery } from '../../src/contract/messages.js';
 import type { ReconcileResult, reconcileWorkflow } from '../../src/workflows/reconcile-workflow.js';
-import type { snapshotWorkflow } from '../../src/workflows/snapshot-workflow.js';
+import type { snapshotWorkflow } from '../../src/workflows/snapshot/workflow.js';
 import { removeContainerById } from '../support/containers.js';
 import { listContainerIds, listManagedImages, resolveImage } from './chaos-images.js';
 import type { ChaosHost, ChaosSystem } from './chaos-system.js';

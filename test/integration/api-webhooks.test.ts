@@ -5,7 +5,7 @@ import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { closedPullRequestWorkflowId, snapshotWorkflowId } from '../../src/contract/names.js';
-import type { SnapshotWorkflowResult } from '../../src/workflows/snapshot-workflow.js';
+import type { SnapshotWorkflowResult } from '../../src/workflows/snapshot/workflow.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { startInProcessWorker } from '../support/in-process-worker.js';
 import { imageExists, makeSnapshotImage, runContainerFrom } from '../support/snapshot-images.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORKFLOW_TASK_QUEUE, heldTag, keptTag, snapshotWorkflowId } from '../../src/contract/names.js';
 import type { SnapshotState } from '../../src/contract/snapshot-types.js';
 import { registerUpdate, stateQuery, touchUpdate } from '../../src/contract/messages.js';
-import type { snapshotWorkflow } from '../../src/workflows/snapshot-workflow.js';
+import type { snapshotWorkflow } from '../../src/workflows/snapshot/workflow.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { TEST_WORKFLOW_OPTIONS, startInProcessWorker } from '../support/in-process-worker.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';

@@ -11,7 +11,7 @@ import { createSnapshotService } from '../../src/service/snapshot-service.js';
 import { mergedPullRequestWorkflowId, snapshotWorkflowId } from '../../src/contract/names.js';
 import type { RegisterResult } from '../../src/contract/snapshot-types.js';
 import type { PullRequestClosedResult } from '../../src/contract/pull-request-types.js';
-import type { SnapshotWorkflowResult } from '../../src/workflows/snapshot-workflow.js';
+import type { SnapshotWorkflowResult } from '../../src/workflows/snapshot/workflow.js';
 import type { InProcessWorker } from '../support/in-process-worker.js';
 import { TEST_WORKFLOW_OPTIONS, startInProcessWorker } from '../support/in-process-worker.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';

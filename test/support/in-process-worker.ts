@@ -8,7 +8,7 @@ import { createSnapshotService } from '../../src/service/snapshot-service.js';
 import { connectClient } from '../../src/temporal/connect-client.js';
 import { connectNative } from '../../src/temporal/connect-native.js';
 import { createWorkers } from '../../src/worker/create-workers.js';
-import type { SnapshotWorkflowOptions } from '../../src/workflows/snapshot-workflow.js';
+import type { SnapshotWorkflowOptions } from '../../src/workflows/snapshot/workflow.js';
 import { testEnv } from './test-env.js';
 
 export interface InProcessWorker {

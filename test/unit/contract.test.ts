@@ -17,7 +17,7 @@ import { SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTE_TYPES } from '../../src/contract/se
 describe('contract', () => {
   it('workflow types are the names of the exported workflow functions', async () => {
     const sources = await Promise.all(
-      ['snapshot-workflow', 'budget/workflow', 'reconcile-workflow', 'pull-request/workflow'].map((f) =>
+      ['snapshot/workflow', 'budget/workflow', 'reconcile/workflow', 'pull-request/workflow'].map((f) =>
         readFile(new URL(`../../src/workflows/${f}.ts`, import.meta.url), 'utf8'),
       ),
     );

@@ -52,7 +52,7 @@ const allowed: Array<[file: string, code: string]> = [
     "import { x } from '../contract/names.js'; import type { y } from '../docker/docker-port.js';",
   ],
   ['src/activities/x.ts', "import { x } from '../service/signal-open.js';"],
-  ['src/service/x.ts', "import type { x } from '../workflows/snapshot-workflow.js';"],
+  ['src/service/x.ts', "import type { x } from '../workflows/snapshot/workflow.js';"],
   [
     'src/api/routes/x.ts',
     "import { x } from '../../service/list-snapshots.js'; import { y } from '../deps.js';",

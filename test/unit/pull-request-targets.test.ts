@@ -6,7 +6,7 @@ import {
   signalPullRequestTargets,
 } from '../../src/service/signal-pull-request-targets.js';
 import type { InvalidateSignal, MergedSignal } from '../../src/contract/snapshot-types.js';
-import { meantFor } from '../../src/workflows/pull-request-match.js';
+import { meantFor } from '../../src/workflows/pull-request/match.js';
 import { closedPullRequestWorkflowId, mergedPullRequestWorkflowId } from '../../src/contract/names.js';
 import { FakeTemporal, execution, state } from './api-fakes.js';
 

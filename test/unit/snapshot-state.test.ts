@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SnapshotState } from '../../src/contract/snapshot-types.js';
-import { SnapshotWorkflowState } from '../../src/workflows/snapshot-state.js';
+import { SnapshotWorkflowState } from '../../src/workflows/snapshot/state.js';
 
 function image(n: number, extra: Partial<SnapshotState> = {}): SnapshotState {
   return {

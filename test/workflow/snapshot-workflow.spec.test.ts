@@ -19,7 +19,7 @@ import {
   usedSignal,
   vanishedSignal,
 } from '../../src/contract/messages.js';
-import type { snapshotWorkflow } from '../../src/workflows/snapshot-workflow.js';
+import type { snapshotWorkflow } from '../../src/workflows/snapshot/workflow.js';
 import { Worker } from '@temporalio/worker';
 import { waitFor } from '../support/wait-for.js';
 import { injectSpecContext } from './support/provided-context.js';

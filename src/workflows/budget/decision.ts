@@ -5,7 +5,7 @@ import { getExternalWorkflowHandle, log } from '@temporalio/workflow';
 import type { BudgetFacts, Eviction } from '../../contract/budget-types.js';
 import { ownValue } from '../../contract/keyed-records.js';
 import { evictSignal } from '../../contract/messages.js';
-import { nowIso } from '../workflow-helpers.js';
+import { nowIso } from '../shared/workflow-helpers.js';
 import type { HostLookups } from './host-lookups.js';
 import type { BudgetLedger } from './ledger.js';
 import type { Plan } from './policy.js';

@@ -15,7 +15,7 @@ import type {
 import { ErrorType } from '../../contract/errors.js';
 import { ownValue } from '../../contract/keyed-records.js';
 import { BUDGET_MEMO_KEY } from '../../contract/names.js';
-import { nowIso } from '../workflow-helpers.js';
+import { nowIso } from '../shared/workflow-helpers.js';
 import type { DecisionTrigger, ProtectedEntry } from './decision.js';
 import { Decision } from './decision.js';
 import { budgetDetails } from './details.js';

@@ -7,8 +7,8 @@ import type { BudgetHostActivities } from '../../activities/budget-host-activiti
 import type { ReconcileControlActivities } from '../../activities/reconcile-control-activities.js';
 import type { BudgetFacts } from '../../contract/budget-types.js';
 import { hasOwn } from '../../contract/keyed-records.js';
-import { describeOwners } from '../owners.js';
-import { nowIso } from '../workflow-helpers.js';
+import { describeOwners } from '../shared/owners.js';
+import { nowIso } from '../shared/workflow-helpers.js';
 import type { BudgetLedger } from './ledger.js';
 
 /** Recent admissions a scan asks directly, in case visibility does not show them yet. */

@@ -28,7 +28,7 @@ import {
 } from '../../contract/messages.js';
 import { dockerTaskQueue } from '../../contract/names.js';
 import { ACTIVITY_PROFILES } from '../shared/activity-profiles.js';
-import { SerialLane, continueAsNewDue } from '../workflow-helpers.js';
+import { SerialLane, continueAsNewDue } from '../shared/workflow-helpers.js';
 import { HostBudget } from './host-budget.js';
 
 export type {

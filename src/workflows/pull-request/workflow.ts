@@ -3,7 +3,7 @@
 // look is an activity retried until it succeeds. Visibility trails the snapshot workflows, so it
 // looks again after a delay: a link made just before the merge shows in a later look. A link made
 // after the merge is caught the other way round: registration and linking ask whether this
-// workflow exists (see ../merge-guard.ts).
+// workflow exists (see ./merge-guard.ts).
 import { log, proxyActivities, sleep } from '@temporalio/workflow';
 import type { PullRequestControlActivities } from '../../activities/pull-request-activities.js';
 import type {

@@ -22,7 +22,7 @@ import {
   usedSignal,
   vanishedSignal,
 } from '../../../src/contract/messages.js';
-import type { snapshotWorkflow } from '../../../src/workflows/snapshot-workflow.js';
+import type { snapshotWorkflow } from '../../../src/workflows/snapshot/workflow.js';
 import type { Action, LanePlan, Step } from './sim-actions.js';
 import type { LaneImage, Outcome } from './sim-model.js';
 import { LaneModel, checkStep } from './sim-model.js';

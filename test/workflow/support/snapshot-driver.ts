@@ -9,7 +9,7 @@ import type {
   SnapshotWorkflowView,
 } from '../../../src/contract/snapshot-types.js';
 import { registerUpdate, stateQuery } from '../../../src/contract/messages.js';
-import type { snapshotWorkflow, SnapshotWorkflowOptions } from '../../../src/workflows/snapshot-workflow.js';
+import type { snapshotWorkflow, SnapshotWorkflowOptions } from '../../../src/workflows/snapshot/workflow.js';
 import { waitFor } from '../../support/wait-for.js';
 import type { SpecEnvironment } from './spec-environment.js';
 

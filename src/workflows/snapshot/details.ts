@@ -1,9 +1,9 @@
 // What operators read about a snapshot workflow in the Web UI and the CLIs: its current details
 // (markdown) and the summaries of its steps, which make the event history read as the snapshot's
 // story ("remove sha256:ab12… on build-3", "TTL 24h"). Metadata only: replay ignores them.
-import type { RemovalBlock } from '../activities/docker-activities.js';
-import { dockerTaskQueue } from '../contract/names.js';
-import type { SnapshotState, SnapshotStatus } from '../contract/snapshot-types.js';
+import type { RemovalBlock } from '../../activities/docker-activities.js';
+import { dockerTaskQueue } from '../../contract/names.js';
+import type { SnapshotState, SnapshotStatus } from '../../contract/snapshot-types.js';
 
 export function snapshotDetails(
   state: SnapshotStatus,

@@ -6,8 +6,8 @@ import type {
   SnapshotState,
   SnapshotStatus,
   SnapshotWorkflowView,
-} from '../contract/snapshot-types.js';
-import { nowIso, plusSeconds } from './workflow-helpers.js';
+} from '../../contract/snapshot-types.js';
+import { nowIso, plusSeconds } from '../shared/workflow-helpers.js';
 
 /** What one run hands the next on continue-as-new: nothing pending may be dropped. */
 export interface SnapshotCarry {

@@ -1,6 +1,6 @@
 // Which image a pull request event is meant for. Pure: used by the snapshot workflow's handlers.
-import type { PullRequestMatch, PullRequestRef, SnapshotState } from '../contract/snapshot-types.js';
-import { samePullRequest } from '../contract/names.js';
+import type { PullRequestMatch, PullRequestRef, SnapshotState } from '../../contract/snapshot-types.js';
+import { samePullRequest } from '../../contract/names.js';
 
 /**
  * A link match ends only an image linked to that pull request; a branch match (the work item's own

@@ -2,7 +2,7 @@
 // the ones on their way off the disk. Deterministic code only: time comes from the workflow clock,
 // all I/O is in activities on the Docker queue of the host that holds the image. This file wires
 // the handlers and runs the main loop and the cleanup; the state and its transitions are in
-// snapshot-state.ts, what the Web UI shows in snapshot-details.ts.
+// state.ts, what the Web UI shows in details.ts.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -28,9 +28,9 @@ import type {
   DockerActivities,
   RemovalBlock,
   RemoveSnapshotImageResult,
-} from '../activities/docker-activities.js';
-import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS, TOUCH_NOT_NEEDED } from '../contract/errors.js';
-import { CLEANUP_ACTIVITY_PROFILE } from './cleanup-profile.js';
+} from '../../activities/docker-activities.js';
+import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS, TOUCH_NOT_NEEDED } from '../../contract/errors.js';
+import { CLEANUP_ACTIVITY_PROFILE } from '../shared/activity-profiles.js';
 import {
   DEFAULT_MAX_LAYER_DEPTH,
   DEFAULT_TTL_SECONDS,
@@ -38,9 +38,9 @@ import {
   REASON_MAX_LENGTH,
   validatePullRequest,
   validateRegistrationFields,
-} from '../contract/limits.js';
-import { SNAPSHOT_MEMO_KEY, dockerTaskQueue, snapshotWorkflowId } from '../contract/names.js';
-import { SEARCH_ATTRIBUTE_KEYS } from '../contract/search-attribute-keys.js';
+} from '../../contract/limits.js';
+import { SNAPSHOT_MEMO_KEY, dockerTaskQueue, snapshotWorkflowId } from '../../contract/names.js';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../contract/search-attribute-keys.js';
 import type {
   EndReason,
   ImageFacts,
@@ -49,7 +49,7 @@ import type {
   RegisterResult,
   SnapshotMemo,
   SnapshotState,
-} from '../contract/snapshot-types.js';
+} from '../../contract/snapshot-types.js';
 import {
   evictSignal,
   invalidateSignal,
@@ -61,11 +61,11 @@ import {
   touchUpdate,
   usedSignal,
   vanishedSignal,
-} from '../contract/messages.js';
-import { admitToBudget, releaseFromBudget, signalAdmission } from './snapshot-budget.js';
-import { failureMessage } from './failure-message.js';
-import { heardMerge, mergeRecorded, rememberMerge } from './merge-guard.js';
-import { meantFor } from './pull-request-match.js';
+} from '../../contract/messages.js';
+import { admitToBudget, releaseFromBudget, signalAdmission } from './budget.js';
+import { failureMessage } from '../shared/failure-message.js';
+import { heardMerge, mergeRecorded, rememberMerge } from '../pull-request/merge-guard.js';
+import { meantFor } from '../pull-request/match.js';
 import {
   blockText,
   hostWaitMessage,
@@ -73,12 +73,12 @@ import {
   snapshotDetails,
   stepSummary,
   ttlSummary,
-} from './snapshot-details.js';
-import type { SnapshotCarry } from './snapshot-state.js';
-import { SnapshotWorkflowState } from './snapshot-state.js';
-import { SerialLane, continueAsNewDue, nowIso, plusSeconds } from './workflow-helpers.js';
+} from './details.js';
+import type { SnapshotCarry } from './state.js';
+import { SnapshotWorkflowState } from './state.js';
+import { SerialLane, continueAsNewDue, nowIso, plusSeconds } from '../shared/workflow-helpers.js';
 
-export type { SnapshotCarry } from './snapshot-state.js';
+export type { SnapshotCarry } from './state.js';
 
 export interface SnapshotWorkflowOptions {
   /** Continue-as-new once the history holds this many events (or when the server suggests it). */

@@ -1,6 +1,6 @@
 // Shared by the reconciler and the budget (workflow code): asking snapshot workflows what they hold.
-import type { ReconcileControlActivities } from '../activities/reconcile-control-activities.js';
-import type { SnapshotOwnerView } from '../contract/reconcile-types.js';
+import type { ReconcileControlActivities } from '../../activities/reconcile-control-activities.js';
+import type { SnapshotOwnerView } from '../../contract/reconcile-types.js';
 
 /** Owners are asked this many per activity, so no activity result grows past Temporal's limits. */
 const DESCRIBE_BATCH = 100;

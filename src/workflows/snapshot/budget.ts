@@ -4,13 +4,13 @@
 // the host's limits go through a control activity the registration waits for, admissions far from
 // them and releases are signals.
 import { getExternalWorkflowHandle, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { BudgetControlActivities } from '../activities/budget-control-activities.js';
-import { budgetEntry } from '../contract/budget-types.js';
-import type { SnapshotState } from '../contract/snapshot-types.js';
-import type { AdmitRequest } from '../contract/budget-types.js';
-import { budgetAdmittedSignal, budgetReleaseSignal } from '../contract/messages.js';
-import { budgetWorkflowId } from '../contract/names.js';
-import { ACTIVITY_PROFILES } from './shared/activity-profiles.js';
+import type { BudgetControlActivities } from '../../activities/budget-control-activities.js';
+import { budgetEntry } from '../../contract/budget-types.js';
+import type { SnapshotState } from '../../contract/snapshot-types.js';
+import type { AdmitRequest } from '../../contract/budget-types.js';
+import { budgetAdmittedSignal, budgetReleaseSignal } from '../../contract/messages.js';
+import { budgetWorkflowId } from '../../contract/names.js';
+import { ACTIVITY_PROFILES } from '../shared/activity-profiles.js';
 
 const budget = proxyActivities<BudgetControlActivities>(ACTIVITY_PROFILES.budgetAdmission.options);
 

@@ -1,13 +1,13 @@
 // The snapshot workflow's side of "a merged pull request keeps nothing alive". A link (at
 // registration or later) is first published, then checked against the merge record; the webhook
 // first writes the record, then searches visibility (and again later, see
-// pull-request-workflow.ts). A link whose check found no record was published before the first
+// workflow.ts). A link whose check found no record was published before the first
 // search began, so a search finds it once visibility catches up: a link racing a merge ends either
 // way. Workflow code.
 import { log, proxyActivities } from '@temporalio/workflow';
-import type { PullRequestControlActivities } from '../activities/pull-request-activities.js';
-import type { PullRequestRef } from '../contract/snapshot-types.js';
-import { pullRequestKey } from '../contract/names.js';
+import type { PullRequestControlActivities } from '../../activities/pull-request-activities.js';
+import type { PullRequestRef } from '../../contract/snapshot-types.js';
+import { pullRequestKey } from '../../contract/names.js';
 
 // The check is on the caller's path (registration, link): short, with a few quick retries.
 const control = proxyActivities<Pick<PullRequestControlActivities, 'isPullRequestMerged'>>({
