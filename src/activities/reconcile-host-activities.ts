@@ -1,5 +1,6 @@
 // Activities of the reconciler that run on the Docker queue of the host they inspect: list the
 // managed images, fence, unfence and remove orphans, record the run's report.
+import type { Client } from '@temporalio/client';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import { containersUsing, keepImage, releaseImage } from '../docker/release-image.js';
 import { attributeReferences } from '../contract/image-references.js';
@@ -16,7 +17,10 @@ import {
 } from '../contract/names.js';
 import type { ManagedImage, ManagedImagePage, ReconcileReport } from '../contract/reconcile-types.js';
 import { TAGS_PER_IMAGE_LIMIT } from '../contract/reconcile-types.js';
+import type { LeaseLookup } from '../service/lease-status.js';
+import { createLeaseLookup } from '../service/lease-status.js';
 import { heartbeating } from './heartbeat.js';
+import { createLeaseGuard } from './lease-guard.js';
 import type { UpkeepMetrics } from './upkeep-metrics.js';
 
 export interface ReconcileHostDeps {
@@ -25,6 +29,10 @@ export interface ReconcileHostDeps {
   metrics?: UpkeepMetrics;
   /** The clock the age checks use (tests move it). */
   now?: () => number;
+  /** Asks the lease workflows (a lease label protects an orphan while its lease lives). */
+  client?: Client | undefined;
+  /** Instead of asking through `client` (tests). */
+  leaseLookup?: LeaseLookup;
 }
 
 export interface RemoveOrphanInput {
@@ -79,7 +87,19 @@ function ownerOfLabels(labels: Record<string, string>): string | null {
   return projectId && workItemId ? snapshotWorkflowId(projectId, workItemId) : null;
 }
 
-export function createReconcileHostActivities({ docker, log, metrics, now = Date.now }: ReconcileHostDeps) {
+export function createReconcileHostActivities({
+  docker,
+  log,
+  metrics,
+  now = Date.now,
+  client,
+  leaseLookup,
+}: ReconcileHostDeps) {
+  const leaseOf = createLeaseGuard({
+    lookup: leaseLookup ?? (client ? createLeaseLookup(client) : undefined),
+    log,
+    now,
+  });
   // The engine lists all images in one call; listing 20,000 of them for every page of one run would
   // cost more than the run itself. The cache is only a shortcut: a page is defined by its cursor (an
   // image id), so a worker without the listing (restarted, or another one) lists again and goes on.
@@ -130,6 +150,10 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
     if (now() - Date.parse(info.createdAt) < input.orphanGraceSeconds * 1000) {
       return { outcome: 'too-young', holders: [] };
     }
+    // A live lease keeps a commit in flight, whatever its age; the report counts it as young
+    // (protected by time: the lease's), and the next run after the lease ends takes it.
+    const lease = await leaseOf(info);
+    if (lease.protect) return { outcome: 'too-young', holders: [], reason: lease.reason };
     const kept = keptBy(info);
     if (kept) {
       // A reference appeared since the listing: snapkeeper's own tags (the fence) go, unless one
@@ -223,6 +247,8 @@ export function createReconcileHostActivities({ docker, log, metrics, now = Date
       for (const id of input.imageIds) {
         const info = await docker.inspectImage(id);
         if (!info || info.labels[LABEL_MANAGED] !== 'true') continue;
+        // Never fence a leased commit: its registration, which may come any moment, would be refused.
+        if ((await leaseOf(info)).protect) continue;
         await docker.tagImage(info.id, REAPING_REPOSITORY, imageIdTag(info.id));
         fenced.push(info.id);
       }

@@ -5,6 +5,7 @@ import type { ProjectPolicies } from '../config/project-policy.js';
 import type { Logger } from '../logging/logger.js';
 import type { VisibilityClient } from '../service/visibility.js';
 import type { SnapshotService } from '../service/snapshot-service.js';
+import type { LeaseService } from '../service/lease-service.js';
 import type { ApiMetrics } from './metrics.js';
 
 export type ApiSnapshotService = Pick<
@@ -40,6 +41,8 @@ export interface ApiServerDeps {
   webhookFastPass?: boolean;
   /** Defaults to a fresh registry with Node's default metrics. */
   metrics?: ApiMetrics;
+  /** Takes and releases leases (/v1/leases, and the leaseId of a registration); without it they answer 503. */
+  leases?: LeaseService;
 }
 
 export interface RouteDeps extends Omit<ApiServerDeps, 'metrics'> {

@@ -3,6 +3,7 @@ import { loadConfig } from '../config/config.js';
 import { loadProjectPolicies } from '../config/project-policy.js';
 import { createLogger } from '../logging/logger.js';
 import { createSnapshotService } from '../service/snapshot-service.js';
+import { createLeaseService } from '../service/lease-service.js';
 import { connectClient } from '../temporal/connect-client.js';
 import { describeTemporalConnection } from '../temporal/connection-options.js';
 import { ensureSearchAttributes } from '../service/ensure-search-attributes.js';
@@ -33,7 +34,8 @@ async function main(): Promise<void> {
     defaultTtlSeconds: config.defaultTtlSeconds,
     lookupRecordIntervalMs: config.lookupRecordIntervalMs,
   });
-  const app = createApiServer({ config, service, client, policies, log });
+  const leases = createLeaseService({ client });
+  const app = createApiServer({ config, service, client, policies, log, leases });
 
   let closing = false;
   const stop = (signal: string) => {

@@ -12,6 +12,12 @@ import {
   REPOSITORY_PATTERN,
 } from '../contract/limits.js';
 import { SNAPSHOT_STATUSES } from '../contract/snapshot-types.js';
+import {
+  LEASE_DEFAULT_TTL_SECONDS,
+  LEASE_MAX_TTL_SECONDS,
+  LEASE_MIN_TTL_SECONDS,
+} from '../contract/lease-types.js';
+import { LEASE_ID_PATTERN } from '../contract/names.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../service/list-snapshots.js';
 
 export const idSchema = {
@@ -73,6 +79,56 @@ export const registerBodySchema = {
       description: 'Each lookup renews the TTL. Defaults to the project policy, then false.',
     },
     pullRequest: pullRequestSchema,
+    leaseId: {
+      type: 'string',
+      pattern: LEASE_ID_PATTERN.source,
+      description:
+        'The lease that protected the commit (POST /v1/leases). Once the registration is accepted, the API ' +
+        'releases it (only a lease of this work item); a refused registration leaves it as it was.',
+    },
+  },
+} as const;
+
+export const leaseIdSchema = {
+  type: 'string',
+  pattern: LEASE_ID_PATTERN.source,
+  description: 'The leaseId that POST /v1/leases answered (a UUID).',
+} as const;
+
+export const createLeaseBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['projectId', 'workItemId'],
+  properties: {
+    projectId: idSchema,
+    workItemId: idSchema,
+    ttlSeconds: {
+      type: 'integer',
+      minimum: LEASE_MIN_TTL_SECONDS,
+      maximum: LEASE_MAX_TTL_SECONDS,
+      description: `How long the lease lives unless released, ${LEASE_MIN_TTL_SECONDS} to ${LEASE_MAX_TTL_SECONDS} seconds (default ${LEASE_DEFAULT_TTL_SECONDS}).`,
+    },
+  },
+} as const;
+
+export const leaseParamsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['leaseId'],
+  properties: { leaseId: leaseIdSchema },
+} as const;
+
+export const leaseGrantSchema = {
+  type: 'object',
+  required: ['leaseId', 'expiresAt'],
+  properties: {
+    leaseId: leaseIdSchema,
+    expiresAt: {
+      type: 'string',
+      format: 'date-time',
+      description:
+        'The lease lives at least until then, unless released; it ends a moment after at the latest.',
+    },
   },
 } as const;
 

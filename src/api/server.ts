@@ -9,6 +9,7 @@ import { createApiMetrics } from './metrics.js';
 import type { DocumentedRoute } from './openapi.js';
 import { buildOpenApiDocument, collectRoute } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
+import { leaseRoutes } from './routes/leases.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -63,6 +64,7 @@ export function createApiServer(deps: ApiServerDeps) {
   );
   void app.register(async (scope) => snapshotRoutes(scope, routeDeps));
   void app.register(async (scope) => webhookRoutes(scope, routeDeps));
+  void app.register(async (scope) => leaseRoutes(scope, routeDeps));
 
   return app;
 }

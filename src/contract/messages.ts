@@ -23,6 +23,7 @@ import type {
   ReleaseSignal,
 } from './budget-types.js';
 import type { VanishedSignal } from './reconcile-types.js';
+import type { LeaseReleaseSignal } from './lease-types.js';
 
 export const registerUpdate = defineUpdate<RegisterResult, [RegisterRequest]>('register');
 export const touchUpdate = defineUpdate<SnapshotState, [TouchRequest]>('touch');
@@ -49,3 +50,7 @@ export const budgetStateQuery = defineQuery<BudgetView>('budget');
 export const budgetAdmittedSignal = defineSignal<[AdmitRequest]>('admitted');
 /** From a snapshot workflow whose current image ended: it no longer counts toward its host's budget. */
 export const budgetReleaseSignal = defineSignal<[ReleaseSignal]>('release');
+
+// The lease workflows (`lease:<leaseId>`).
+/** Ends a lease now (DELETE /v1/leases/{id}, or an accepted registration that names it). */
+export const leaseReleaseSignal = defineSignal<[LeaseReleaseSignal]>('releaseLease');

@@ -14,6 +14,7 @@ export const WORKFLOW_TYPES = {
   reconcile: 'reconcileWorkflow',
   reconcileHost: 'reconcileHostWorkflow',
   pullRequestClosed: 'pullRequestClosedWorkflow',
+  lease: 'leaseWorkflow',
 } as const;
 
 export const WORKFLOW_TASK_QUEUE = 'snapkeeper';
@@ -185,4 +186,25 @@ export function pullRequestSignalKey(
   eventKey: string,
 ): string {
   return `${pullRequestKey(pr)}:${kind}:${eventKey}`;
+}
+
+// Leases: a commit in flight that the reconciler must not reap before its registration.
+
+export const LEASE_WORKFLOW_ID_PREFIX = 'lease:';
+
+/** The lease workflow's memo key under which it keeps what it protects (LeaseMemo). */
+export const LEASE_MEMO_KEY = 'lease';
+
+/**
+ * Set by commitSnapshot when it holds a lease: the reconciler never reaps the image while the
+ * workflow `lease:<leaseId>` runs, whatever the image's age.
+ */
+export const LABEL_LEASE = 'io.snapkeeper.lease';
+
+/** Lease ids are made by the API (a UUID); the label and the path are checked against this. */
+export const LEASE_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The workflow of one lease: running while the lease lives, closed once released or expired. */
+export function leaseWorkflowId(leaseId: string): string {
+  return `${LEASE_WORKFLOW_ID_PREFIX}${leaseId}`;
 }

@@ -42,6 +42,8 @@ export interface RegisterSnapshotBody extends Omit<RegisterRequest, 'host'> {
   workItemId: string;
   /** The Docker host holding the image; the API's own host id when omitted. */
   host?: string;
+  /** The lease that protected the commit (POST /v1/leases): an accepted registration releases it. */
+  leaseId?: string;
 }
 
 /**

@@ -5,14 +5,21 @@
 // its to remove even if the image is never registered, and tells an image someone built FROM the
 // snapshot (labels inherited, Comment not) from the snapshot itself, so it never removes that one.
 //
+// With a lease (POST /v1/leases), the commit carries io.snapkeeper.lease=<leaseId>: the reconciler
+// does not reap it while the lease lives, however long the registration takes; without one, only the
+// age grace (SNAPKEEPER_ORPHAN_GRACE) protects it.
+//
 // The engine is anything shaped like dockerode's client (DockerLike): the package has no
 // dependency on dockerode, and loadDocker() imports it only when asked (an optional peer).
+import type { CreateLeaseBody, LeaseGrant } from './contract.js';
 import {
   ID_PATTERN,
   IMAGE_REF_MAX_LENGTH,
   IMAGE_REF_PATTERN,
   LABEL_COMMIT,
+  LABEL_LEASE,
   LABEL_REFERENCE,
+  LEASE_ID_PATTERN,
   commitComment,
   managedLabels,
 } from './contract.js';
@@ -29,7 +36,21 @@ export interface CommitSnapshotOptions {
   tag?: string;
   /** Pause the container while committing (Docker's default: true). */
   pause?: boolean;
+  /**
+   * Protect the commit with a lease until it is registered (pass `leaseId` to `register`, which
+   * releases it): `{ client, ttlSeconds }` takes a new one before the commit, `{ leaseId }` uses one
+   * already taken. Default: no lease (the age grace alone protects the commit).
+   */
+  lease?: CommitLeaseOption;
 }
+
+/** What commitSnapshot needs to take a lease: a SnapkeeperClient fits. */
+export interface LeaseTaker {
+  createLease(input: CreateLeaseBody): Promise<LeaseGrant>;
+  releaseLease(leaseId: string): Promise<boolean>;
+}
+
+export type CommitLeaseOption = { client: LeaseTaker; ttlSeconds?: number } | { leaseId: string };
 
 /** What commitSnapshot asks of the engine: dockerode's `getContainer(id).commit(options)`. */
 export interface DockerLike {
@@ -51,6 +72,10 @@ export interface CommittedSnapshot {
   imageId: string;
   /** The id this commit declared (label io.snapkeeper.commit and the image's Comment). */
   commitId: string;
+  /** The lease the commit carries (label io.snapkeeper.lease); pass it to `register` as `leaseId`. */
+  leaseId?: string;
+  /** When a lease taken by this call ends unless released or consumed earlier. */
+  leaseExpiresAt?: string;
 }
 
 /** Hex of `bytes` random bytes, from Web Crypto (global in Node 20): no import of node:crypto. */
@@ -102,24 +127,52 @@ export async function commitSnapshot(
   if (image.length > IMAGE_REF_MAX_LENGTH || !IMAGE_REF_PATTERN.test(image) || image.includes('@')) {
     throw new Error(`${JSON.stringify(image)} is not a valid repository:tag for a snapshot`);
   }
+  const lease = options.lease;
+  if (lease && 'leaseId' in lease && !LEASE_ID_PATTERN.test(lease.leaseId))
+    throw new Error(`leaseId ${JSON.stringify(lease.leaseId)} is not a lease id`);
+  // Taken before the commit: the image never exists without its lease living.
+  const grant: LeaseGrant | undefined =
+    lease && 'client' in lease
+      ? await lease.client.createLease({
+          projectId,
+          workItemId,
+          ...(lease.ttlSeconds !== undefined ? { ttlSeconds: lease.ttlSeconds } : {}),
+        })
+      : undefined;
+  const leaseId = grant?.leaseId ?? (lease && 'leaseId' in lease ? lease.leaseId : undefined);
   const commitId = randomHex(12);
   const declared = {
     ...managedLabels(projectId, workItemId),
     [LABEL_COMMIT]: commitId,
     [LABEL_REFERENCE]: image,
+    ...(leaseId ? { [LABEL_LEASE]: leaseId } : {}),
   };
   // One Dockerfile LABEL instruction; the ids cannot hold quotes or backslashes (ID_PATTERN).
   const labels = Object.entries(declared)
     .map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`)
     .join(' ');
-  const result = (await docker.getContainer(containerId).commit({
-    repo: repository,
-    tag,
-    pause: options.pause ?? true,
-    comment: commitComment(commitId),
-    changes: [`LABEL ${labels}`],
-  })) as { Id?: string; id?: string };
+  let result: { Id?: string; id?: string };
+  try {
+    result = (await docker.getContainer(containerId).commit({
+      repo: repository,
+      tag,
+      pause: options.pause ?? true,
+      comment: commitComment(commitId),
+      changes: [`LABEL ${labels}`],
+    })) as { Id?: string; id?: string };
+  } catch (err) {
+    // A lease taken for a commit that failed protects nothing; it would expire anyway.
+    if (grant && lease && 'client' in lease)
+      await lease.client.releaseLease(grant.leaseId).catch(() => false);
+    throw err;
+  }
   const imageId = result.Id ?? result.id;
   if (!imageId) throw new Error(`docker commit of ${containerId} returned no image id`);
-  return { image, imageId, commitId };
+  return {
+    image,
+    imageId,
+    commitId,
+    ...(leaseId ? { leaseId } : {}),
+    ...(grant ? { leaseExpiresAt: grant.expiresAt } : {}),
+  };
 }

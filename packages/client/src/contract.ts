@@ -26,6 +26,8 @@ export interface RegisterSnapshotBody {
   pullRequest?: PullRequestRef;
   /** A snapshot with at least this many layers is not offered for reuse (SNAPKEEPER_MAX_LAYER_DEPTH). */
   maxLayerDepth?: number;
+  /** The lease that protected the commit (POST /v1/leases): an accepted registration releases it. */
+  leaseId?: string;
 }
 
 /** One image of a work item as its snapshot workflow records it (the API's JSON). */
@@ -103,6 +105,24 @@ export const LABEL_WORK_ITEM = 'io.snapkeeper.work-item';
 export const LABEL_COMMIT = 'io.snapkeeper.commit';
 /** Set by commitSnapshot: the repo:tag the commit itself was given (a reference snapkeeper owns). */
 export const LABEL_REFERENCE = 'io.snapkeeper.reference';
+/** Set by commitSnapshot with a lease: the reconciler never reaps the commit while the lease lives. */
+export const LABEL_LEASE = 'io.snapkeeper.lease';
+/** Lease ids, as POST /v1/leases makes them (UUIDs). */
+export const LEASE_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The body of `POST /v1/leases`. */
+export interface CreateLeaseBody {
+  projectId: string;
+  workItemId: string;
+  /** 5 to 86,400; default 900. */
+  ttlSeconds?: number;
+}
+
+/** The answer of `POST /v1/leases`: the lease lives at least until expiresAt, unless released. */
+export interface LeaseGrant {
+  leaseId: string;
+  expiresAt: string;
+}
 
 export function managedLabels(projectId: string, workItemId: string): Record<string, string> {
   return { [LABEL_MANAGED]: 'true', [LABEL_PROJECT]: projectId, [LABEL_WORK_ITEM]: workItemId };

@@ -13,5 +13,11 @@ export {
   defaultSnapshotTag,
   loadDocker,
 } from './commit-snapshot.js';
-export type { CommitSnapshotOptions, CommittedSnapshot, DockerLike } from './commit-snapshot.js';
+export type {
+  CommitSnapshotOptions,
+  CommitLeaseOption,
+  CommittedSnapshot,
+  DockerLike,
+  LeaseTaker,
+} from './commit-snapshot.js';
 export * from './contract.js';

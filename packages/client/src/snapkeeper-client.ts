@@ -1,5 +1,7 @@
 // The typed client routers use. Plain `fetch`, no dependencies: it runs wherever Node 20 does.
 import type {
+  CreateLeaseBody,
+  LeaseGrant,
   PullRequestRef,
   RegisterOutcome,
   RegisterSnapshotBody,
@@ -133,6 +135,23 @@ export class SnapkeeperClient {
     return res.status === 404 ? null : res.data;
   }
 
+  /**
+   * A lease for a commit in flight: label the commit with it (commitSnapshot's `lease` option does)
+   * and the reconciler leaves the image alone until the lease ends, whatever its age.
+   */
+  async createLease(input: CreateLeaseBody): Promise<LeaseGrant> {
+    return (await this.request<LeaseGrant>('POST', '/v1/leases', { body: input })).data;
+  }
+
+  /**
+   * Ends a lease: true when it was live or had already ended (idempotent), false when the API does
+   * not know it. A registration that names the lease (`leaseId`) releases it by itself.
+   */
+  async releaseLease(leaseId: string): Promise<boolean> {
+    const res = await this.request('DELETE', `/v1/leases/${seg(leaseId)}`, { allow404: true });
+    return res.status !== 404;
+  }
+
   /** One page; pass `nextCursor` back as `cursor` for the next one. */
   async list(options: ListSnapshotsOptions = {}): Promise<SnapshotPage> {
     const params = new URLSearchParams();
@@ -180,7 +199,8 @@ export class SnapkeeperClient {
         data = undefined;
       }
     }
-    const miss = isError(data, 'SnapshotNotFound') || isError(data, 'ChainTooDeep');
+    const miss =
+      isError(data, 'SnapshotNotFound') || isError(data, 'ChainTooDeep') || isError(data, 'LeaseNotFound');
     if (res.ok || (options.allow404 && res.status === 404 && miss)) {
       return { status: res.status, data: data as T };
     }

@@ -15,6 +15,7 @@ import { requireBearerToken } from '../auth.js';
 import type { RouteDeps } from '../deps.js';
 import { HTTP_LIMITS } from '../http-limits.js';
 import { ApiError } from '../errors.js';
+import { releaseRegisteredLease } from './lease-release.js';
 import {
   invalidateQuerySchema,
   invalidateResponseSchema,
@@ -171,6 +172,7 @@ export async function snapshotRoutes(app: FastifyInstance, deps: RouteDeps): Pro
         throw err;
       }
       metrics.registrations.inc({ outcome: result.outcome });
+      await releaseRegisteredLease(deps, body, request.log);
       request.log.info(
         {
           projectId: body.projectId,
