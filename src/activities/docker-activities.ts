@@ -1,6 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import { DockerError } from '../docker/docker-port.js';
+import type { FreedBytes } from '../docker/freed-bytes.js';
+import { createFreedBytesMeter } from '../docker/freed-bytes.js';
 import type { ReleaseResult, RemovalBlock } from '../docker/release-image.js';
 import {
   childrenOf,
@@ -12,6 +14,7 @@ import {
 import type { Logger } from '../logging/logger.js';
 import type { BudgetHeadroom } from './budget-headroom.js';
 import { heartbeating } from './heartbeat.js';
+import type { UpkeepMetrics } from './upkeep-metrics.js';
 import { ErrorType } from '../contract/errors.js';
 import {
   attributeReferences,
@@ -37,6 +40,9 @@ export interface DockerActivityDeps {
   log: Logger;
   /** Whether a registration is far from its host's budget limits; absent: never (always wait). */
   headroom?: BudgetHeadroom | undefined;
+  /** Where the bytes each removal freed are counted (the worker's metrics), and for which host. */
+  metrics?: UpkeepMetrics | undefined;
+  hostId?: string | undefined;
 }
 
 export interface ImageOwner {
@@ -74,6 +80,14 @@ export interface RemoveSnapshotImageResult {
   holders: string[];
   /** blocked: what the engine answered. */
   reason?: string;
+  /**
+   * removed: the bytes the removal (with the retired parents it took along) freed on the engine's
+   * disk, from `docker system df` before and after (src/docker/freed-bytes.ts). Absent when nothing
+   * was removed or the engine could not be measured.
+   */
+  freedBytes?: number;
+  /** How freedBytes was arrived at: `measured`, or `estimated` when other changes to the engine's images overlapped. */
+  freedBytesMeasure?: FreedBytes['measure'];
 }
 
 /**
@@ -163,7 +177,27 @@ async function resolveImage(docker: DockerPort, ref: string): Promise<ImageInfo>
   return info;
 }
 
-export function createDockerActivities({ docker, log, headroom }: DockerActivityDeps) {
+export function createDockerActivities({ docker, log, headroom, metrics, hostId }: DockerActivityDeps) {
+  let warnedMeasure = false;
+  const meter = createFreedBytesMeter(docker, (err) => {
+    // Once per process: an engine without df (or failing it) would repeat this at every removal.
+    if (warnedMeasure) return;
+    warnedMeasure = true;
+    log.warn(
+      { error: err instanceof Error ? err.message : String(err) },
+      'cannot measure the bytes removals free (docker system df failed); removals go on unmeasured',
+    );
+  });
+  /** Logs and counts a removal with what it freed; the answer carries it. */
+  const removedWith = <T extends object>(answer: T, imageId: string, freed: FreedBytes | undefined): T => {
+    log.info(
+      { imageId, ...(freed ? { freedBytes: freed.bytes, freedBytesMeasure: freed.measure } : {}) },
+      'snapshot image removed',
+    );
+    if (!freed) return answer;
+    metrics?.recordFreed?.(hostId ?? '', freed);
+    return { ...answer, freedBytes: freed.bytes, freedBytesMeasure: freed.measure };
+  };
   const activities = {
     /**
      * Registration: resolves the reference (tag, short or full id, digest) to the full id and
@@ -249,12 +283,20 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
         const users = await containersUsing(docker, info.id);
         if (users.length > 0)
           return capHolders<RemoveSnapshotImageResult>({ outcome: 'in-use', holders: users });
-        result = await releaseImage(docker, info, attribution, attribute);
+        // Measured with the parents it takes along: their layers are freed by this removal too.
+        const { result: released, freed } = await meter.measure(
+          async () => {
+            const r = await releaseImage(docker, info, attribution, attribute);
+            if (r.outcome === 'removed') await removeRetiredParents(docker, info, log);
+            return r;
+          },
+          (r) => (r.outcome === 'removed' ? info : undefined),
+        );
+        if (released.outcome === 'removed')
+          return removedWith<RemoveSnapshotImageResult>({ outcome: 'removed', holders: [] }, info.id, freed);
+        result = released;
       }
-      if (result.outcome === 'removed') {
-        log.info({ imageId: info.id }, 'snapshot image removed');
-        await removeRetiredParents(docker, info, log);
-      } else if (result.outcome === 'kept') {
+      if (result.outcome === 'kept') {
         log.info(
           { imageId: info.id, keptBy: result.holders },
           'snapshot image kept by references snapkeeper does not own',
@@ -276,11 +318,21 @@ export function createDockerActivities({ docker, log, headroom }: DockerActivity
      * of waiting here: the workflow shows the block and owns the backoff.
      */
     async retireSnapshotImage(input: InvalidateSnapshotInput): Promise<RetireSnapshotImageResult> {
-      const atOnce = await retireAtOnce(docker, input);
+      const { result: atOnce, freed } = await meter.measure(
+        async () => {
+          const removed = await retireAtOnce(docker, input);
+          if (removed) await removeRetiredParents(docker, removed, log);
+          return removed;
+        },
+        (removed) => removed,
+      );
       if (atOnce) {
-        log.info({ image: input.image, imageId: atOnce.id }, 'snapshot image removed');
-        await removeRetiredParents(docker, atOnce, log);
-        return { step: 'remove', result: { outcome: 'removed', holders: [] } };
+        const result = removedWith<RemoveSnapshotImageResult>(
+          { outcome: 'removed', holders: [] },
+          atOnce.id,
+          freed,
+        );
+        return { step: 'remove', result };
       }
       const invalidated = await activities.invalidateSnapshot(input);
       if (typeof invalidated !== 'string') return { step: 'invalidate', blocked: invalidated };

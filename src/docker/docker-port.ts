@@ -14,6 +14,8 @@ export interface ImageInfo {
   comment: string;
   /** RootFS layer count; 0 in listings, which do not carry it. */
   layers: number;
+  /** RootFS layer digests (diff ids), bottom first; absent in listings, which do not carry them. */
+  layerIds?: string[];
 }
 
 export interface ContainerInfo {
@@ -29,6 +31,14 @@ export interface DiskUsage {
   usedBytes: number;
 }
 
+/** What `docker system df` says of the engine's image layers. */
+export interface LayerUsage {
+  /** Bytes of every layer an image references, each layer counted once (df's LayersSize). */
+  layersSize: number;
+  /** The images df lists (untagged parents of other images are not listed), by id. */
+  images: Array<{ id: string; sizeBytes: number; sharedBytes: number }>;
+}
+
 export interface DockerPort {
   /** null when the engine answers 404. */
   inspectImage(ref: string): Promise<ImageInfo | null>;
@@ -42,6 +52,11 @@ export interface DockerPort {
   listContainers(): Promise<ContainerInfo[]>;
   /** The engine's data root directory, as `docker info` reports it. */
   dataRoot(): Promise<string>;
+  /**
+   * The engine's own account of its image layers (`docker system df`), which measures what a removal
+   * freed. Optional: an engine (or a test fake) without it leaves removals unmeasured.
+   */
+  layerUsage?(): Promise<LayerUsage>;
 }
 
 /** A failure the engine answered with an HTTP status; idempotency decisions use statusCode only. */

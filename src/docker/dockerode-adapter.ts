@@ -1,5 +1,5 @@
 import Dockerode from 'dockerode';
-import type { ContainerInfo, DockerPort, ImageInfo } from './docker-port.js';
+import type { ContainerInfo, DockerPort, ImageInfo, LayerUsage } from './docker-port.js';
 import { DockerError, statusCodeOf } from './docker-port.js';
 
 /** Parses DOCKER_HOST (unix:///path, tcp://host:port, or a bare socket path) for dockerode. */
@@ -35,6 +35,7 @@ export function createDockerPort(docker: Dockerode): DockerPort {
           repoDigests: info.RepoDigests ?? [],
           comment: info.Comment ?? '',
           layers: info.RootFS?.Layers?.length ?? 0,
+          layerIds: info.RootFS?.Layers ?? [],
         };
       } catch (err) {
         if (statusCodeOf(err) === 404) return null;
@@ -102,5 +103,36 @@ export function createDockerPort(docker: Dockerode): DockerPort {
         throw toDockerError(err, 'docker info');
       }
     },
+    async layerUsage() {
+      let raw: unknown;
+      try {
+        raw = await docker.df();
+      } catch (err) {
+        throw toDockerError(err, 'docker system df');
+      }
+      return parseLayerUsage(raw);
+    },
+  };
+}
+
+/** The fields of `GET /system/df` a measurement needs; dockerode types the answer as any. */
+export function parseLayerUsage(raw: unknown): LayerUsage {
+  const body = (typeof raw === 'object' && raw !== null ? raw : {}) as {
+    LayersSize?: unknown;
+    Images?: unknown;
+  };
+  if (typeof body.LayersSize !== 'number')
+    throw new DockerError('docker system df: no LayersSize', undefined);
+  const images = Array.isArray(body.Images) ? (body.Images as unknown[]) : [];
+  return {
+    layersSize: body.LayersSize,
+    images: images.flatMap((i) => {
+      const image = (typeof i === 'object' && i !== null ? i : {}) as Record<string, unknown>;
+      if (typeof image.Id !== 'string') return [];
+      const sizeBytes = typeof image.Size === 'number' ? image.Size : 0;
+      // -1: the engine did not compute it.
+      const sharedBytes = typeof image.SharedSize === 'number' && image.SharedSize > 0 ? image.SharedSize : 0;
+      return [{ id: image.Id, sizeBytes, sharedBytes }];
+    }),
   };
 }

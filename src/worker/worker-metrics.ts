@@ -100,6 +100,30 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     labelNames: ['host'] as const,
     registers: [registry],
   });
+  const freedBytes = new Counter({
+    name: 'snapkeeper_removal_freed_bytes_total',
+    help: "Bytes snapshot removals freed on the engine's disk (docker system df before and after; measure=estimated when other image changes overlapped)",
+    labelNames: ['host', 'measure'] as const,
+    registers: [registry],
+  });
+  const measuredRemovals = new Counter({
+    name: 'snapkeeper_removals_measured_total',
+    help: 'Snapshot removals whose freed bytes were recorded, by how (measured or estimated)',
+    labelNames: ['host', 'measure'] as const,
+    registers: [registry],
+  });
+  const containerUses = new Counter({
+    name: 'snapkeeper_container_uses_total',
+    help: "Container create/start events of a host's engine, by what became of them (signalled: a use recorded in the snapshot's workflow)",
+    labelNames: ['host', 'outcome'] as const,
+    registers: [registry],
+  });
+  const eventReconnects = new Counter({
+    name: 'snapkeeper_engine_event_stream_reconnects_total',
+    help: "Times the Docker worker lost its engine's event stream (engine restarts) and connected again",
+    labelNames: ['host'] as const,
+    registers: [registry],
+  });
   const disk = new Gauge({
     name: 'snapkeeper_disk_used_percent',
     help: "Use of the filesystem that holds the Docker engine's data root",
@@ -127,6 +151,16 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     },
     recordDisk(host, usedPercent) {
       disk.set({ host }, usedPercent);
+    },
+    recordFreed(host, freed) {
+      freedBytes.inc({ host, measure: freed.measure }, freed.bytes);
+      measuredRemovals.inc({ host, measure: freed.measure });
+    },
+    recordContainerUse(host, outcome) {
+      containerUses.inc({ host, outcome });
+    },
+    recordEventStreamReconnect(host) {
+      eventReconnects.inc({ host });
     },
   };
 }

@@ -35,8 +35,8 @@ import type {
   UnverifiedImage,
   VanishedSnapshot,
 } from '../contract/reconcile-types.js';
-import { failureMessage } from './shared/failure-message.js';
-import { describeOwners } from './shared/owners.js';
+import { failureMessage } from './failure-message.js';
+import { describeOwners } from './owners.js';
 import { REPORT_LIST_LIMIT, TAGS_PER_IMAGE_LIMIT } from '../contract/reconcile-types.js';
 import { HOST_REPORT_MAX_BYTES, boundReport, boundResult } from './reconcile-bounds.js';
 
