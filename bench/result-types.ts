@@ -1,7 +1,8 @@
+import type { B7Cost } from './b7-cost-types.js';
 import type { Summary } from './stats.js';
 
-export type BenchId = 'B1' | 'B2' | 'B3' | 'B4' | 'B5' | 'B6' | 'B8';
-export const BENCH_IDS: readonly BenchId[] = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B8'];
+export type BenchId = 'B1' | 'B2' | 'B3' | 'B4' | 'B5' | 'B6' | 'B7' | 'B8';
+export const BENCH_IDS: readonly BenchId[] = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8'];
 
 /** A latency sample (ms) or a single figure (a rate, a size, a duration). */
 export type Measure =
@@ -36,6 +37,8 @@ export interface BenchResult {
   breakdown?: Array<{ step: string; medianMs: number; n: number }>;
   /** Legs of one operation between milestones on one clock (see merge-timeline.ts). */
   timeline?: Array<{ step: string; medianMs: number; p99Ms: number; n: number }>;
+  /** B7: actions and events per lifecycle, by kind, category and workflow (b7-cost.ts). */
+  cost?: B7Cost;
 }
 
 export interface BenchFailure {

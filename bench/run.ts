@@ -1,5 +1,5 @@
 // `npm run bench -- [--quick] [--only B1,B3] [--temporal dev|cluster] [--out path.json]`:
-// snapkeeper's benchmarks B1–B6 and B8 (the CLI's answer time) (docs/benchmarks.md), each figure beside a fair baseline measured in
+// snapkeeper's benchmarks B1–B6, B7 (the Temporal cost of a lifecycle) and B8 (the CLI's answer time) (docs/benchmarks.md), each figure beside a fair baseline measured in
 // the same run, against a private Docker engine and a Temporal server this script starts itself.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +21,7 @@ import { runB3 } from './b3-register-throughput.js';
 import { runB4 } from './b4-webhook-throughput.js';
 import { runB5 } from './b5-many-workflows.js';
 import { runB6 } from './b6-reconcile.js';
+import { runB7 } from './b7-cost.js';
 import { runB8 } from './b8-cli.js';
 
 const BENCHMARKS: Record<BenchId, (ctx: BenchContext) => Promise<BenchResult>> = {
@@ -30,6 +31,7 @@ const BENCHMARKS: Record<BenchId, (ctx: BenchContext) => Promise<BenchResult>> =
   B4: runB4,
   B5: runB5,
   B6: runB6,
+  B7: runB7,
   B8: runB8,
 };
 
