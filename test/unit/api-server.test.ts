@@ -18,6 +18,8 @@ const CONTRACT_ROUTES = [
   'GET /v1/snapshots/{projectId}/{workItemId}',
   'DELETE /v1/snapshots/{projectId}/{workItemId}',
   'PUT /v1/snapshots/{projectId}/{workItemId}/pull-request',
+  'POST /v1/leases',
+  'DELETE /v1/leases/{leaseId}',
   'GET /healthz',
   'GET /readyz',
   'GET /metrics',

@@ -17,9 +17,13 @@ import { SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTE_TYPES } from '../../src/contract/se
 describe('contract', () => {
   it('workflow types are the names of the exported workflow functions', async () => {
     const sources = await Promise.all(
-      ['snapshot/workflow', 'budget/workflow', 'reconcile/workflow', 'pull-request/workflow'].map((f) =>
-        readFile(new URL(`../../src/workflows/${f}.ts`, import.meta.url), 'utf8'),
-      ),
+      [
+        'snapshot/workflow',
+        'budget/workflow',
+        'reconcile/workflow',
+        'pull-request/workflow',
+        'lease/workflow',
+      ].map((f) => readFile(new URL(`../../src/workflows/${f}.ts`, import.meta.url), 'utf8')),
     );
     const exported = new Set(
       sources.flatMap((s) => [...s.matchAll(/^export async function (\w+)\(/gm)].map((m) => m[1])),
@@ -31,6 +35,7 @@ describe('contract', () => {
       reconcile: 'reconcileWorkflow',
       reconcileHost: 'reconcileHostWorkflow',
       pullRequestClosed: 'pullRequestClosedWorkflow',
+      lease: 'leaseWorkflow',
     });
   });
 
