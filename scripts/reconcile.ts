@@ -12,7 +12,7 @@ import { connectClient } from '../src/temporal/connect-client.js';
 import { graceBelowFloor, loadConfig, parseDuration } from '../src/config/config.js';
 import { HOST_ID_PATTERN } from '../src/contract/limits.js';
 import { WORKFLOW_TASK_QUEUE } from '../src/contract/names.js';
-import type { ReconcileWorkflowInput, reconcileWorkflow } from '../src/workflows/reconcile-workflow.js';
+import type { ReconcileWorkflowInput, reconcileWorkflow } from '../src/workflows/reconcile/workflow.js';
 
 const USAGE = 'usage: npm run reconcile -- [--dry-run] [--host ID]... [--grace DURATION]';
 

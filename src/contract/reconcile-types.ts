@@ -133,7 +133,7 @@ export interface ReconcileReport {
   error: string | null;
   /**
    * Set when lists were cut beyond REPORT_LIST_LIMIT to keep the report within its size bound
-   * (src/workflows/reconcile-bounds.ts); the counts stay exact.
+   * (src/workflows/reconcile/bounds.ts); the counts stay exact.
    */
   truncated?: boolean;
 }

@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import { HOST_ID_PATTERN } from '../contract/limits.js';
 import { WORKFLOW_TASK_QUEUE, WORKFLOW_TYPES } from '../contract/names.js';
 import type { ReconcileResult, ReconcileWorkflowInput } from '../contract/reconcile-types.js';
-import type { reconcileWorkflow } from '../workflows/reconcile-workflow.js';
+import type { reconcileWorkflow } from '../workflows/reconcile/workflow.js';
 
 export const MANUAL_RECONCILE_ID_PREFIX = 'snapkeeper-reconcile-manual-';
 

@@ -2,7 +2,7 @@ import type { Client, ScheduleDescription, ScheduleOptionsStartWorkflowAction } 
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import { WORKFLOW_TASK_QUEUE, WORKFLOW_TYPES, reconcileScheduleId } from '../contract/names.js';
 import type { ReconcileWorkflowInput } from '../contract/reconcile-types.js';
-import type { reconcileWorkflow } from '../workflows/reconcile-workflow.js';
+import type { reconcileWorkflow } from '../workflows/reconcile/workflow.js';
 
 export interface ReconcileScheduleSettings {
   hostId: string;

@@ -11,7 +11,7 @@ import {
 } from '../../src/contract/names.js';
 import type { SnapshotWorkflowView } from '../../src/contract/snapshot-types.js';
 import { stateQuery } from '../../src/contract/messages.js';
-import type { ReconcileResult, reconcileWorkflow } from '../../src/workflows/reconcile-workflow.js';
+import type { ReconcileResult, reconcileWorkflow } from '../../src/workflows/reconcile/workflow.js';
 import type { snapshotWorkflow } from '../../src/workflows/snapshot/workflow.js';
 import { removeContainerById } from '../support/containers.js';
 import { listContainerIds, listManagedImages, resolveImage } from './chaos-images.js';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotState, SnapshotSummary } from '../../src/contract/snapshot-types.js';
 import { ensureReconcileSchedule } from '../../src/worker/ensure-reconcile-schedule.js';
 import type { Check } from '../../src/cli/doctor-checks.js';
-import type { ReconcileResult } from '../../src/workflows/reconcile-workflow.js';
+import type { ReconcileResult } from '../../src/workflows/reconcile/workflow.js';
 import { reconcileScheduleId } from '../../src/contract/names.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
 import { uniqueIds } from '../support/test-env.js';

@@ -31,7 +31,7 @@ import type {
   ReconcileReport,
   ReconcileWorkflowInput,
   reconcileWorkflow,
-} from '../../src/workflows/reconcile-workflow.js';
+} from '../../src/workflows/reconcile/workflow.js';
 import type { DockerEngine } from '../support/docker-engine.js';
 import { startDockerEngine } from '../support/docker-engine.js';
 import { TEST_WORKFLOW_OPTIONS } from '../support/in-process-worker.js';

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapLimit } from '../../src/service/map-limit.js';
 import { WORKFLOW_TASK_QUEUE } from '../../src/contract/names.js';
-import type { reconcileWorkflow } from '../../src/workflows/reconcile-workflow.js';
+import type { reconcileWorkflow } from '../../src/workflows/reconcile/workflow.js';
 import { REPORT_LIST_LIMIT } from '../../src/contract/reconcile-types.js';
 import type { FakeHost } from './fake-host-fixture.js';
 import { addManagedImage, historyStats, startFakeHost } from './fake-host-fixture.js';

@@ -9,7 +9,7 @@ import {
   boundReport,
   boundResult,
   jsonBytes,
-} from '../../src/workflows/reconcile-bounds.js';
+} from '../../src/workflows/reconcile/bounds.js';
 
 const TWO_MIB = 2 * 1024 * 1024;
 

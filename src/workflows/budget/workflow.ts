@@ -9,7 +9,6 @@ import {
   condition,
   continueAsNew,
   log,
-  patched,
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
@@ -28,6 +27,7 @@ import {
 } from '../../contract/messages.js';
 import { dockerTaskQueue } from '../../contract/names.js';
 import { ACTIVITY_PROFILES } from '../shared/activity-profiles.js';
+import { BUDGET_OWN_KEYS_PATCH, BUDGET_TOTALS_IN_MEMO_PATCH, usePatch } from '../shared/patches.js';
 import { SerialLane, continueAsNewDue } from '../shared/workflow-helpers.js';
 import { HostBudget } from './host-budget.js';
 
@@ -37,14 +37,6 @@ export type {
   BudgetWorkflowOptions,
 } from '../../contract/budget-workflow-input.js';
 
-/**
- * Records keyed by project id are read by their own keys only, so a project named `constructor`
- * counts like any other. Runs from before it replay the inherited reads they recorded.
- */
-export const OWN_KEYS_PATCH = 'budget-own-keys';
-/** The totals are published in the memo (and admissions arrive by signal); older runs replay without. */
-export const TOTALS_IN_MEMO_PATCH = 'budget-totals-in-memo';
-
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 2000;
 const DEFAULT_PENDING_EXPIRY_SECONDS = 600;
 
@@ -52,9 +44,9 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
   const { hostId } = input;
   const options = input.options ?? {};
   const continueAsNewAfter = options.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER;
-  // In this order, as every recorded history has them.
-  const ownKeys = patched(OWN_KEYS_PATCH);
-  const totalsInMemo = patched(TOTALS_IN_MEMO_PATCH);
+  // In this order, as every recorded history has them (shared/patches.ts: what each old branch does).
+  const ownKeys = usePatch(BUDGET_OWN_KEYS_PATCH);
+  const totalsInMemo = usePatch(BUDGET_TOTALS_IN_MEMO_PATCH);
   const budget = new HostBudget({
     hostId,
     carry: input.carry,

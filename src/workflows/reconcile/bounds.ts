@@ -3,7 +3,7 @@
 // report's lists grow with what a host holds (up to REPORT_LIST_LIMIT entries each, of image
 // references of any length), and the overall result with the number of hosts. Counts stay exact;
 // lists are cut, and `truncated` says so. Pure: bundled into workflow code.
-import type { ReconcileReport, ReconcileResult } from '../contract/reconcile-types.js';
+import type { ReconcileReport, ReconcileResult } from '../../contract/reconcile-types.js';
 
 /** One host's report: its child workflow's result, its carry over continue-as-new, its activity input. */
 export const HOST_REPORT_MAX_BYTES = 256 * 1024;
