@@ -117,6 +117,17 @@ export function buildProgram(
     });
 
   program
+    .command('explain')
+    .description('Why an image stays on its host, or why it would go (reads the engine of DOCKER_HOST)')
+    .argument('<image>', 'image reference or id')
+    .option('--host <hostId>', 'the host id of that engine (default: SNAPKEEPER_HOST_ID)', hostId)
+    .option('--json', 'JSON on stdout: { verdict, reasons, ... }')
+    .action(async (image: string, options) => {
+      const { runExplain } = await import('./commands/explain.js');
+      setCode(await runExplain(await runtime(), image, options));
+    });
+
+  program
     .command('invalidate')
     .description("End a work item's current snapshot: its image leaves the disk")
     .argument('<projectId>', 'project id', id)
