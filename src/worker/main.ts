@@ -11,6 +11,7 @@ import { ensureSearchAttributes } from '../service/ensure-search-attributes.js';
 import { ensureBudgetWorkflow } from './ensure-budget-workflow.js';
 import { ensureReconcileSchedule } from './ensure-reconcile-schedule.js';
 import { createWorkerMetrics, startMetricsServer } from './worker-metrics.js';
+import { recordContainerUses } from './container-use-recorder.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -49,13 +50,28 @@ async function main(): Promise<void> {
       : undefined;
   if (metricsServer) log.info({ port: metricsServer.port }, 'worker metrics on /metrics');
 
-  const docker = createDockerPort(createDockerode(config.docker.host));
+  const dockerode = createDockerode(config.docker.host);
+  const docker = createDockerPort(dockerode);
   const connection = await connectNative(config);
   const workers = await createWorkers({ config, connection, docker, log, metrics });
+  // A container started from a snapshot image is a use of it, lookup or not (issue 21): recorded
+  // at most once per image and lookup recording interval.
+  const uses = config.workerRoles.includes('docker')
+    ? recordContainerUses({
+        dockerode,
+        docker,
+        client: new Client({ connection, namespace }),
+        log: log.child({ hostId: config.hostId }),
+        hostId: config.hostId,
+        intervalMs: config.lookupRecordIntervalMs,
+        metrics,
+      })
+    : undefined;
 
   const stop = (signal: string) => {
     log.info({ signal }, 'worker shutting down');
     for (const w of workers) w.shutdown();
+    void uses?.stop();
     void metricsServer?.close();
   };
   process.once('SIGINT', () => stop('SIGINT'));
