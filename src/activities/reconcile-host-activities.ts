@@ -7,6 +7,7 @@ import { attributeReferences } from '../contract/image-references.js';
 import type { Logger } from '../logging/logger.js';
 import {
   LABEL_COMMIT,
+  LABEL_LEASE,
   LABEL_MANAGED,
   LABEL_PROJECT,
   LABEL_WORK_ITEM,
@@ -208,7 +209,15 @@ export function createReconcileHostActivities({
         // image built from it.
         const info = i.labels[LABEL_COMMIT] ? await docker.inspectImage(i.id) : i;
         const kept = info ? keptBy(info) : null;
-        images.push({ ...toManaged(i, t), ...(kept ? { keptBy: kept } : {}) });
+        // Only images that carry the label cost a lease check (commits in flight: few).
+        const leased = i.labels[LABEL_LEASE] !== undefined ? await leaseOf(i) : null;
+        images.push({
+          ...toManaged(i, t),
+          ...(kept ? { keptBy: kept } : {}),
+          ...(leased?.protect
+            ? { lease: { leaseId: i.labels[LABEL_LEASE] as string, reason: leased.reason } }
+            : {}),
+        });
       }
       return {
         images,

@@ -70,6 +70,11 @@ export interface ManagedImage {
    * snapshot (derived), or named by references snapkeeper does not own.
    */
   keptBy?: { references: string[]; derived: boolean };
+  /**
+   * Set when a live lease protects the image (label io.snapkeeper.lease, docs/operations.md
+   * "Leases"): no orphan whatever its age. The removal checks the lease again in any case.
+   */
+  lease?: { leaseId: string; reason: string };
 }
 
 /** A managed image no snapshot holds that the reconciler leaves alone, and why. */

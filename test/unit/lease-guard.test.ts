@@ -113,6 +113,23 @@ describe('reconcile host activities with leases', () => {
     expect(docker.images.has(id('a'))).toBe(false);
   });
 
+  it('marks a live-leased image in its page (so a dry run does not count it either), not an ended one', async () => {
+    add('a', leased(LEASE), 120);
+    add('b', leased(OTHER), 120);
+    add('c', managedLabels('p', 'w'), 120);
+    statuses.set(LEASE, live());
+    const page = await acts().listManagedImagesPage({ listing: 'l', after: null, limit: 10 });
+    const byId = new Map(page.images.map((i) => [i.imageId, i]));
+    expect(byId.get(id('a'))?.lease).toMatchObject({
+      leaseId: LEASE,
+      reason: expect.stringContaining(LEASE),
+    });
+    expect(byId.get(id('b'))).not.toHaveProperty('lease');
+    expect(byId.get(id('c'))).not.toHaveProperty('lease');
+    // The unlabelled image cost no lease check.
+    expect(asked.sort()).toEqual([OTHER, LEASE].sort());
+  });
+
   it('still applies the grace to a commit whose lease ended', async () => {
     add('a', leased(LEASE), 0);
     const results = await acts().removeOrphanImages({ imageIds: [id('a')], orphanGraceSeconds: 30 });
