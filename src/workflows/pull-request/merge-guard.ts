@@ -8,13 +8,11 @@ import { log, proxyActivities } from '@temporalio/workflow';
 import type { PullRequestControlActivities } from '../../activities/pull-request-activities.js';
 import type { PullRequestRef } from '../../contract/snapshot-types.js';
 import { pullRequestKey } from '../../contract/names.js';
+import { ACTIVITY_PROFILES } from '../shared/activity-profiles.js';
 
-// The check is on the caller's path (registration, link): short, with a few quick retries.
-const control = proxyActivities<Pick<PullRequestControlActivities, 'isPullRequestMerged'>>({
-  scheduleToCloseTimeout: '20 seconds',
-  startToCloseTimeout: '5 seconds',
-  retry: { initialInterval: '200 milliseconds', maximumAttempts: 4 },
-});
+const control = proxyActivities<Pick<PullRequestControlActivities, 'isPullRequestMerged'>>(
+  ACTIVITY_PROFILES.mergeCheck.options,
+);
 
 /** Pull requests this run (and the runs before it) heard merge; bounded, oldest forgotten first. */
 export const REMEMBERED_MERGES = 200;

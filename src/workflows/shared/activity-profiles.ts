@@ -1,11 +1,6 @@
 // Every activity profile of the workflows in one table: timeouts and retries, each with the one
 // reason it is what it is. A workflow adds only what depends on its input (a host's task queue, a
 // configured schedule-to-start), so a reader compares the profiles here, side by side.
-//
-// Phase B of issue 20 moves the last two profiles still declared beside their workflow into this
-// table: the snapshot workflow's registration profile (snapshot-workflow.ts) and the merge check
-// (merge-guard.ts). RECONCILE_CONTROL_PROFILE and RECONCILE_HOST_PROFILE are already here, and
-// reconcile-workflow.ts switches to them in the same phase (it still declares equal copies).
 import type { ActivityOptions } from '@temporalio/workflow';
 import { ErrorType, NON_RETRYABLE_DOCKER_ERRORS } from '../../contract/errors.js';
 
@@ -16,6 +11,8 @@ interface ActivityProfile {
 }
 
 type ProfileName =
+  | 'registration'
+  | 'mergeCheck'
   | 'cleanup'
   | 'budgetAdmission'
   | 'budgetHost'
@@ -25,6 +22,22 @@ type ProfileName =
   | 'reconcileHost';
 
 export const ACTIVITY_PROFILES: Readonly<Record<ProfileName, ActivityProfile>> = {
+  registration: {
+    why: 'A registration answers its caller: a host whose Docker worker is down fails fast, it never queues forever.',
+    options: {
+      scheduleToStartTimeout: '20 seconds',
+      startToCloseTimeout: '30 seconds',
+      retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_DOCKER_ERRORS },
+    },
+  },
+  mergeCheck: {
+    why: "The merge check is on the caller's path (registration, link): short, with a few quick retries.",
+    options: {
+      scheduleToCloseTimeout: '20 seconds',
+      startToCloseTimeout: '5 seconds',
+      retry: { initialInterval: '200 milliseconds', maximumAttempts: 4 },
+    },
+  },
   cleanup: {
     why: 'Cleanup must happen whatever is down: it waits in the host queue and retries without limit.',
     options: {

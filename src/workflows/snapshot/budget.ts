@@ -3,7 +3,7 @@
 // crossed; when a current image ends, release it. Workflow code (deterministic); admissions near
 // the host's limits go through a control activity the registration waits for, admissions far from
 // them and releases are signals.
-import { getExternalWorkflowHandle, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { getExternalWorkflowHandle, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { BudgetControlActivities } from '../../activities/budget-control-activities.js';
 import { budgetEntry } from '../../contract/budget-types.js';
 import type { SnapshotState } from '../../contract/snapshot-types.js';
@@ -11,6 +11,7 @@ import type { AdmitRequest } from '../../contract/budget-types.js';
 import { budgetAdmittedSignal, budgetReleaseSignal } from '../../contract/messages.js';
 import { budgetWorkflowId } from '../../contract/names.js';
 import { ACTIVITY_PROFILES } from '../shared/activity-profiles.js';
+import { BUDGET_RELEASE_PATCH, usePatch } from '../shared/patches.js';
 
 const budget = proxyActivities<BudgetControlActivities>(ACTIVITY_PROFILES.budgetAdmission.options);
 
@@ -75,7 +76,7 @@ async function decideAdmission(host: string, request: AdmitRequest): Promise<voi
  */
 export function releaseFromBudget(snapshot: SnapshotState): void {
   // Histories recorded before releases existed replay without this signal.
-  if (!patched('budget-release')) return;
+  if (!usePatch(BUDGET_RELEASE_PATCH)) return;
   getExternalWorkflowHandle(budgetWorkflowId(snapshot.host))
     .signal(budgetReleaseSignal, {
       workflowId: workflowInfo().workflowId,

@@ -1,0 +1,181 @@
+// A registration: the host inspects the image (it must be this work item's), the image becomes
+// current, the one it replaces ends, and the host's budget counts it. A registration linked to a
+// pull request is also checked against that pull request's merge record (merge-guard.ts).
+// Workflow code; the caller (keeper.ts) runs registrations one at a time.
+import { ApplicationFailure, log } from '@temporalio/workflow';
+import { ErrorType } from '../../contract/errors.js';
+import { DEFAULT_TTL_SECONDS } from '../../contract/limits.js';
+import type {
+  ImageFacts,
+  PullRequestRef,
+  RegisterRequest,
+  RegisterResult,
+  SnapshotState,
+} from '../../contract/snapshot-types.js';
+import { heardMerge, mergeRecorded, rememberMerge } from '../pull-request/merge-guard.js';
+import { meantFor } from '../pull-request/match.js';
+import { BUDGET_ADMISSION_BY_SIGNAL_PATCH, usePatch } from '../shared/patches.js';
+import { nowIso } from '../shared/workflow-helpers.js';
+import { acceptedState } from './accepted-state.js';
+import { admitToBudget, releaseFromBudget, signalAdmission } from './budget.js';
+import type { SnapshotCore } from './core.js';
+import { mergedRefusal, registrationFailure, shuttingDown } from './refusals.js';
+
+export class SnapshotRegistration {
+  constructor(private readonly workflow: SnapshotCore) {}
+
+  /** A registration without the merge check first (no pull request, or recorded before it). */
+  async register(req: RegisterRequest): Promise<RegisterResult> {
+    const { workflow } = this;
+    const { state } = workflow;
+    const facts = await this.inspect(req);
+    const unchanged = this.registerSameImage(req, facts);
+    if (unchanged) return unchanged;
+    const now = nowIso();
+    const ttlSeconds = req.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    const replaced = state.current;
+    if (replaced) workflow.endCurrent('replaced', `replaced by ${req.image} (${facts.imageId})`);
+    const accepted = acceptedState(workflow.workItem, req, facts, now, ttlSeconds);
+    state.accept(accepted);
+    workflow.publish();
+    // Per-host budget; may evict other snapshots, never fails. Far from the host's limits the
+    // registration answers at once and the budget counts the image afterwards.
+    if (facts.budgetHeadroom && usePatch(BUDGET_ADMISSION_BY_SIGNAL_PATCH))
+      signalAdmission(accepted, replaced);
+    else await admitToBudget(accepted, replaced);
+    return { outcome: replaced ? 'replaced' : 'created', snapshot: accepted };
+  }
+
+  /**
+   * A registration linked to a pull request: the new image is published (so the merge's search
+   * finds the link, see merge-guard.ts), then checked against the merge record; the image it
+   * replaces is only set aside meanwhile. Accepted, the image set aside ends (replaced); refused,
+   * the new image ends and the one set aside is current again, as if nothing had been asked, unless
+   * an ending meant for it (its own pull request's merge, say) came in the meantime.
+   */
+  async registerChecked(req: RegisterRequest, pr: PullRequestRef): Promise<RegisterResult> {
+    const { workflow } = this;
+    const { state } = workflow;
+    const facts = await this.inspect(req);
+    const unchanged = this.registerSameImage(req, facts);
+    if (unchanged) {
+      await this.refuseMergedLink(pr, unchanged.snapshot.imageId);
+      return unchanged;
+    }
+    const now = nowIso();
+    const ttlSeconds = req.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    const displaced = state.current;
+    if (displaced) state.setAside();
+    const accepted = acceptedState(workflow.workItem, req, facts, now, ttlSeconds);
+    state.accept(accepted);
+    state.unadmitted = accepted.imageId;
+    workflow.publish();
+    let merged: boolean;
+    try {
+      merged = heardMerge(state.mergedPullRequests, pr) || (await mergeRecorded(pr));
+    } finally {
+      state.unadmitted = null;
+    }
+    const stillCurrent = state.current?.imageId === accepted.imageId;
+    if (merged) {
+      rememberMerge(state.mergedPullRequests, pr);
+      if (stillCurrent) this.endRefused(pr);
+      const ending = state.restoreAside();
+      workflow.publish();
+      if (ending) workflow.endCurrent(ending.reason, ending.message);
+      else if (state.closing) workflow.endCurrent('cancelled', 'the workflow was cancelled');
+      throw ApplicationFailure.nonRetryable(
+        `pull request ${pr.repository}#${pr.number} has already merged and cannot keep a snapshot alive: ` +
+          `the image registered for it (${accepted.imageId}) ended and is being removed` +
+          (displaced ? `; ${displaced.imageId} stays the current snapshot` : ''),
+        ErrorType.pullRequestMerged,
+      );
+    }
+    const retired = state.retireAside('replaced', `replaced by ${req.image} (${facts.imageId})`);
+    if (retired) {
+      workflow.publish();
+      log.info('snapshot ends', { imageId: retired.imageId, reason: 'replaced', message: retired.message });
+      workflow.startCleanup(retired);
+    }
+    if (!stillCurrent) {
+      // Ended while it was checked (an invalidation, a cancel): the budget never counted it, and
+      // the image it replaced no longer counts either.
+      if (retired && retired.host === accepted.host) releaseFromBudget(retired);
+    } else if (facts.budgetHeadroom && usePatch(BUDGET_ADMISSION_BY_SIGNAL_PATCH))
+      signalAdmission(accepted, retired);
+    else await admitToBudget(accepted, retired);
+    return { outcome: displaced ? 'replaced' : 'created', snapshot: accepted };
+  }
+
+  /**
+   * After a link became visible (published), a merge that was already recorded ends the image at
+   * once and the caller gets 409; see merge-guard.ts for why this order closes the race.
+   */
+  async refuseMergedLink(pr: PullRequestRef, imageId: string): Promise<void> {
+    const { workflow } = this;
+    const { state } = workflow;
+    if (!heardMerge(state.mergedPullRequests, pr) && !(await mergeRecorded(pr))) return;
+    rememberMerge(state.mergedPullRequests, pr);
+    const current = state.current;
+    const ends = current?.imageId === imageId && meantFor(current, pr, 'link');
+    if (ends) {
+      workflow.endCurrent(
+        'merged',
+        `pull request ${pr.repository}#${pr.number} had already merged when it was linked`,
+      );
+    }
+    throw mergedRefusal(pr, ends);
+  }
+
+  /** The image of a registration refused by its merged pull request ends, never counted by the budget. */
+  private endRefused(pr: PullRequestRef): void {
+    const ended = this.workflow.state.end(
+      'merged',
+      `pull request ${pr.repository}#${pr.number} had already merged when it was linked`,
+    );
+    if (ended) {
+      log.info('snapshot ends', { imageId: ended.imageId, reason: 'merged', message: ended.message });
+      this.workflow.startCleanup(ended);
+    }
+  }
+
+  private async inspect(req: RegisterRequest): Promise<ImageFacts> {
+    const { workflow } = this;
+    let facts: ImageFacts;
+    try {
+      facts = await workflow
+        .registrationActivities(req.host)
+        .inspectSnapshotImage.executeWithOptions({ summary: `inspect ${req.image} on ${req.host}` }, [
+          { ...workflow.workItem, image: req.image },
+        ]);
+    } catch (err) {
+      throw registrationFailure(err, req);
+    }
+    if (workflow.state.closing) throw shuttingDown();
+    if (workflow.state.isRetiring(facts.imageId)) {
+      throw ApplicationFailure.nonRetryable(
+        `image ${req.image} (${facts.imageId}) is being removed and cannot be registered again`,
+        ErrorType.invalidRequest,
+      );
+    }
+    return facts;
+  }
+
+  /** The image registered is the current one: the links and references only (unchanged). */
+  private registerSameImage(req: RegisterRequest, facts: ImageFacts): RegisterResult | null {
+    const { workflow } = this;
+    const current = workflow.state.current;
+    if (!current || current.imageId !== facts.imageId || current.host !== req.host) return null;
+    const known = current.references ?? [];
+    const references = [...known, ...facts.references.filter((r) => !known.includes(r))];
+    if ((req.pullRequest && !current.pullRequest) || references.length !== known.length) {
+      workflow.state.amend({
+        ...current,
+        pullRequest: current.pullRequest ?? req.pullRequest ?? null,
+        references,
+      });
+      workflow.publish();
+    }
+    return { outcome: 'unchanged', snapshot: workflow.state.current as SnapshotState };
+  }
+}
