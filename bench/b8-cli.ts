@@ -1,10 +1,11 @@
 // B8: how soon the operator CLI answers, as an operator of an installed package runs it (its bin,
-// src/cli/bin.mjs, which runs the compiled dist/), beside what any CLI on this machine pays in the same run:
+// src/cli/bin.cjs, which runs the fast path's bundle or the compiled dist/), beside what any CLI on
+// this machine pays in the same run:
 // a bare `node -e 0` for `--help`/`--version`, and the `temporal` CLI's `workflow describe` /
 // `workflow list` of the same workflows for `show` / `ls`. Every command is a fresh process, timed
 // from spawn to exit; the commands take turns round by round so the machine's load falls on all.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { access, copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoPath } from '../scripts/lib/repo-root.js';
@@ -21,8 +22,8 @@ import { summarize, wallMs } from './stats.js';
 const run = promisify(execFile);
 
 /**
- * The CLI as an installed package has it: package.json, src/cli/bin.mjs and the compiled dist/, no
- * TypeScript sources. Compiled afresh into a scratch directory inside the checkout (so Node finds
+ * The CLI as an installed package has it: package.json, src/cli/bin.cjs, the compiled dist/ and the
+ * fast path's bundle (npm run build:cli), no TypeScript sources. Compiled afresh into a scratch directory inside the checkout (so Node finds
  * node_modules above it): in a checkout where others edit src/, bin.mjs would rightly fall back to
  * tsx for a dist/ older than the sources, and the bench would time that instead.
  */
@@ -44,8 +45,22 @@ async function installLikeCli(ctx: BenchContext): Promise<string> {
     ],
     { cwd: repoPath() },
   );
+  // The build's own command, written to this layout (esbuild keeps the last --outfile/--metafile).
+  const fastPath = join(root, 'dist', 'src', 'cli', 'fast-path.cjs');
+  await run(
+    'npm',
+    [
+      'run',
+      'build:cli',
+      '--',
+      `--outfile=${fastPath}`,
+      `--metafile=${join(root, 'dist', 'src', 'cli', 'fast-path.meta.json')}`,
+    ],
+    { cwd: repoPath() },
+  );
+  await access(fastPath);
   await copyFile(repoPath('package.json'), join(root, 'package.json'));
-  await copyFile(repoPath('src', 'cli', 'bin.mjs'), join(root, 'src', 'cli', 'bin.mjs'));
+  await copyFile(repoPath('src', 'cli', 'bin.cjs'), join(root, 'src', 'cli', 'bin.cjs'));
   return root;
 }
 
@@ -71,6 +86,33 @@ async function timeOnce(cmd: Command, runEnv: NodeJS.ProcessEnv): Promise<number
     if (typeof code !== 'number' || !(cmd.ok ?? [0]).includes(code)) throw err;
   }
   return wallMs() - t0;
+}
+
+/**
+ * A Node script that sends what the fast `show` sends (describe and the state query, at once, with
+ * node:http) and exits when both answered: the requests' share of the fast show's time.
+ */
+function showRequestsScript(httpAddress: string | null, workflowId: string): string {
+  const url = `http://${httpAddress ?? ''}/api/v1/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
+  return [
+    "const http = require('node:http');",
+    'const ask = (u, o, body) => new Promise((ok, no) => { const r = http.request(u, o, (res) => { res.resume(); res.on("end", ok); }); r.on("error", no); r.end(body); });',
+    `Promise.all([ask(${JSON.stringify(`${url}?noPayloadShorthand=true`)}, {}), ask(${JSON.stringify(`${url}/query/state?noPayloadShorthand=true`)}, { method: 'POST', headers: { 'content-type': 'application/json' } }, '{}')]).catch((e) => { console.error(e); process.exitCode = 1; });`,
+  ].join('\n');
+}
+
+/**
+ * The fast show's median split into what Node costs anyway, what the bundle costs to load, what its
+ * two requests cost on their own, and the rest (arguments, decoding, printing, exit): differences of
+ * medians of separate processes, so an estimate, not a trace.
+ */
+function fastShowBreakdown(median: (k: 'node' | 'fastLoad' | 'showRequests' | 'showHttp') => number): string {
+  const node = median('node');
+  const load = median('fastLoad') - node;
+  const requests = median('showRequests') - node;
+  const rest = median('showHttp') - node - load - requests;
+  const ms = (v: number) => `${v.toFixed(1)} ms`;
+  return `Fast show, where the time goes (differences of medians of separate processes: an estimate, not a trace): node start ${ms(node)}; loading the bundle ${ms(load)}; describe + state query with node:http ${ms(requests)}; the rest (arguments, decoding, printing, exit) ${ms(rest)}; total ${ms(median('showHttp'))}.`;
 }
 
 function latency(label: string, samples: number[]): Measure {
@@ -119,7 +161,8 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
   const httpAddress = ctx.environment.temporalHttpAddress;
   const httpEnv = httpAddress ? { ...env, TEMPORAL_HTTP_ADDRESS: httpAddress } : undefined;
   const node = process.execPath;
-  const bin = join(installed, 'src', 'cli', 'bin.mjs');
+  const bin = join(installed, 'src', 'cli', 'bin.cjs');
+  const bundle = join(installed, 'dist', 'src', 'cli', 'fast-path.cjs');
   const temporal = (args: string[]): Command => ({
     what: `temporal ${args[0]} ${args[1] ?? ''}`.trim(),
     file: temporalCliPath,
@@ -162,6 +205,20 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
       ...(httpEnv ? { env: httpEnv } : { runs: false }),
     },
     list: temporal(['workflow', 'list', '--query', query]),
+    // Where the fast show's time goes (the breakdown below): Node loading the bundle and nothing
+    // else, and Node sending show's two requests with node:http and nothing else.
+    fastLoad: {
+      what: 'node: require the fast path bundle only',
+      file: node,
+      args: ['-e', `require(${JSON.stringify(bundle)})`],
+      ...(httpEnv ? {} : { runs: false }),
+    },
+    showRequests: {
+      what: "node: show's describe and state query with node:http only",
+      file: node,
+      args: ['-e', showRequestsScript(httpAddress, snapshotWorkflowId(projectId, shown.workItemId))],
+      ...(httpEnv ? {} : { runs: false }),
+    },
   } satisfies Record<string, Command>;
   const samples = Object.fromEntries(Object.keys(commands).map((k) => [k, [] as number[]])) as Record<
     keyof typeof commands,
@@ -200,7 +257,7 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
     parameters: {
       rounds,
       snapshots: items,
-      cli: 'node src/cli/bin.mjs → dist/src/cli/main.js (package layout)',
+      cli: 'node src/cli/bin.cjs → dist/src/cli/fast-path.cjs (with TEMPORAL_HTTP_ADDRESS) or dist/src/cli/main.js (package layout)',
     },
     rows: [
       row('help', 'node', { ratio: 3, text: '≤ 3× node -e 0' }),
@@ -219,12 +276,14 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
       row('helpTsx', 'node'),
       row('temporalHelp', 'node'),
       row('sdk', 'node'),
+      ...(httpEnv ? [row('fastLoad', 'node'), row('showRequests', 'node')] : []),
     ],
     notes: [
       'Each sample is a fresh process timed from spawn to exit by the bench (Node’s own start included); medians, the commands taking turns every round.',
       `snapkeeper show = describe + the workflow's state query (answered by the worker); temporal workflow describe = one describe. ls and list run the same visibility query over ${items} open workflows of one project.`,
       'snapkeeper show/ls load the configuration schema and @temporalio/client (gRPC and the API protos) before their first call: that load, not the calls, is most of their time.',
-      "With TEMPORAL_HTTP_ADDRESS (the dev server started with --http-port) show/ls take the HTTP fast path: node:http against the frontend's HTTP API, no configuration schema, no SDK; same output (test/integration/cli-http.test.ts).",
+      "With TEMPORAL_HTTP_ADDRESS (the dev server started with --http-port) show/ls take the HTTP fast path: bin.cjs (CommonJS, no ES module loader) loads one bundled file (npm run build:cli) and asks the frontend's HTTP API with node:http; no commander, no configuration schema, no SDK; same output (test/integration/cli-http.test.ts, test/unit/cli-fast-path.test.ts).",
+      ...(httpEnv ? [fastShowBreakdown(median)] : []),
     ],
   };
 }

@@ -11,6 +11,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parseDuration } from '../config/duration.js';
 import { SNAPSHOT_STATUSES } from '../contract/snapshot-types.js';
 import { HOST_ID_PATTERN, ID_PATTERN, REASON_MAX_LENGTH } from '../contract/limits.js';
+import { positiveIntOf } from './arg-values.js';
 import { TemporalUnreachable, UsageError } from './cli-errors.js';
 import { ExitCode } from './exit-codes.js';
 import type { GlobalOptions, OutputStream, Runtime } from './runtime.js';
@@ -43,8 +44,8 @@ function durationMs(value: string): number {
 }
 
 function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer.');
+  const n = positiveIntOf(value);
+  if (n === undefined) throw new InvalidArgumentError('must be a positive integer.');
   return n;
 }
 

@@ -23,7 +23,7 @@ export function runCliProcess(
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [repoPath('src', 'cli', 'bin.mjs'), ...args],
+      [repoPath('src', 'cli', 'bin.cjs'), ...args],
       { env, cwd: repoPath(), timeout: options.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== 'number') {
