@@ -6,7 +6,7 @@ import {
   signalPullRequestTargets,
 } from '../../src/service/signal-pull-request-targets.js';
 import type { InvalidateSignal, MergedSignal } from '../../src/contract/snapshot-types.js';
-import { meantFor } from '../../src/workflows/pull-request/match.js';
+import { targetedByPullRequest } from '../../src/workflows/pull-request/match.js';
 import { closedPullRequestWorkflowId, mergedPullRequestWorkflowId } from '../../src/contract/names.js';
 import { FakeTemporal, execution, state } from './api-fakes.js';
 
@@ -133,22 +133,22 @@ describe('signalPullRequestTargets', () => {
   });
 });
 
-describe('meantFor', () => {
+describe('targetedByPullRequest', () => {
   const linked = { pullRequest: { repository: 'acme/app', number: 7 } };
   const other = { pullRequest: { repository: 'acme/app', number: 8 } };
   const unlinked = { pullRequest: null };
 
   it('a link match ends only an image linked to that pull request (owner/name in any case)', () => {
-    expect(meantFor(linked, PR, 'link')).toBe(true);
-    expect(meantFor(other, PR, 'link')).toBe(false);
-    expect(meantFor(unlinked, PR, 'link')).toBe(false);
-    expect(meantFor(unlinked, PR, undefined)).toBe(false);
+    expect(targetedByPullRequest(linked, PR, 'link')).toBe(true);
+    expect(targetedByPullRequest(other, PR, 'link')).toBe(false);
+    expect(targetedByPullRequest(unlinked, PR, 'link')).toBe(false);
+    expect(targetedByPullRequest(unlinked, PR, undefined)).toBe(false);
   });
 
   it('a branch match also ends an unlinked image, never one linked to another pull request', () => {
-    expect(meantFor(linked, PR, 'branch')).toBe(true);
-    expect(meantFor(unlinked, PR, 'branch')).toBe(true);
-    expect(meantFor(other, PR, 'branch')).toBe(false);
+    expect(targetedByPullRequest(linked, PR, 'branch')).toBe(true);
+    expect(targetedByPullRequest(unlinked, PR, 'branch')).toBe(true);
+    expect(targetedByPullRequest(other, PR, 'branch')).toBe(false);
   });
 });
 

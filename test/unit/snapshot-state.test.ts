@@ -33,10 +33,10 @@ describe('snapshot workflow state', () => {
     expect(ended).toMatchObject({ imageId: image(1).imageId, state: 'invalidated', endReason: 'merged' });
     expect(state.current).toBeNull();
     expect(state.isRetiring(image(1).imageId)).toBe(true);
-    expect(state.shown()).toEqual(ended);
+    expect(state.publishedImage()).toEqual(ended);
 
     state.replaceRetiring(image(1).imageId, { ...ended!, state: 'removal-blocked', blockedBy: 'c1' });
-    expect(state.shownStatus(state.shown()!)).toBe('removal-blocked');
+    expect(state.publishedStatus(state.publishedImage()!)).toBe('removal-blocked');
     expect(state.latest(image(1)).blockedBy).toBe('c1');
     expect(state.drained()).toBe(false);
 

@@ -1,4 +1,5 @@
-// Which image a pull request event is meant for. Pure: used by the snapshot workflow's handlers.
+// Which image a pull request's signal (a merge, a scoped invalidation) or a link check targets. Pure:
+// used by the snapshot workflow's handlers.
 import type { PullRequestMatch, PullRequestRef, SnapshotState } from '../../contract/snapshot-types.js';
 import { samePullRequest } from '../../contract/names.js';
 
@@ -6,7 +7,7 @@ import { samePullRequest } from '../../contract/names.js';
  * A link match ends only an image linked to that pull request; a branch match (the work item's own
  * branch merged) also ends an image without a link, but never one linked to another pull request.
  */
-export function meantFor(
+export function targetedByPullRequest(
   image: Pick<SnapshotState, 'pullRequest'>,
   pr: PullRequestRef,
   match: PullRequestMatch | undefined,

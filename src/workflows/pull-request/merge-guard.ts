@@ -14,7 +14,10 @@ const control = proxyActivities<Pick<PullRequestControlActivities, 'isPullReques
   ACTIVITY_PROFILES.mergeCheck.options,
 );
 
-/** Pull requests this run (and the runs before it) heard merge; bounded, oldest forgotten first. */
+/**
+ * Pull requests whose merge this run received by signal or found recorded, carried over
+ * continue-as-new; bounded, oldest forgotten first.
+ */
 export const REMEMBERED_MERGES = 200;
 
 export function rememberMerge(merged: string[], pr: PullRequestRef): void {
@@ -24,7 +27,8 @@ export function rememberMerge(merged: string[], pr: PullRequestRef): void {
   if (merged.length > REMEMBERED_MERGES) merged.shift();
 }
 
-export function heardMerge(merged: string[], pr: PullRequestRef): boolean {
+/** Whether this pull request's merge is among those remembered (see rememberMerge). */
+export function mergeRemembered(merged: string[], pr: PullRequestRef): boolean {
   return merged.includes(pullRequestKey(pr));
 }
 

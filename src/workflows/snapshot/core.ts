@@ -80,10 +80,10 @@ export class SnapshotCore {
     return this.state.current;
   }
 
-  /** Whether an ending that happened at `at` is meant for the image set aside, if one is. */
-  asideMeant(at: string | undefined, meant: (aside: SnapshotState) => boolean): boolean {
+  /** Whether an ending that happened at `at` targets the image set aside, if one is. */
+  targetsAside(at: string | undefined, targets: (aside: SnapshotState) => boolean): boolean {
     const aside = this.state.aside;
-    return !!aside && !SnapshotWorkflowState.happenedBefore(aside, at) && meant(aside);
+    return !!aside && !SnapshotWorkflowState.happenedBefore(aside, at) && targets(aside);
   }
 
   registrationActivities(host: string): ActivityInterfaceFor<DockerActivities> {

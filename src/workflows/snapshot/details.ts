@@ -7,23 +7,23 @@ import type { SnapshotState, SnapshotStatus } from '../../contract/snapshot-type
 
 export function snapshotDetails(
   state: SnapshotStatus,
-  shown: SnapshotState,
+  image: SnapshotState,
   retiring: SnapshotState[],
 ): string {
   const lines = [
-    `**${state}** · \`${shown.image}\` on host \`${shown.host}\``,
-    `image id: \`${shown.imageId.slice(0, 19)}\` · ${Math.round(shown.sizeBytes / 1e6)} MB`,
-    `expires: ${shown.expiresAt}${shown.slidingTtl ? ' (sliding)' : ''} · last used: ${shown.lastUsedAt}`,
+    `**${state}** · \`${image.image}\` on host \`${image.host}\``,
+    `image id: \`${image.imageId.slice(0, 19)}\` · ${Math.round(image.sizeBytes / 1e6)} MB`,
+    `expires: ${image.expiresAt}${image.slidingTtl ? ' (sliding)' : ''} · last used: ${image.lastUsedAt}`,
   ];
-  if (shown.pullRequest)
-    lines.push(`pull request: ${shown.pullRequest.repository}#${shown.pullRequest.number}`);
-  if (shown.endReason) lines.push(`ended: ${shown.endReason}${shown.message ? ` (${shown.message})` : ''}`);
-  if (shown.blockedBy) lines.push(`blocked: ${shown.blockedBy}`);
-  if (shown.keptBy?.length) lines.push(`kept by: ${shown.keptBy.map((r) => `\`${r}\``).join(', ')}`);
-  if (shown.reuseBlockedBy) lines.push(`reuse: ${shown.reuseBlockedBy}`);
-  if (shown.references?.length || shown.layerDepth) {
+  if (image.pullRequest)
+    lines.push(`pull request: ${image.pullRequest.repository}#${image.pullRequest.number}`);
+  if (image.endReason) lines.push(`ended: ${image.endReason}${image.message ? ` (${image.message})` : ''}`);
+  if (image.blockedBy) lines.push(`blocked: ${image.blockedBy}`);
+  if (image.keptBy?.length) lines.push(`kept by: ${image.keptBy.map((r) => `\`${r}\``).join(', ')}`);
+  if (image.reuseBlockedBy) lines.push(`reuse: ${image.reuseBlockedBy}`);
+  if (image.references?.length || image.layerDepth) {
     lines.push(
-      `references: ${(shown.references ?? []).map((r) => `\`${r}\``).join(', ') || 'none (registered by id)'} · layers: ${shown.layerDepth ?? '?'}`,
+      `references: ${(image.references ?? []).map((r) => `\`${r}\``).join(', ') || 'none (registered by id)'} · layers: ${image.layerDepth ?? '?'}`,
     );
   }
   if (retiring.length > 0) {

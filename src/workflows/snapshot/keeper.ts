@@ -18,7 +18,7 @@ import type {
   UsedSignal,
 } from '../../contract/snapshot-types.js';
 import { rememberMerge } from '../pull-request/merge-guard.js';
-import { meantFor } from '../pull-request/match.js';
+import { targetedByPullRequest } from '../pull-request/match.js';
 import { REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH, usePatch } from '../shared/patches.js';
 import { SerialLane } from '../shared/workflow-helpers.js';
 import { SnapshotCore } from './core.js';
@@ -124,27 +124,29 @@ export class SnapshotKeeper extends SnapshotCore {
     if (pr) rememberMerge(state.mergedPullRequests, pr);
     const message = pr ? `pull request ${pr.repository}#${pr.number} merged` : 'pull request merged';
     // The image set aside by a registration still being checked comes back if it is refused.
-    if (this.asideMeant(signal?.mergedAt, (aside) => !pr || meantFor(aside, pr, signal?.match))) {
+    if (
+      this.targetsAside(signal?.mergedAt, (aside) => !pr || targetedByPullRequest(aside, pr, signal?.match))
+    ) {
       state.endAside('merged', message);
     }
     const current = state.current;
     if (!current || state.happenedBeforeCurrent(signal?.mergedAt)) return;
-    // Only the image the merge was meant for: not a newer one linked elsewhere or to nothing.
-    if (this.scopedToPullRequest && pr && !meantFor(current, pr, signal?.match)) return;
+    // Only the image the merge targets: not a newer one linked elsewhere or to nothing.
+    if (this.scopedToPullRequest && pr && !targetedByPullRequest(current, pr, signal?.match)) return;
     this.endCurrent('merged', message);
   }
 
   invalidate(signal: InvalidateSignal): void {
     const { state } = this;
     const reason = String(signal?.reason ?? 'invalidated').slice(0, REASON_MAX_LENGTH);
-    const meant = (image: SnapshotState) =>
+    const targets = (image: SnapshotState) =>
       (!signal?.imageId || image.imageId === signal.imageId) &&
-      (!signal?.pullRequest || meantFor(image, signal.pullRequest, signal.match));
-    // An unscoped one is meant for the image set aside too: it may be current again.
-    if (this.asideMeant(signal?.occurredAt, meant)) state.endAside('invalidated', reason);
+      (!signal?.pullRequest || targetedByPullRequest(image, signal.pullRequest, signal.match));
+    // An unscoped one targets the image set aside too: it may be current again.
+    if (this.targetsAside(signal?.occurredAt, targets)) state.endAside('invalidated', reason);
     const current = state.current;
     if (!current || state.happenedBeforeCurrent(signal?.occurredAt)) return;
-    if (!meant(current)) return;
+    if (!targets(current)) return;
     this.endCurrent('invalidated', reason);
   }
 
@@ -164,7 +166,7 @@ export class SnapshotKeeper extends SnapshotCore {
 
   evict(signal: EvictSignal): void {
     const reason = String(signal?.reason ?? 'evicted').slice(0, REASON_MAX_LENGTH);
-    if (this.asideMeant(undefined, (aside) => !signal?.imageId || aside.imageId === signal.imageId)) {
+    if (this.targetsAside(undefined, (aside) => !signal?.imageId || aside.imageId === signal.imageId)) {
       this.state.endAside('evicted', reason);
     }
     // An eviction decided for an older image must not hit the image that replaced it.
@@ -176,7 +178,7 @@ export class SnapshotKeeper extends SnapshotCore {
   /** From the reconciler, after a 404 on the image id; cleanup then finds nothing and completes. */
   vanished(signal: VanishedSignal): void {
     const aside = this.state.aside;
-    if (aside && this.asideMeant(undefined, (a) => !signal?.imageId || a.imageId === signal.imageId)) {
+    if (aside && this.targetsAside(undefined, (a) => !signal?.imageId || a.imageId === signal.imageId)) {
       const text = signal?.message ?? `image ${aside.image} vanished from host ${aside.host}`;
       this.state.endAside('vanished', String(text).slice(0, REASON_MAX_LENGTH));
     }

@@ -38,23 +38,23 @@ export class SnapshotPublisher {
         this.published = { ...this.published, memo };
       }
     }
-    const shown = state.shown();
-    if (!shown) return;
-    const status = state.shownStatus(shown);
+    const image = state.publishedImage();
+    if (!image) return;
+    const status = state.publishedStatus(image);
     const pairs: SearchAttributeUpdatePair[] = [
       { key: SEARCH_ATTRIBUTE_KEYS.projectId, value: this.workItem.projectId },
       { key: SEARCH_ATTRIBUTE_KEYS.workItemId, value: this.workItem.workItemId },
-      { key: SEARCH_ATTRIBUTE_KEYS.image, value: shown.image },
-      { key: SEARCH_ATTRIBUTE_KEYS.host, value: shown.host },
+      { key: SEARCH_ATTRIBUTE_KEYS.image, value: image.image },
+      { key: SEARCH_ATTRIBUTE_KEYS.host, value: image.host },
       { key: SEARCH_ATTRIBUTE_KEYS.state, value: status },
-      { key: SEARCH_ATTRIBUTE_KEYS.expiresAt, value: new Date(shown.expiresAt) },
-      { key: SEARCH_ATTRIBUTE_KEYS.sizeBytes, value: shown.sizeBytes },
+      { key: SEARCH_ATTRIBUTE_KEYS.expiresAt, value: new Date(image.expiresAt) },
+      { key: SEARCH_ATTRIBUTE_KEYS.sizeBytes, value: image.sizeBytes },
     ];
-    // Cleared when the shown image has no pull request, so a replacement without one is not found
+    // Cleared when the published image has no pull request, so a replacement without one is not found
     // (and ended) by the merge of its predecessor's pull request.
-    pairs.push({ key: SEARCH_ATTRIBUTE_KEYS.repository, value: shown.pullRequest?.repository ?? null });
-    pairs.push({ key: SEARCH_ATTRIBUTE_KEYS.pullRequest, value: shown.pullRequest?.number ?? null });
-    const details = snapshotDetails(status, shown, state.retiring);
+    pairs.push({ key: SEARCH_ATTRIBUTE_KEYS.repository, value: image.pullRequest?.repository ?? null });
+    pairs.push({ key: SEARCH_ATTRIBUTE_KEYS.pullRequest, value: image.pullRequest?.number ?? null });
+    const details = snapshotDetails(status, image, state.retiring);
     if (!this.lookupsFromMemo) {
       upsertSearchAttributes(pairs);
       setCurrentDetails(details);

@@ -12,8 +12,8 @@ import type {
   RegisterResult,
   SnapshotState,
 } from '../../contract/snapshot-types.js';
-import { heardMerge, mergeRecorded, rememberMerge } from '../pull-request/merge-guard.js';
-import { meantFor } from '../pull-request/match.js';
+import { mergeRemembered, mergeRecorded, rememberMerge } from '../pull-request/merge-guard.js';
+import { targetedByPullRequest } from '../pull-request/match.js';
 import { BUDGET_ADMISSION_BY_SIGNAL_PATCH, usePatch } from '../shared/patches.js';
 import { nowIso } from '../shared/workflow-helpers.js';
 import { acceptedState } from './accepted-state.js';
@@ -72,7 +72,7 @@ export class SnapshotRegistration {
     workflow.publish();
     let merged: boolean;
     try {
-      merged = heardMerge(state.mergedPullRequests, pr) || (await mergeRecorded(pr));
+      merged = mergeRemembered(state.mergedPullRequests, pr) || (await mergeRecorded(pr));
     } finally {
       state.unadmitted = null;
     }
@@ -114,10 +114,10 @@ export class SnapshotRegistration {
   async refuseMergedLink(pr: PullRequestRef, imageId: string): Promise<void> {
     const { workflow } = this;
     const { state } = workflow;
-    if (!heardMerge(state.mergedPullRequests, pr) && !(await mergeRecorded(pr))) return;
+    if (!mergeRemembered(state.mergedPullRequests, pr) && !(await mergeRecorded(pr))) return;
     rememberMerge(state.mergedPullRequests, pr);
     const current = state.current;
-    const ends = current?.imageId === imageId && meantFor(current, pr, 'link');
+    const ends = current?.imageId === imageId && targetedByPullRequest(current, pr, 'link');
     if (ends) {
       workflow.endCurrent(
         'merged',

@@ -54,15 +54,15 @@ export class SnapshotWorkflowState {
     this.refusals = [...(carry?.refusals ?? [])];
   }
 
-  /** The image the attributes and details show: the current one, else the last one leaving. */
-  shown(): SnapshotState | null {
+  /** The image the search attributes and details publish: the current one, else the last one leaving. */
+  publishedImage(): SnapshotState | null {
     return this.current ?? this.retiring[this.retiring.length - 1] ?? this.last;
   }
 
-  /** The state the attributes show: any blocked removal shows while no image is current. */
-  shownStatus(shown: SnapshotState): SnapshotStatus {
+  /** The state the search attributes publish: any blocked removal shows while no image is current. */
+  publishedStatus(image: SnapshotState): SnapshotStatus {
     if (!this.current && this.retiring.some((r) => r.state === 'removal-blocked')) return 'removal-blocked';
-    return shown.state;
+    return image.state;
   }
 
   /** The newest state of an image that may be retiring. */
