@@ -40,8 +40,6 @@ export function leaseVerdict(labels: Record<string, string>, answer: LeaseAnswer
   }
 }
 
-/** How long a live answer is reused: the fence and the removal of one batch ask the same leases. */
-const LIVE_REUSE_MS = 2_000;
 /** Ended leases never come back (lease ids are never reused), so their answers are kept, this many. */
 const ENDED_KEPT = 10_000;
 
@@ -49,29 +47,25 @@ export interface LeaseGuardDeps {
   /** Absent on a worker without a Temporal client: every leased image then stays. */
   lookup: LeaseLookup | undefined;
   log: Logger;
-  now?: () => number;
 }
 
-/** The rule with the lookups it needs, one describe per lease and batch at most. */
-export function createLeaseGuard({ lookup, log, now = Date.now }: LeaseGuardDeps) {
-  const live = new Map<string, { at: number; status: LeaseStatus }>();
+/**
+ * The rule with the lookups it needs. A live answer is never reused: a release must show at the
+ * very next check (the page, the fence, the removal each ask; leased candidates are few). An
+ * ended one is kept, since a lease never comes back.
+ */
+export function createLeaseGuard({ lookup, log }: LeaseGuardDeps) {
   const ended = new Map<string, LeaseStatus>();
 
   async function ask(leaseId: string): Promise<LeaseAnswer> {
     if (!lookup) return { state: 'unchecked', error: 'this worker has no Temporal client' };
     const gone = ended.get(leaseId);
     if (gone) return gone;
-    const recent = live.get(leaseId);
-    if (recent && now() - recent.at < LIVE_REUSE_MS) return recent.status;
     try {
       const status = await lookup(leaseId);
       if (status.state === 'ended') {
-        live.delete(leaseId);
         ended.set(leaseId, status);
         if (ended.size > ENDED_KEPT) ended.delete(ended.keys().next().value as string);
-      } else {
-        live.set(leaseId, { at: now(), status });
-        for (const [k, v] of live) if (now() - v.at >= LIVE_REUSE_MS) live.delete(k);
       }
       return status;
     } catch (err) {

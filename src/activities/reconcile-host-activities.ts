@@ -99,7 +99,6 @@ export function createReconcileHostActivities({
   const leaseOf = createLeaseGuard({
     lookup: leaseLookup ?? (client ? createLeaseLookup(client) : undefined),
     log,
-    now,
   });
   // The engine lists all images in one call; listing 20,000 of them for every page of one run would
   // cost more than the run itself. The cache is only a shortcut: a page is defined by its cursor (an
