@@ -28,7 +28,7 @@ export function leaseVerdict(labels: Record<string, string>, answer: LeaseAnswer
     case 'live': {
       const l = answer.lease;
       // A lease protects the commits of its own work item only: a label copied onto another
-      // work item's image (or an image built from a leased one) gets no protection from it.
+      // work item's image gets no protection from it.
       if (l && (l.projectId !== labels[LABEL_PROJECT] || l.workItemId !== labels[LABEL_WORK_ITEM])) {
         return {
           protect: false,
