@@ -115,9 +115,29 @@ export function createBudgetHostActivities({
       };
     },
 
-    /** Logs a decision that evicted something, and exports it as metrics of this host's worker. */
+    /**
+     * Logs a decision that evicted something, or that left the disk over its watermarks with nothing
+     * left to evict, and exports it as metrics of this host's worker.
+     */
     async recordBudgetDecision(input: { host: string; decision: BudgetDecision }): Promise<void> {
       metrics?.recordBudget(input.host, input.decision);
+      const shortfall = input.decision.diskShortfall;
+      if (shortfall) {
+        // The kubelet's FreeDiskSpaceFailed, in its words: what had to go, what could.
+        log.warn(
+          {
+            host: input.host,
+            reason: 'FreeDiskSpaceFailed',
+            usedPercent: Math.round(shortfall.usedPercent * 10) / 10,
+            neededBytes: shortfall.neededBytes,
+            freeableBytes: shortfall.freeableBytes,
+            diskHighPercent: input.decision.limits?.diskHighPercent,
+            diskLowPercent: input.decision.limits?.diskLowPercent,
+          },
+          `disk over its high watermark and nothing left to evict: attempted to free ${shortfall.neededBytes} bytes, ` +
+            `but only found ${shortfall.freeableBytes} bytes eligible to free`,
+        );
+      }
       if (input.decision.evicted.length > 0) {
         log.info(
           {

@@ -133,6 +133,20 @@ export interface BudgetUsage {
   diskEstimatedPercent: number | null;
 }
 
+/**
+ * The disk was at or above its high watermark and evicting every snapshot the budget may evict does
+ * not bring it below the low one (the kubelet's FreeDiskSpaceFailed: "attempted to free X bytes,
+ * but only found Y bytes eligible to free"). What fills the disk is not snapkeeper's to remove.
+ */
+export interface DiskShortfall {
+  /** Disk use the decision measured, in percent. */
+  usedPercent: number;
+  /** Bytes to free to bring the use below the low watermark (pending removals counted as freed). */
+  neededBytes: number;
+  /** Bytes the evictions this decision made will free: all that was evictable. */
+  freeableBytes: number;
+}
+
 export interface BudgetDecision {
   at: string;
   trigger: 'admit' | 'check';
@@ -143,6 +157,8 @@ export interface BudgetDecision {
   evictedCount?: number;
   usage: BudgetUsage;
   limits: BudgetLimits | null;
+  /** Set when the disk stays over its watermarks with nothing left to evict (DiskShortfall). */
+  diskShortfall?: DiskShortfall;
 }
 
 export interface AdmitResult {

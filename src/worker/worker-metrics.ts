@@ -124,6 +124,18 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     labelNames: ['host'] as const,
     registers: [registry],
   });
+  const shortfall = new Gauge({
+    name: 'snapkeeper_budget_disk_pressure_unrelieved',
+    help: "1 while the last recorded budget decision of a host left its disk over the watermarks with nothing left to evict (the kubelet's FreeDiskSpaceFailed), else 0",
+    labelNames: ['host'] as const,
+    registers: [registry],
+  });
+  const shortfalls = new Counter({
+    name: 'snapkeeper_budget_free_disk_space_failed_total',
+    help: 'Budget decisions of a host that could not bring its disk below the low watermark: nothing left to evict',
+    labelNames: ['host'] as const,
+    registers: [registry],
+  });
   const disk = new Gauge({
     name: 'snapkeeper_disk_used_percent',
     help: "Use of the filesystem that holds the Docker engine's data root",
@@ -148,6 +160,8 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       snapshots.set({ host }, decision.usage.snapshots);
       bytes.set({ host }, decision.usage.bytes);
       if (decision.usage.diskUsedPercent !== null) disk.set({ host }, decision.usage.diskUsedPercent);
+      shortfall.set({ host }, decision.diskShortfall ? 1 : 0);
+      if (decision.diskShortfall) shortfalls.inc({ host });
     },
     recordDisk(host, usedPercent) {
       disk.set({ host }, usedPercent);

@@ -33,6 +33,13 @@ export function budgetDetails({
         (limits ? ` (evicts at ${limits.diskHighPercent}%, down to ${limits.diskLowPercent}%)` : ''),
     );
   }
+  const shortfall = lastDecision?.diskShortfall;
+  if (shortfall) {
+    lines.push(
+      `**disk pressure not relieved** (FreeDiskSpaceFailed): ${formatBytes(shortfall.neededBytes)} to free, ` +
+        `only ${formatBytes(shortfall.freeableBytes)} evictable; the rest is not snapkeeper's to remove`,
+    );
+  }
   lines.push(`evictions so far: ${evictionsTotal}; removals pending: ${pendingRemovals}`);
   if (scannedAt) lines.push(`last full count: ${scannedAt}`);
   return lines.join('\n\n');

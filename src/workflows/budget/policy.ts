@@ -6,6 +6,7 @@ import type {
   BudgetLimits,
   BudgetTotals,
   BudgetUsage,
+  DiskShortfall,
   DiskUsageFacts,
   Eviction,
 } from '../../contract/budget-types.js';
@@ -39,6 +40,8 @@ export interface Plan {
   usage: BudgetUsage;
   /** The disk was over its high watermark (the caller may want exact byte estimates). */
   diskOverHigh: boolean;
+  /** Over the high watermark, and even evicting all it may does not bring it below the low one. */
+  diskShortfall: DiskShortfall | null;
   /**
    * A limit is still crossed and the known entries ran out while `totals` counts more snapshots:
    * the caller must learn more of them (a scan) to decide.
@@ -77,6 +80,7 @@ interface DiskOutcome {
   diskUsedPercent: number | null;
   diskEstimatedPercent: number | null;
   diskOverHigh: boolean;
+  diskShortfall: DiskShortfall | null;
 }
 
 /** One plan being made: what is still counted, and what was chosen so far, limit after limit. */
@@ -141,7 +145,7 @@ class EvictionPlan {
   enforceDiskWatermarks(): DiskOutcome {
     const { hostId, limits, disk } = this.input;
     if (!disk || disk.totalBytes <= 0)
-      return { diskUsedPercent: null, diskEstimatedPercent: null, diskOverHigh: false };
+      return { diskUsedPercent: null, diskEstimatedPercent: null, diskOverHigh: false, diskShortfall: null };
     const { totalBytes: total, usedBytes } = disk;
     const freedBy = (e: BudgetEntry) => this.own(this.input.uniqueBytes, e.imageId) ?? e.sizeBytes;
     // What earlier decisions already set free counts as free: their removals are under way.
@@ -149,9 +153,11 @@ class EvictionPlan {
     for (const e of this.evicted) estimated -= freedBy(e);
     estimated = Math.max(estimated, 0);
     let diskOverHigh = false;
+    let diskShortfall: DiskShortfall | null = null;
     if (diskPercent(estimated, total) >= limits.diskHighPercent) {
       diskOverHigh = true;
       const startPercent = diskPercent(estimated, total);
+      const startBytes = estimated;
       this.evictWhile(
         () => diskPercent(estimated, total) >= limits.diskLowPercent,
         'disk',
@@ -163,18 +169,29 @@ class EvictionPlan {
           estimated = Math.max(estimated - freedBy(victim), 0);
         },
       );
+      // Out of candidates with the disk still over the low watermark: say so, as the kubelet does.
+      if (diskPercent(estimated, total) >= limits.diskLowPercent) {
+        const lowBytes = Math.floor((total * limits.diskLowPercent) / 100);
+        diskShortfall = {
+          usedPercent: diskPercent(usedBytes, total),
+          neededBytes: Math.max(startBytes - lowBytes, 0),
+          freeableBytes: startBytes - estimated,
+        };
+      }
     }
     return {
       diskUsedPercent: diskPercent(usedBytes, total),
       diskEstimatedPercent: diskPercent(estimated, total),
       diskOverHigh,
+      diskShortfall,
     };
   }
 
-  result({ diskUsedPercent, diskEstimatedPercent, diskOverHigh }: DiskOutcome): Plan {
+  result({ diskUsedPercent, diskEstimatedPercent, diskOverHigh, diskShortfall }: DiskOutcome): Plan {
     return {
       evictions: this.evictions,
       diskOverHigh,
+      diskShortfall,
       short: this.short,
       usage: {
         snapshots: Math.max(this.count, 0),
