@@ -50,34 +50,49 @@ export interface PatchRecord {
   since: { commit: string; date: string; release: string };
   /**
    * Recorded histories (paths under test/fixtures/histories/) written by code from before the
-   * patch that reach its call: they replay its old branch while it is live. Empty: none recorded.
+   * patch that reach its call without its marker: they replay its old branch while it is live.
+   * Empty: none recorded.
    */
   oldBranchFixtures: readonly string[];
+  /**
+   * Those of them whose old branch schedules other commands than the new one, so that they fail
+   * to replay once the patch is deprecated (measured by replaying each with only this patch
+   * deprecated). A fixture in the first list but not here replays either branch alike: it proves
+   * the marker-less replay, not the old branch's commands.
+   */
+  brokenByDeprecation: readonly string[];
   /**
    * `live`: `patched()`, both branches replay. `deprecated`: `deprecatePatch()`, every run takes
    * the new branch, and the histories above no longer replay (the replay test expects that).
    */
   status: 'live' | 'deprecated';
+  /** For a live patch that no recorded history replays the old branch of: why none is recorded. */
+  noFixture?: string;
   /** Why the status is what it is. */
   why: string;
 }
 
-// The patches from before 0.1.0 came in on 2026-11-28, before the first release (0.1.0, db14c84),
-// so every run any release started carries their markers: only a run started by a development
-// build of before that day takes their old branch. 0.1.0 → 0.2.0 is their N → N+1 step.
+// The patches from before 0.1.0 came in on 2026-11-28, before the first release (0.1.0, db14c84,
+// 2026-12-07), which carried them: every run a release started records their markers, and only a
+// development build of before them started runs that take their old branch (the top-level
+// fixtures are such runs). 0.1.0 is their release N, so the release after 0.2.0 deprecates them.
+// The patches of 0.2.0 stay live: runs that 0.1.0 started the same day may run for months.
 const BEFORE_FIRST_RELEASE =
-  'Came in before 0.1.0, the first release: no release ever started a run without its marker; the ' +
-  'count query of docs/operations.md ("Retiring a patch", release 0.1.0) must show 0 before the rollout.';
+  'Came in before 0.1.0, the first release: no release started a run without its marker. Deprecated ' +
+  "after 0.2.0; before the rollout, operators check that no run from before 0.1.0's rollout is open.";
 const SINCE_0_2_0 =
-  'Came in with 0.2.0: runs that 0.1.0 started take its old branch until they end; deprecate from 0.3.0.';
+  'Came in with 0.2.0: runs that 0.1.0 started (a snapshot lives up to 90 days, longer while lookups ' +
+  'slide it) take its old branch until they end. Deprecate once no run from before 0.2.0 is open.';
 
 export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
   [PULL_REQUEST_SCOPE_PATCH]: {
     workflow: 'snapshotWorkflow',
-    oldBranch: 'a merge ends the current image whatever pull request it names; no merge check at registration',
+    oldBranch:
+      'a merge ends the current image whatever pull request it names; no merge check at registration',
     since: { commit: '4b9e33d', date: '2026-11-28', release: '0.1.0' },
     oldBranchFixtures: [],
-    status: 'live',
+    brokenByDeprecation: [],
+    status: 'deprecated',
     why: BEFORE_FIRST_RELEASE,
   },
   [LOOKUPS_FROM_MEMO_PATCH]: {
@@ -85,33 +100,36 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranch: 'no memo; every touch accepted and the TTL timer re-armed on each',
     since: { commit: 'ca3e6a3', date: '2026-11-28', release: '0.1.0' },
     oldBranchFixtures: [
-      'snapshot_rec_touched.pb',
       'snapshot_rec_blocked.pb',
       'snapshot_rec_expired.pb',
       'snapshot_rec_open.pb',
+      'snapshot_rec_touched.pb',
     ],
-    status: 'live',
+    brokenByDeprecation: [
+      'snapshot_rec_blocked.pb',
+      'snapshot_rec_expired.pb',
+      'snapshot_rec_open.pb',
+      'snapshot_rec_touched.pb',
+    ],
+    status: 'deprecated',
     why: BEFORE_FIRST_RELEASE,
   },
   [ONE_HOP_CLEANUP_PATCH]: {
     workflow: 'snapshotWorkflow',
     oldBranch: 'the cleanup as two activities (invalidate, then remove)',
     since: { commit: 'ca3e6a3', date: '2026-11-28', release: '0.1.0' },
-    oldBranchFixtures: ['snapshot_rec_touched.pb', 'snapshot_rec_blocked.pb', 'snapshot_rec_expired.pb'],
-    status: 'live',
+    oldBranchFixtures: ['snapshot_rec_blocked.pb', 'snapshot_rec_expired.pb', 'snapshot_rec_touched.pb'],
+    brokenByDeprecation: ['snapshot_rec_blocked.pb', 'snapshot_rec_expired.pb', 'snapshot_rec_touched.pb'],
+    status: 'deprecated',
     why: BEFORE_FIRST_RELEASE,
   },
   [BUDGET_ADMISSION_BY_SIGNAL_PATCH]: {
     workflow: 'snapshotWorkflow',
     oldBranch: "the budget's admission awaited by every registration",
     since: { commit: 'ca3e6a3', date: '2026-11-28', release: '0.1.0' },
-    oldBranchFixtures: [
-      'snapshot_rec_touched.pb',
-      'snapshot_rec_blocked.pb',
-      'snapshot_rec_expired.pb',
-      'snapshot_rec_open.pb',
-    ],
-    status: 'live',
+    oldBranchFixtures: [],
+    brokenByDeprecation: [],
+    status: 'deprecated',
     why: BEFORE_FIRST_RELEASE,
   },
   [CLEANUP_SHOWS_HOST_WAIT_PATCH]: {
@@ -119,7 +137,8 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranch: 'the cleanup without the timer that reports a silent host',
     since: { commit: '7e77af6', date: '2026-11-28', release: '0.1.0' },
     oldBranchFixtures: [],
-    status: 'live',
+    brokenByDeprecation: [],
+    status: 'deprecated',
     why: BEFORE_FIRST_RELEASE,
   },
   [BUDGET_RELEASE_PATCH]: {
@@ -127,7 +146,8 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranch: "no `release` signal to the host's budget when the image ends",
     since: { commit: '5442a7f', date: '2026-11-28', release: '0.1.0' },
     oldBranchFixtures: [],
-    status: 'live',
+    brokenByDeprecation: [],
+    status: 'deprecated',
     why: BEFORE_FIRST_RELEASE,
   },
   [BUDGET_TOTALS_IN_MEMO_PATCH]: {
@@ -135,7 +155,8 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranch: 'no memo, no admissions by signal',
     since: { commit: 'ca3e6a3', date: '2026-11-28', release: '0.1.0' },
     oldBranchFixtures: ['budget_replay.pb'],
-    status: 'live',
+    brokenByDeprecation: ['budget_replay.pb'],
+    status: 'deprecated',
     why: BEFORE_FIRST_RELEASE,
   },
   [BUDGET_OWN_KEYS_PATCH]: {
@@ -143,14 +164,17 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranch: 'records keyed by project id read through the object prototype',
     since: { commit: '3f95855', date: '2026-12-07', release: '0.2.0' },
     oldBranchFixtures: ['db14c84/budget_replay.pb', '27f0425/budget_replay.pb'],
+    brokenByDeprecation: [],
     status: 'live',
     why: SINCE_0_2_0,
   },
   [REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH]: {
     workflow: 'snapshotWorkflow',
-    oldBranch: 'a registration linked to a merged pull request ended the current image before the merge check',
+    oldBranch:
+      'a registration linked to a merged pull request ended the current image before the merge check',
     since: { commit: '9aea646', date: '2026-12-07', release: '0.2.0' },
-    oldBranchFixtures: ['db14c84/snapshot_rec_refused.pb', '27f0425/snapshot_rec_refused.pb'],
+    oldBranchFixtures: ['db14c84/snapshot_rec_merges.pb', '27f0425/snapshot_rec_merges.pb'],
+    brokenByDeprecation: ['db14c84/snapshot_rec_merges.pb', '27f0425/snapshot_rec_merges.pb'],
     status: 'live',
     why: SINCE_0_2_0,
   },
@@ -164,6 +188,7 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
       '27f0425/rec-reconcile.pb',
       '27f0425/rec-reconcile_replay.pb',
     ],
+    brokenByDeprecation: [],
     status: 'live',
     why: SINCE_0_2_0,
   },
