@@ -5,6 +5,7 @@
 import type { BudgetView } from '../contract/budget-types.js';
 import type { ReferenceFacts } from '../contract/image-references.js';
 import type { SnapshotWorkflowView } from '../contract/snapshot-types.js';
+import type { LeaseAnswer } from './explain-lease.js';
 
 /** The image as the engine inspects it (the reference rule's facts plus age and size). */
 export interface ExplainImageFacts extends ReferenceFacts {
@@ -41,8 +42,9 @@ export interface ExplainOwnerFacts {
 /** The lease the image's label names (issue 21 part 1): live while its workflow runs. */
 export interface ExplainLeaseFacts {
   leaseId: string;
-  workflowId: string;
-  presence: WorkflowPresence;
+  /** null for a label that is no lease id. */
+  workflowId: string | null;
+  answer: LeaseAnswer;
 }
 
 /** The host's budget entity `budget:<host>` and its `budget` query. */

@@ -28,6 +28,7 @@ import type {
   WorkflowPresence,
 } from './explain-facts.js';
 import { leaseOfImage } from './explain-lease.js';
+import { createLeaseLookup } from './lease-status.js';
 
 /**
  * The engine calls explain makes: the Docker port (src/docker/docker-port.ts) fits it, and only its
@@ -157,12 +158,17 @@ async function readOwner(client: Client, workflowId: string): Promise<ExplainOwn
   return { workflowId, presence, view, queryError, lastState };
 }
 
+/** The same describe, with the same deadline, as the reconciler's lease check. */
 async function readLease(
   client: Client,
-  lease: { leaseId: string; workflowId: string },
+  lease: { leaseId: string; workflowId: string | null },
 ): Promise<ExplainLeaseFacts> {
-  const { presence } = await presenceOf(client, lease.workflowId);
-  return { ...lease, presence };
+  if (lease.workflowId === null) return { ...lease, answer: { state: 'malformed' } };
+  try {
+    return { ...lease, answer: await createLeaseLookup(client)(lease.leaseId) };
+  } catch (err) {
+    return { ...lease, answer: { state: 'unchecked', error: errorText(err) } };
+  }
 }
 
 async function readBudget(client: Client, host: string): Promise<ExplainBudgetFacts> {

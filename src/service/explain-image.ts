@@ -19,6 +19,8 @@ import { budgetPosition } from './explain-budget.js';
 import type { ExplainContainer, ExplainFacts, ExplainOwnerFacts, WorkflowPresence } from './explain-facts.js';
 import type { Reaping } from './explain-reaping.js';
 import { reapingTime } from './explain-reaping.js';
+import type { LeaseAnswer } from './explain-lease.js';
+import { leaseProtection } from './explain-lease.js';
 import { shortId, spellDuration, spellList, spellTime } from './explain-words.js';
 
 /**
@@ -80,7 +82,14 @@ export interface Explanation {
   references: { owned: string[]; foreign: string[]; derived: boolean } | null;
   containers: ExplainContainer[];
   children: string[];
-  lease: { leaseId: string; workflowId: string; live: boolean; status: string } | null;
+  /** The lease its label names; `protects` is the reconciler's rule (explain-lease.ts). */
+  lease: {
+    leaseId: string;
+    workflowId: string | null;
+    state: LeaseAnswer['state'];
+    protects: boolean;
+    expiresAt: string | null;
+  } | null;
   /** Where a held current image stands in its host's budget. */
   budget: BudgetPosition | null;
   /** When the reconciler takes it, for an orphan (or a leased image once its lease ends). */
@@ -119,14 +128,17 @@ export function explainImage(facts: ExplainFacts): Explanation {
   const owner = describeOwner(facts.owner, image.id);
   base.owner = owner;
   const lease = facts.lease;
-  base.lease = lease
-    ? {
-        leaseId: lease.leaseId,
-        workflowId: lease.workflowId,
-        live: lease.presence.status === 'running',
-        status: lease.presence.status === 'closed' ? lease.presence.closeStatus : lease.presence.status,
-      }
-    : null;
+  const protection = lease ? leaseProtection(lease.leaseId, image.labels, lease.answer) : null;
+  base.lease =
+    lease && protection
+      ? {
+          leaseId: lease.leaseId,
+          workflowId: lease.workflowId,
+          state: lease.answer.state,
+          protects: protection.protects,
+          expiresAt: protection.expiresAt,
+        }
+      : null;
 
   if (owner?.holds && owner.snapshot) return held(base, facts, owner, owner.snapshot, now);
   if (facts.owner && isUnverified(facts.owner)) return unverified(base, facts.owner);
@@ -136,8 +148,8 @@ export function explainImage(facts: ExplainFacts): Explanation {
   const why = notHeldSentence(owner);
   if (attribution.derived || attribution.foreign.length > 0) return kept(base, facts, why, attribution);
   base.reaping = reapingTime(image.createdAt, facts.schedule, facts.configGraceSeconds, now);
-  if (base.lease?.live) return leased(base, facts, why, now);
-  return orphan(base, facts, why, now);
+  if (protection?.protects) return leased(base, facts, [why, protection.why], now);
+  return orphan(base, facts, protection ? [why, protection.why] : [why], now);
 }
 
 function unmanaged(base: Explanation, label: string | undefined): Explanation {
@@ -329,22 +341,16 @@ function kept(
   return { ...base, verdict: 'kept', reasons };
 }
 
-function leased(base: Explanation, facts: ExplainFacts, why: string, now: number): Explanation {
-  const lease = base.lease as NonNullable<Explanation['lease']>;
+function leased(base: Explanation, facts: ExplainFacts, why: string[], now: number): Explanation {
   const reasons = [
-    why,
-    `its label io.snapkeeper.lease names lease ${lease.leaseId}, whose workflow ${lease.workflowId} runs: the reconciler does not take it while the lease lives, whatever its age`,
+    ...why,
     `when the lease ends (released, expired, or used by a registration), it is an orphan: ${reapingSentence(base.reaping as Reaping, facts, now)}`,
   ];
   return { ...base, verdict: 'leased', reasons };
 }
 
-function orphan(base: Explanation, facts: ExplainFacts, why: string, now: number): Explanation {
-  const reasons = [why];
-  if (base.lease)
-    reasons.push(
-      `its lease ${base.lease.leaseId} has ended (workflow ${base.lease.workflowId} is ${base.lease.status}): it protects nothing`,
-    );
+function orphan(base: Explanation, facts: ExplainFacts, why: string[], now: number): Explanation {
+  const reasons = [...why];
   const reaping = base.reaping as Reaping;
   if (facts.image.repoTags.includes(`${REAPING_REPOSITORY}:${imageIdTag(facts.image.id)}`))
     reasons.push(

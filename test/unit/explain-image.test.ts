@@ -20,6 +20,7 @@ const NOW = '2026-12-07T12:00:00.000Z';
 const ID = `sha256:${'a'.repeat(64)}`;
 const OTHER_ID = `sha256:${'b'.repeat(64)}`;
 const WF = snapshotWorkflowId('p', 'w');
+const LEASE = '0b6f7c1e-4a2d-4c8e-9f3a-5d6e7f8a9b0c';
 const minutes = (m: number) => new Date(Date.parse(NOW) + m * 60_000).toISOString();
 
 const schedule = (over: Partial<ExplainScheduleFacts> = {}): ExplainScheduleFacts => ({
@@ -246,36 +247,74 @@ describe('explain: one verdict per kind of image', () => {
     expect(d.reasons.join('\n')).toContain('built FROM a snapshot');
   });
 
-  it('leased: a live lease protects an orphan whatever its age, and says what happens after it', () => {
-    const f = facts({
-      lease: { leaseId: 'l-1', workflowId: 'lease:l-1', presence: { status: 'running' } },
-    });
-    const e = explainImage(f);
-    expect(e.verdict).toBe('leased');
-    expect(e.lease).toMatchObject({ leaseId: 'l-1', live: true });
-    expect(e.reasons[1]).toContain('whose workflow lease:l-1 runs');
-    expect(e.reaping?.runAt).toBe(minutes(2));
-  });
-
-  it('orphan: nothing holds it; a lease that ended protects nothing; the next run after the grace takes it', () => {
+  it('leased: a live lease of its own work item protects an orphan whatever its age, and says what follows', () => {
     const f = facts({
       lease: {
-        leaseId: 'l-2',
-        workflowId: 'lease:l-2',
-        presence: { status: 'closed', closeStatus: 'completed' },
+        leaseId: LEASE,
+        workflowId: `lease:${LEASE}`,
+        answer: { state: 'live', lease: { projectId: 'p', workItemId: 'w', expiresAt: minutes(10) } },
       },
     });
+    f.image.labels = { ...f.image.labels, 'io.snapkeeper.lease': LEASE };
     const e = explainImage(f);
-    expect(e.verdict).toBe('orphan');
-    expect(e.reasons[0]).toContain('was never registered');
-    expect(e.reasons[1]).toContain('its lease l-2 has ended (workflow lease:l-2 is completed)');
+    expect(e.verdict).toBe('leased');
+    expect(e.lease).toMatchObject({ leaseId: LEASE, state: 'live', protects: true, expiresAt: minutes(10) });
+    expect(e.reasons[1]).toContain(`workflow lease:${LEASE} runs, until ${minutes(10)} at the latest`);
+    expect(e.reasons[2]).toContain('when the lease ends');
+    expect(e.reaping?.runAt).toBe(minutes(2));
+    // A lease that cannot be asked keeps the image, as the reconciler does.
+    const unchecked = explainImage({
+      ...f,
+      lease: {
+        leaseId: LEASE,
+        workflowId: `lease:${LEASE}`,
+        answer: { state: 'unchecked', error: 'deadline exceeded' },
+      },
+    });
+    expect(unchecked.verdict).toBe('leased');
+    expect(unchecked.reasons[1]).toContain('could not be checked (deadline exceeded)');
+  });
+
+  it('orphan: an ended lease, a live lease of another work item, a malformed label protect nothing', () => {
+    const ended = explainImage(
+      facts({
+        lease: {
+          leaseId: LEASE,
+          workflowId: `lease:${LEASE}`,
+          answer: { state: 'ended', status: 'TIMED_OUT' },
+        },
+      }),
+    );
+    expect(ended.verdict).toBe('orphan');
+    expect(ended.reasons[0]).toContain('was never registered');
+    expect(ended.reasons[1]).toBe(
+      `its lease ${LEASE} has ended (workflow lease:${LEASE}: timed_out): it protects nothing`,
+    );
     // Created an hour ago, grace 10m (the schedule's, not the configuration's 30m): the next run.
-    expect(e.reaping).toMatchObject({
+    expect(ended.reaping).toMatchObject({
       graceSeconds: 600,
       graceFrom: 'schedule',
       runAt: minutes(2),
       noRun: null,
     });
+
+    const foreign = explainImage(
+      facts({
+        lease: {
+          leaseId: LEASE,
+          workflowId: `lease:${LEASE}`,
+          answer: { state: 'live', lease: { projectId: 'p', workItemId: 'other', expiresAt: minutes(10) } },
+        },
+      }),
+    );
+    expect(foreign.verdict).toBe('orphan');
+    expect(foreign.reasons[1]).toContain('of p/other, not this work item');
+
+    const malformed = explainImage(
+      facts({ lease: { leaseId: 'not-a-lease', workflowId: null, answer: { state: 'malformed' } } }),
+    );
+    expect(malformed.verdict).toBe('orphan');
+    expect(malformed.lease).toMatchObject({ state: 'malformed', protects: false });
   });
 
   it('orphan held by a running owner that holds another image; a container and a child block it', () => {

@@ -18,7 +18,11 @@ export function printExplanation(stdout: OutputStream, e: Explanation, json: boo
     ['size', formatBytes(e.image.sizeBytes)],
   ];
   if (e.owner) fields.push(['workflow', `${e.owner.workflowId} (${e.owner.closeStatus ?? e.owner.status})`]);
-  if (e.lease) fields.push(['lease', `${e.lease.leaseId} (${e.lease.live ? 'live' : e.lease.status})`]);
+  if (e.lease)
+    fields.push([
+      'lease',
+      `${e.lease.leaseId} (${e.lease.state}, ${e.lease.protects ? 'protects it' : 'protects nothing'})`,
+    ]);
   if (e.reaping?.runAt) fields.push(['reaped at', `${e.reaping.runAt} (${formatRelative(e.reaping.runAt)})`]);
   const block = renderFields(fields)
     .trimEnd()
