@@ -3,9 +3,10 @@
 // in this process. The recordings (test/fixtures/histories/README.md says how each was made):
 // - the top-level files: the code before the fast path (ca3e6a3^), a development build from before
 //   the first release;
-// - one folder per release, each with a manifest.json naming every file's workflow id; these
-//   carry every message the snapshot workflow takes, including ones the recording code had no
-//   handler for (the `used` signal before 14b9177), with more events after each.
+// - one folder per release (0b542d6 = 0.2.0, db14c84 = 0.1.0, 27f0425 before the `used` signal),
+//   each with a manifest.json naming every file's workflow id; these carry every message the
+//   snapshot workflow takes, including ones the recording code had no handler for (the `used`
+//   signal before 14b9177), with more events after each.
 //
 // The patch table (src/workflows/shared/patches.ts) says which histories replay a patch's old
 // branch. Once a patch is deprecated its old branch is gone, and the histories that branch recorded
@@ -112,7 +113,13 @@ describe('workflow replay', () => {
     expectNondeterminism(await replay(histories), brokenByDeprecations(histories));
   }, 120_000);
 
-  it('replays every message recorded by the release before the previous one, db14c84 = 0.1.0 (used signals, refused registrations and links, merges, ends, rollback, continue-as-new, reconcile, pull request, budget)', async () => {
+  it('replays every message recorded by the previous release, 0.2.0 (0b542d6, before the workflows were split into folders)', async () => {
+    const histories = await release('0b542d6');
+    expectEveryKind(histories);
+    expectNondeterminism(await replay(histories), brokenByDeprecations(histories));
+  }, 180_000);
+
+  it('replays every message recorded by 0.1.0, db14c84 (used signals, refused registrations and links, merges, ends, rollback, continue-as-new, reconcile, pull request, budget)', async () => {
     const histories = await release('db14c84');
     expectEveryKind(histories);
     expectNondeterminism(await replay(histories), brokenByDeprecations(histories));
