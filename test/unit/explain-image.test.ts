@@ -14,6 +14,7 @@ import type { SnapshotState, SnapshotWorkflowView } from '../../src/contract/sna
 import type { BudgetView } from '../../src/contract/budget-types.js';
 import type { ExplainFacts, ExplainScheduleFacts } from '../../src/service/explain-facts.js';
 import { explainImage } from '../../src/service/explain-image.js';
+import { leaseOfImage } from '../../src/service/explain-lease.js';
 import { reapingTime } from '../../src/service/explain-reaping.js';
 
 const NOW = '2026-12-07T12:00:00.000Z';
@@ -384,5 +385,19 @@ describe('explain: a commitSnapshot commit with its declared tag is an orphan, n
     const e = explainImage(f);
     expect(e.verdict).toBe('orphan');
     expect(e.references).toMatchObject({ owned: ['snap/p:w'], foreign: [], derived: false });
+  });
+});
+
+describe('explain: the lease label', () => {
+  it('names a lease workflow only for a lease id; no label, no lease', () => {
+    expect(leaseOfImage({ 'io.snapkeeper.lease': LEASE })).toEqual({
+      leaseId: LEASE,
+      workflowId: `lease:${LEASE}`,
+    });
+    expect(leaseOfImage({ 'io.snapkeeper.lease': '../../x' })).toEqual({
+      leaseId: '../../x',
+      workflowId: null,
+    });
+    expect(leaseOfImage({})).toBeNull();
   });
 });
