@@ -28,6 +28,11 @@ export const BUDGET_OWN_KEYS_PATCH = 'budget-own-keys';
 export const REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH = 'refused-registration-keeps-current';
 /** The reconciler's results (each host's report, the whole) stay under a fixed size. */
 export const RECONCILE_RESULTS_BOUNDED_PATCH = 'reconcile-results-bounded';
+/**
+ * The budget says when the disk stays over its watermarks with nothing left to evict (the
+ * decision's diskShortfall, a warning, the host told), and when that is over.
+ */
+export const BUDGET_DISK_SHORTFALL_PATCH = 'budget-disk-shortfall';
 
 export type PatchId =
   | typeof PULL_REQUEST_SCOPE_PATCH
@@ -39,7 +44,8 @@ export type PatchId =
   | typeof BUDGET_TOTALS_IN_MEMO_PATCH
   | typeof BUDGET_OWN_KEYS_PATCH
   | typeof REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH
-  | typeof RECONCILE_RESULTS_BOUNDED_PATCH;
+  | typeof RECONCILE_RESULTS_BOUNDED_PATCH
+  | typeof BUDGET_DISK_SHORTFALL_PATCH;
 
 export interface PatchRecord {
   /** The workflow type(s) whose code calls it, and the file. */
@@ -191,6 +197,18 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     brokenByDeprecation: [],
     status: 'live',
     why: SINCE_0_2_0,
+  },
+  [BUDGET_DISK_SHORTFALL_PATCH]: {
+    workflow: 'budgetWorkflow (budget/host-budget.ts)',
+    oldBranch: 'no diskShortfall in the decision and no warning; the host told only of evictions and checks',
+    since: { commit: 'unreleased', date: '2026-12-07', release: 'next' },
+    oldBranchFixtures: [],
+    brokenByDeprecation: [],
+    status: 'live',
+    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+    noFixture:
+      'Its call runs only when a disk stays over its watermarks with nothing to evict; no recorded ' +
+      'budget history has that (the spec test budget-disk-shortfall.spec.test.ts runs both sides).',
   },
 };
 
