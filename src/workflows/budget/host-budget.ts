@@ -2,6 +2,7 @@
 // is due, and what operators see (memo, current details). The workflow function (workflow.ts)
 // only wires messages to these methods, one at a time, and continues as new.
 import { ApplicationFailure, log, setCurrentDetails, upsertMemo } from '@temporalio/workflow';
+import { formatBytes } from './policy.js';
 import type { BudgetCarry } from '../../contract/budget-workflow-input.js';
 import type {
   AdmitRequest,
@@ -15,6 +16,7 @@ import type {
 import { ErrorType } from '../../contract/errors.js';
 import { ownValue } from '../../contract/keyed-records.js';
 import { BUDGET_MEMO_KEY } from '../../contract/names.js';
+import { BUDGET_DISK_SHORTFALL_PATCH, usePatch } from '../shared/patches.js';
 import { nowIso } from '../shared/workflow-helpers.js';
 import type { DecisionTrigger, ProtectedEntry } from './decision.js';
 import { Decision } from './decision.js';
@@ -155,6 +157,12 @@ export class HostBudget {
     await run.plan(discover);
     const { evicted, evictedCount } = await run.evict();
     this.evictionsTotal += evictedCount;
+    const shortfall = run.current.diskShortfall;
+    // Asked only when there is something to say (a shortfall, or the end of the last one), so a
+    // history without either records no marker. The end is told too: it clears the host's metric.
+    const tellShortfall =
+      (shortfall !== null || this.lastDecision?.diskShortfall !== undefined) &&
+      usePatch(BUDGET_DISK_SHORTFALL_PATCH);
     const decision: BudgetDecision = {
       at: nowIso(),
       trigger,
@@ -163,10 +171,19 @@ export class HostBudget {
       evictedCount,
       usage: run.current.usage,
       limits: run.facts.limits,
+      ...(tellShortfall && shortfall ? { diskShortfall: shortfall } : {}),
     };
+    if (tellShortfall && shortfall) {
+      log.warn('FreeDiskSpaceFailed: the disk stays over its watermarks with nothing left to evict', {
+        hostId,
+        usedPercent: shortfall.usedPercent,
+        needed: formatBytes(shortfall.neededBytes),
+        freeable: formatBytes(shortfall.freeableBytes),
+      });
+    }
     this.lastDecision = decision;
     this.publish();
-    if (evictedCount > 0 || trigger === 'check') {
+    if (evictedCount > 0 || trigger === 'check' || tellShortfall) {
       await host.recordBudgetDecision({ host: hostId, decision });
     }
     return { evicted, evictedCount, usage: run.current.usage };

@@ -13,7 +13,7 @@ import type {
 } from '../../../src/activities/docker-activities.js';
 import { ErrorType } from '../../../src/contract/errors.js';
 import type { ImageFacts } from '../../../src/contract/snapshot-types.js';
-import type { BudgetDecision, BudgetLimits } from '../../../src/contract/budget-types.js';
+import type { BudgetDecision, BudgetLimits, DiskUsageFacts } from '../../../src/contract/budget-types.js';
 
 export type SnapshotDockerActivities = Pick<
   DockerActivities,
@@ -59,6 +59,8 @@ export class FakeDockerHosts {
   private readonly unmanaged = new Set<string>();
   /** What each host's budget is configured with (its Docker worker's settings); no disk figures. */
   readonly budgetLimits = new Map<string, BudgetLimits>();
+  /** The disk each host's budget measures; none (watermarks off) unless a test sets one. */
+  readonly diskUsage = new Map<string, DiskUsageFacts>();
   /** Budget decisions the hosts were told to record (those that evicted, and every check). */
   readonly budgetDecisions: { host: string; decision: BudgetDecision }[] = [];
 
@@ -173,7 +175,7 @@ export class FakeDockerHosts {
           diskLowPercent: 80,
           projectMaxSnapshots: {},
         },
-        disk: null,
+        disk: this.diskUsage.get(host) ?? null,
         pendingPresent: {},
         uniqueBytes: {},
       }),
