@@ -26,6 +26,8 @@ export interface ContainerEventWatchOptions {
 
 export interface ContainerEventWatch {
   stop(): void;
+  /** Settles once the stream is first open: events from then on are seen. */
+  readonly ready: Promise<void>;
   /** Settles when the watch has stopped (after stop()). */
   readonly stopped: Promise<void>;
 }
@@ -42,6 +44,10 @@ export function watchContainerEvents(
   let stream: Readable | undefined;
   let wake: (() => void) | undefined;
   let since: number | undefined;
+  let openedOnce!: () => void;
+  const ready = new Promise<void>((resolve) => {
+    openedOnce = resolve;
+  });
 
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -90,6 +96,7 @@ export function watchContainerEvents(
           break;
         }
         stream = opened;
+        openedOnce();
         options.onConnect?.();
         backoff = minBackoff;
         ended = (await follow(opened)) ?? new Error('the engine closed its event stream');
@@ -106,6 +113,7 @@ export function watchContainerEvents(
 
   const stopped = run();
   return {
+    ready,
     stop() {
       stopping = true;
       stream?.destroy();
