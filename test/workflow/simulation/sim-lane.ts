@@ -3,6 +3,7 @@
 // once, then the workflow's state observed and checked against the lane's model.
 import {
   QueryRejectedError,
+  ServiceError,
   WithStartWorkflowOperation,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -22,8 +23,8 @@ import {
   usedSignal,
   vanishedSignal,
 } from '../../../src/contract/messages.js';
-import type { snapshotWorkflow } from '../../../src/workflows/snapshot/workflow.js';
 import type { Action, LanePlan, Step } from './sim-actions.js';
+import { RECORD_EVERY_MS, modelMinutesMs, ttlSecondsOf } from './sim-clock.js';
 import type { LaneImage, Outcome } from './sim-model.js';
 import { LaneModel, checkStep } from './sim-model.js';
 import type { SimSystem } from './sim-system.js';
@@ -31,6 +32,8 @@ import { SIM_HOSTS } from './sim-system.js';
 
 /** An action without an answer for this long is reported: the protocol must answer. */
 const ANSWER_WITHIN_MS = 30_000;
+/** A state query that failed (not refused) is asked again this many times in all. */
+const QUERY_ATTEMPTS = 3;
 
 export class Lane {
   readonly model: LaneModel;
@@ -49,16 +52,16 @@ export class Lane {
     return snapshotWorkflowId(this.model.projectId, this.model.workItemId);
   }
 
+  // Untyped: the messages carry their own types (src/contract/messages.ts), and the workflow's
+  // module is being moved (src/workflows/snapshot/).
   private handle() {
-    return this.system.client.workflow.getHandle<typeof snapshotWorkflow>(this.workflowId);
+    return this.system.client.workflow.getHandle(this.workflowId);
   }
 
   /** Runs one step and answers the violations its check found. */
   async step(step: Step): Promise<string[]> {
     const began = Date.now();
-    const run = () => Promise.all(step.map((a) => this.withDeadline(a, this.act(a))));
-    const alone = step.some((a) => a.kind === 'time');
-    const outcomes = await (alone ? this.system.gate.alone(run) : this.system.gate.shared(run));
+    const outcomes = await Promise.all(step.map((a) => this.withDeadline(a, this.act(a))));
     if (process.env.SNAPKEEPER_SIM_DEBUG && outcomes.some((o) => o.detail === 'no answer')) {
       for (const id of this.system.workflowIds) {
         const d = await this.system.client.workflow
@@ -75,12 +78,23 @@ export class Lane {
     if (process.env.SNAPKEEPER_SIM_DEBUG && Date.now() - began > 2000) {
       process.stderr.write(`[simulation] slow step ${Date.now() - began} ms: ${JSON.stringify(outcomes)}\n`);
     }
-    const current = await this.observe();
-    const nowMs = await this.system.now();
+    let current = await this.observe();
+    // The query answered before the check reads the disk: an image whose TTL ran out meanwhile may
+    // already be on its way off. Gone yet still current after a second look is a violation; no
+    // longer current, its ending is checked like any other.
+    if (current && !this.onDisk(current)) current = await this.observe();
+    const nowMs = this.system.now();
     const late = outcomes
       .filter((o) => o.detail === 'no answer')
       .map((o) => `no answer to ${JSON.stringify(o.action)}`);
     return [...late, ...checkStep(this.model, outcomes, { current, nowMs, engines: this.system.engines })];
+  }
+
+  /** The image and every reference the workflow says it holds are on the engine. */
+  private onDisk(state: SnapshotState): boolean {
+    const info = this.system.engines.find(state.host, state.imageId);
+    if (!info) return false;
+    return (state.references ?? []).every((r) => info.repoTags.includes(r) || info.repoDigests.includes(r));
   }
 
   private async withDeadline(action: Action, run: Promise<Outcome>): Promise<Outcome> {
@@ -98,11 +112,15 @@ export class Lane {
   /** The workflow's current image; a workflow that never started or has closed holds none. */
   async observe(): Promise<SnapshotState | null> {
     if (!this.model.started) return null;
-    try {
-      return (await this.system.queries.workflow.getHandle(this.workflowId).query(stateQuery)).current;
-    } catch (err) {
-      if (err instanceof QueryRejectedError || err instanceof WorkflowNotFoundError) return null;
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.system.queries.workflow.getHandle(this.workflowId).query(stateQuery)).current;
+      } catch (err) {
+        if (err instanceof QueryRejectedError || err instanceof WorkflowNotFoundError) return null;
+        // A query asked while the worker restarts can time out on the old worker's sticky queue;
+        // a query changes nothing, so asking again is safe.
+        if (!(err instanceof ServiceError) || attempt >= QUERY_ATTEMPTS) throw err;
+      }
     }
   }
 
@@ -150,12 +168,12 @@ export class Lane {
       case 'use': {
         if (a.via === 'touch') {
           return await this.update(a, () =>
-            this.handle().executeUpdate(touchUpdate, { args: [{ recordEveryMs: 60_000 }] }),
+            this.handle().executeUpdate(touchUpdate, { args: [{ recordEveryMs: RECORD_EVERY_MS }] }),
           );
         }
         const imageId = named(a.scope) ?? m.current?.imageId ?? 'sha256:none';
         return await this.signal(a, imageId, () =>
-          this.handle().signal(usedSignal, { imageId, recordEveryMs: 60_000 }),
+          this.handle().signal(usedSignal, { imageId, recordEveryMs: RECORD_EVERY_MS }),
         );
       }
       case 'lookup': {
@@ -175,7 +193,7 @@ export class Lane {
           await this.handle().cancel();
         });
       case 'time':
-        await this.system.sleep(a.minutes * 60_000);
+        await this.system.sleep(modelMinutesMs(a.minutes));
         return { action: a, result: 'ok' };
       case 'restart':
         await this.system.restartWorkflowWorker();
@@ -267,7 +285,7 @@ export class Lane {
     const req: RegisterRequest = {
       image: a.by === 'tag' ? image.tag : image.id,
       host: image.host,
-      ttlSeconds: a.ttlHours * 3600,
+      ttlSeconds: ttlSecondsOf(a.ttlHours),
       slidingTtl: a.sliding,
       ...(a.pr !== null ? { pullRequest: this.pr(a.pr) } : {}),
     };
@@ -290,27 +308,24 @@ export class Lane {
   /** As the API does: update-with-start, so the first registration arrives with the first task. */
   private async registerWithStart(req: RegisterRequest) {
     const m = this.model;
-    const startWorkflowOperation = new WithStartWorkflowOperation<typeof snapshotWorkflow>(
-      'snapshotWorkflow',
-      {
-        workflowId: this.workflowId,
-        taskQueue: WORKFLOW_TASK_QUEUE,
-        args: [
-          {
-            projectId: m.projectId,
-            workItemId: m.workItemId,
-            options: {
-              continueAsNewAfterEvents: this.plan.continueAsNewAfterEvents,
-              // A removal blocked by a container is retried on a timer; a short cap would keep the
-              // test server busy (no time skipping) for as long as the container stays.
-              removalBackoffInitialSeconds: 2,
-              removalBackoffMaxSeconds: 3600,
-            },
+    const startWorkflowOperation = new WithStartWorkflowOperation('snapshotWorkflow', {
+      workflowId: this.workflowId,
+      taskQueue: WORKFLOW_TASK_QUEUE,
+      args: [
+        {
+          projectId: m.projectId,
+          workItemId: m.workItemId,
+          options: {
+            continueAsNewAfterEvents: this.plan.continueAsNewAfterEvents,
+            // A removal blocked by a container is retried on a real timer: short, so the end of a
+            // run (containers gone) does not wait for a long backoff.
+            removalBackoffInitialSeconds: 1,
+            removalBackoffMaxSeconds: 2,
           },
-        ],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      },
-    );
+        },
+      ],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
     m.started = true;
     const result = await this.system.client.workflow.executeUpdateWithStart(registerUpdate, {
       args: [req],
@@ -327,11 +342,16 @@ export class Lane {
     if (!this.model.started && a.kind !== 'register') return { action: a, result: 'skipped' };
     try {
       const answer = await send();
-      const answered =
+      const snapshot =
         answer && typeof answer === 'object' && 'snapshot' in answer
-          ? (answer as { snapshot: SnapshotState }).snapshot.imageId
+          ? (answer as { snapshot: SnapshotState }).snapshot
           : undefined;
-      return { action: a, result: 'ok', ...(imageId ? { imageId } : {}), ...(answered ? { answered } : {}) };
+      return {
+        action: a,
+        result: 'ok',
+        ...(imageId ? { imageId } : {}),
+        ...(snapshot ? { answered: snapshot.imageId, answeredExpiresAt: snapshot.expiresAt } : {}),
+      };
     } catch (err) {
       return { action: a, ...classify(err), ...(imageId ? { imageId } : {}) };
     }

@@ -30,6 +30,8 @@ export interface Outcome {
   imageId?: string;
   /** A registration: the image its answer holds. A lookup: the image it offered. */
   answered?: string | null;
+  /** A registration: when the image its answer holds expires (TTLs are seconds here). */
+  answeredExpiresAt?: string;
 }
 
 export class LaneModel {
@@ -137,7 +139,7 @@ export function checkStep(model: LaneModel, outcomes: Outcome[], seen: Observati
     const img = model.image(o.answered);
     const state = {
       imageId: o.answered,
-      expiresAt: '9999-01-01T00:00:00Z',
+      expiresAt: o.answeredExpiresAt ?? '9999-01-01T00:00:00Z',
       pullRequest: null,
     } as SnapshotState;
     const linked =

@@ -2,6 +2,7 @@
 // one server and one set of engines; then every workflow is brought to its end, and the run is
 // checked whole: every acknowledged image left the disk unless kept (invariant 3), and every
 // history replays on the same bundle without a failed workflow task (invariant 5).
+import { setTimeout as delay } from 'node:timers/promises';
 import { LABEL_WORK_ITEM, keptTag } from '../../../src/contract/names.js';
 import { invalidateSignal } from '../../../src/contract/messages.js';
 import { isOwnTag } from './fake-engine.js';
@@ -14,18 +15,27 @@ export interface RunReport {
   steps: number;
   actions: number;
   violations: string[];
+  /** The lanes the violations name (every lane when none is named): where a shrink starts. */
+  implicated: number[];
   ms: number;
+  /** Of `ms`: the lanes' steps, then the end of the run and its checks. */
+  stepsMs: number;
+  endMs: number;
 }
 
-/** Every workflow of a run ends within this (real time) once its images are told to go. */
-const QUIESCE_WITHIN_MS = 90_000;
+/** Every workflow of a run ends within this once its images are told to go. */
+const QUIESCE_WITHIN_MS = 60_000;
+const QUIESCE_POLL_MS = 100;
 
 let runs = 0;
 
 export async function runPlan(system: SimSystem, plan: RunPlan): Promise<RunReport> {
   const started = Date.now();
   runs += 1;
-  const lanes = plan.lanes.map((l, i) => new Lane(system, 'sim', `r${runs}-w${i}`, l));
+  // Fixed-width ids: no lane's workflow id is a prefix of another's (violations are matched by id).
+  const lanes = plan.lanes.map(
+    (l, i) => new Lane(system, 'sim', `r${runs}-w${String(i).padStart(3, '0')}`, l),
+  );
   const violations: string[] = [];
   let steps = 0;
   let actions = 0;
@@ -36,25 +46,55 @@ export async function runPlan(system: SimSystem, plan: RunPlan): Promise<RunRepo
       if (!lanePlan) return;
       for (const [n, step] of lanePlan.steps.entries()) {
         if (failed) return;
-        const found = await lane.step(step).catch((err: unknown) => [`step threw: ${String(err)}`]);
+        const found = await lane.step(step).catch((err: unknown) => [`step threw: ${describeError(err)}`]);
         steps += 1;
         actions += step.length;
         if (found.length > 0) {
           failed = true;
-          violations.push(...found.map((v) => `lane ${i} step ${n}: ${v}`));
+          violations.push(...found.map((v) => `lane ${i} (${lane.workflowId}) step ${n}: ${v}`));
         }
       }
     }),
   );
-  const engineViolations = (v: { what: string; workItem: string }) =>
+  const ofRun = (v: { what: string; workItem: string }) =>
     v.workItem === '' || lanes.some((l) => l.model.workItemId === v.workItem);
-  violations.push(...system.engines.violations.filter(engineViolations).map((v) => `engine: ${v.what}`));
+  violations.push(
+    ...system.engines.violations.filter(ofRun).map((v) => `engine: ${v.what} (work item ${v.workItem})`),
+  );
   const ended = Date.now();
   if (violations.length === 0) violations.push(...(await endAndCheck(system, lanes)));
-  else violations.push(...failedWorkflowTasks(await system.histories(runsOf(lanes))));
-  if (process.env.SNAPKEEPER_SIM_DEBUG)
-    process.stderr.write(`[simulation] steps ${ended - started} ms, end ${Date.now() - ended} ms\n`);
-  return { steps, actions, violations, ms: Date.now() - started };
+  else {
+    violations.push(...failedWorkflowTasks(await system.histories(runsOf(lanes))));
+    // Not checked, but ended, so a failed run's workflows do not keep the server busy meanwhile.
+    await Promise.all(lanes.map((lane) => endLane(system, lane)));
+  }
+  const named = lanes
+    .map((lane, i) => ({ lane, i }))
+    .filter(({ lane }) =>
+      violations.some(
+        (v) => v.includes(lane.workflowId) || v.includes(`work item ${lane.model.workItemId})`),
+      ),
+    )
+    .map(({ i }) => i);
+  return {
+    steps,
+    actions,
+    violations,
+    implicated: named.length > 0 ? named : lanes.map((_, i) => i),
+    ms: Date.now() - started,
+    stepsMs: ended - started,
+    endMs: Date.now() - ended,
+  };
+}
+
+/** An error with its causes: a client's ServiceError says what went wrong only in its cause. */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e !== undefined && depth < 4; depth++) {
+    parts.push(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(' <- ');
 }
 
 async function endAndCheck(system: SimSystem, lanes: Lane[]): Promise<string[]> {
@@ -63,25 +103,27 @@ async function endAndCheck(system: SimSystem, lanes: Lane[]): Promise<string[]> 
   for (const lane of lanes) lane.model.containers.length = 0;
   await Promise.all(lanes.map((lane) => endLane(system, lane)));
   const deadline = Date.now() + QUIESCE_WITHIN_MS;
-  for (const lane of lanes) {
-    if (!lane.model.started) continue;
-    const handle = system.client.workflow.getHandle(lane.workflowId);
-    for (;;) {
-      const status = (await handle.describe()).status.name;
-      if (status === 'FAILED' || status === 'TERMINATED' || status === 'TIMED_OUT') {
-        violations.push(`${lane.workflowId} ended ${status}`);
+  await Promise.all(
+    lanes.map(async (lane) => {
+      if (!lane.model.started) return;
+      const handle = system.client.workflow.getHandle(lane.workflowId);
+      for (;;) {
+        const status = (await handle.describe()).status.name;
+        if (status === 'FAILED' || status === 'TERMINATED' || status === 'TIMED_OUT') {
+          violations.push(`${lane.workflowId} ended ${status}`);
+        }
+        if (status !== 'RUNNING') return;
+        if (Date.now() > deadline) {
+          violations.push(
+            `${lane.workflowId} still running ${QUIESCE_WITHIN_MS} ms after its images were told to go`,
+          );
+          return;
+        }
+        // Removal backoffs and activity retries are real timers of a second or two.
+        await delay(QUIESCE_POLL_MS);
       }
-      if (status !== 'RUNNING') break;
-      if (Date.now() > deadline) {
-        violations.push(
-          `${lane.workflowId} still running ${QUIESCE_WITHIN_MS} ms after its images were told to go`,
-        );
-        break;
-      }
-      // Removal backoffs and activity retries are timers: let the server skip ahead.
-      await system.sleep(3_600_000);
-    }
-  }
+    }),
+  );
   violations.push(...leftOnDisk(system, lanes));
   const histories = await system.histories(runsOf(lanes));
   violations.push(...failedWorkflowTasks(histories));

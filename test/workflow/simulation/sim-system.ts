@@ -1,21 +1,35 @@
-// The system under test of the simulation: Temporal's time-skipping test server, a workflow worker
-// with the real workflow bundle (restartable, so a restart makes every open workflow replay its
-// history on the next task), and per host a Docker worker with the real Docker activities over the
-// simulated engines. The merge-record check and the budget admission are the scripted control
-// activities of the spec (fake-control.ts). Also: every run's history, replayed against the bundle.
-import { Client } from '@temporalio/client';
+// The system under test of the simulation: a Temporal dev server of its own (the Go server the
+// integration tests and production behave like), a workflow worker with the real workflow bundle
+// (restartable: the new worker's cache is empty, so the next task of every open workflow replays its
+// history), and per host a Docker worker with the real Docker activities over the simulated
+// engines. The merge-record check and the budget admission are the scripted control activities of
+// the spec (fake-control.ts). Also: every run's history, replayed against the bundle.
+//
+// Why the dev server and not the time-skipping test server: on the Java test server time skips only
+// while nothing is outstanding anywhere, so time passing among busy lanes crawled at wall-clock speed;
+// it sent a cached workflow's tasks to the sticky queue of a stopped worker with no way back, so
+// restarts needed maxCachedWorkflows: 0 (a replay on every task: slow, and an "update accepted before
+// memo upsert" nondeterminism that the dev server never showed with the same setting). Here time is
+// real and short instead: one model hour is MODEL_HOUR_MS (sim-clock.ts), TTLs are seconds, and a
+// lane's "time passing" is a real wait that holds back only that lane.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
 import type { HistoryAndWorkflowId } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import type { DevServer } from '../../../scripts/lib/temporal-dev-server.js';
+import { startDevServer } from '../../../scripts/lib/temporal-dev-server.js';
+import { ensureTemporal } from '../../../scripts/lib/ensure-temporal.js';
 import { createDockerActivities } from '../../../src/activities/docker-activities.js';
 import { WORKFLOW_TASK_QUEUE, dockerTaskQueue } from '../../../src/contract/names.js';
 import { createLogger } from '../../../src/logging/logger.js';
 import { FakeControl } from '../support/fake-control.js';
 import { injectSpecContext } from '../support/provided-context.js';
-import { addSearchAttributes, createTimeSkipping, installQuietRuntime } from '../support/spec-environment.js';
+import { installQuietRuntime } from '../support/spec-environment.js';
 import { FakeEngines } from './fake-engine.js';
-import { StepGate } from './step-gate.js';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
@@ -29,58 +43,78 @@ const UNHANDLED_COMMAND = 1;
 
 export const SIM_HOSTS = ['sim-1', 'sim-2'];
 
+const NAMESPACE = 'default';
+
+/**
+ * After a restart the server sends a cached workflow's next task to the stopped worker's sticky
+ * queue until this passes, then to the shared queue (the SDK's default is 10 s).
+ */
+const STICKY_TIMEOUT = '1 second';
+
 export class SimSystem {
   private workflowWorker: { worker: Worker; running: Promise<void> } | undefined;
   private readonly dockerWorkers: { worker: Worker; running: Promise<void> }[] = [];
   /** Workflow workers shut down by a restart, still finishing their last poll. */
   private readonly stopping: Promise<void>[] = [];
   private restarting: Promise<void> = Promise.resolve();
-  private sleeping: Promise<void> = Promise.resolve();
   restarts = 0;
   /** Every workflow the simulation drove (diagnostics). */
   readonly workflowIds = new Set<string>();
   readonly engines: FakeEngines;
   readonly control = new FakeControl();
-  readonly gate = new StepGate();
 
   private constructor(
-    readonly env: TestWorkflowEnvironment,
+    private readonly server: DevServer,
+    private readonly dir: string,
+    private readonly connection: Connection,
+    private readonly nativeConnection: NativeConnection,
+    readonly client: Client,
+    /**
+     * For the state query: a query of a closed workflow is refused by the server instead of
+     * replayed. A closed workflow holds no current image anyway.
+     */
+    readonly queries: Client,
     private readonly bundlePath: string,
     latencyMs: number,
   ) {
     this.engines = new FakeEngines(SIM_HOSTS, latencyMs);
   }
 
-  get client(): Client {
-    return this.env.client;
-  }
-
-  /**
-   * For the state query: a query of a closed workflow is refused by the server instead of
-   * replayed, since the test server's direct query of a closed workflow left time skipping locked
-   * (every later sleep ran at wall-clock speed). A closed workflow holds no current image anyway.
-   */
-  private openQueries: Client | undefined;
-  get queries(): Client {
-    this.openQueries ??= new Client({
-      connection: this.env.connection,
-      namespace: this.env.namespace ?? 'default',
-      workflow: { queryRejectCondition: 'NOT_OPEN' },
-    });
-    return this.openQueries;
-  }
-
   static async start(latencyMs: number): Promise<SimSystem> {
     installQuietRuntime();
-    const { testServerPath, workflowBundlePath } = injectSpecContext();
-    const env = await createTimeSkipping(testServerPath);
-    const system = new SimSystem(env, workflowBundlePath, latencyMs);
+    const { workflowBundlePath } = injectSpecContext();
+    const { temporalCliPath } = await ensureTemporal();
+    const dir = await mkdtemp(join(tmpdir(), 'snapkeeper-sim-'));
+    const server = await startDevServer({
+      cliPath: temporalCliPath,
+      dbFile: join(dir, 'temporal.db'),
+      headless: true,
+    });
+    let system: SimSystem | undefined;
     try {
-      await addSearchAttributes(env, env.namespace ?? 'default');
+      const connection = await Connection.connect({ address: server.address });
+      const nativeConnection = await NativeConnection.connect({ address: server.address });
+      const client = new Client({ connection, namespace: NAMESPACE });
+      const queries = new Client({
+        connection,
+        namespace: NAMESPACE,
+        workflow: { queryRejectCondition: 'NOT_OPEN' },
+      });
+      system = new SimSystem(
+        server,
+        dir,
+        connection,
+        nativeConnection,
+        client,
+        queries,
+        workflowBundlePath,
+        latencyMs,
+      );
       const log = createLogger({ level: 'silent', name: 'simulation' });
       for (const host of SIM_HOSTS) {
         const worker = await Worker.create({
-          ...system.common(),
+          connection: nativeConnection,
+          namespace: NAMESPACE,
           taskQueue: dockerTaskQueue(host),
           activities: createDockerActivities({ docker: system.engines.port(host), log }),
         });
@@ -89,29 +123,26 @@ export class SimSystem {
       await system.startWorkflowWorker();
       return system;
     } catch (err) {
-      await system.teardown();
+      if (system) await system.teardown();
+      else {
+        await server.stop();
+        await rm(dir, { recursive: true, force: true });
+      }
       throw err;
     }
-  }
-
-  private common() {
-    return { connection: this.env.nativeConnection, namespace: this.env.namespace ?? 'default' };
   }
 
   private async startWorkflowWorker(): Promise<void> {
     // Its own connection: one process may run two workers of one queue only on two connections,
     // and a restart starts the new worker before the old one has stopped.
-    const connection = await NativeConnection.connect({ address: this.env.address });
+    const connection = await NativeConnection.connect({ address: this.server.address });
     const worker = await Worker.create({
       connection,
-      namespace: this.env.namespace ?? 'default',
+      namespace: NAMESPACE,
       taskQueue: WORKFLOW_TASK_QUEUE,
       workflowBundle: { codePath: this.bundlePath },
       activities: this.control.activities(),
-      // No cache, so no sticky queue: every workflow task replays the run's history first (a
-      // restart before every task). The test server sends a cached workflow's tasks and queries to
-      // the sticky queue of a worker that has stopped, with no timeout back to the shared queue.
-      maxCachedWorkflows: 0,
+      stickyQueueScheduleToStartTimeout: STICKY_TIMEOUT,
     });
     this.workflowWorker = { worker, running: worker.run().finally(() => connection.close()) };
   }
@@ -123,8 +154,8 @@ export class SimSystem {
   restartWorkflowWorker(): Promise<void> {
     const next = this.restarting.then(async () => {
       const old = this.workflowWorker;
-      // The new worker polls before the old one stops: the old one's shutdown waits for its long
-      // poll to return (seconds on the test server), and nothing should wait for that meanwhile.
+      // The new worker polls before the old one stops: nothing should wait for the old one's
+      // shutdown meanwhile.
       await this.startWorkflowWorker();
       if (old) {
         old.worker.shutdown();
@@ -136,18 +167,13 @@ export class SimSystem {
     return next;
   }
 
-  /**
-   * Lets server time skip ahead. One at a time: the test server keeps one lock count for time
-   * skipping, and two sleeps unlocking it at once left it stuck (time ran at wall-clock speed).
-   */
-  sleep(ms: number): Promise<void> {
-    const next = this.sleeping.then(() => this.env.sleep(ms));
-    this.sleeping = next.catch(() => undefined);
-    return next;
+  /** Time passing: a real wait, of this lane only (the server's clock is the machine's). */
+  async sleep(ms: number): Promise<void> {
+    await delay(ms);
   }
 
-  async now(): Promise<number> {
-    return await this.env.currentTimeMs();
+  now(): number {
+    return Date.now();
   }
 
   async teardown(): Promise<void> {
@@ -156,7 +182,10 @@ export class SimSystem {
     try {
       await Promise.allSettled([...all.map((w) => w.running), ...this.stopping]);
     } finally {
-      await this.env.teardown();
+      await this.nativeConnection.close().catch(() => undefined);
+      await this.connection.close().catch(() => undefined);
+      await this.server.stop();
+      await rm(this.dir, { recursive: true, force: true });
     }
   }
 
@@ -166,30 +195,35 @@ export class SimSystem {
    */
   async histories(runs: Map<string, Set<string>>): Promise<RunHistory[]> {
     const out: RunHistory[] = [];
-    for (const [workflowId, runIds] of runs) {
-      const seen = new Set<string>();
-      const todo = [...runIds];
-      for (let runId = todo.shift(); runId !== undefined; runId = todo.shift()) {
-        if (seen.has(runId)) continue;
-        seen.add(runId);
-        const history = await this.client.workflow.getHandle(workflowId, runId).fetchHistory();
-        out.push({ workflowId, history });
-        const last = history.events?.[history.events.length - 1];
-        const next = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
-        if (next) todo.push(next);
-      }
-    }
+    await Promise.all(
+      [...runs].map(async ([workflowId, runIds]) => {
+        const seen = new Set<string>();
+        const todo = [...runIds];
+        for (let runId = todo.shift(); runId !== undefined; runId = todo.shift()) {
+          if (seen.has(runId)) continue;
+          seen.add(runId);
+          const history = await this.client.workflow.getHandle(workflowId, runId).fetchHistory();
+          out.push({ workflowId, history });
+          const last = history.events?.[history.events.length - 1];
+          const next = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+          if (next) todo.push(next);
+        }
+      }),
+    );
     return out;
   }
 
   /** Replays each history against the same bundle; answers one line per failed replay. */
   async replay(histories: HistoryAndWorkflowId[]): Promise<string[]> {
     const failures: string[] = [];
+    let replayed = 0;
     const results = Worker.runReplayHistories({ workflowBundle: { codePath: this.bundlePath } }, histories);
     for await (const result of results) {
+      replayed += 1;
       if (result.error)
         failures.push(`replay of ${result.workflowId} run ${result.runId}: ${result.error.message}`);
     }
+    if (replayed !== histories.length) failures.push(`replayed ${replayed} of ${histories.length} histories`);
     return failures;
   }
 }
