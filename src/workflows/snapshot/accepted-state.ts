@@ -2,7 +2,7 @@
 import { DEFAULT_MAX_LAYER_DEPTH } from '../../contract/limits.js';
 import type { ImageFacts, RegisterRequest, SnapshotState } from '../../contract/snapshot-types.js';
 import { plusSeconds } from '../shared/workflow-helpers.js';
-import type { WorkItem } from './publisher.js';
+import type { WorkItem } from './state.js';
 
 export function acceptedState(
   { projectId, workItemId }: WorkItem,

@@ -13,8 +13,7 @@ import type { SnapshotState } from '../../contract/snapshot-types.js';
 import { CLEANUP_SHOWS_HOST_WAIT_PATCH, ONE_HOP_CLEANUP_PATCH, usePatch } from '../shared/patches.js';
 import { failureMessage } from '../shared/failure-message.js';
 import { blockText, hostWaitMessage, retrySummary, stepSummary } from './details.js';
-import type { WorkItem } from './publisher.js';
-import type { SnapshotWorkflowState } from './state.js';
+import type { SnapshotWorkflowState, WorkItem } from './state.js';
 
 export interface CleanupSettings {
   /** Backoff between removal attempts while a container keeps the image (409). */

@@ -12,10 +12,9 @@ import { LOOKUPS_FROM_MEMO_PATCH, PULL_REQUEST_SCOPE_PATCH, usePatch } from '../
 import { releaseFromBudget } from './budget.js';
 import type { CleanupSettings } from './cleanup.js';
 import { SnapshotCleanup } from './cleanup.js';
-import type { WorkItem } from './publisher.js';
 import { SnapshotPublisher } from './publisher.js';
 import { noActiveSnapshot } from './refusals.js';
-import type { SnapshotCarry } from './state.js';
+import type { SnapshotCarry, WorkItem } from './state.js';
 import { SnapshotWorkflowState } from './state.js';
 
 interface HostActivities {

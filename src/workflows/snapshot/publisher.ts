@@ -7,13 +7,7 @@ import { SNAPSHOT_MEMO_KEY } from '../../contract/names.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../contract/search-attribute-keys.js';
 import type { SnapshotMemo } from '../../contract/snapshot-types.js';
 import { snapshotDetails } from './details.js';
-import type { SnapshotWorkflowState } from './state.js';
-
-/** The work item a snapshot workflow belongs to (its workflow id is made of these). */
-export interface WorkItem {
-  projectId: string;
-  workItemId: string;
-}
+import type { SnapshotWorkflowState, WorkItem } from './state.js';
 
 export class SnapshotPublisher {
   /** What was last published, so an unchanged upsert (still an event) is not repeated. */

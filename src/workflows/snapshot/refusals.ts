@@ -5,7 +5,7 @@ import { ErrorType } from '../../contract/errors.js';
 import { dockerTaskQueue } from '../../contract/names.js';
 import type { PullRequestRef, RegisterRequest } from '../../contract/snapshot-types.js';
 import { failureMessage } from '../shared/failure-message.js';
-import type { WorkItem } from './publisher.js';
+import type { WorkItem } from './state.js';
 
 export function shuttingDown(): ApplicationFailure {
   return ApplicationFailure.nonRetryable('the snapshot workflow is shutting down', ErrorType.invalidRequest);

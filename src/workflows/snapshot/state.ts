@@ -9,6 +9,12 @@ import type {
 } from '../../contract/snapshot-types.js';
 import { nowIso, plusSeconds } from '../shared/workflow-helpers.js';
 
+/** The work item a snapshot workflow belongs to (its workflow id is made of these). */
+export interface WorkItem {
+  projectId: string;
+  workItemId: string;
+}
+
 /** What one run hands the next on continue-as-new: nothing pending may be dropped. */
 export interface SnapshotCarry {
   current: SnapshotState | null;
