@@ -89,15 +89,27 @@ async function timeOnce(cmd: Command, runEnv: NodeJS.ProcessEnv): Promise<number
 }
 
 /**
- * A Node script that sends what the fast `show` sends (describe and the state query, at once, with
- * node:http) and exits when both answered: the requests' share of the fast show's time.
+ * A Node script that sends what the fast `show` sends (describe and the state query, at once, each
+ * one HTTP/1.1 exchange over node:net as src/cli/http-exchange.ts makes it) and exits when both
+ * answered: the requests' share of the fast show's time.
  */
 function showRequestsScript(httpAddress: string | null, workflowId: string): string {
-  const url = `http://${httpAddress ?? ''}/api/v1/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
+  const target = new URL(`http://${(httpAddress ?? '').replace(/^http:\/\//, '')}`);
+  const path = `/api/v1/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
+  const request = (method: string, url: string, body?: string) =>
+    [
+      `${method} ${url} HTTP/1.1`,
+      `host: ${target.host}`,
+      'connection: close',
+      'accept: application/json',
+      ...(body !== undefined ? ['content-type: application/json', `content-length: ${body.length}`] : []),
+      '',
+      body ?? '',
+    ].join('\r\n');
   return [
-    "const http = require('node:http');",
-    'const ask = (u, o, body) => new Promise((ok, no) => { const r = http.request(u, o, (res) => { res.resume(); res.on("end", ok); }); r.on("error", no); r.end(body); });',
-    `Promise.all([ask(${JSON.stringify(`${url}?noPayloadShorthand=true`)}, {}), ask(${JSON.stringify(`${url}/query/state?noPayloadShorthand=true`)}, { method: 'POST', headers: { 'content-type': 'application/json' } }, '{}')]).catch((e) => { console.error(e); process.exitCode = 1; });`,
+    "const net = require('node:net');",
+    `const ask = (text) => new Promise((ok, no) => { const s = net.connect(${Number(target.port)}, ${JSON.stringify(target.hostname.replace(/^\[(.*)\]$/, '$1'))}); s.on('data', () => {}); s.on('end', ok); s.on('error', no); s.write(text); });`,
+    `Promise.all([ask(${JSON.stringify(request('GET', `${path}?noPayloadShorthand=true`))}), ask(${JSON.stringify(request('POST', `${path}/query/state?noPayloadShorthand=true`, '{}'))})]).catch((e) => { console.error(e); process.exitCode = 1; });`,
   ].join('\n');
 }
 
@@ -112,7 +124,7 @@ function fastShowBreakdown(median: (k: 'node' | 'fastLoad' | 'showRequests' | 's
   const requests = median('showRequests') - node;
   const rest = median('showHttp') - node - load - requests;
   const ms = (v: number) => `${v.toFixed(1)} ms`;
-  return `Fast show, where the time goes (differences of medians of separate processes: an estimate, not a trace): node start ${ms(node)}; loading the bundle ${ms(load)}; describe + state query with node:http ${ms(requests)}; the rest (arguments, decoding, printing, exit) ${ms(rest)}; total ${ms(median('showHttp'))}.`;
+  return `Fast show, where the time goes (differences of medians of separate processes: an estimate, not a trace): node start ${ms(node)}; loading the bundle ${ms(load)}; describe + state query over node:net ${ms(requests)}; the rest (arguments, decoding, printing, exit) ${ms(rest)}; total ${ms(median('showHttp'))}.`;
 }
 
 function latency(label: string, samples: number[]): Measure {
@@ -206,7 +218,7 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
     },
     list: temporal(['workflow', 'list', '--query', query]),
     // Where the fast show's time goes (the breakdown below): Node loading the bundle and nothing
-    // else, and Node sending show's two requests with node:http and nothing else.
+    // else, and Node sending show's two requests over node:net and nothing else.
     fastLoad: {
       what: 'node: require the fast path bundle only',
       file: node,
@@ -214,7 +226,7 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
       ...(httpEnv ? {} : { runs: false }),
     },
     showRequests: {
-      what: "node: show's describe and state query with node:http only",
+      what: "node: show's describe and state query over node:net only",
       file: node,
       args: ['-e', showRequestsScript(httpAddress, snapshotWorkflowId(projectId, shown.workItemId))],
       ...(httpEnv ? {} : { runs: false }),
@@ -282,7 +294,7 @@ export async function runB8(ctx: BenchContext): Promise<BenchResult> {
       'Each sample is a fresh process timed from spawn to exit by the bench (Node’s own start included); medians, the commands taking turns every round.',
       `snapkeeper show = describe + the workflow's state query (answered by the worker); temporal workflow describe = one describe. ls and list run the same visibility query over ${items} open workflows of one project.`,
       'snapkeeper show/ls load the configuration schema and @temporalio/client (gRPC and the API protos) before their first call: that load, not the calls, is most of their time.',
-      "With TEMPORAL_HTTP_ADDRESS (the dev server started with --http-port) show/ls take the HTTP fast path: bin.cjs (CommonJS, no ES module loader) loads one bundled file (npm run build:cli) and asks the frontend's HTTP API with node:http; no commander, no configuration schema, no SDK; same output (test/integration/cli-http.test.ts, test/unit/cli-fast-path.test.ts).",
+      "With TEMPORAL_HTTP_ADDRESS (the dev server started with --http-port) show/ls take the HTTP fast path: bin.cjs (CommonJS, no ES module loader) loads one bundled file (npm run build:cli) and asks the frontend's HTTP API with one HTTP/1.1 exchange per request over node:net; no commander, no configuration schema, no SDK; same output (test/integration/cli-http.test.ts, test/unit/cli-fast-path.test.ts).",
       ...(httpEnv ? [fastShowBreakdown(median)] : []),
     ],
   };

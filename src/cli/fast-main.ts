@@ -2,7 +2,7 @@
 // dist/src/cli/fast-path.cjs (package.json's build:cli, with esbuild), and bin.cjs loads that file
 // first whenever TEMPORAL_HTTP_ADDRESS is set. Node then reads one CommonJS file (no ES module
 // loader, no chain of import()s, no commander, no configuration schema, no @temporalio/*) and
-// `show`/`ls` ask the frontend's HTTP API with node:http (temporal-http*.ts), printing what the full
+// `show`/`ls` ask the frontend's HTTP API over node:net (temporal-http*.ts), printing what the full
 // CLI prints. What it cannot answer the same way goes to the full CLI (bin.cjs), which then
 // parses the arguments with commander as always.
 import { UsageError } from './cli-errors.js';

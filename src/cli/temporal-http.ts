@@ -1,15 +1,16 @@
 // The CLI's fast path to Temporal: the frontend's HTTP/JSON API (grpc-gateway; `temporal server
 // start-dev --http-port`, a cluster's frontend.rpc.httpPort), used by `show` and `ls` when
 // TEMPORAL_HTTP_ADDRESS is set. Loading @temporalio/client and the configuration schema costs
-// about a second before the first call; this module loads only node:http. It does not use the global
+// about a second before the first call; this module loads only node:net (http-exchange.ts, one
+// HTTP/1.1 exchange; node:http costs more to load and run, see there). It does not use the global
 // fetch either: Node 20 loads undici on the first fetch, measured at ~1.1 s on a loaded machine,
 // against ~0.3 s for node:http (docs/cli.md). Anything it cannot answer the same way as the
 // Temporal client (TLS, API keys, profiles, gRPC headers, an HTTP error) goes back to the client.
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from './cli-errors.js';
+import { httpExchange } from './http-exchange.js';
 import type { OutputStream } from './runtime.js';
 
 export interface HttpEndpoint {
@@ -73,53 +74,32 @@ export class HttpApiError extends Error {
 }
 
 /** One request with a JSON answer; a deadline, never a hang. */
-export function requestJson(
+export async function requestJson(
   url: string,
   options: { method?: 'GET' | 'POST'; body?: string; timeoutMs: number },
 ): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: options.method ?? 'GET',
-        headers: {
-          accept: 'application/json',
-          ...(options.body ? { 'content-type': 'application/json' } : {}),
-        },
-        timeout: options.timeoutMs,
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          let body: unknown;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            reject(new HttpApiError(res.statusCode ?? 0, undefined, `not JSON (HTTP ${res.statusCode})`));
-            return;
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolve(body);
-          else {
-            const b = body as { code?: unknown; message?: unknown };
-            reject(
-              new HttpApiError(
-                status,
-                typeof b.code === 'number' ? b.code : undefined,
-                `HTTP ${status}: ${String(b.message)}`,
-              ),
-            );
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(options.body);
+  const answer = await httpExchange(url, {
+    method: options.method ?? 'GET',
+    headers: {
+      accept: 'application/json',
+      ...(options.body ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(options.body !== undefined ? { body: options.body } : {}),
+    timeoutMs: options.timeoutMs,
   });
+  let body: unknown;
+  try {
+    body = JSON.parse(answer.body);
+  } catch {
+    throw new HttpApiError(answer.status, undefined, `not JSON (HTTP ${answer.status})`);
+  }
+  if (answer.status >= 200 && answer.status < 300) return body;
+  const b = body as { code?: unknown; message?: unknown };
+  throw new HttpApiError(
+    answer.status,
+    typeof b.code === 'number' ? b.code : undefined,
+    `HTTP ${answer.status}: ${String(b.message)}`,
+  );
 }
 
 /** A payload as the HTTP API writes it: metadata and data base64, or JSON shorthand (the value itself). */
