@@ -24,6 +24,7 @@ export type CostCategory =
   | 'timer'
   | 'activity'
   | 'search attribute upsert'
+  | 'patch version upsert'
   | 'memo upsert'
   | 'patch marker'
   | 'local activity'
@@ -37,6 +38,7 @@ export const COST_CATEGORIES: readonly CostCategory[] = [
   'timer',
   'activity',
   'search attribute upsert',
+  'patch version upsert',
   'memo upsert',
   'local activity',
   'patch marker',
@@ -56,6 +58,7 @@ export interface EventCost {
 /** The patch marker of the TypeScript SDK (core's name for `patched()`'s record). */
 const PATCH_MARKER = 'core_patch';
 const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+const CHANGE_VERSION_ATTRIBUTE = 'TemporalChangeVersion';
 
 export function costOf(event: HistoryEvent): EventCost {
   const t = event.eventType;
@@ -106,8 +109,15 @@ export function costOf(event: HistoryEvent): EventCost {
     case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
     case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
       return { category: 'activity', actions: 0 };
-    case EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-      return { category: 'search attribute upsert', actions: 1 };
+    case EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
+      // The SDK upserts TemporalChangeVersion beside every patch marker it records (server 1.20+):
+      // an upsert that the workflow's own code never asked for, told apart for the cost plan.
+      const keys = Object.keys(
+        event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
+      );
+      const onlyVersion = keys.length > 0 && keys.every((k) => k === CHANGE_VERSION_ATTRIBUTE);
+      return { category: onlyVersion ? 'patch version upsert' : 'search attribute upsert', actions: 1 };
+    }
     case EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
       return { category: 'memo upsert', actions: 1 };
     case EventType.EVENT_TYPE_MARKER_RECORDED: {
