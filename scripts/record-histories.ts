@@ -7,8 +7,12 @@
 // OUT_DIR gets one .pb file per recorded run and manifest.json, which names each file's workflow
 // id (the snapshot workflows check their own id, and a file name cannot spell every id).
 // `--basic` records only the five scenarios of the first recording (touches, replacement, blocked
-// removal, TTL, budget).
+// removal, TTL, budget). `--own-keys` records only the budget of a host where a project named
+// `constructor` (a property of every JavaScript object) is over its limit: code from before the
+// budget-own-keys patch (db14c84 and older) read that project's records through the object
+// prototype and never limited it, so its budget history is the patch's old branch.
 import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
@@ -20,6 +24,7 @@ import { startLocalSystem } from './lib/local-system.js';
 const HOST = 'replay';
 const out = process.argv[2] ?? 'test/fixtures/histories';
 const basic = process.argv.includes('--basic');
+const ownKeys = process.argv.includes('--own-keys');
 
 interface Recorded {
   file: string;
@@ -53,10 +58,14 @@ async function refused(what: string, call: () => Promise<unknown>): Promise<stri
 }
 
 async function main(): Promise<void> {
+  // The per-project policy file (SNAPKEEPER_CONFIG, read by every worker): one snapshot per host
+  // for the project `constructor`, for --own-keys.
+  const policy = join(tmpdir(), `record-histories-policy-${process.pid}.json`);
+  if (ownKeys) await writeFile(policy, JSON.stringify({ projects: { constructor: { maxSnapshots: 1 } } }));
   const system = await startLocalSystem({
     name: 'record',
     hostId: HOST,
-    env: { SNAPKEEPER_MAX_SNAPSHOTS: '50' },
+    env: { SNAPKEEPER_MAX_SNAPSHOTS: '50', ...(ownKeys ? { SNAPKEEPER_CONFIG: policy } : {}) },
   });
   const { docker, base, client } = system;
   const workflowOptions = { removalBackoffInitialSeconds: 1, removalBackoffMaxSeconds: 1 };
@@ -83,6 +92,11 @@ async function main(): Promise<void> {
   const snapshot = (workItemId: string, scenario: string) =>
     runs.push({ workflowId: snapshotWorkflowId('rec', workItemId), scenario });
   try {
+    if (ownKeys) {
+      await recordOwnKeys(client, docker, base, service);
+      await writeRuns(client, out);
+      return;
+    }
     // Lookups (touches), a replacement, then an invalidation: completes.
     const a1 = await commitMarkerSnapshot(docker, base, 'rec', 'touched');
     await service.register({
@@ -140,21 +154,47 @@ async function main(): Promise<void> {
       await recordMessages(client, docker, base, service, { view, drained, finished, gone, snapshot });
 
     runs.push({ workflowId: `budget:${HOST}`, scenario: "the host's budget, still open" });
-
-    await mkdir(out, { recursive: true });
-    const manifest: Recorded[] = [];
-    for (const run of runs) {
-      const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
-      const name = `${run.workflowId}${run.runId ? `-${run.runId.slice(0, 8)}` : ''}`;
-      const file = `${name.replace(/[^A-Za-z0-9-]+/g, '_')}.pb`;
-      await writeFile(join(out, file), proto.temporal.api.history.v1.History.encode(history).finish());
-      manifest.push({ file, ...run });
-      console.log(`${join(out, file)}: ${history.events?.length ?? 0} events (${run.scenario})`);
-    }
-    if (!basic) await writeFile(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeRuns(client, out);
   } finally {
     await system.stop();
   }
+}
+
+/** One .pb per recorded run, and the manifest naming each file's workflow id. */
+async function writeRuns(client: Client, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const manifest: Recorded[] = [];
+  for (const run of runs) {
+    const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+    const name = `${run.workflowId}${run.runId ? `-${run.runId.slice(0, 8)}` : ''}`;
+    const file = `${name.replace(/[^A-Za-z0-9-]+/g, '_')}.pb`;
+    await writeFile(join(dir, file), proto.temporal.api.history.v1.History.encode(history).finish());
+    manifest.push({ file, ...run });
+    console.log(`${join(dir, file)}: ${history.events?.length ?? 0} events (${run.scenario})`);
+  }
+  if (!basic) await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/**
+ * Two snapshots of the project `constructor` on a host that allows it one, then the reconciler's
+ * budget check: the budget must evict one, unless its code reads the project's records through the
+ * object prototype (before budget-own-keys), which never limited it.
+ */
+async function recordOwnKeys(client: Client, docker: Docker, base: string, service: Service): Promise<void> {
+  for (const workItemId of ['first', 'second']) {
+    const image = await commitMarkerSnapshot(docker, base, 'constructor', workItemId);
+    await service.register({ projectId: 'constructor', workItemId, image: image.image, host: HOST });
+  }
+  await client.workflow.execute('reconcileWorkflow', {
+    workflowId: 'rec-own-keys-reconcile',
+    taskQueue: 'snapkeeper',
+    args: [{ hosts: [HOST], orphanGraceSeconds: 3600, dryRun: false }],
+  });
+  runs.push({
+    workflowId: `budget:${HOST}`,
+    scenario:
+      'the budget of a host where the project `constructor` has two snapshots and may keep one, checked',
+  });
 }
 
 type Service = ReturnType<typeof createSnapshotService>;
