@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunPlan } from './sim-actions.js';
-import { actionCount, runPlanArbitrary } from './sim-actions.js';
+import { KNOWN_DEFECT_EXCLUSIONS, actionCount, runPlanArbitrary } from './sim-actions.js';
 import type { RunReport } from './sim-run.js';
 import { runPlan } from './sim-run.js';
 import { shrinkPlan } from './sim-shrink.js';
@@ -82,10 +82,7 @@ function knownDefect(violations: string[]): { file: string; example: Counterexam
 
 let system: SimSystem;
 
-/** Until its full-size run is measured clean and fast enough here: SNAPKEEPER_SIM=1 runs it. */
-const ENABLED = process.env.SNAPKEEPER_SIM === '1';
-
-describe.runIf(ENABLED)('the snapshot protocol keeps its promises under random interleavings', () => {
+describe('the snapshot protocol keeps its promises under random interleavings', () => {
   beforeAll(async () => {
     system = await SimSystem.start(ENGINE_LATENCY_MS);
   }, 120_000);
@@ -98,6 +95,8 @@ describe.runIf(ENABLED)('the snapshot protocol keeps its promises under random i
     log(
       `seed ${BASE_SEED} (again: SNAPKEEPER_SIM_SEED=${BASE_SEED}), ${TARGET_ACTIONS} actions, ${LANES} lanes`,
     );
+    for (const x of KNOWN_DEFECT_EXCLUSIONS)
+      log(`KNOWN DEFECT: left out of random runs until ${x.counterexample} passes: ${x.excludes}`);
     const started = Date.now();
     let actions = 0;
     let steps = 0;
@@ -163,7 +162,7 @@ describe.runIf(ENABLED)('the snapshot protocol keeps its promises under random i
         `${seconds.toFixed(1)} s (${(actions / seconds).toFixed(0)} actions/s), seed ${BASE_SEED}`,
     );
     expect(actions).toBeGreaterThanOrEqual(TARGET_ACTIONS);
-  }, 600_000);
+  }, 900_000);
 
   describe('every counterexample stays fixed', () => {
     for (const { file, example } of examples) {

@@ -3,8 +3,9 @@
 // chunks of steps of each remaining lane, halves down to single steps, then single actions of a
 // batch. fast-check's own shrinker is not used: the lanes of a run are a fixed-length array, so
 // every candidate it tried replayed all lanes of the run (15 to 50 s each here), and it cannot
-// start from a recorded plan. A candidate counts as failing when its run reports any violation;
-// a race that does not happen again in a candidate only keeps the plan larger, never wrong.
+// start from a recorded plan. A candidate counts as failing when its run reports a violation of
+// the same kind as the original (ids, tags, numbers and positions aside); a race that does not
+// happen again in a candidate only keeps the plan larger, never wrong.
 import type { LanePlan, RunPlan } from './sim-actions.js';
 import { actionCount } from './sim-actions.js';
 
@@ -28,6 +29,7 @@ export async function shrinkPlan(
   log: (message: string) => void,
 ): Promise<ShrinkResult> {
   const deadline = Date.now() + budgetMs;
+  const kinds = new Set(found.violations.map(violationKind));
   let best = failing;
   let violations = found.violations;
   let tries = 0;
@@ -35,7 +37,8 @@ export async function shrinkPlan(
     if (Date.now() > deadline || candidate.lanes.length === 0) return false;
     tries += 1;
     const report = await check(candidate);
-    if (report.violations.length === 0) return false;
+    // The same kind of violation, not just any: a shrink must not drift to another defect.
+    if (!report.violations.some((v) => kinds.has(violationKind(v)))) return false;
     best = candidate;
     violations = report.violations;
     log(`shrink: ${actionCount(best)} actions in ${best.lanes.length} lanes still fail`);
@@ -90,4 +93,11 @@ function stepsOf(plan: RunPlan, lane: number) {
 
 function withSteps(plan: RunPlan, lane: number, steps: LanePlan['steps']): RunPlan {
   return { lanes: plan.lanes.map((l, i) => (i === lane ? { ...l, steps } : l)) };
+}
+
+/** A violation without what differs between runs: where it happened, ids, tags, numbers. */
+export function violationKind(violation: string): string {
+  return violation
+    .replace(/^lane \d+ \([^)]*\) step \d+: /, '')
+    .replace(/sha256:[0-9a-f]+|\b[0-9a-f]{12}\b|sim\/[^\s),]+|snapshot:[^\s),]+|#\d+|\d+/g, '*');
 }
