@@ -125,6 +125,14 @@ describe('workflow replay', () => {
     expectNondeterminism(await replay(histories), brokenByDeprecations(histories));
   }, 180_000);
 
+  // A project named `constructor` over its per-project limit: 0.1.0 read its records through the
+  // object prototype and never evicted; the budget-own-keys patch's new branch would.
+  it("replays budget-own-keys' old branch, recorded by 0.1.0 (db14c84-own-keys)", async () => {
+    const histories = await release('db14c84-own-keys');
+    expect(histories.map((h) => h.file)).toEqual(['db14c84-own-keys/budget_replay.pb']);
+    expectNondeterminism(await replay(histories), brokenByDeprecations(histories));
+  }, 120_000);
+
   // The `used` signal's handler came without a patch (14b9177). A used signal that reached a run of
   // the code before it (an API upgraded before the workers) was buffered there with no effect; the
   // code since then handles it (a touch and a memo upsert), so such a run, replayed, schedules a
