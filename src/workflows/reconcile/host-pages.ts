@@ -4,7 +4,10 @@
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import type { BudgetControlActivities } from '../../activities/budget-control-activities.js';
 import type { ReconcileControlActivities } from '../../activities/reconcile-control-activities.js';
-import type { ReconcileHostActivities, RemoveOrphanResult } from '../../activities/reconcile-host-activities.js';
+import type {
+  ReconcileHostActivities,
+  RemoveOrphanResult,
+} from '../../activities/reconcile-host-activities.js';
 import { snapshotWorkflowId } from '../../contract/names.js';
 import type { ManagedImage, SnapshotOwnerView } from '../../contract/reconcile-types.js';
 import { TAGS_PER_IMAGE_LIMIT } from '../../contract/reconcile-types.js';

@@ -170,7 +170,11 @@ async function walkPages(
   try {
     for (;;) {
       if (walk.phase === 'images') {
-        const page = await docker.listManagedImagesPage({ listing, after: walk.cursor, limit: imagesPerPage });
+        const page = await docker.listManagedImagesPage({
+          listing,
+          after: walk.cursor,
+          limit: imagesPerPage,
+        });
         await pages.decideImages(page.images);
         walk.cursor = page.next;
         if (walk.cursor === null) walk.phase = 'workflows';
