@@ -1,6 +1,6 @@
-// `snapkeeper show` over the frontend's HTTP API (see temporal-http.ts): describe, then the
-// workflow's state query, printed by show-output.ts exactly as the client path prints them.
-// Anything else (a failed or rejected query, an HTTP error) leaves the answer to the client path.
+// `snapkeeper show` over the frontend's HTTP API (see temporal-http.ts): the workflow's state query
+// (its rejection tells a closed workflow's status), printed by show-output.ts exactly as the client
+// path prints it. Anything else (a failed query, an HTTP error) leaves the answer to the client path.
 import { snapshotWorkflowId } from '../contract/names.js';
 import type { SnapshotWorkflowView } from '../contract/snapshot-types.js';
 import { UsageError } from './cli-errors.js';
@@ -20,7 +20,6 @@ import {
 } from './temporal-http.js';
 
 const GRPC_NOT_FOUND = 5;
-const DESCRIBE_TIMEOUT_MS = 5_000;
 // The query waits for a worker; a stuck one is the client path's to report, as it does today.
 const QUERY_TIMEOUT_MS = 15_000;
 
@@ -47,32 +46,28 @@ async function show(
   json: boolean | undefined,
 ): Promise<number> {
   const workflowId = snapshotWorkflowId(projectId, workItemId);
-  const url = `${endpoint.base}/workflows/${encodeURIComponent(workflowId)}`;
-  const full = `?${NO_SHORTHAND}`;
-  // Both at once, one round trip instead of two: the query has no effect, and its answer is used
-  // only once the describe found the workflow.
-  const query = requestJson(`${url}/query/state${full}`, {
-    method: 'POST',
-    body: '{}',
-    timeoutMs: QUERY_TIMEOUT_MS,
-  }).then(
-    (body) => ({ body }),
-    (error: unknown) => ({ error }),
-  );
-  let description: { workflowExecutionInfo?: { status?: unknown } };
+  const queryUrl = `${endpoint.base}/workflows/${encodeURIComponent(workflowId)}/query/state?${NO_SHORTHAND}`;
+  // One request for the common case: a query that the server rejects unless the workflow is open
+  // answers both "running" and the state, so no describe is needed. Only a closed workflow costs a
+  // second query (without the condition: the worker replays it), its status read from the rejection.
+  let first: unknown;
   try {
-    description = (await requestJson(`${url}${full}`, {
-      timeoutMs: DESCRIBE_TIMEOUT_MS,
-    })) as typeof description;
+    first = await requestJson(queryUrl, {
+      method: 'POST',
+      body: JSON.stringify({ queryRejectCondition: 'QUERY_REJECT_CONDITION_NOT_OPEN' }),
+      timeoutMs: QUERY_TIMEOUT_MS,
+    });
   } catch (err) {
     if (!(err instanceof HttpApiError && err.code === GRPC_NOT_FOUND)) throw err;
     printNoWorkflow(streams.stderr, projectId, workItemId, workflowId);
     return ExitCode.notFound;
   }
-  const status = statusName(description.workflowExecutionInfo?.status);
-  const answer = await query;
-  if ('error' in answer) throw answer.error;
-  const view = queryView(answer.body);
+  const rejected = (first as { queryRejected?: { status?: unknown } }).queryRejected;
+  const status = rejected ? statusName(rejected.status) : 'running';
+  const body = rejected
+    ? await requestJson(queryUrl, { method: 'POST', body: '{}', timeoutMs: QUERY_TIMEOUT_MS })
+    : first;
+  const view = queryView(body);
   printShow(streams.stdout, { projectId, workItemId, workflowId, status, view, queryError: null }, json);
   return ExitCode.ok;
 }

@@ -89,6 +89,7 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
   const query = /\/workflows\/([^/]+)\/query\/state$/.exec(url.pathname);
   if (query) {
     const [, projectId, workItemId] = decodeURIComponent(query[1] ?? '').split(':');
+    if (workItemId === 'missing') return send(404, { code: 5, message: 'workflow not found' });
     return send(200, {
       queryResult: {
         payloads: [payload({ current: snapshot(projectId!, workItemId!), retiring: [], last: null })],
