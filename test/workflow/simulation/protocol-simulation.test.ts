@@ -180,7 +180,7 @@ describe.runIf(ENABLED)('the snapshot protocol keeps its promises under random i
         for (let i = 0; i < (example.knownFailing ? KNOWN_FAILING_REPLAYS : REPLAYS); i++) {
           const report = await runPlan(system, example.plan);
           log(
-            `${file}: replay ${i + 1}, ${actionCount(example.plan)} actions, ${report.violations.length} violations`,
+            `${file}: replay ${i + 1}, ${actionCount(example.plan)} actions, ${report.violations.length} violations ${report.violations.join(' | ')}`,
           );
           expect(report.violations, `found: ${example.found}`).toEqual([]);
         }
