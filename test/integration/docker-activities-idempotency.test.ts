@@ -67,9 +67,10 @@ describe('docker activities on a real engine', () => {
     const ids = uniqueIds('idem-retire');
     const img = await makeSnapshotImage(docker, { ...ids, labels: 'managed' });
     const input = { ...ids, image: img.image, imageId: img.imageId, references: [img.image] };
+    // What the removal freed is measured by the engine (freed-bytes.test.ts checks the figure).
     expect(await acts.retireSnapshotImage(input)).toEqual({
       step: 'remove',
-      result: { outcome: 'removed', holders: [] },
+      result: expect.objectContaining({ outcome: 'removed', holders: [] }) as object,
     });
     expect(await imageExists(docker, img.imageId)).toBe(false);
     expect(await acts.retireSnapshotImage(input)).toEqual({

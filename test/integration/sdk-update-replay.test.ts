@@ -14,9 +14,14 @@
 // @temporalio/worker 1.24.0, the newest release; upstream reports of the same family:
 // temporalio/sdk-rust#943 (closed) and #1146 (open, "inconsistent collapsing of WFTs").
 //
-// The test pins the defect to this exact error, so nothing else (a missing fixture, a bundling
-// error) can pass for it. When it starts to fail because the replay succeeds, the SDK is fixed:
-// make it expect a clean replay.
+// The history was written before 0.1.0: it carries no `lookups-from-memo` marker. Since that patch
+// and the six others from before 0.1.0 were deprecated (src/workflows/shared/patches.ts, a16741c),
+// the code takes their new branch on replay, so this history now fails earlier, at its first
+// command that branch changes (event 11: the new branch publishes the memo first), before it
+// reaches the SDK's defect, as every run started before 0.1.0 would (CHANGELOG: drain them first).
+// The test pins that exact error, so nothing else (a missing fixture, a bundling error) can pass
+// for it. The SDK defect itself is no longer reached by any fixture: record a history of it on
+// this code to pin it again.
 import { readFile } from 'node:fs/promises';
 import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
@@ -27,7 +32,7 @@ import { webpackConfigHook, workflowsPath } from '../../src/worker/workflow-bund
 const HISTORY = repoPath('test', 'fixtures', 'chaos', 'snapshot-update-after-task-timeout.history.bin');
 
 describe('replay of a history with an update accepted after a timed-out workflow task', () => {
-  it('the SDK cannot replay the history its live worker wrote (a Temporal SDK defect, not fixed in 1.24.0)', async () => {
+  it('a run from before 0.1.0 no longer replays once its patches are deprecated (it hid a Temporal SDK defect)', async () => {
     const history = proto.temporal.api.history.v1.History.decode(await readFile(HISTORY));
     expect(history.events?.length).toBe(58);
     const replay = Worker.runReplayHistory(
@@ -36,7 +41,7 @@ describe('replay of a history with an update accepted after a timed-out workflow
       'snapshot:chaos-budget:w151-aee8f3',
     );
     await expect(replay).rejects.toThrow(
-      /Update machine does not handle this event: HistoryEvent\(id: 26, UpsertWorkflowSearchAttributes\)/,
+      /ModifyWorkflowPropertiesMachine does not handle HistoryEvent\(id: 11, ActivityTaskScheduled\)/,
     );
   }, 180_000);
 });
