@@ -1,4 +1,5 @@
 // How values read in the CLI's tables.
+import { spellDuration } from '../service/explain-words.js';
 
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return '-';
@@ -22,21 +23,9 @@ export function formatRelative(iso: string | null | undefined, now: number = Dat
   return delta >= 0 ? `in ${text}` : `${text} ago`;
 }
 
+/** "1h 5m", "40s": the two largest units, spelled as explain's reasons spell them. */
 export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  const parts: Array<[number, string]> = [
-    [Math.floor(s / 86_400), 'd'],
-    [Math.floor((s % 86_400) / 3600), 'h'],
-    [Math.floor((s % 3600) / 60), 'm'],
-    [s % 60, 's'],
-  ];
-  const first = parts.findIndex(([n]) => n > 0);
-  if (first === -1) return '0s';
-  return parts
-    .slice(first, first + 2)
-    .filter(([n]) => n > 0)
-    .map(([n, u]) => `${n}${u}`)
-    .join(' ');
+  return spellDuration(ms);
 }
 
 /** The image id as `docker images` shows it. */

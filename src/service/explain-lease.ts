@@ -1,9 +1,10 @@
 // How explain reads a lease off an image (issue 21 part 1): the label `io.snapkeeper.lease=<leaseId>`
 // names the lease, which lives while the workflow `lease:<leaseId>` runs (service/lease-status.ts,
-// the describe the reconciler makes too). The reconciler's rule (src/activities/lease-guard.ts,
-// which the service layer may not import) is mirrored here: a malformed label, an ended lease, or
-// a live lease of another work item protects nothing; a lease that cannot be asked keeps the image.
+// the describe the reconciler makes too). Whether it protects the image is the reconciler's own rule
+// (lease-rule.ts): a malformed label, an ended lease, or a live lease of another work item protects
+// nothing; a lease that cannot be asked keeps the image. Here it is put in words.
 import type { LeaseMemo } from '../contract/lease-types.js';
+import { leaseVerdict } from './lease-rule.js';
 import {
   LABEL_LEASE,
   LABEL_PROJECT,
@@ -43,22 +44,23 @@ export function leaseProtection(
   labels: Record<string, string>,
   answer: LeaseAnswer,
 ): LeaseProtection {
+  const { protect: protects } = leaseVerdict(labels, answer.state === 'malformed' ? null : answer);
   switch (answer.state) {
     case 'malformed':
       return {
-        protects: false,
+        protects,
         expiresAt: null,
         why: `its ${LABEL_LEASE} label ${JSON.stringify(leaseId)} is not a lease id: it protects nothing`,
       };
     case 'ended':
       return {
-        protects: false,
+        protects,
         expiresAt: null,
         why: `its lease ${leaseId} has ended (workflow ${leaseWorkflowId(leaseId)}: ${answer.status.toLowerCase()}): it protects nothing`,
       };
     case 'unchecked':
       return {
-        protects: true,
+        protects,
         expiresAt: null,
         why: `its lease ${leaseId} could not be checked (${answer.error}): the reconciler keeps a leased image it cannot check`,
       };
@@ -66,12 +68,12 @@ export function leaseProtection(
       const l = answer.lease;
       if (l && (l.projectId !== labels[LABEL_PROJECT] || l.workItemId !== labels[LABEL_WORK_ITEM]))
         return {
-          protects: false,
+          protects,
           expiresAt: l.expiresAt || null,
           why: `its lease ${leaseId} is live but of ${l.projectId}/${l.workItemId}, not this work item: it protects nothing here`,
         };
       return {
-        protects: true,
+        protects,
         expiresAt: l?.expiresAt || null,
         why:
           `its lease ${leaseId} is live (workflow ${leaseWorkflowId(leaseId)} runs` +

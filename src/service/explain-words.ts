@@ -1,5 +1,5 @@
-// How explain's sentences spell times, sizes and lists. The service layer cannot use the CLI's
-// formatters (src/cli/format.ts), and the reasons are part of the JSON answer, so they are made here.
+// How explain's sentences spell times, sizes and lists. The reasons are part of the JSON answer, so
+// they are made in the service layer; the CLI's tables spell durations with the same function.
 
 /** "1h 5m", "40s": the two largest units. */
 export function spellDuration(ms: number): string {

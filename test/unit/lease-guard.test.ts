@@ -3,7 +3,7 @@
 // does not; a lease that cannot be asked keeps the image this round. Then the rule inside the host
 // activities: a leased candidate is neither fenced nor removed.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { leaseVerdict } from '../../src/activities/lease-guard.js';
+import { leaseVerdict } from '../../src/service/lease-rule.js';
 import { createReconcileHostActivities } from '../../src/activities/reconcile-host-activities.js';
 import { LABEL_LEASE, managedLabels } from '../../src/contract/names.js';
 import { createLogger } from '../../src/logging/logger.js';
