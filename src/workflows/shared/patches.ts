@@ -26,6 +26,8 @@ export const BUDGET_TOTALS_IN_MEMO_PATCH = 'budget-totals-in-memo';
 export const BUDGET_OWN_KEYS_PATCH = 'budget-own-keys';
 /** A registration refused because its pull request merged leaves the current image current. */
 export const REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH = 'refused-registration-keeps-current';
+/** A link refused as merged ends the image it amended even while a registration has set it aside. */
+export const MERGED_LINK_ENDS_ASIDE_PATCH = 'merged-link-ends-aside';
 /** The reconciler's results (each host's report, the whole) stay under a fixed size. */
 export const RECONCILE_RESULTS_BOUNDED_PATCH = 'reconcile-results-bounded';
 /**
@@ -44,6 +46,7 @@ export type PatchId =
   | typeof BUDGET_TOTALS_IN_MEMO_PATCH
   | typeof BUDGET_OWN_KEYS_PATCH
   | typeof REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH
+  | typeof MERGED_LINK_ENDS_ASIDE_PATCH
   | typeof RECONCILE_RESULTS_BOUNDED_PATCH
   | typeof BUDGET_DISK_SHORTFALL_PATCH;
 
@@ -187,6 +190,21 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     brokenByDeprecation: ['db14c84/snapshot_rec_merges.pb', '27f0425/snapshot_rec_merges.pb'],
     status: 'live',
     why: SINCE_0_2_0,
+  },
+  [MERGED_LINK_ENDS_ASIDE_PATCH]: {
+    workflow: 'snapshotWorkflow (snapshot/registration.ts)',
+    oldBranch:
+      'a link refused as merged while a registration had set its image aside ended nothing; a refused ' +
+      'registration then gave that image back, current and linked to the merged pull request',
+    since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
+    oldBranchFixtures: [],
+    brokenByDeprecation: [],
+    status: 'live',
+    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+    noFixture:
+      'Its call runs only when a link to a merged pull request is checked across the start of a ' +
+      'registration linked to another pull request; no recorded history has that race ' +
+      '(test/workflow/registration-races.spec.test.ts runs it).',
   },
   [RECONCILE_RESULTS_BOUNDED_PATCH]: {
     workflow: 'reconcileWorkflow, reconcileHostWorkflow',

@@ -14,7 +14,11 @@ import type {
 } from '../../contract/snapshot-types.js';
 import { mergeRemembered, mergeRecorded, rememberMerge } from '../pull-request/merge-guard.js';
 import { targetedByPullRequest } from '../pull-request/match.js';
-import { BUDGET_ADMISSION_BY_SIGNAL_PATCH, usePatch } from '../shared/patches.js';
+import {
+  BUDGET_ADMISSION_BY_SIGNAL_PATCH,
+  MERGED_LINK_ENDS_ASIDE_PATCH,
+  usePatch,
+} from '../shared/patches.js';
 import { nowIso } from '../shared/workflow-helpers.js';
 import { acceptedState } from './accepted-state.js';
 import { admitToBudget, releaseFromBudget, signalAdmission } from './budget.js';
@@ -117,14 +121,30 @@ export class SnapshotRegistration {
     if (!mergeRemembered(state.mergedPullRequests, pr) && !(await mergeRecorded(pr))) return;
     rememberMerge(state.mergedPullRequests, pr);
     const current = state.current;
+    const message = `pull request ${pr.repository}#${pr.number} had already merged when it was linked`;
     const ends = current?.imageId === imageId && targetedByPullRequest(current, pr, 'link');
-    if (ends) {
-      workflow.endCurrent(
-        'merged',
-        `pull request ${pr.repository}#${pr.number} had already merged when it was linked`,
-      );
+    if (ends) workflow.endCurrent('merged', message);
+    else if (this.endsAside(pr, imageId)) {
+      // A registration set the linked image aside while this link was checked: it ends either way
+      // (replaced if that registration is accepted, merged if it is refused and gives it back).
+      state.endAside('merged', message);
+      throw mergedRefusal(pr, true);
     }
     throw mergedRefusal(pr, ends);
+  }
+
+  /**
+   * Whether the image a merged link amended is the one a registration still being checked has set
+   * aside (a link checked across that registration's start). Runs recorded before the patch let
+   * the refused registration give it back, still linked to the merged pull request.
+   */
+  private endsAside(pr: PullRequestRef, imageId: string): boolean {
+    const aside = this.workflow.state.aside;
+    return (
+      aside?.imageId === imageId &&
+      targetedByPullRequest(aside, pr, 'link') &&
+      usePatch(MERGED_LINK_ENDS_ASIDE_PATCH)
+    );
   }
 
   /** The image of a registration refused by its merged pull request ends, never counted by the budget. */
