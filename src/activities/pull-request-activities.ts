@@ -7,7 +7,12 @@ import { signalPullRequestTargets as signalTargets } from '../service/signal-pul
 import { mergedPullRequestWorkflowId, snapshotWorkflowId } from '../contract/names.js';
 import type { PullRequestRef } from '../contract/snapshot-types.js';
 import { invalidateSignal, mergedSignal } from '../contract/messages.js';
-import type { PullRequestTargetsRequest } from '../contract/pull-request-types.js';
+import type {
+  PullRequestClosedResult,
+  PullRequestLooksRequest,
+  PullRequestTargetsRequest,
+} from '../contract/pull-request-types.js';
+import { activityContext } from './activity-context.js';
 import type { ControlDeps } from './control-client.js';
 import { requireClient } from './control-client.js';
 import { signalOpen } from '../service/signal-open.js';
@@ -33,32 +38,59 @@ function signallerFor(client: Client): TargetSignaller {
   };
 }
 
+/** Waits, ended early by the activity's cancellation (a worker shutting down), which it throws. */
+async function waitUnlessCancelled(ms: number): Promise<void> {
+  const ctx = activityContext();
+  if (ctx) await ctx.sleep(ms);
+  else await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export function createPullRequestControlActivities({ client, log }: ControlDeps) {
-  return {
-    /** One look and its signals; any failed signal fails the attempt, and the retry sends them all again. */
-    async signalPullRequestTargets(req: PullRequestTargetsRequest): Promise<TargetsSignalled> {
-      const c = requireClient(client);
-      const { workItems, failures } = await signalTargets(c, signallerFor(c), req);
-      if (failures.length > 0) {
-        const first = failures[0]?.error;
-        throw new Error(
-          `${failures.length} of ${workItems.length} signals for ${req.pullRequest.repository}#${req.pullRequest.number} failed: ${
-            first instanceof Error ? first.message : String(first)
-          }`,
-        );
-      }
-      const signalled = workItems.filter((w) => w.signalled).length;
-      log.info(
-        {
-          pullRequest: req.pullRequest,
-          kind: req.kind,
-          deliveryId: req.deliveryId,
-          found: workItems.length,
-          signalled,
-        },
-        'pull request targets signalled',
+  /** One look and its signals; any failed signal fails the attempt, and the retry sends them all again. */
+  async function signalPullRequestTargets(req: PullRequestTargetsRequest): Promise<TargetsSignalled> {
+    const c = requireClient(client);
+    const { workItems, failures } = await signalTargets(c, signallerFor(c), req);
+    if (failures.length > 0) {
+      const first = failures[0]?.error;
+      throw new Error(
+        `${failures.length} of ${workItems.length} signals for ${req.pullRequest.repository}#${req.pullRequest.number} failed: ${
+          first instanceof Error ? first.message : String(first)
+        }`,
       );
-      return { found: workItems.length, signalled };
+    }
+    const signalled = workItems.filter((w) => w.signalled).length;
+    log.info(
+      {
+        pullRequest: req.pullRequest,
+        kind: req.kind,
+        deliveryId: req.deliveryId,
+        found: workItems.length,
+        signalled,
+      },
+      'pull request targets signalled',
+    );
+    return { found: workItems.length, signalled };
+  }
+
+  return {
+    signalPullRequestTargets,
+
+    /**
+     * Every look of a pull request workflow, at the same times as its looks one activity each did
+     * (the first at `since`, the later ones `lookDelaysSeconds` after it), for one activity's cost
+     * instead of one activity and one timer per look. A failed look fails the attempt; the retry
+     * looks again at once (signals are idempotent) and keeps the looks still ahead on the same clock.
+     */
+    async lookForPullRequestTargets(req: PullRequestLooksRequest): Promise<PullRequestClosedResult> {
+      const { since, lookDelaysSeconds, ...request } = req;
+      const start = Date.parse(since);
+      const looks: PullRequestClosedResult['looks'] = [];
+      for (const at of [0, ...[...lookDelaysSeconds].sort((a, b) => a - b)]) {
+        const wait = start + at * 1000 - Date.now();
+        if (wait > 0) await waitUnlessCancelled(wait);
+        looks.push({ at: new Date().toISOString(), ...(await signalPullRequestTargets(request)) });
+      }
+      return { looks };
     },
 
     /** Whether a merge of this pull request was received: its workflow exists, running or closed. */

@@ -55,6 +55,17 @@ export interface PullRequestLook {
   signalled: number;
 }
 
+/**
+ * Every look of a pull request workflow in one activity (pull-request-looks-in-one-activity): the
+ * first at `since`, then one at each delay after it. A retried attempt looks again at once, then
+ * keeps the looks still ahead on the same clock.
+ */
+export interface PullRequestLooksRequest extends PullRequestTargetsRequest {
+  /** The first look's time (the workflow's), ISO; the delays count from it. */
+  since: string;
+  lookDelaysSeconds: number[];
+}
+
 export interface PullRequestClosedResult {
   looks: PullRequestLook[];
 }

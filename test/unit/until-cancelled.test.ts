@@ -104,6 +104,9 @@ const inputs: { [K in keyof ControlActivities]: Parameters<ControlActivities[K]>
   ],
   checkBudget: [{ host: 'h1' }],
   signalPullRequestTargets: [{ kind: 'merged', pullRequest, deliveryId: 'd1', branchTargets: [] }],
+  lookForPullRequestTargets: [
+    { kind: 'merged', pullRequest, deliveryId: 'd1', branchTargets: [], since: now, lookDelaysSeconds: [60] },
+  ],
   isPullRequestMerged: [pullRequest],
 };
 

@@ -1,9 +1,9 @@
 // The durable side of a closed pull request: once the webhook has handed a merge (or a close) over
 // to this workflow, every snapshot it ends is signalled, whatever process crashes, because each
-// look is an activity retried until it succeeds. Visibility trails the snapshot workflows, so it
-// looks again after a delay: a link made just before the merge shows in a later look. A link made
-// after the merge is caught the other way round: registration and linking ask whether this
-// workflow exists (see ./merge-guard.ts).
+// look is retried until it succeeds. Visibility trails the snapshot workflows, so it looks again
+// after a delay: a link made just before the merge shows in a later look. A link made after the
+// merge is caught the other way round: registration and linking ask whether this workflow exists
+// (see ./merge-guard.ts).
 import { log, proxyActivities, sleep } from '@temporalio/workflow';
 import type { PullRequestControlActivities } from '../../activities/pull-request-activities.js';
 import type {
@@ -12,11 +12,16 @@ import type {
   PullRequestLook,
 } from '../../contract/pull-request-types.js';
 import { ACTIVITY_PROFILES } from '../shared/activity-profiles.js';
+import { PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH, usePatch } from '../shared/patches.js';
+import { nowIso } from '../shared/workflow-helpers.js';
 
 export type { PullRequestClosedInput, PullRequestClosedResult } from '../../contract/pull-request-types.js';
 
 /** Seconds after the first look; visibility normally trails by well under a second. */
 export const DEFAULT_LOOK_DELAYS_SECONDS = [10, 60];
+
+/** What the last look (its visibility pages and signals) may take beyond its wait. */
+const LAST_LOOK_SECONDS = 120;
 
 const control = proxyActivities<PullRequestControlActivities>(ACTIVITY_PROFILES.pullRequestControl.options);
 
@@ -25,18 +30,34 @@ export async function pullRequestClosedWorkflow(
 ): Promise<PullRequestClosedResult> {
   const { options, ...request } = input;
   const delays = options?.lookDelaysSeconds ?? DEFAULT_LOOK_DELAYS_SECONDS;
-  const looks: PullRequestLook[] = [];
-  let waited = 0;
-  for (const at of [0, ...delays]) {
-    if (at > waited) {
-      await sleep((at - waited) * 1000);
-      waited = at;
-    }
-    const result = await control.signalPullRequestTargets({
-      ...request,
-      ...(options?.pageSize ? { pageSize: options.pageSize } : {}),
+  const targets = { ...request, ...(options?.pageSize ? { pageSize: options.pageSize } : {}) };
+  let looks: PullRequestLook[];
+  if (usePatch(PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH)) {
+    // The same looks at the same times, waited for inside one activity: one action where a look
+    // and a timer each were one (6 actions and 33 events a merge, now 3 and 13). Its attempt lasts
+    // as long as the waits, so the timeout covers them; a worker that dies meanwhile is retried
+    // after it (no heartbeat: each would be an action), a worker shutting down at once.
+    const waits = Math.max(0, ...delays);
+    const looker = proxyActivities<PullRequestControlActivities>({
+      ...ACTIVITY_PROFILES.pullRequestControl.options,
+      startToCloseTimeout: `${waits + LAST_LOOK_SECONDS} seconds`,
     });
-    looks.push({ at: new Date(Date.now()).toISOString(), ...result });
+    ({ looks } = await looker.lookForPullRequestTargets({
+      ...targets,
+      since: nowIso(),
+      lookDelaysSeconds: delays,
+    }));
+  } else {
+    looks = [];
+    let waited = 0;
+    for (const at of [0, ...delays]) {
+      if (at > waited) {
+        await sleep((at - waited) * 1000);
+        waited = at;
+      }
+      const result = await control.signalPullRequestTargets(targets);
+      looks.push({ at: new Date(Date.now()).toISOString(), ...result });
+    }
   }
   log.info('pull request handled', {
     pullRequest: input.pullRequest,

@@ -35,6 +35,8 @@ export const RECONCILE_RESULTS_BOUNDED_PATCH = 'reconcile-results-bounded';
  * decision's diskShortfall, a warning, the host told), and when that is over.
  */
 export const BUDGET_DISK_SHORTFALL_PATCH = 'budget-disk-shortfall';
+/** A pull request workflow makes all its looks in one activity that waits between them (issue 19). */
+export const PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH = 'pull-request-looks-in-one-activity';
 
 export type PatchId =
   | typeof PULL_REQUEST_SCOPE_PATCH
@@ -48,7 +50,8 @@ export type PatchId =
   | typeof REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH
   | typeof MERGED_LINK_ENDS_ASIDE_PATCH
   | typeof RECONCILE_RESULTS_BOUNDED_PATCH
-  | typeof BUDGET_DISK_SHORTFALL_PATCH;
+  | typeof BUDGET_DISK_SHORTFALL_PATCH
+  | typeof PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH;
 
 export interface PatchRecord {
   /** The workflow type(s) whose code calls it, and the file. */
@@ -231,6 +234,25 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     noFixture:
       'Its call runs only when a disk stays over its watermarks with nothing to evict; no recorded ' +
       'budget history has that (the spec test budget-disk-shortfall.spec.test.ts runs both sides).',
+  },
+  [PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH]: {
+    workflow: 'pullRequestClosedWorkflow (pull-request/workflow.ts)',
+    oldBranch: 'each look its own activity (signalPullRequestTargets), with a timer before each later look',
+    since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
+    oldBranchFixtures: [
+      'db14c84/pull-request_rec_2Frepo_1_merged.pb',
+      '27f0425/pull-request_rec_2Frepo_1_merged.pb',
+      '0b542d6/pull-request_rec_2Frepo_1_merged.pb',
+    ],
+    brokenByDeprecation: [
+      'db14c84/pull-request_rec_2Frepo_1_merged.pb',
+      '27f0425/pull-request_rec_2Frepo_1_merged.pb',
+      '0b542d6/pull-request_rec_2Frepo_1_merged.pb',
+    ],
+    status: 'live',
+    why:
+      'New in the release after 0.2.0: a pull request workflow lives about a minute, so it can be ' +
+      'deprecated in the release after this one.',
   },
 };
 
