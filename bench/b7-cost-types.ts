@@ -18,6 +18,12 @@ export interface KindCost {
   byRole: Record<CostRole, CostTally>;
   /** The same in total (what byRole divides). */
   byRoleTotal: Record<CostRole, CostTally>;
+  /**
+   * Billable actions by what they are for (`activity inspectSnapshotImage`, `signal used`…), per
+   * role: per lifecycle, and in total. Absent in runs before the names were recorded.
+   */
+  actionsByName?: Record<CostRole, Record<string, number>>;
+  actionsByNameTotal?: Record<CostRole, Record<string, number>>;
   /** Workflow runs counted whole, and runs started meanwhile that no driver named. */
   runsCounted: number;
   unexpectedRuns: string[];
@@ -30,6 +36,8 @@ export interface B7Cost {
     runs: number;
     perRun: CostTally;
     byRole: Record<CostRole, CostTally>;
+    /** Billable actions by what they are for, per run. */
+    actionsByName?: Record<CostRole, Record<string, number>>;
     perHostHour: { actions: number; events: number; runsPerHour: number };
     openSnapshotsOnHost: number;
   };

@@ -15,6 +15,7 @@ import type { CostCategory, CostTally, HistoryEvent } from './b7-history-cost.js
 import {
   COST_CATEGORIES,
   addEvent,
+  billableActionNames,
   emptyTally,
   eventMs,
   mergeTallies,
@@ -78,6 +79,8 @@ function roleOf(type: string): CostRole {
 class RoleTallies {
   readonly total = emptyTally();
   readonly byRole: Record<CostRole, CostTally> = {};
+  /** Billable actions by what they are for, per role (see billableActionNames). */
+  readonly names: Record<CostRole, Record<string, number>> = {};
   lookupsRecorded = 0;
 
   add(
@@ -93,7 +96,22 @@ class RoleTallies {
       if (role === 'snapshot' && (messageName(e) === 'used' || messageName(e) === 'touch'))
         this.lookupsRecorded++;
     }
+    const names = (this.names[role] ??= {});
+    for (const name of billableActionNames(events, keep)) names[name] = (names[name] ?? 0) + 1;
   }
+}
+
+/** Named actions divided by `n`, to two decimals. */
+function namesPer(
+  names: Record<CostRole, Record<string, number>>,
+  n: number,
+): Record<CostRole, Record<string, number>> {
+  const out: Record<CostRole, Record<string, number>> = {};
+  for (const [role, byName] of Object.entries(names)) {
+    out[role] = {};
+    for (const [name, count] of Object.entries(byName)) out[role][name] = Math.round((count / n) * 100) / 100;
+  }
+  return out;
 }
 
 async function budgetEvents(
@@ -154,6 +172,8 @@ async function countPhase(ctx: BenchContext, record: PhaseRecord): Promise<KindC
     perLifecycle: perLifecycle(tallies.total, record.lifecycles),
     byRole,
     byRoleTotal: tallies.byRole,
+    actionsByName: namesPer(tallies.names, record.lifecycles),
+    actionsByNameTotal: tallies.names,
     runsCounted: wholeRuns.length + others.length,
     unexpectedRuns: others.map((r) => `${r.type} ${r.workflowId}`),
   };
@@ -226,6 +246,7 @@ async function reconcileCost(ctx: BenchContext): Promise<B7Cost['reconcile']> {
     runs: RECONCILE_RUNS,
     perRun: counted.perLifecycle,
     byRole: counted.byRole,
+    ...(counted.actionsByName ? { actionsByName: counted.actionsByName } : {}),
     perHostHour: {
       actions: Math.round(counted.perLifecycle.actions * runsPerHour * 10) / 10,
       events: Math.round(counted.perLifecycle.events * runsPerHour * 10) / 10,
@@ -274,6 +295,39 @@ const KIND_LABELS: Record<LifecycleKind | 'ttl+merge+invalidate', string> = {
   replace: 'replaced by the next commit',
   'ttl+merge+invalidate': 'TTL, merge and invalidate together',
 };
+
+/** Per kind, every billable action by what it is for, per lifecycle: the list docs/design.md explains. */
+export function namedActionsTable(cost: B7Cost): string {
+  const lines: string[] = [];
+  for (const [kind, c] of Object.entries(cost.kinds) as Array<[keyof B7Cost['kinds'], KindCost]>) {
+    if (!c.actionsByName) continue;
+    lines.push(
+      `${KIND_LABELS[kind]} (n=${c.lifecycles}): ${c.perLifecycle.actions} actions per lifecycle`,
+      '',
+      '| workflow | action | per lifecycle |',
+      '| --- | --- | ---: |',
+    );
+    for (const [role, byName] of Object.entries(c.actionsByName)) {
+      const sorted = Object.entries(byName).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+      for (const [name, perLifecycle] of sorted) lines.push(`| ${role} | ${name} | ${perLifecycle} |`);
+    }
+    lines.push('');
+  }
+  const r = cost.reconcile;
+  if (r.actionsByName) {
+    lines.push(
+      `reconcile run (n=${r.runs}): ${r.perRun.actions} actions per run`,
+      '',
+      '| workflow | action | per run |',
+      '| --- | --- | ---: |',
+    );
+    for (const [role, byName] of Object.entries(r.actionsByName)) {
+      const sorted = Object.entries(byName).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+      for (const [name, perRun] of sorted) lines.push(`| ${role} | ${name} | ${perRun} |`);
+    }
+  }
+  return lines.join('\n');
+}
 
 /** The breakdown as a markdown table: per category, actions / events per lifecycle, per kind. */
 export function breakdownTable(cost: B7Cost): string {
@@ -380,6 +434,7 @@ export async function runB7(ctx: BenchContext): Promise<BenchResult> {
     await evictWorker.stop('SIGTERM', 30_000).catch(() => undefined);
   }
   ctx.progress(`B7 breakdown:\n${breakdownTable(cost)}`);
+  ctx.progress(`B7 actions by what they are for:\n${namedActionsTable(cost)}`);
   const result = resultOf(cost, { n, chains, perChain, evictHost });
   if (failed.length > 0) {
     // Saved with the figures of the kinds that worked, then reported as a failure of B7.

@@ -205,3 +205,85 @@ export function messageName(event: HistoryEvent): string | undefined {
     undefined
   );
 }
+
+/** A search attribute or memo payload's value when it is a short string (a state, a kind). */
+function shortString(payload: { data?: Uint8Array | null } | null | undefined): string | undefined {
+  if (!payload?.data) return undefined;
+  try {
+    const v: unknown = JSON.parse(Buffer.from(payload.data).toString('utf8'));
+    return typeof v === 'string' && v.length <= 24 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Search attributes whose value says what an upsert is for (the others are named by key only). */
+const VALUE_NAMED_ATTRIBUTES = new Set(['SnapshotState']);
+
+/**
+ * The billable actions of one history, each with a name that says what it is for and is the same
+ * for every lifecycle of a kind (so they add up): `activity inspectSnapshotImage`, `signal used`,
+ * `timer 30 s`, `search attributes SnapshotState=removed`, `memo current`… A retried activity adds
+ * `activity retry <name>` per extra attempt. `TemporalChangeVersion` upserts are named apart.
+ */
+export function billableActionNames(
+  events: Iterable<HistoryEvent>,
+  keep: (e: HistoryEvent) => boolean = () => true,
+): string[] {
+  const names: string[] = [];
+  const activityNames = new Map<string, string>();
+  for (const e of events) {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) activityNames.set(String(e.eventId), scheduled.activityType?.name ?? '?');
+    if (!keep(e)) continue;
+    const { category, actions } = costOf(e);
+    if (actions === 0) continue;
+    names.push(...Array.from({ length: actions }, () => nameOf(e, category, activityNames)));
+  }
+  return names;
+}
+
+function nameOf(e: HistoryEvent, category: CostCategory, activityNames: Map<string, string>): string {
+  const started = e.workflowExecutionStartedEventAttributes;
+  if (started) {
+    const how = started.continuedExecutionRunId
+      ? ' (continue-as-new)'
+      : started.parentWorkflowExecution
+        ? ' (child)'
+        : '';
+    return `start ${started.workflowType?.name ?? '?'}${how}`;
+  }
+  if (category === 'update' || category === 'signal received')
+    return `${category === 'update' ? 'update' : 'signal'} ${messageName(e) ?? '?'}`;
+  const timer = e.timerStartedEventAttributes;
+  if (timer) {
+    const s = Number(timer.startToFireTimeout?.seconds ?? 0) + (timer.startToFireTimeout?.nanos ?? 0) / 1e9;
+    return `timer ${Math.round(s)} s`;
+  }
+  if (e.activityTaskScheduledEventAttributes)
+    return `activity ${e.activityTaskScheduledEventAttributes.activityType?.name ?? '?'}`;
+  const startedActivity = e.activityTaskStartedEventAttributes;
+  if (startedActivity)
+    return `activity retry ${activityNames.get(String(startedActivity.scheduledEventId)) ?? '?'}`;
+  if (category === 'patch version upsert')
+    return 'search attributes TemporalChangeVersion (beside a patch marker)';
+  const upsert = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+  if (upsert) {
+    const keys = Object.keys(upsert)
+      .sort()
+      .map((k) => {
+        const v = VALUE_NAMED_ATTRIBUTES.has(k) ? shortString(upsert[k]) : undefined;
+        return v === undefined ? k : `${k}=${v}`;
+      });
+    return `search attributes ${keys.join(', ')}`;
+  }
+  const memo = e.workflowPropertiesModifiedEventAttributes;
+  if (memo)
+    return `memo ${
+      Object.keys(memo.upsertedMemo?.fields ?? {})
+        .sort()
+        .join(', ') || '(empty)'
+    }`;
+  if (category === 'local activity') return 'local activity';
+  return category;
+}
