@@ -3,11 +3,13 @@
 // workflow awaits) so the messages interleave in one chosen order, on the time-skipping test
 // server with the real workflow bundle: the order that the protocol simulation found at random is
 // here every time.
+import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../src/contract/errors.js';
-import { linkPullRequestUpdate } from '../../src/contract/messages.js';
-import type { PullRequestRef } from '../../src/contract/snapshot-types.js';
+import { dockerTaskQueue } from '../../src/contract/names.js';
+import { invalidateSignal, linkPullRequestUpdate } from '../../src/contract/messages.js';
+import type { ImageFacts, PullRequestRef } from '../../src/contract/snapshot-types.js';
 import { expectUpdateRefused } from './support/expect-failure.js';
 import { imageIdOf } from './support/fake-docker-hosts.js';
 import type { SnapshotHandle } from './support/snapshot-driver.js';
@@ -19,14 +21,59 @@ import { injectSpecContext } from './support/provided-context.js';
 let spec: SpecEnvironment;
 let driver: SnapshotDriver;
 
+/**
+ * A host whose Docker worker is this file's own: its inspection answers with what the engine held
+ * when it looked, after the test lets it (`holdInspection`), and finds nothing once the image was
+ * removed, as an engine would. The other activities are the shared scripted ones.
+ */
+const SLOW_HOST = 'slow-inspect-1';
+let slowWorker: { shutdown(): void; running: Promise<void> } | undefined;
+let inspectionGate: { asked: Gate; answer: Gate } | undefined;
+
 beforeAll(async () => {
   spec = await startSpecEnvironment();
   driver = new SnapshotDriver(spec);
+  const shared = spec.docker.activitiesFor(SLOW_HOST);
+  const worker = await Worker.create({
+    connection: spec.env.nativeConnection,
+    namespace: spec.env.namespace ?? 'default',
+    taskQueue: dockerTaskQueue(SLOW_HOST),
+    activities: {
+      ...shared,
+      inspectSnapshotImage: async (input: Parameters<typeof shared.inspectSnapshotImage>[0]) => {
+        const imageId = imageIdOf(input.image);
+        if (spec.docker.storyOf(imageId).includes('removeSnapshotImage')) {
+          throw ApplicationFailure.nonRetryable(
+            `image ${input.image} does not exist on this host`,
+            ErrorType.imageNotFound,
+          );
+        }
+        const facts: ImageFacts = await shared.inspectSnapshotImage(input);
+        const gate = inspectionGate;
+        if (gate) {
+          inspectionGate = undefined;
+          gate.asked.pass();
+          await gate.answer.reached();
+        }
+        return facts;
+      },
+    },
+  });
+  slowWorker = { shutdown: () => worker.shutdown(), running: worker.run() };
 });
 
 afterAll(async () => {
+  slowWorker?.shutdown();
+  await slowWorker?.running;
   await spec?.teardown();
 });
+
+/** The next inspection on SLOW_HOST looks at the engine, then waits until `answer` is passed. */
+function holdInspection(): { asked: Gate; answer: Gate } {
+  const gate = { asked: new Gate('the held inspection asked'), answer: new Gate('the inspection let go') };
+  inspectionGate = gate;
+  return gate;
+}
 
 const REPO = 'acme/races';
 /** A gate that is never opened fails the case instead of hanging it. */
@@ -82,6 +129,8 @@ describe('a link to a merged pull request, checked while a registration set the 
     spec.control.recordMerge(registered);
     const { handle } = await driver.startWith(item.id, { image: item.image(1) });
     runs.push(handle);
+    // Its cleanup, if it comes, waits: the state query then shows how it ended.
+    const releaseCleanup = spec.docker.holdInvalidation(current);
 
     const linkCheckAsked = new Gate("the link's merge check asked");
     const registrationCheckAsked = new Gate("the registration's merge check asked");
@@ -112,12 +161,16 @@ describe('a link to a merged pull request, checked while a registration set the 
       spec.control.beforeMergeAnswer = undefined;
     }
 
-    // Nothing current carries a merged pull request: the image the link amended ended, merged.
+    // Nothing current carries a merged pull request: the image the link amended ended, merged,
+    // as did the refused registration's (their cleanups run side by side: either finishes last).
     const view = await driver.state(handle);
+    releaseCleanup();
     expect(view.current).toBeNull();
+    const ended = view.retiring.find((i) => i.imageId === current);
+    expect(ended).toMatchObject({ endReason: 'merged' });
+    expect(ended?.message).toContain(`${REPO}#3`);
     const result = await handle.result();
     expect(result.last).toMatchObject({ imageId: current, state: 'removed', endReason: 'merged' });
-    expect(result.last?.message).toContain(`${REPO}#3`);
     for (const imageId of [current, refused]) {
       expect(spec.docker.storyOf(imageId)).toEqual([
         'inspectSnapshotImage',
@@ -125,6 +178,48 @@ describe('a link to a merged pull request, checked while a registration set the 
         'removeSnapshotImage',
       ]);
     }
+  });
+});
+
+describe('a registration of an image whose cleanup ran while it was inspected', () => {
+  // The simulation's "current image ... is not on sim-1": a registration of the current image (the
+  // same one again) is inspected; meanwhile an ending meant for that image (here an invalidation; in
+  // the simulation the merge check of a link) ends it, and its cleanup removes it from the disk and
+  // finishes. The inspection's answer predates the removal: accepting it makes current an image
+  // that is gone, which no ending will ever clean up (and the lookup offers it).
+  it('does not make current an image removed while its registration was inspected', async () => {
+    const item = workItem('inspect-cleanup');
+    const imageId = imageIdOf(item.image(1));
+    const { handle } = await driver.startWith(item.id, { image: item.image(1), host: SLOW_HOST });
+    runs.push(handle);
+
+    const held = holdInspection();
+    const again = driver.register(handle, { image: item.image(1), host: SLOW_HOST });
+    const answered = again.then(
+      (result) => ({ result, error: undefined }),
+      (error: unknown) => ({ result: undefined, error }),
+    );
+    await held.asked.reached();
+    await handle.signal(invalidateSignal, { reason: 'spec: ends while inspected', imageId });
+    await driver.until(
+      handle,
+      'the invalidated image removed and its cleanup finished',
+      (v) => v.current === null && v.retiring.length === 0 && v.last?.state === 'removed',
+    );
+    held.answer.pass();
+    await expectUpdateRefused(again, { type: ErrorType.imageNotFound, message: 'does not exist' });
+    await answered;
+
+    // Nothing current: the image is gone, and the workflow ends with it as its last.
+    expect((await driver.state(handle)).current).toBeNull();
+    const result = await handle.result();
+    expect(result.last).toMatchObject({ imageId, state: 'removed', endReason: 'invalidated' });
+    expect(spec.docker.storyOf(imageId)).toEqual([
+      'inspectSnapshotImage',
+      'inspectSnapshotImage',
+      'invalidateSnapshot',
+      'removeSnapshotImage',
+    ]);
   });
 });
 

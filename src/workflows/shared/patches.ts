@@ -30,6 +30,8 @@ export const REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH = 'refused-registration-ke
 export const MERGED_LINK_ENDS_ASIDE_PATCH = 'merged-link-ends-aside';
 /** The reconciler's results (each host's report, the whole) stay under a fixed size. */
 export const RECONCILE_RESULTS_BOUNDED_PATCH = 'reconcile-results-bounded';
+/** A registration whose image's cleanup finished while the host inspected it asks the host again. */
+export const REINSPECT_AFTER_CLEANUP_PATCH = 'reinspect-after-cleanup';
 /**
  * The budget says when the disk stays over its watermarks with nothing left to evict (the
  * decision's diskShortfall, a warning, the host told), and when that is over.
@@ -59,6 +61,7 @@ export interface PatchRecord {
   /** What a run recorded before the patch does on replay (the branch `usePatch` returns false for). */
   oldBranch: string;
   /** The commit that brought it in, its date, and the first release that carried it. */
+  | typeof REINSPECT_AFTER_CLEANUP_PATCH
   since: { commit: string; date: string; release: string };
   /**
    * Recorded histories (paths under test/fixtures/histories/) written by code from before the
@@ -249,6 +252,20 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
       '27f0425/pull-request_rec_2Frepo_1_merged.pb',
       '0b542d6/pull-request_rec_2Frepo_1_merged.pb',
     ],
+  [REINSPECT_AFTER_CLEANUP_PATCH]: {
+    workflow: 'snapshotWorkflow (snapshot/registration.ts)',
+    oldBranch:
+      "a registration accepted the host's answer about an image whose cleanup finished while the host " +
+      'answered: the image was current again though removed from the disk',
+    since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
+    oldBranchFixtures: [],
+    brokenByDeprecation: [],
+    status: 'live',
+    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+    noFixture:
+      "Its call runs only when an image's whole cleanup fits inside the inspection of a registration " +
+      'of that same image; no recorded history has that race (test/workflow/registration-races.spec.test.ts runs it).',
+  },
     status: 'live',
     why:
       'New in the release after 0.2.0: a pull request workflow lives about a minute, so it can be ' +

@@ -17,6 +17,7 @@ import { targetedByPullRequest } from '../pull-request/match.js';
 import {
   BUDGET_ADMISSION_BY_SIGNAL_PATCH,
   MERGED_LINK_ENDS_ASIDE_PATCH,
+  REINSPECT_AFTER_CLEANUP_PATCH,
   usePatch,
 } from '../shared/patches.js';
 import { nowIso } from '../shared/workflow-helpers.js';
@@ -161,16 +162,18 @@ export class SnapshotRegistration {
 
   private async inspect(req: RegisterRequest): Promise<ImageFacts> {
     const { workflow } = this;
-    let facts: ImageFacts;
-    try {
-      facts = await workflow
-        .registrationActivities(req.host)
-        .inspectSnapshotImage.executeWithOptions({ summary: `inspect ${req.image} on ${req.host}` }, [
-          { ...workflow.workItem, image: req.image },
-        ]);
-    } catch (err) {
-      throw registrationFailure(err, req);
-    }
+    const { state } = workflow;
+    const held = new Set([
+      ...(state.current ? [state.current.imageId] : []),
+      ...state.retiring.map((r) => r.imageId),
+    ]);
+    let facts = await this.inspectOnHost(req);
+    // An image this run held when the host was asked, whose cleanup finished before the answer
+    // came: the answer may describe it from before its removal (the isRetiring check below only
+    // sees a cleanup still under way). The host is asked again, and answers what is there now.
+    const left =
+      held.has(facts.imageId) && state.current?.imageId !== facts.imageId && !state.isRetiring(facts.imageId);
+    if (left && usePatch(REINSPECT_AFTER_CLEANUP_PATCH)) facts = await this.inspectOnHost(req);
     if (workflow.state.closing) throw shuttingDown();
     if (workflow.state.isRetiring(facts.imageId)) {
       throw ApplicationFailure.nonRetryable(
@@ -179,6 +182,20 @@ export class SnapshotRegistration {
       );
     }
     return facts;
+  }
+
+  /** Asks the host for the image's facts; a refusal of the host is the registration's. */
+  private async inspectOnHost(req: RegisterRequest): Promise<ImageFacts> {
+    const { workflow } = this;
+    try {
+      return await workflow
+        .registrationActivities(req.host)
+        .inspectSnapshotImage.executeWithOptions({ summary: `inspect ${req.image} on ${req.host}` }, [
+          { ...workflow.workItem, image: req.image },
+        ]);
+    } catch (err) {
+      throw registrationFailure(err, req);
+    }
   }
 
   /** The image registered is the current one: the links and references only (unchanged). */
