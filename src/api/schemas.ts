@@ -238,6 +238,16 @@ export const snapshotSchema = {
       items: { type: 'string' },
       description: 'State kept: the references snapkeeper does not own that keep the image.',
     },
+    freedBytes: {
+      type: 'integer',
+      description:
+        "Once removed: the bytes the removal freed on the engine's disk (LayersSize before less after).",
+    },
+    freedBytesMeasure: {
+      type: 'string',
+      enum: ['measured', 'estimated'],
+      description: '`estimated` when other image changes on the engine overlapped the removal.',
+    },
   },
 } as const;
 

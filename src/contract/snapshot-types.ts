@@ -81,6 +81,13 @@ export interface SnapshotState {
   reuseBlockedBy?: string | null;
   /** State kept: the references snapkeeper does not own that still name the image. */
   keptBy?: string[] | null;
+  /**
+   * Once removed: the bytes its removal freed on the engine's disk, from the engine's own figures
+   * before and after (`docker system df` LayersSize). Absent when nothing was measured.
+   */
+  freedBytes?: number;
+  /** `measured`, or `estimated` when other image changes on the engine overlapped the removal. */
+  freedBytesMeasure?: 'measured' | 'estimated';
 }
 
 /**
@@ -193,4 +200,9 @@ export interface ImageFacts {
   layerDepth: number;
   /** Far from every limit of the host's budget: the admission need not be waited for. */
   budgetHeadroom?: boolean;
+  /**
+   * No count or byte limit applies to the image and the disk is far from its watermark: the
+   * budget need not count it (HeadroomVerdict `uncounted`). Absent from earlier releases' results.
+   */
+  budgetUncounted?: boolean;
 }

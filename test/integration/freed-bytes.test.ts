@@ -7,6 +7,7 @@ import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerActivities, RemoveSnapshotImageResult } from '../../src/activities/docker-activities.js';
 import { createDockerActivities } from '../../src/activities/docker-activities.js';
+import { stateQuery } from '../../src/contract/messages.js';
 import { snapshotWorkflowId } from '../../src/contract/names.js';
 import { createDockerPort } from '../../src/docker/dockerode-adapter.js';
 import { createLogger } from '../../src/logging/logger.js';
@@ -161,5 +162,17 @@ describe('freedBytes: what a removal freed, measured by the engine', () => {
     expect(freed.freedBytesMeasure).toBe('measured');
     expect(freed.freedBytes).toBe(before - after);
     expect(freed.freedBytes).toBeGreaterThanOrEqual(2 * MiB);
+    // The snapshot's ended state shows it: the `state` query (the CLI's show) and the Web UI's details.
+    const view = await waitFor(
+      async () => {
+        const v = await handle.query(stateQuery);
+        return v.last?.state === 'removed' ? v : undefined;
+      },
+      { timeoutMs: 30_000, message: 'the ended state was not published' },
+    );
+    expect(view.last).toMatchObject({ freedBytes: before - after, freedBytesMeasure: 'measured' });
+    const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata'))
+      .currentDetails;
+    expect(details).toContain(`freed: ${((before - after) / 1e6).toFixed(1)} MB`);
   });
 });

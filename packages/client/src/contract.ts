@@ -58,6 +58,10 @@ export interface SnapshotState {
   reuseBlockedBy?: string | null;
   /** State kept: the references snapkeeper does not own that still name the image. */
   keptBy?: string[] | null;
+  /** Once removed: the bytes its removal freed on the engine's disk (LayersSize before less after). */
+  freedBytes?: number;
+  /** `measured`, or `estimated` when other image changes on the engine overlapped the removal. */
+  freedBytesMeasure?: 'measured' | 'estimated';
 }
 
 /** A listing row, from Temporal's visibility: fields that are not search attributes may be null. */

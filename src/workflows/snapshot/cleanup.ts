@@ -2,8 +2,10 @@
 // remove. Every step is an activity on the host's Docker queue, retried without limit; a container
 // that holds the image (409) is waited out with backoff, and shows as removal-blocked meanwhile.
 // Cleanup is what a registration promised, so nothing cancels it. Workflow code.
+import type { ActivityOptions } from '@temporalio/common';
+import { TimeoutType } from '@temporalio/common';
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
-import { CancellationScope, log, sleep } from '@temporalio/workflow';
+import { ActivityFailure, CancellationScope, TimeoutFailure, log, sleep } from '@temporalio/workflow';
 import type {
   DockerActivities,
   RemovalBlock,
@@ -36,10 +38,15 @@ interface Pace {
   backoff: number;
 }
 
+/** One cleanup step, scheduled with these options beside the cleanup profile's. */
+type Step<T> = (options: ActivityOptions) => Promise<T>;
+
 export class SnapshotCleanup {
   constructor(
     private readonly workflow: CleanupContext,
     private readonly settings: CleanupSettings,
+    /** LEAN_LIFECYCLE_PATCH: a silent host is noticed without a timer per step (untilHostAnswers). */
+    private readonly lean = false,
   ) {}
 
   /** Starts the cleanup of an ended image, in the background; a refusal for good is recorded. */
@@ -64,10 +71,9 @@ export class SnapshotCleanup {
     // Runs whose cleanup was recorded step by step replay it so; new cleanups take one hop when
     // nothing blocks, and go on step by step from the step that was blocked.
     if (usePatch(ONE_HOP_CLEANUP_PATCH)) {
-      const both = await this.whileHostAnswers(
-        image,
+      const both = await this.whileHostAnswers(image, (options) =>
         acts.retireSnapshotImage.executeWithOptions(
-          { summary: stepSummary('invalidate and remove', image) },
+          { ...options, summary: stepSummary('invalidate and remove', image) },
           [invalidation],
         ),
       );
@@ -79,11 +85,11 @@ export class SnapshotCleanup {
       }
     }
     while (!invalidated) {
-      const outcome = await this.whileHostAnswers(
-        image,
-        acts.invalidateSnapshot.executeWithOptions({ summary: stepSummary('invalidate', image) }, [
-          invalidation,
-        ]),
+      const outcome = await this.whileHostAnswers(image, (options) =>
+        acts.invalidateSnapshot.executeWithOptions(
+          { ...options, summary: stepSummary('invalidate', image) },
+          [invalidation],
+        ),
       );
       if (typeof outcome === 'string') break;
       await this.blockedFor(image, outcome, pace);
@@ -92,9 +98,11 @@ export class SnapshotCleanup {
     for (;;) {
       const result =
         removed ??
-        (await this.whileHostAnswers(
-          image,
-          acts.removeSnapshotImage.executeWithOptions({ summary: stepSummary('remove', image) }, [removal]),
+        (await this.whileHostAnswers(image, (options) =>
+          acts.removeSnapshotImage.executeWithOptions(
+            { ...options, summary: stepSummary('remove', image) },
+            [removal],
+          ),
         ));
       removed = undefined;
       if (result.outcome === 'in-use' || result.outcome === 'blocked') {
@@ -129,7 +137,10 @@ export class SnapshotCleanup {
    * snapshot says so (removal-blocked, naming the host, in the query, the search attributes and
    * the details), and takes it back once the host answers.
    */
-  private async whileHostAnswers<T>(image: SnapshotState, step: Promise<T>): Promise<T> {
+  private async whileHostAnswers<T>(image: SnapshotState, schedule: Step<T>): Promise<T> {
+    if (this.lean) return this.untilHostAnswers(image, schedule);
+    // Scheduled before the patch's call and its timer, as runs from before the lean lifecycle have it.
+    const step = schedule({});
     if (!usePatch(CLEANUP_SHOWS_HOST_WAIT_PATCH)) return step;
     const { state } = this.workflow;
     const waiting = hostWaitMessage(image.host);
@@ -157,10 +168,50 @@ export class SnapshotCleanup {
     }
   }
 
+  /**
+   * The lean way to show a silent host (LEAN_LIFECYCLE_PATCH): the step's first scheduling may wait
+   * in the host's queue no longer than the notice (its schedule-to-start timeout, which the server
+   * does not retry: only a worker that never takes the task ends it); then the wait shows, and the
+   * step is scheduled again without a limit. A timer beside every step cost an action and two
+   * events each time; this costs one failed activity, only when a host is silent. A step that a
+   * worker took and that hangs is not shown as a wait: its heartbeat and start-to-close timeouts
+   * retry it, as before.
+   */
+  private async untilHostAnswers<T>(image: SnapshotState, schedule: Step<T>): Promise<T> {
+    try {
+      return await schedule({ scheduleToStartTimeout: this.settings.hostWaitNoticeMs });
+    } catch (err) {
+      if (!hostSilent(err)) throw err;
+    }
+    const { state } = this.workflow;
+    const waiting = hostWaitMessage(image.host);
+    let before: SnapshotState | undefined;
+    if (state.isRetiring(image.imageId)) {
+      before = state.latest(image);
+      this.replaceRetiring(image.imageId, { ...before, state: 'removal-blocked', blockedBy: waiting });
+    }
+    try {
+      return await schedule({});
+    } finally {
+      const now = state.latest(image);
+      if (before && now.blockedBy === waiting && state.isRetiring(image.imageId))
+        this.replaceRetiring(image.imageId, { ...now, state: before.state, blockedBy: before.blockedBy });
+    }
+  }
+
   private replaceRetiring(imageId: string, next: SnapshotState): void {
     this.workflow.state.replaceRetiring(imageId, next);
     this.workflow.publish();
   }
+}
+
+/** The step waited in its host's queue for the whole notice: no worker of that host took it. */
+function hostSilent(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START
+  );
 }
 
 /** The invalidation and removal asked of the host: this image, and the references it owns. */
@@ -185,6 +236,7 @@ function endedState(
       state: 'kept',
       blockedBy: null,
       keptBy: result.holders,
+      ...freed(result),
       message:
         `kept: still named by ${result.holders.join(', ')}, which snapkeeper does not own; ` +
         'its own references were removed and the image stays',
@@ -194,5 +246,14 @@ function endedState(
     result.outcome === 'held-by-children'
       ? `untagged; its layers stay with child image(s) ${result.holders.join(', ')} until they go`
       : image.message;
-  return { ...latest, state: 'removed', blockedBy: null, message: note };
+  return { ...latest, state: 'removed', blockedBy: null, message: note, ...freed(result) };
+}
+
+/**
+ * What the removal freed, as its activity measured it. Only the query's answer and the Web UI's
+ * details carry it (neither is a command), so runs recorded before it replay unchanged.
+ */
+function freed(result: RemoveSnapshotImageResult): Pick<SnapshotState, 'freedBytes' | 'freedBytesMeasure'> {
+  if (result.freedBytes === undefined) return {};
+  return { freedBytes: result.freedBytes, freedBytesMeasure: result.freedBytesMeasure ?? 'measured' };
 }

@@ -19,6 +19,10 @@ export function snapshotDetails(
     lines.push(`pull request: ${image.pullRequest.repository}#${image.pullRequest.number}`);
   if (image.endReason) lines.push(`ended: ${image.endReason}${image.message ? ` (${image.message})` : ''}`);
   if (image.blockedBy) lines.push(`blocked: ${image.blockedBy}`);
+  if (image.freedBytes !== undefined)
+    lines.push(
+      `freed: ${formatMegabytes(image.freedBytes)}${image.freedBytesMeasure === 'estimated' ? ' (estimated)' : ''}`,
+    );
   if (image.keptBy?.length) lines.push(`kept by: ${image.keptBy.map((r) => `\`${r}\``).join(', ')}`);
   if (image.reuseBlockedBy) lines.push(`reuse: ${image.reuseBlockedBy}`);
   if (image.references?.length || image.layerDepth) {
@@ -60,6 +64,11 @@ export function blockText(block: RemovalBlock): string {
     return `in use by container(s) ${block.holders.map((h) => h.slice(0, 12)).join(', ')}`;
   }
   return `the engine refused: ${block.reason ?? 'conflict'}`;
+}
+
+/** Freed bytes of a small image are often under a megabyte: one decimal keeps them visible. */
+function formatMegabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 function formatSeconds(seconds: number): string {
