@@ -53,7 +53,8 @@ export type PatchId =
   | typeof MERGED_LINK_ENDS_ASIDE_PATCH
   | typeof RECONCILE_RESULTS_BOUNDED_PATCH
   | typeof BUDGET_DISK_SHORTFALL_PATCH
-  | typeof PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH;
+  | typeof PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH
+  | typeof REINSPECT_AFTER_CLEANUP_PATCH;
 
 export interface PatchRecord {
   /** The workflow type(s) whose code calls it, and the file. */
@@ -61,7 +62,6 @@ export interface PatchRecord {
   /** What a run recorded before the patch does on replay (the branch `usePatch` returns false for). */
   oldBranch: string;
   /** The commit that brought it in, its date, and the first release that carried it. */
-  | typeof REINSPECT_AFTER_CLEANUP_PATCH
   since: { commit: string; date: string; release: string };
   /**
    * Recorded histories (paths under test/fixtures/histories/) written by code from before the
@@ -252,6 +252,11 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
       '27f0425/pull-request_rec_2Frepo_1_merged.pb',
       '0b542d6/pull-request_rec_2Frepo_1_merged.pb',
     ],
+    status: 'live',
+    why:
+      'New in the release after 0.2.0: a pull request workflow lives about a minute, so it can be ' +
+      'deprecated in the release after this one.',
+  },
   [REINSPECT_AFTER_CLEANUP_PATCH]: {
     workflow: 'snapshotWorkflow (snapshot/registration.ts)',
     oldBranch:
@@ -265,11 +270,6 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     noFixture:
       "Its call runs only when an image's whole cleanup fits inside the inspection of a registration " +
       'of that same image; no recorded history has that race (test/workflow/registration-races.spec.test.ts runs it).',
-  },
-    status: 'live',
-    why:
-      'New in the release after 0.2.0: a pull request workflow lives about a minute, so it can be ' +
-      'deprecated in the release after this one.',
   },
 };
 
