@@ -3,10 +3,12 @@
 import { statfs as nodeStatfs } from 'node:fs/promises';
 import type { ProjectPolicies } from '../config/project-policy.js';
 import type { BudgetDecision, BudgetFacts, BudgetLimits, DiskUsageFacts } from '../contract/budget-types.js';
+import { imageKey } from '../contract/budget-types.js';
 import { emptyRecord } from '../contract/keyed-records.js';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
 import type { Logger } from '../logging/logger.js';
 import { heartbeating } from './heartbeat.js';
+import { trueBytesNodes } from './true-bytes.js';
 import type { UpkeepMetrics } from './upkeep-metrics.js';
 
 /** The budget of the host this Docker worker runs beside (from its environment). */
@@ -38,6 +40,11 @@ export interface BudgetFactsInput {
   pendingImageIds: string[];
   /** Images whose freeable bytes the decision needs (only when the disk is over its watermark). */
   uniqueFor: string[];
+  /**
+   * Image keys (imageKey) of the snapshots the budget knows one by one, whose true bytes the byte
+   * limit counts (budget-true-bytes); absent: not asked. The pending removals count as departing.
+   */
+  trueBytesFor?: string[];
 }
 
 export function createBudgetHostActivities({
@@ -107,12 +114,22 @@ export function createBudgetHostActivities({
       const disk = await measureDisk();
       if (disk && disk.totalBytes > 0)
         metrics?.recordDisk(input.host, (disk.usedBytes / disk.totalBytes) * 100);
-      return {
+      const pendingPresent = await freeableBytes(input.pendingImageIds);
+      const facts: BudgetFacts = {
         limits,
         disk,
-        pendingPresent: await freeableBytes(input.pendingImageIds),
+        pendingPresent,
         uniqueBytes: await freeableBytes(input.uniqueFor),
       };
+      // Only a byte limit counts them: a host without one pays nothing for the image list.
+      if (input.trueBytesFor && budget.maxBytes !== undefined) {
+        facts.trueBytes = trueBytesNodes(
+          await docker.listImages({ all: true }),
+          new Set(input.trueBytesFor),
+          new Set(input.pendingImageIds.map(imageKey)),
+        );
+      }
+      return facts;
     },
 
     /**

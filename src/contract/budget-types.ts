@@ -115,6 +115,29 @@ export interface DiskUsageFacts {
   usedBytes: number;
 }
 
+/**
+ * One image's own layers (its size less its parent's), when only snapkeeper's images hold them: the
+ * image and every image built on it hold them, so they are freed when the last live one of those
+ * goes, and counted once however many hold them (budget-true-bytes). The nodes form the engine's
+ * image tree, cut to what the budget asked about; a chain of retired parents is merged into one node.
+ */
+export interface TrueBytesNode {
+  /** imageKey of the image. */
+  key: string;
+  /** The node of its parent image, when listed. */
+  parent: string | null;
+  bytes: number;
+  /** The image is a live snapshot (tagged, not on its way out): it holds the layers below it. */
+  live: boolean;
+  /** Live images built on it that are not listed (no asked-about snapshot above them): they hold it too. */
+  others: number;
+}
+
+/** The short key of an image id in true-bytes facts: 16 hex digits, as a ledger key has. */
+export function imageKey(imageId: string): string {
+  return imageId.replace(/^sha256:/, '').slice(0, 16);
+}
+
 /** Everything a decision needs from the host, gathered by one Docker activity. */
 export interface BudgetFacts {
   limits: BudgetLimits;
@@ -123,6 +146,11 @@ export interface BudgetFacts {
   pendingPresent: Record<string, number>;
   /** Bytes each asked-about image would free (its size less its parent's), when asked. */
   uniqueBytes: Record<string, number>;
+  /**
+   * The layer groups that only snapkeeper's images hold and that an asked-about snapshot holds
+   * (`trueBytesFor`): what the byte limit counts, each layer once. Absent when not asked.
+   */
+  trueBytes?: TrueBytesNode[];
 }
 
 export interface BudgetUsage {

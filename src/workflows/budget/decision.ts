@@ -3,8 +3,10 @@
 // until the plan holds. The host budget (host-budget.ts) records and publishes the outcome.
 import { getExternalWorkflowHandle, log } from '@temporalio/workflow';
 import type { BudgetFacts, Eviction } from '../../contract/budget-types.js';
+import { imageKey } from '../../contract/budget-types.js';
 import { ownValue } from '../../contract/keyed-records.js';
 import { evictSignal } from '../../contract/messages.js';
+import { BUDGET_TRUE_BYTES_PATCH, usePatch } from '../shared/patches.js';
 import { nowIso } from '../shared/workflow-helpers.js';
 import type { HostLookups } from './host-lookups.js';
 import type { BudgetLedger } from './ledger.js';
@@ -32,6 +34,8 @@ export interface DecisionContext {
   lookups: HostLookups;
   /** Records keyed by project or image id are read by their own keys (budget-own-keys patch). */
   ownKeys: boolean;
+  /** The host had a byte limit at its last decision: its first measure asks for true bytes too. */
+  byteLimit?: boolean;
 }
 
 export interface Evicted {
@@ -47,6 +51,8 @@ export class Decision {
   current!: Plan;
   private pendingBytes = 0;
   private scanned = false;
+  /** budget-true-bytes: the byte limit counts the layers only snapshots hold, each once. */
+  private trueBytes = false;
 
   constructor(
     private readonly ctx: DecisionContext,
@@ -61,7 +67,14 @@ export class Decision {
       await lookups.rescan();
       this.scanned = true;
     }
+    // Asked only of a host with a byte limit, so the histories of the others record no marker.
+    if (this.ctx.byteLimit) this.trueBytes = usePatch(BUDGET_TRUE_BYTES_PATCH);
     await this.measure([]);
+    if (!this.trueBytes && this.facts.limits.maxBytes !== undefined && usePatch(BUDGET_TRUE_BYTES_PATCH)) {
+      // The limit was not known before this measure (the first decision): measure its bytes now.
+      this.trueBytes = true;
+      await this.measure([]);
+    }
     this.current = this.planNow();
     if (this.current.evictions.length > 0 || this.current.short || this.trigger === 'check') {
       await this.settle();
@@ -146,7 +159,10 @@ export class Decision {
   }
 
   private async measure(uniqueFor: string[]): Promise<void> {
-    this.facts = await this.ctx.lookups.facts(uniqueFor, this.projectsAsked());
+    const trueBytesFor = this.trueBytes
+      ? this.ctx.ledger.coldest().map((e) => imageKey(e.imageId))
+      : undefined;
+    this.facts = await this.ctx.lookups.facts(uniqueFor, this.projectsAsked(), trueBytesFor);
     this.pendingBytes = sum(this.facts.pendingPresent);
   }
 
@@ -162,6 +178,9 @@ export class Decision {
       uniqueBytes: this.facts.uniqueBytes,
       protectedWorkflowId: this.protectedEntry?.workflowId ?? null,
       legacyKeys: !ownKeys,
+      ...(this.trueBytes && this.facts.trueBytes
+        ? { trueBytes: this.facts.trueBytes, departed: ledger.pending.map((p) => imageKey(p.imageId)) }
+        : {}),
     });
   }
 

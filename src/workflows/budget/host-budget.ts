@@ -150,7 +150,13 @@ export class HostBudget {
   ): Promise<AdmitResult> {
     const { hostId, ownKeys, host } = this.deps;
     const run = new Decision(
-      { hostId, ledger: this.ledger, lookups: this.lookups, ownKeys },
+      {
+        hostId,
+        ledger: this.ledger,
+        lookups: this.lookups,
+        ownKeys,
+        byteLimit: this.lastDecision?.limits?.maxBytes !== undefined,
+      },
       trigger,
       protectedEntry,
     );

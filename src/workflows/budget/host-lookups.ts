@@ -75,7 +75,7 @@ export class HostLookups {
   }
 
   /** The host's limits and disk, and what these images' removal would free (uniqueFor). */
-  async facts(uniqueFor: string[], projectIds: string[]): Promise<BudgetFacts> {
+  async facts(uniqueFor: string[], projectIds: string[], trueBytesFor?: string[]): Promise<BudgetFacts> {
     const { ledger, host, hostId, pendingExpiryMs, ownKeys } = this.deps;
     const now = Date.now();
     ledger.pending = ledger.pending.filter((p) => now - Date.parse(p.since) < pendingExpiryMs);
@@ -84,6 +84,7 @@ export class HostLookups {
       projectIds: [...new Set(projectIds)].sort(),
       pendingImageIds: ledger.pending.map((p) => p.imageId),
       uniqueFor,
+      ...(trueBytesFor ? { trueBytesFor } : {}),
     });
     // A pending removal no longer on the engine has been freed, and measured as such.
     ledger.pending = ledger.pending.filter((p) =>

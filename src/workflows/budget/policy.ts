@@ -9,8 +9,9 @@ import type {
   DiskShortfall,
   DiskUsageFacts,
   Eviction,
+  TrueBytesNode,
 } from '../../contract/budget-types.js';
-import { lruOrder } from '../../contract/budget-types.js';
+import { imageKey, lruOrder } from '../../contract/budget-types.js';
 import { emptyRecord, ownValue, recordOf } from '../../contract/keyed-records.js';
 
 export interface PlanInput {
@@ -27,6 +28,13 @@ export interface PlanInput {
   uniqueBytes: Record<string, number>;
   /** The snapshot being admitted: never evicted by its own admission. */
   protectedWorkflowId?: string | null;
+  /**
+   * budget-true-bytes: the byte limit counts these layer groups, each once, instead of the known
+   * snapshots' image sizes (the snapshots not known one by one still count at their image size).
+   */
+  trueBytes?: TrueBytesNode[] | undefined;
+  /** Image keys on their way out (pending removals): they hold no layer group for the count. */
+  departed?: string[] | undefined;
   /**
    * Read the records as the code before the null-prototype fix did, where a project named like a
    * property of Object.prototype (`constructor`) read an inherited function as its count. Only for
@@ -93,6 +101,8 @@ class EvictionPlan {
   private readonly evicted: BudgetEntry[] = [];
   private readonly gone = new Set<string>();
   private short = false;
+  /** budget-true-bytes: what each eviction frees of the layer groups, as the byte limit counts them. */
+  private readonly trueBytes: TrueBytesCount | null;
   // Keyed by project id, which is input: only own keys count (see keyed-records.ts).
   private readonly own: <T>(record: Record<string, T>, key: string) => T | undefined;
 
@@ -101,6 +111,18 @@ class EvictionPlan {
     const totals = input.totals ?? totalsOf(input.entries);
     this.count = totals.count;
     this.bytes = totals.bytes;
+    this.trueBytes = null;
+    if (input.trueBytes) {
+      this.trueBytes = new TrueBytesCount(
+        input.trueBytes,
+        new Set(input.entries.map((e) => imageKey(e.imageId))),
+        new Set(input.departed ?? []),
+      );
+      // The snapshots not known one by one (a host of more than the cold set) still count at their
+      // image size: an over-count, so the limit is never exceeded for want of a measure.
+      const knownSizes = input.entries.reduce((n, e) => n + e.sizeBytes, 0);
+      this.bytes = this.trueBytes.total + Math.max(totals.bytes - knownSizes, 0);
+    }
     this.own = input.legacyKeys ? (record, key) => record[key] : ownValue;
     this.projectCounts = input.legacyKeys ? { ...totals.projectCounts } : recordOf(totals.projectCounts);
   }
@@ -231,10 +253,81 @@ class EvictionPlan {
     this.gone.add(entry.workflowId);
     this.evicted.push(entry);
     this.count--;
-    this.bytes -= entry.sizeBytes;
+    this.bytes -= this.trueBytes ? this.trueBytes.remove(imageKey(entry.imageId)) : entry.sizeBytes;
     this.projectCounts[entry.projectId] = (this.own(this.projectCounts, entry.projectId) ?? 1) - 1;
     const { workflowId, projectId, imageId } = entry;
     this.evictions.push({ workflowId, projectId, imageId, limit, reason });
+  }
+}
+
+/**
+ * The true bytes of the known snapshots (budget-true-bytes), on the engine's image tree: a node's
+ * layers count while an image holding them stays (it, or a live image built on it) and one known
+ * snapshot holds them, and are freed by the eviction of the last holder. Layers a snapshot shares
+ * with an image the budget does not know one by one (a warmer snapshot, a kept image) count, and are
+ * never credited to an eviction. An eviction walks down its chain: O(depth).
+ */
+export class TrueBytesCount {
+  total = 0;
+  private readonly nodes = new Map<string, TrueBytesNode>();
+  /** Holders left per node: live images at or above it, itself included. */
+  private readonly left = new Map<string, number>();
+  private readonly counted = new Set<string>();
+  private readonly gone = new Set<string>();
+
+  constructor(nodes: TrueBytesNode[], known: ReadonlySet<string>, departed: ReadonlySet<string>) {
+    for (const n of nodes) this.nodes.set(n.key, n);
+    const children = new Map<string, TrueBytesNode[]>();
+    const roots: TrueBytesNode[] = [];
+    for (const n of nodes) {
+      if (n.parent === null || !this.nodes.has(n.parent)) roots.push(n);
+      else {
+        const list = children.get(n.parent) ?? [];
+        list.push(n);
+        children.set(n.parent, list);
+      }
+    }
+    // Top-down, then bottom-up sums (no recursion: a chain may be long).
+    const order: TrueBytesNode[] = [];
+    const stack = [...roots];
+    while (stack.length > 0) {
+      const n = stack.pop() as TrueBytesNode;
+      order.push(n);
+      stack.push(...(children.get(n.key) ?? []));
+    }
+    const knownAbove = new Map<string, number>();
+    for (let i = order.length - 1; i >= 0; i--) {
+      const n = order[i] as TrueBytesNode;
+      const holds = n.live && !departed.has(n.key);
+      if (n.live && !holds) this.gone.add(n.key);
+      let left = (holds ? 1 : 0) + n.others;
+      let knownHere = holds && known.has(n.key) ? 1 : 0;
+      for (const c of children.get(n.key) ?? []) {
+        left += this.left.get(c.key) ?? 0;
+        knownHere += knownAbove.get(c.key) ?? 0;
+      }
+      this.left.set(n.key, left);
+      knownAbove.set(n.key, knownHere);
+      if (left > 0 && knownHere > 0) {
+        this.counted.add(n.key);
+        this.total += n.bytes;
+      }
+    }
+  }
+
+  /** The holder goes: the bytes of the layers it was the last to hold. */
+  remove(holder: string): number {
+    const start = this.nodes.get(holder);
+    if (!start?.live || this.gone.has(holder)) return 0;
+    this.gone.add(holder);
+    let freed = 0;
+    for (let n: TrueBytesNode | undefined = start; n; n = n.parent ? this.nodes.get(n.parent) : undefined) {
+      const left = (this.left.get(n.key) ?? 0) - 1;
+      this.left.set(n.key, left);
+      if (left === 0 && this.counted.has(n.key)) freed += n.bytes;
+    }
+    this.total -= freed;
+    return freed;
   }
 }
 

@@ -24,6 +24,8 @@ export const BUDGET_RELEASE_PATCH = 'budget-release';
 export const BUDGET_TOTALS_IN_MEMO_PATCH = 'budget-totals-in-memo';
 /** The budget reads records keyed by project id through their own keys only. */
 export const BUDGET_OWN_KEYS_PATCH = 'budget-own-keys';
+/** A host's byte limit counts true bytes: layers only snapshots hold, each once (issue 21). */
+export const BUDGET_TRUE_BYTES_PATCH = 'budget-true-bytes';
 /** A registration refused because its pull request merged leaves the current image current. */
 export const REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH = 'refused-registration-keeps-current';
 /** A link refused as merged ends the image it amended even while a registration has set it aside. */
@@ -49,6 +51,7 @@ export type PatchId =
   | typeof BUDGET_RELEASE_PATCH
   | typeof BUDGET_TOTALS_IN_MEMO_PATCH
   | typeof BUDGET_OWN_KEYS_PATCH
+  | typeof BUDGET_TRUE_BYTES_PATCH
   | typeof REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH
   | typeof MERGED_LINK_ENDS_ASIDE_PATCH
   | typeof RECONCILE_RESULTS_BOUNDED_PATCH
@@ -186,6 +189,18 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     brokenByDeprecation: ['db14c84-own-keys/budget_replay.pb'],
     status: 'live',
     why: SINCE_0_2_0,
+  },
+  [BUDGET_TRUE_BYTES_PATCH]: {
+    workflow: 'budgetWorkflow (budget/decision.ts)',
+    oldBranch: "the byte limit counts each snapshot's image size; no trueBytes asked of the host",
+    since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
+    oldBranchFixtures: [],
+    brokenByDeprecation: [],
+    status: 'live',
+    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+    noFixture:
+      'Its call runs only in a decision of a host with a byte limit (SNAPKEEPER_MAX_BYTES); no ' +
+      'recorded budget history has one (policy.test.ts and true-bytes.test.ts run both counts).',
   },
   [REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH]: {
     workflow: 'snapshotWorkflow',
