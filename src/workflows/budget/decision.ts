@@ -19,6 +19,8 @@ const MAX_PLAN_ROUNDS = 8;
 const DECISION_LIST_LIMIT = 50;
 /** Under disk pressure, what this many of the coldest would free is measured (an inspect each). */
 const MEASURED_CANDIDATES = 100;
+/** A shortfall counts the host again first, unless its last full count is this recent (ms). */
+const SHORTFALL_RECOUNT_AFTER_MS = 60_000;
 
 export type DecisionTrigger = 'admit' | 'check';
 
@@ -34,6 +36,8 @@ export interface DecisionContext {
   lookups: HostLookups;
   /** Records keyed by project or image id are read by their own keys (budget-own-keys patch). */
   ownKeys: boolean;
+  /** budget-lean-decisions: no second measure a count decision cannot use; a trailing ledger recounted. */
+  lean?: boolean;
   /** The host had a byte limit at its last decision: its first measure asks for true bytes too. */
   byteLimit?: boolean;
 }
@@ -76,7 +80,12 @@ export class Decision {
       await this.measure([]);
     }
     this.current = this.planNow();
-    if (this.current.evictions.length > 0 || this.current.short || this.trigger === 'check') {
+    if (
+      this.current.evictions.length > 0 ||
+      this.current.short ||
+      this.trigger === 'check' ||
+      this.shortfallMayTrail()
+    ) {
       await this.settle();
     }
   }
@@ -93,12 +102,15 @@ export class Decision {
       if (this.current.short && !this.scanned) {
         await lookups.rescan();
         this.scanned = true;
+      } else if (this.shortfallMayTrail() && !this.scanned) {
+        this.scanned = true;
+        await this.recountBeforeShortfall();
       } else {
         const ask = this.current.evictions.map((e) => e.workflowId).filter((id) => !asked.has(id));
         if (ask.length > 0) {
           await lookups.refresh(ask);
           ask.forEach((id) => asked.add(id));
-        } else if (!measured) {
+        } else if (!measured && !this.measureAgainUseless()) {
           // Measure again: the owners may have ended, leaving images on their way out. What each
           // candidate would free matters only under disk pressure (it costs an inspect each).
           const unique = this.current.diskOverHigh
@@ -112,6 +124,49 @@ export class Decision {
         } else break;
       }
       this.current = this.planNow();
+    }
+  }
+
+  /**
+   * budget-lean-decisions: the second measure tells what images on their way out and the
+   * candidates would free on the disk; a plan that evicts only for count limits (the host's, a
+   * project's) with the disk below its high watermark cannot change with it (the limits are the
+   * worker's settings, the same a moment ago). A check's plan that evicts nothing neither.
+   */
+  private measureAgainUseless(): boolean {
+    return (
+      this.ctx.lean === true &&
+      !this.current.diskOverHigh &&
+      this.current.evictions.every((e) => e.limit === 'count' || e.limit === 'project')
+    );
+  }
+
+  /**
+   * budget-lean-decisions: out of candidates with the disk still over its watermark. Registrations
+   * far from every limit need not tell the budget (snapshot/budget.ts), so snapshots registered since
+   * the last full count may be unknown here: count the host before saying nothing is left to evict.
+   */
+  private shortfallMayTrail(): boolean {
+    const scannedAt = this.ctx.lookups.scannedAt;
+    return (
+      this.ctx.lean === true &&
+      this.current.diskShortfall !== null &&
+      (scannedAt === null || Date.now() - Date.parse(scannedAt) >= SHORTFALL_RECOUNT_AFTER_MS)
+    );
+  }
+
+  /** A count that fails leaves the decision to the snapshots known, as before the count was asked. */
+  private async recountBeforeShortfall(): Promise<void> {
+    try {
+      await this.ctx.lookups.rescan();
+    } catch (err) {
+      log.warn(
+        'could not count the host before concluding a disk shortfall; deciding on the snapshots known',
+        {
+          hostId: this.ctx.hostId,
+          error: err instanceof Error ? err.message : String(err),
+        },
+      );
     }
   }
 

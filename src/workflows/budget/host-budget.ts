@@ -36,6 +36,8 @@ export interface HostBudgetDeps {
   ownKeys: boolean;
   /** budget-totals-in-memo: the totals are published in the memo. */
   totalsInMemo: boolean;
+  /** budget-lean-decisions: see decision.ts. */
+  lean?: boolean;
 }
 
 export class HostBudget {
@@ -155,6 +157,7 @@ export class HostBudget {
         ledger: this.ledger,
         lookups: this.lookups,
         ownKeys,
+        lean: this.deps.lean ?? false,
         byteLimit: this.lastDecision?.limits?.maxBytes !== undefined,
       },
       trigger,

@@ -27,7 +27,12 @@ import {
 } from '../../contract/messages.js';
 import { dockerTaskQueue } from '../../contract/names.js';
 import { ACTIVITY_PROFILES } from '../shared/activity-profiles.js';
-import { BUDGET_OWN_KEYS_PATCH, BUDGET_TOTALS_IN_MEMO_PATCH, usePatch } from '../shared/patches.js';
+import {
+  BUDGET_LEAN_DECISIONS_PATCH,
+  BUDGET_OWN_KEYS_PATCH,
+  BUDGET_TOTALS_IN_MEMO_PATCH,
+  usePatch,
+} from '../shared/patches.js';
 import { SerialLane, continueAsNewDue } from '../shared/workflow-helpers.js';
 import { HostBudget } from './host-budget.js';
 
@@ -47,6 +52,9 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
   // In this order, as every recorded history has them (shared/patches.ts: what each old branch does).
   const ownKeys = usePatch(BUDGET_OWN_KEYS_PATCH);
   const totalsInMemo = usePatch(BUDGET_TOTALS_IN_MEMO_PATCH);
+  // Once, at the run's first task: a run decides here for good (a budget run lives for thousands
+  // of events, so its one marker costs nothing per lifecycle).
+  const lean = usePatch(BUDGET_LEAN_DECISIONS_PATCH);
   const budget = new HostBudget({
     hostId,
     carry: input.carry,
@@ -61,6 +69,7 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     ),
     ownKeys,
     totalsInMemo,
+    lean,
   });
 
   // Every decision, admission and release waits its turn, so none sees the totals change under it.
