@@ -6,7 +6,7 @@
 // A patch lives in three steps (docs/operations.md, "Retiring a patch"): `patched()` in release N;
 // `deprecatePatch()` from release N+1 once no run from before N can be open; gone one release
 // later. `status` below is where that step is decided, for every call site at once.
-import { deprecatePatch, patched } from '@temporalio/workflow';
+import { deprecatePatch, patched, workflowInfo } from '@temporalio/workflow';
 
 /** Registrations and merges are scoped to their pull request; a registration checks the merge record. */
 export const PULL_REQUEST_SCOPE_PATCH = 'pull-request-scope';
@@ -42,11 +42,12 @@ export const BUDGET_DISK_SHORTFALL_PATCH = 'budget-disk-shortfall';
 /** A pull request workflow makes all its looks in one activity that waits between them (issue 19). */
 export const PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH = 'pull-request-looks-in-one-activity';
 /**
- * The budget's decisions at fewer activities (issue 19): no second measure of the host that a count
- * decision cannot use; a disk shortfall counts the host in full first (registrations far from every
- * limit no longer tell the budget).
+ * The snapshot workflow's lifecycle at fewer actions (issue 19): no empty memo at a fresh run's
+ * first task, no search attribute upsert for the seconds between an ending and its removal, one
+ * upsert of each kind per workflow task, and a silent host noticed by the cleanup step's
+ * schedule-to-start timeout instead of a timer started with every step.
  */
-export const BUDGET_LEAN_DECISIONS_PATCH = 'budget-lean-decisions';
+export const LEAN_LIFECYCLE_PATCH = 'lean-lifecycle';
 
 export type PatchId =
   | typeof PULL_REQUEST_SCOPE_PATCH
@@ -63,8 +64,8 @@ export type PatchId =
   | typeof RECONCILE_RESULTS_BOUNDED_PATCH
   | typeof BUDGET_DISK_SHORTFALL_PATCH
   | typeof PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH
-  | typeof BUDGET_LEAN_DECISIONS_PATCH
-  | typeof REINSPECT_AFTER_CLEANUP_PATCH;
+  | typeof REINSPECT_AFTER_CLEANUP_PATCH
+  | typeof LEAN_LIFECYCLE_PATCH;
 
 export interface PatchRecord {
   /** The workflow type(s) whose code calls it, and the file. */
@@ -109,14 +110,29 @@ const SINCE_0_2_0 =
   'Came in with 0.2.0: runs that 0.1.0 started (a snapshot lives up to 90 days, longer while lookups ' +
   'slide it) take its old branch until they end. Deprecate once no run from before 0.2.0 is open.';
 
-// Every budget history recorded reaches budget-lean-decisions' call (the first task) without its
-// marker, and each one's decisions measured the host twice: none replays once it is deprecated.
-const BUDGET_FIXTURES = [
-  'budget_replay.pb',
-  'db14c84/budget_replay.pb',
-  '27f0425/budget_replay.pb',
-  '0b542d6/budget_replay.pb',
-  'db14c84-own-keys/budget_replay.pb',
+// Every snapshot history of the releases recorded (0.2.0, 0.1.0 and 27f0425 before it) reaches
+// lean-lifecycle's call (the first task) without its marker, and each one's first task upserts the
+// empty memo the new branch leaves out: measured, all 36 fail to replay with the patch deprecated.
+const SNAPSHOT_RECORDINGS = [
+  'blocked',
+  'continued',
+  'ends',
+  'expired',
+  'merges',
+  'open',
+  'refused',
+  'rollback',
+  'touched',
+  'used',
+  'usedopen',
+];
+const LEAN_OLD_BRANCH_FIXTURES = [
+  ...['0b542d6', 'db14c84', '27f0425'].flatMap((release) =>
+    SNAPSHOT_RECORDINGS.map((name) => `${release}/snapshot_rec_${name}.pb`),
+  ),
+  '0b542d6/snapshot_rec_continued-01a2527f.pb',
+  'db14c84/snapshot_rec_continued-01a251b7.pb',
+  '27f0425/snapshot_rec_continued-01a251b4.pb',
 ];
 
 export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
@@ -289,19 +305,6 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
       'New in the release after 0.2.0: a pull request workflow lives about a minute, so it can be ' +
       'deprecated in the release after this one.',
   },
-  [BUDGET_LEAN_DECISIONS_PATCH]: {
-    workflow: 'budgetWorkflow (budget/workflow.ts; decision.ts takes its branch)',
-    oldBranch:
-      'every decision that settles measures the host twice; a disk shortfall is concluded from the ' +
-      'snapshots known, without a full count',
-    since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
-    oldBranchFixtures: BUDGET_FIXTURES,
-    brokenByDeprecation: BUDGET_FIXTURES,
-    status: 'live',
-    why:
-      'New in the release after 0.2.0: budget runs of 0.2.0 and before take its old branch until ' +
-      'they continue as new.',
-  },
   [REINSPECT_AFTER_CLEANUP_PATCH]: {
     workflow: 'snapshotWorkflow (snapshot/registration.ts)',
     oldBranch:
@@ -316,17 +319,47 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
       "Its call runs only when an image's whole cleanup fits inside the inspection of a registration " +
       'of that same image; no recorded history has that race (test/workflow/registration-races.spec.test.ts runs it).',
   },
+  [LEAN_LIFECYCLE_PATCH]: {
+    workflow: 'snapshotWorkflow (snapshot/core.ts; publisher.ts and cleanup.ts take its branch)',
+    oldBranch:
+      "an empty memo at a fresh run's first task; the `invalidated` state upserted at every ending; " +
+      'a memo and an attribute upsert per change, several per task; a 30 s timer beside every cleanup step',
+    since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
+    oldBranchFixtures: LEAN_OLD_BRANCH_FIXTURES,
+    brokenByDeprecation: LEAN_OLD_BRANCH_FIXTURES,
+    status: 'live',
+    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+  },
 };
 
 /**
  * Whether this run takes the patch's new branch. A live patch is `patched()`: true for new runs
  * (recording its marker), false on replay of a history from before it. A deprecated patch is
- * `deprecatePatch()` and always true: its old branch is dead, to be deleted with the call one
- * release later.
+ * always true: its old branch is dead, to be deleted with the call one release later; its
+ * `deprecatePatch()` runs only while replaying (below).
+ *
+ * Why a deprecated patch is called only while replaying (issue 19: each marker the SDK records
+ * costs a billable `TemporalChangeVersion` upsert and two events, in every run, for nothing):
+ * - A new run records no marker, so the call must make no command: not calling it makes none.
+ * - Histories of earlier releases hold the marker NOT deprecated, and such a marker without a
+ *   matching call is a nondeterminism error. Every marker in a history was written by a workflow
+ *   task that completed before this worker saw the history, so a worker meets it while replaying
+ *   (core tells the workflow of the markers of each task it replays, before that task's code
+ *   runs), and there the call is made and matches it, as in the release that wrote it.
+ * - A replayed history without the marker (a run of this code, taken up again after a restart or
+ *   a cache eviction): the SDK's patchInternal returns false with no command and remembers no
+ *   decision while replaying and the marker is absent, so the call changes nothing; the run
+ *   takes the new branch whatever the call returns, as it did when it ran live.
+ * - A cached run going from replay to live: the tasks it replayed held every marker there is;
+ *   the live tasks after them are new, and the code makes no call there, as any new run.
+ * - Workers of the previous code replaying a run of this code (a rollback) call
+ *   `deprecatePatch()` there: no marker, no command, the same.
+ * test/unit/workflow-replay.test.ts replays every release's histories through this, and
+ * test/workflow/lean-lifecycle.spec.test.ts replays a run of this code and counts its events.
  */
 export function usePatch(id: PatchId): boolean {
   if (PATCHES[id].status === 'deprecated') {
-    deprecatePatch(id);
+    if (workflowInfo().unsafe.isReplaying) deprecatePatch(id);
     return true;
   }
   return patched(id);

@@ -8,7 +8,12 @@ import type { DockerActivities } from '../../activities/docker-activities.js';
 import { dockerTaskQueue } from '../../contract/names.js';
 import type { EndReason, SnapshotState } from '../../contract/snapshot-types.js';
 import { ACTIVITY_PROFILES } from '../shared/activity-profiles.js';
-import { LOOKUPS_FROM_MEMO_PATCH, PULL_REQUEST_SCOPE_PATCH, usePatch } from '../shared/patches.js';
+import {
+  LEAN_LIFECYCLE_PATCH,
+  LOOKUPS_FROM_MEMO_PATCH,
+  PULL_REQUEST_SCOPE_PATCH,
+  usePatch,
+} from '../shared/patches.js';
 import { releaseFromBudget } from './budget.js';
 import type { CleanupSettings } from './cleanup.js';
 import { SnapshotCleanup } from './cleanup.js';
@@ -31,6 +36,11 @@ export class SnapshotCore {
   readonly scopedToPullRequest: boolean;
   /** False when replaying a run from before lookups read the memo (see LOOKUPS_FROM_MEMO_PATCH). */
   readonly lookupsFromMemo: boolean;
+  /**
+   * False when replaying a run from before the lean lifecycle (LEAN_LIFECYCLE_PATCH): it publishes
+   * every change as it happens and times every cleanup step.
+   */
+  readonly lean: boolean;
   private readonly publisher: SnapshotPublisher;
   private readonly cleanup: SnapshotCleanup;
   private readonly hosts = new Map<string, HostActivities>();
@@ -44,8 +54,12 @@ export class SnapshotCore {
     // In this order, first thing in the run, as every recorded history has them.
     this.scopedToPullRequest = usePatch(PULL_REQUEST_SCOPE_PATCH);
     this.lookupsFromMemo = usePatch(LOOKUPS_FROM_MEMO_PATCH);
-    this.publisher = new SnapshotPublisher(workItem, this.state, this.lookupsFromMemo);
-    this.cleanup = new SnapshotCleanup(this, cleanupSettings);
+    // Once per run, at its first task, before anything is published: a run decides here, for
+    // good, which way it publishes and cleans up (one patch for all of it: each patch called
+    // costs an action and two events per run).
+    this.lean = usePatch(LEAN_LIFECYCLE_PATCH);
+    this.publisher = new SnapshotPublisher(workItem, this.state, this.lookupsFromMemo, this.lean);
+    this.cleanup = new SnapshotCleanup(this, cleanupSettings, this.lean);
   }
 
   /** Shows the state: memo, search attributes, current details (publisher.ts). */
