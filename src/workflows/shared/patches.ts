@@ -42,6 +42,13 @@ export const BUDGET_DISK_SHORTFALL_PATCH = 'budget-disk-shortfall';
 /** A pull request workflow makes all its looks in one activity that waits between them (issue 19). */
 export const PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH = 'pull-request-looks-in-one-activity';
 /**
+ * The budget's decisions at fewer activities (issue 19): no second measure of the host that a count
+ * decision cannot use; a disk shortfall counts the host in full first (registrations far from every
+ * limit no longer tell the budget).
+ */
+export const BUDGET_LEAN_DECISIONS_PATCH = 'budget-lean-decisions';
+
+/**
  * The snapshot workflow's lifecycle at fewer actions (issue 19): no empty memo at a fresh run's
  * first task, no search attribute upsert for the seconds between an ending and its removal, one
  * upsert of each kind per workflow task, and a silent host noticed by the cleanup step's
@@ -64,6 +71,7 @@ export type PatchId =
   | typeof RECONCILE_RESULTS_BOUNDED_PATCH
   | typeof BUDGET_DISK_SHORTFALL_PATCH
   | typeof PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH
+  | typeof BUDGET_LEAN_DECISIONS_PATCH
   | typeof REINSPECT_AFTER_CLEANUP_PATCH
   | typeof LEAN_LIFECYCLE_PATCH;
 
@@ -109,6 +117,16 @@ const BEFORE_FIRST_RELEASE =
 const SINCE_0_2_0 =
   'Came in with 0.2.0: runs that 0.1.0 started (a snapshot lives up to 90 days, longer while lookups ' +
   'slide it) take its old branch until they end. Deprecate once no run from before 0.2.0 is open.';
+
+// Every budget history recorded reaches budget-lean-decisions' call (the first task) without its
+// marker, and each one's decisions measured the host twice: none replays once it is deprecated.
+const BUDGET_FIXTURES = [
+  'budget_replay.pb',
+  'db14c84/budget_replay.pb',
+  '27f0425/budget_replay.pb',
+  '0b542d6/budget_replay.pb',
+  'db14c84-own-keys/budget_replay.pb',
+];
 
 // Every snapshot history of the releases recorded (0.2.0, 0.1.0 and 27f0425 before it) reaches
 // lean-lifecycle's call (the first task) without its marker, and each one's first task upserts the
@@ -304,6 +322,19 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     why:
       'New in the release after 0.2.0: a pull request workflow lives about a minute, so it can be ' +
       'deprecated in the release after this one.',
+  },
+  [BUDGET_LEAN_DECISIONS_PATCH]: {
+    workflow: 'budgetWorkflow (budget/workflow.ts; decision.ts takes its branch)',
+    oldBranch:
+      'every decision that settles measures the host twice; a disk shortfall is concluded from the ' +
+      'snapshots known, without a full count',
+    since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
+    oldBranchFixtures: BUDGET_FIXTURES,
+    brokenByDeprecation: BUDGET_FIXTURES,
+    status: 'live',
+    why:
+      'New in the release after 0.2.0: budget runs of 0.2.0 and before take its old branch until ' +
+      'they continue as new.',
   },
   [REINSPECT_AFTER_CLEANUP_PATCH]: {
     workflow: 'snapshotWorkflow (snapshot/registration.ts)',
