@@ -10,7 +10,12 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { SNAPSHOT_MEMO_KEY, WORKFLOW_TASK_QUEUE, snapshotWorkflowId } from '../../../src/contract/names.js';
-import type { RegisterRequest, SnapshotMemo, SnapshotState } from '../../../src/contract/snapshot-types.js';
+import type {
+  RegisterRequest,
+  SnapshotMemo,
+  SnapshotState,
+  SnapshotWorkflowView,
+} from '../../../src/contract/snapshot-types.js';
 import {
   evictSignal,
   invalidateSignal,
@@ -78,16 +83,25 @@ export class Lane {
     if (process.env.SNAPKEEPER_SIM_DEBUG && Date.now() - began > 2000) {
       process.stderr.write(`[simulation] slow step ${Date.now() - began} ms: ${JSON.stringify(outcomes)}\n`);
     }
-    let current = await this.observe();
+    let view = await this.observe();
     // The query answered before the check reads the disk: an image whose TTL ran out meanwhile may
     // already be on its way off. Gone yet still current after a second look is a violation; no
     // longer current, its ending is checked like any other.
-    if (current && !this.onDisk(current)) current = await this.observe();
+    if (view?.current && !this.onDisk(view.current)) view = await this.observe();
     const nowMs = this.system.now();
     const late = outcomes
       .filter((o) => o.detail === 'no answer')
       .map((o) => `no answer to ${JSON.stringify(o.action)}`);
-    return [...late, ...checkStep(this.model, outcomes, { current, nowMs, engines: this.system.engines })];
+    const ended = view ? [...view.retiring, ...(view.last ? [view.last] : [])] : [];
+    return [
+      ...late,
+      ...checkStep(this.model, outcomes, {
+        current: view?.current ?? null,
+        ended,
+        nowMs,
+        engines: this.system.engines,
+      }),
+    ];
   }
 
   /** The image and every reference the workflow says it holds are on the engine. */
@@ -109,12 +123,15 @@ export class Lane {
     }
   }
 
-  /** The workflow's current image; a workflow that never started or has closed holds none. */
-  async observe(): Promise<SnapshotState | null> {
+  /**
+   * What the workflow holds: its current image, and the ones leaving with why they ended; a
+   * workflow that never started or has closed holds none (null).
+   */
+  async observe(): Promise<SnapshotWorkflowView | null> {
     if (!this.model.started) return null;
     for (let attempt = 1; ; attempt++) {
       try {
-        return (await this.system.queries.workflow.getHandle(this.workflowId).query(stateQuery)).current;
+        return await this.system.queries.workflow.getHandle(this.workflowId).query(stateQuery);
       } catch (err) {
         if (err instanceof QueryRejectedError || err instanceof WorkflowNotFoundError) return null;
         // A query asked while the worker restarts can time out on the old worker's sticky queue;

@@ -67,6 +67,8 @@ export class LaneModel {
 export interface Observation {
   /** The workflow's current image after the step (null: none, or no workflow). */
   current: SnapshotState | null;
+  /** The images the workflow says it ended and still remembers (diagnostics: why one ended). */
+  ended?: SnapshotState[];
   nowMs: number;
   engines: FakeEngines;
 }
@@ -125,11 +127,16 @@ export function checkStep(model: LaneModel, outcomes: Outcome[], seen: Observati
   );
   // Invariant 1 and 2: the image current before the step ends only for a reason meant for it.
   if (prev && next?.imageId !== prev.imageId && !explainEnding(model, prev, outcomes, seen.nowMs)) {
+    // What the workflow itself says ended it, when it still holds that image: a violation names
+    // its cause, not only the step it showed in.
+    const ending = seen.ended?.find((e) => e.imageId === prev.imageId && e.endReason);
     violations.push(
       `${show(prev)} stopped being current (now ${show(next)}) without an ending meant for it: ` +
         outcomes
           .map((o) => `${JSON.stringify(o.action)} -> ${o.result}${o.detail ? ` ${o.detail}` : ''}`)
-          .join('; '),
+          .join('; ') +
+        (ending ? ` [the workflow ended it: ${ending.endReason}: ${ending.message ?? ''}]` : '') +
+        ` [before the step: ${JSON.stringify({ ...prev, references: undefined })}; at the check ${new Date(seen.nowMs).toISOString()}]`,
     );
   }
   // An image acknowledged in this step and already gone needs its own explanation.

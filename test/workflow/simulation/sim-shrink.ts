@@ -97,7 +97,12 @@ function withSteps(plan: RunPlan, lane: number, steps: LanePlan['steps']): RunPl
 
 /** A violation without what differs between runs: where it happened, ids, tags, numbers. */
 export function violationKind(violation: string): string {
-  return violation
-    .replace(/^lane \d+ \([^)]*\) step \d+: /, '')
-    .replace(/sha256:[0-9a-f]+|\b[0-9a-f]{12}\b|sim\/[^\s),]+|snapshot:[^\s),]+|#\d+|\d+/g, '*');
+  return (
+    violation
+      .replace(/^lane \d+ \([^)]*\) step \d+: /, '')
+      // The step's other messages and the diagnostics in brackets vary while the violation is the same.
+      .replace(/(without an ending meant for it):.*$/s, '$1')
+      .replace(/ \[[^\]]*\]/g, '')
+      .replace(/sha256:[0-9a-f]+|\b[0-9a-f]{12}\b|sim\/[^\s),]+|snapshot:[^\s),]+|#\d+|\d+/g, '*')
+  );
 }

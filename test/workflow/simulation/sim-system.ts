@@ -12,13 +12,15 @@
 // memo upsert" nondeterminism that the dev server never showed with the same setting). Here time is
 // real and short instead: one model hour is MODEL_HOUR_MS (sim-clock.ts), TTLs are seconds, and a
 // lane's "time passing" is a real wait that holds back only that lane.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import type { HistoryAndWorkflowId } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { DevServer } from '../../../scripts/lib/temporal-dev-server.js';
 import { startDevServer } from '../../../scripts/lib/temporal-dev-server.js';
@@ -84,7 +86,9 @@ export class SimSystem {
     installQuietRuntime();
     const { workflowBundlePath } = injectSpecContext();
     const { temporalCliPath } = await ensureTemporal();
-    const dir = await mkdtemp(join(tmpdir(), 'snapkeeper-sim-'));
+    // The server's SQLite file in memory where there is a tmpfs: the run needs no durability, and
+    // the server is what bounds the simulation's speed.
+    const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'snapkeeper-sim-'));
     const server = await startDevServer({
       cliPath: temporalCliPath,
       dbFile: join(dir, 'temporal.db'),
@@ -214,14 +218,24 @@ export class SimSystem {
   }
 
   /** Replays each history against the same bundle; answers one line per failed replay. */
-  async replay(histories: HistoryAndWorkflowId[]): Promise<string[]> {
+  async replay(histories: RunHistory[]): Promise<string[]> {
     const failures: string[] = [];
     let replayed = 0;
     const results = Worker.runReplayHistories({ workflowBundle: { codePath: this.bundlePath } }, histories);
     for await (const result of results) {
+      // They are replayed one at a time, in order: this result is of the history at this index.
+      const failed = histories[replayed];
       replayed += 1;
-      if (result.error)
-        failures.push(`replay of ${result.workflowId} run ${result.runId}: ${result.error.message}`);
+      if (!result.error) continue;
+      // The history goes with the report: the server and its database are gone after the run.
+      const file = join(
+        tmpdir(),
+        `snapkeeper-sim-history-${result.workflowId.replace(/\W/g, '-')}-${replayed}.json`,
+      );
+      if (failed) await writeFile(file, historyToJSON(failed.history));
+      failures.push(
+        `replay of ${result.workflowId} run ${result.runId}: ${result.error.message}${failed ? ` (history: ${file})` : ''}`,
+      );
     }
     if (replayed !== histories.length) failures.push(`replayed ${replayed} of ${histories.length} histories`);
     return failures;
