@@ -20,8 +20,25 @@ export interface StartDockerEngineOptions {
 }
 
 const SCRIPT = repoPath('scripts', 'docker-engine.sh');
+const PODMAN_SCRIPT = repoPath('scripts', 'lib', 'podman-engine.sh');
 
-/** A private dockerd (own socket, data root, exec root; no bridge, no iptables) via scripts/docker-engine.sh. */
+export type TestEngineKind = 'docker' | 'podman';
+
+/**
+ * Which kind of engine the starter runs: SNAPKEEPER_TEST_ENGINE=podman runs `podman system
+ * service` (scripts/lib/podman-engine.sh: rootful, vfs, its own storage and socket) in place of a
+ * dockerd, so the same tests run against Podman's Docker-compatible API.
+ */
+export function testEngineKind(env: NodeJS.ProcessEnv = process.env): TestEngineKind {
+  const kind = env.SNAPKEEPER_TEST_ENGINE ?? 'docker';
+  if (kind === 'docker' || kind === 'podman') return kind;
+  throw new Error(`SNAPKEEPER_TEST_ENGINE must be docker or podman, got ${kind}`);
+}
+
+/**
+ * A private dockerd (own socket, data root, exec root; no bridge, no iptables) via
+ * scripts/docker-engine.sh; with SNAPKEEPER_TEST_ENGINE=podman, a private Podman service instead.
+ */
 export async function startDockerEngine(
   dir: string,
   options: StartDockerEngineOptions = {},
@@ -32,7 +49,8 @@ export async function startDockerEngine(
   if (ownerPid !== null) env.DOCKER_ENGINE_OWNER_PID = String(ownerPid);
   if (options.startTimeoutSeconds !== undefined)
     env.DOCKER_ENGINE_START_TIMEOUT = String(options.startTimeoutSeconds);
-  const socketPath = lastLine(await runScript(SCRIPT, ['start', engineDir], { env }));
+  const script = testEngineKind() === 'podman' ? PODMAN_SCRIPT : SCRIPT;
+  const socketPath = lastLine(await runScript(script, ['start', engineDir], { env }));
   let stopped = false;
   return {
     dir: engineDir,
@@ -41,13 +59,13 @@ export async function startDockerEngine(
     async stop() {
       if (stopped) return;
       stopped = true;
-      await runScript(SCRIPT, ['stop', engineDir]);
+      await runScript(script, ['stop', engineDir]);
     },
   };
 }
 
 function lastLine(output: string): string {
   const line = output.split('\n').pop()?.trim();
-  if (!line) throw new Error('docker-engine.sh printed no socket path');
+  if (!line) throw new Error('the engine script printed no socket path');
   return line;
 }

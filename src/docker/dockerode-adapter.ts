@@ -1,6 +1,7 @@
 import Dockerode from 'dockerode';
 import type { ContainerInfo, DockerPort, ImageInfo, LayerUsage } from './docker-port.js';
 import { DockerError, statusCodeOf } from './docker-port.js';
+import { engineReferences, fullImageId } from './engine-names.js';
 
 /** Parses DOCKER_HOST (unix:///path, tcp://host:port, or a bare socket path) for dockerode. */
 export function dockerodeOptions(dockerHost: string | undefined): Dockerode.DockerOptions {
@@ -20,19 +21,40 @@ function toDockerError(err: unknown, what: string): DockerError {
   return new DockerError(`${what}: ${message}`, statusCodeOf(err));
 }
 
+/**
+ * Whether the engine is Podman (GET /version names a `Podman Engine` component), asked once per
+ * adapter; a failed ask is asked again at the next call. Podman's digest references follow its
+ * tags (src/docker/engine-names.ts), which the adapter must know to list references as Docker does.
+ */
+function podmanProbe(docker: Dockerode): () => Promise<boolean> {
+  let known: Promise<boolean> | undefined;
+  return () => {
+    known ??= docker.version().then(
+      (v) => (v.Components ?? []).some((c) => c.Name === 'Podman Engine'),
+      (err: unknown) => {
+        known = undefined;
+        throw toDockerError(err, 'docker version');
+      },
+    );
+    return known;
+  };
+}
+
 export function createDockerPort(docker: Dockerode): DockerPort {
+  const isPodman = podmanProbe(docker);
   return {
     async inspectImage(ref) {
       try {
         const info = await docker.getImage(ref).inspect();
+        const refs = engineReferences(info.RepoTags, info.RepoDigests, await isPodman());
         return {
-          id: info.Id,
-          repoTags: info.RepoTags ?? [],
+          id: fullImageId(info.Id),
+          repoTags: refs.repoTags,
           labels: info.Config?.Labels ?? {},
           sizeBytes: info.Size,
           createdAt: info.Created,
-          parentId: info.Parent ?? '',
-          repoDigests: info.RepoDigests ?? [],
+          parentId: fullImageId(info.Parent ?? ''),
+          repoDigests: refs.repoDigests,
           comment: info.Comment ?? '',
           layers: info.RootFS?.Layers?.length ?? 0,
           layerIds: info.RootFS?.Layers ?? [],
@@ -67,14 +89,14 @@ export function createDockerPort(docker: Dockerode): DockerPort {
           all: options.all ?? false,
           ...(filters ? { filters } : {}),
         });
+        const podman = await isPodman();
         return images.map((i): ImageInfo => ({
-          id: i.Id,
-          repoTags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+          id: fullImageId(i.Id),
+          ...engineReferences(i.RepoTags, i.RepoDigests, podman),
           labels: i.Labels ?? {},
           sizeBytes: i.Size,
           createdAt: new Date(i.Created * 1000).toISOString(),
-          parentId: i.ParentId ?? '',
-          repoDigests: (i.RepoDigests ?? []).filter((d) => d !== '<none>@<none>'),
+          parentId: fullImageId(i.ParentId ?? ''),
           comment: '',
           layers: 0,
         }));
@@ -87,7 +109,7 @@ export function createDockerPort(docker: Dockerode): DockerPort {
         const containers = await docker.listContainers({ all: true });
         return containers.map((c): ContainerInfo => ({
           id: c.Id,
-          imageId: c.ImageID,
+          imageId: fullImageId(c.ImageID),
           state: c.State,
           names: c.Names ?? [],
         }));
@@ -132,7 +154,7 @@ export function parseLayerUsage(raw: unknown): LayerUsage {
       const sizeBytes = typeof image.Size === 'number' ? image.Size : 0;
       // -1: the engine did not compute it.
       const sharedBytes = typeof image.SharedSize === 'number' && image.SharedSize > 0 ? image.SharedSize : 0;
-      return [{ id: image.Id, sizeBytes, sharedBytes }];
+      return [{ id: fullImageId(image.Id), sizeBytes, sharedBytes }];
     }),
   };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { managedLabels } from '../../src/contract/names.js';
+import { fullImageId } from '../../src/docker/engine-names.js';
 import { statusCodeOf } from './containers.js';
 import { testEnv } from './test-env.js';
 
@@ -118,7 +119,8 @@ function idOf(committed: unknown): string {
     'Id' in committed &&
     typeof committed.Id === 'string'
   ) {
-    return committed.Id;
+    // Podman answers the bare hex id; the tests compare and wait by Docker's `sha256:` form.
+    return fullImageId(committed.Id);
   }
   throw new Error(`docker commit answered without an Id: ${JSON.stringify(committed)}`);
 }
