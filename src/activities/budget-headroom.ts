@@ -29,7 +29,16 @@ export interface BudgetHeadroomDeps {
   statfs: StatFs;
 }
 
-export type BudgetHeadroom = (input: { projectId: string; sizeBytes: number }) => Promise<boolean>;
+/**
+ * `near`: the registration waits for the budget's decision. `far`: it tells the budget by signal,
+ * off its path. `uncounted`: no count or byte limit applies to the image (neither the host's nor
+ * its project's) and the disk is far from its watermark, so no decision could depend on the
+ * budget counting it: the snapshot tells the budget nothing, neither its admission nor its end,
+ * and the budget's totals come from its full counts (the reconciler's check, every interval).
+ */
+export type HeadroomVerdict = 'near' | 'far' | 'uncounted';
+
+export type BudgetHeadroom = (input: { projectId: string; sizeBytes: number }) => Promise<HeadroomVerdict>;
 
 export function createBudgetHeadroom({
   docker,
@@ -70,18 +79,18 @@ export function createBudgetHeadroom({
   }
 
   return async ({ projectId, sizeBytes }) => {
-    if (!client) return false;
-    if (policies?.forProject(projectId).maxSnapshots !== undefined) return false;
+    if (!client) return 'near';
+    if (policies?.forProject(projectId).maxSnapshots !== undefined) return 'near';
     const disk = await diskPercent();
     // Unmeasurable: the budget has no disk watermark either (budgetFacts reports no disk).
-    if (disk !== null && disk >= budget.diskHighPercent - HEADROOM_DISK_POINTS) return false;
-    if (budget.maxSnapshots === undefined && budget.maxBytes === undefined) return true;
+    if (disk !== null && disk >= budget.diskHighPercent - HEADROOM_DISK_POINTS) return 'near';
+    if (budget.maxSnapshots === undefined && budget.maxBytes === undefined) return 'uncounted';
     const known = await totals();
-    if (!known) return false;
+    if (!known) return 'near';
     if (budget.maxSnapshots !== undefined && known.count + 1 > budget.maxSnapshots * HEADROOM_SHARE)
-      return false;
+      return 'near';
     if (budget.maxBytes !== undefined && known.bytes + sizeBytes > budget.maxBytes * HEADROOM_SHARE)
-      return false;
-    return true;
+      return 'near';
+    return 'far';
   };
 }

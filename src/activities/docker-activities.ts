@@ -222,9 +222,9 @@ export function createDockerActivities({ docker, log, headroom, metrics, hostId 
           docker.tagImage(info.id, HELD_REPOSITORY, imageIdTag(info.id)),
         );
       }
-      const budgetHeadroom = headroom
+      const verdict = headroom
         ? await headroom({ projectId: input.projectId, sizeBytes: info.sizeBytes })
-        : false;
+        : 'near';
       return {
         imageId: info.id,
         sizeBytes: info.sizeBytes,
@@ -232,7 +232,8 @@ export function createDockerActivities({ docker, log, headroom, metrics, hostId 
         createdAt: info.createdAt,
         references: referencesAtRegistration(input.image, info),
         layerDepth: info.layers,
-        budgetHeadroom,
+        budgetHeadroom: verdict !== 'near',
+        ...(verdict === 'uncounted' ? { budgetUncounted: true } : {}),
       };
     },
 

@@ -45,38 +45,38 @@ const image = { projectId: 'p1', sizeBytes: 100 };
 
 describe('budget headroom of a registration', () => {
   it('without a client to read the budget, every registration waits for it', async () => {
-    expect(await headroom({})(image)).toBe(false);
+    expect(await headroom({})(image)).toBe('near');
   });
 
-  it('without count or byte limits only the disk matters, and the budget is not asked', async () => {
+  it('without count or byte limits only the disk matters, the budget is not asked, and need not count the image', async () => {
     const described: string[] = [];
     const client = clientWith(null, described);
-    expect(await headroom({ client })(image)).toBe(true);
-    expect(await headroom({ client, statfs: diskAt(81) })(image)).toBe(false);
+    expect(await headroom({ client })(image)).toBe('uncounted');
+    expect(await headroom({ client, statfs: diskAt(81) })(image)).toBe('near');
     expect(described).toEqual([]);
   });
 
   it('a count limit: far below 90% of it after the new image, near from there', async () => {
     const budget = { maxSnapshots: 10, diskHighPercent: 85, diskLowPercent: 80 };
     const described: string[] = [];
-    expect(await headroom({ client: clientWith(memo(8), described), budget })(image)).toBe(true);
-    expect(await headroom({ client: clientWith(memo(9)), budget })(image)).toBe(false);
+    expect(await headroom({ client: clientWith(memo(8), described), budget })(image)).toBe('far');
+    expect(await headroom({ client: clientWith(memo(9)), budget })(image)).toBe('near');
     expect(described).toEqual([budgetWorkflowId('h1')]);
   });
 
   it('a byte limit counts the new image', async () => {
     const budget = { maxBytes: 1000, diskHighPercent: 85, diskLowPercent: 80 };
-    expect(await headroom({ client: clientWith(memo(1, 800)), budget })(image)).toBe(true);
-    expect(await headroom({ client: clientWith(memo(1, 801)), budget })(image)).toBe(false);
+    expect(await headroom({ client: clientWith(memo(1, 800)), budget })(image)).toBe('far');
+    expect(await headroom({ client: clientWith(memo(1, 801)), budget })(image)).toBe('near');
   });
 
   it('unknown totals (no budget running yet) and project limits mean waiting', async () => {
     const budget = { maxSnapshots: 10, diskHighPercent: 85, diskLowPercent: 80 };
-    expect(await headroom({ client: clientWith(null), budget })(image)).toBe(false);
+    expect(await headroom({ client: clientWith(null), budget })(image)).toBe('near');
     const policies = parseProjectPolicies('projects:\n  p1:\n    maxSnapshots: 50\n');
-    expect(await headroom({ client: clientWith(memo(0)), policies })(image)).toBe(false);
+    expect(await headroom({ client: clientWith(memo(0)), policies })(image)).toBe('near');
     expect(await headroom({ client: clientWith(memo(0)), policies })({ ...image, projectId: 'p2' })).toBe(
-      true,
+      'uncounted',
     );
   });
 });

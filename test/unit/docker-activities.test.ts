@@ -220,10 +220,24 @@ describe('docker activities', () => {
       log: createLogger({ level: 'silent' }),
       headroom: async (input) => {
         asked.push(input);
-        return true;
+        return 'far';
       },
     });
-    expect((await roomy.inspectSnapshotImage({ ...owner, image: 'snap/p1:w1' })).budgetHeadroom).toBe(true);
+    const far = await roomy.inspectSnapshotImage({ ...owner, image: 'snap/p1:w1' });
+    expect(far.budgetHeadroom).toBe(true);
+    expect(far.budgetUncounted).toBeUndefined();
     expect(asked).toEqual([{ projectId: 'p1', sizeBytes: docker.images.get(ID)?.sizeBytes }]);
+  });
+
+  it('inspect says when the budget need not count the image (no count or byte limit, disk far)', async () => {
+    docker.addImage(ID, ['snap/p1:w1'], managedLabels('p1', 'w1'));
+    const free = createDockerActivities({
+      docker,
+      log: createLogger({ level: 'silent' }),
+      headroom: async () => 'uncounted',
+    });
+    const facts = await free.inspectSnapshotImage({ ...owner, image: 'snap/p1:w1' });
+    expect(facts.budgetHeadroom).toBe(true);
+    expect(facts.budgetUncounted).toBe(true);
   });
 });

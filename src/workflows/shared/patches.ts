@@ -354,7 +354,8 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     workflow: 'snapshotWorkflow (snapshot/core.ts; publisher.ts and cleanup.ts take its branch)',
     oldBranch:
       "an empty memo at a fresh run's first task; the `invalidated` state upserted at every ending; " +
-      'a memo and an attribute upsert per change, several per task; a 30 s timer beside every cleanup step',
+      'a memo and an attribute upsert per change, several per task; a 30 s timer beside every cleanup step; ' +
+      "every registration told its host's budget (snapshot/budget.ts), even one no count or byte limit applies to",
     since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
     oldBranchFixtures: LEAN_OLD_BRANCH_FIXTURES,
     brokenByDeprecation: LEAN_OLD_BRANCH_FIXTURES,

@@ -46,7 +46,7 @@ export class SnapshotRegistration {
     // Per-host budget; may evict other snapshots, never fails. Far from the host's limits the
     // registration answers at once and the budget counts the image afterwards.
     if (facts.budgetHeadroom && usePatch(BUDGET_ADMISSION_BY_SIGNAL_PATCH))
-      signalAdmission(accepted, replaced);
+      signalAdmission(accepted, replaced, { facts, lean: workflow.lean });
     else await admitToBudget(accepted, replaced);
     return { outcome: replaced ? 'replaced' : 'created', snapshot: accepted };
   }
@@ -107,7 +107,7 @@ export class SnapshotRegistration {
       // the image it replaced no longer counts either.
       if (retired && retired.host === accepted.host) releaseFromBudget(retired);
     } else if (facts.budgetHeadroom && usePatch(BUDGET_ADMISSION_BY_SIGNAL_PATCH))
-      signalAdmission(accepted, retired);
+      signalAdmission(accepted, retired, { facts, lean: workflow.lean });
     else await admitToBudget(accepted, retired);
     return { outcome: displaced ? 'replaced' : 'created', snapshot: accepted };
   }
