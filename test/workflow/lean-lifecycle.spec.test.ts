@@ -9,7 +9,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerTaskQueue } from '../../src/contract/names.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/contract/search-attribute-keys.js';
-import { invalidateSignal, usedSignal } from '../../src/contract/messages.js';
+import { invalidateSignal, mergedSignal, usedSignal } from '../../src/contract/messages.js';
 import { LEAN_LIFECYCLE_PATCH } from '../../src/workflows/shared/patches.js';
 import { imageIdOf } from './support/fake-docker-hosts.js';
 import { injectSpecContext } from './support/provided-context.js';
@@ -151,6 +151,29 @@ describe('a new run of the snapshot workflow takes the lean lifecycle', () => {
     // Each image's TTL; nothing beside the cleanup steps.
     expect(c.timers).toBe(2);
     expect(await snapshotStateAttribute(handle)).toBe('removed');
+    await expectReplays(handle, history);
+  });
+});
+
+describe('a lean run records no marker for a patch older than the lean lifecycle', () => {
+  it('a registration linked to a pull request, then its merge: only the lean marker (no refused-registration-keeps-current)', async () => {
+    const id = newWorkItem('lean-merge');
+    const image = `snap/${id}:job-1`;
+    const pullRequest = { repository: 'acme/app', number: 41 };
+    const { handle } = await driver.startWith(id, { image, pullRequest });
+    await handle.signal(mergedSignal, { pullRequest, deliveryId: `merge-${id}` });
+    expect((await handle.result()).last).toMatchObject({
+      imageId: imageIdOf(image),
+      state: 'removed',
+      endReason: 'merged',
+    });
+
+    const history = await handle.fetchHistory();
+    const c = count(history);
+    expect(c.markers).toEqual([LEAN_LIFECYCLE_PATCH]);
+    expect(c.changeVersionUpserts).toBe(1);
+    expect(c.memoUpserts).toBe(2);
+    expect(c.attributeUpserts).toBe(2);
     await expectReplays(handle, history);
   });
 });

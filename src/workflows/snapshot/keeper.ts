@@ -44,11 +44,13 @@ export class SnapshotKeeper extends SnapshotCore {
     state.pendingRegistrations++;
     try {
       return await this.registrations.run(async () => {
-        // Registrations recorded before a refusal kept the current image replay the old order.
+        // Registrations recorded before a refusal kept the current image replay the old order. A
+        // lean run is new (LEAN_LIFECYCLE_PATCH came after this patch): it has no old order to
+        // replay, and skips the call and the marker it would record (an action and two events).
         if (
           this.scopedToPullRequest &&
           req.pullRequest &&
-          usePatch(REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH)
+          (this.lean || usePatch(REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH))
         ) {
           return await this.registration.registerChecked(req, req.pullRequest);
         }
