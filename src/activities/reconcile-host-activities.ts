@@ -2,6 +2,7 @@
 // managed images, fence, unfence and remove orphans, record the run's report.
 import type { Client } from '@temporalio/client';
 import type { DockerPort, ImageInfo } from '../docker/docker-port.js';
+import type { FreedBytes } from '../docker/freed-bytes.js';
 import { containersUsing, keepImage, releaseImage } from '../docker/release-image.js';
 import { attributeReferences } from '../contract/image-references.js';
 import type { Logger } from '../logging/logger.js';
@@ -20,6 +21,7 @@ import type { ManagedImage, ManagedImagePage, ReconcileReport } from '../contrac
 import { TAGS_PER_IMAGE_LIMIT } from '../contract/reconcile-types.js';
 import type { LeaseLookup } from '../service/lease-status.js';
 import { createLeaseLookup } from '../service/lease-status.js';
+import { measureBatch } from './batch-freed-bytes.js';
 import { heartbeating } from './heartbeat.js';
 import { createLeaseGuard } from './lease-guard.js';
 import type { UpkeepMetrics } from './upkeep-metrics.js';
@@ -34,6 +36,8 @@ export interface ReconcileHostDeps {
   client?: Client | undefined;
   /** Instead of asking through `client` (tests). */
   leaseLookup?: LeaseLookup;
+  /** The host whose engine `docker` talks to: labels the freed-bytes metric. */
+  hostId?: string | undefined;
 }
 
 export interface RemoveOrphanInput {
@@ -54,6 +58,13 @@ export interface RemoveOrphanResult {
   /** Containers (in-use), child images (held-by-children), references that keep it (kept). */
   holders: string[];
   reason?: string;
+  /**
+   * What the whole batch freed on the engine's disk (df LayersSize before less after it), on the
+   * batch's last removed result only: a batch is measured once, not image by image.
+   */
+  batchFreedBytes?: number;
+  /** `estimated` when something else changed the engine's images during the batch. */
+  batchFreedBytesMeasure?: FreedBytes['measure'];
 }
 
 /**
@@ -95,6 +106,7 @@ export function createReconcileHostActivities({
   now = Date.now,
   client,
   leaseLookup,
+  hostId,
 }: ReconcileHostDeps) {
   const leaseOf = createLeaseGuard({
     lookup: leaseLookup ?? (client ? createLeaseLookup(client) : undefined),
@@ -140,7 +152,10 @@ export function createReconcileHostActivities({
    * (on this host's clock), and that no container (running or not) uses it. Never forced; a 404
    * at any step means someone else removed it, which is success.
    */
-  async function removeOrphan(input: RemoveOrphanInput): Promise<RemoveOrphanResult> {
+  async function removeOrphan(
+    input: RemoveOrphanInput,
+    onRemoved?: (info: ImageInfo) => void,
+  ): Promise<RemoveOrphanResult> {
     const info = await docker.inspectImage(input.imageId);
     if (!info) return { outcome: 'already-gone', holders: [] };
     if (info.labels[LABEL_MANAGED] !== 'true') {
@@ -172,7 +187,46 @@ export function createReconcileHostActivities({
       { imageId: info.id, tags: info.repoTags, outcome: result.outcome },
       'orphaned snapshot image released',
     );
+    if (result.outcome === 'removed') onRemoved?.(info);
     return result;
+  }
+
+  let warnedMeasure = false;
+  /**
+   * Runs removals between two measures of the engine (one df before, one after), then counts what
+   * they freed in the metrics and on the last removed result.
+   */
+  async function measured(
+    run: (onRemoved: (info: ImageInfo) => void) => Promise<RemoveOrphanResult[]>,
+  ): Promise<RemoveOrphanResult[]> {
+    const removed: ImageInfo[] = [];
+    const { result, freed } = await measureBatch(
+      docker,
+      () => run((info) => removed.push(info)),
+      () => removed,
+      (err) => {
+        // Once per process: an engine without df would repeat this at every batch.
+        if (warnedMeasure) return;
+        warnedMeasure = true;
+        log.warn(
+          { error: err instanceof Error ? err.message : String(err) },
+          'cannot measure the bytes orphan removals free (docker system df failed); removals go on unmeasured',
+        );
+      },
+    );
+    if (!freed) return result;
+    metrics?.recordFreed?.(hostId ?? '', freed);
+    log.info(
+      { removed: removed.length, freedBytes: freed.bytes, freedBytesMeasure: freed.measure },
+      'orphan removals freed',
+    );
+    let last = -1;
+    result.forEach((r, i) => {
+      if (r.outcome === 'removed') last = i;
+    });
+    return result.map((r, i) =>
+      i === last ? { ...r, batchFreedBytes: freed.bytes, batchFreedBytesMeasure: freed.measure } : r,
+    );
   }
 
   return heartbeating({
@@ -278,18 +332,25 @@ export function createReconcileHostActivities({
     },
 
     /** One orphan: see removeOrphan. */
-    removeOrphanImage: removeOrphan,
+    async removeOrphanImage(input: RemoveOrphanInput): Promise<RemoveOrphanResult> {
+      const [result] = await measured(async (onRemoved) => [await removeOrphan(input, onRemoved)]);
+      return result as RemoveOrphanResult;
+    },
 
     /** removeOrphanImage for a batch, one after the other: fewer events in the reconcile's history. */
     async removeOrphanImages(input: {
       imageIds: string[];
       orphanGraceSeconds: number;
     }): Promise<RemoveOrphanResult[]> {
-      const results: RemoveOrphanResult[] = [];
-      for (const imageId of input.imageIds) {
-        results.push(await removeOrphan({ imageId, orphanGraceSeconds: input.orphanGraceSeconds }));
-      }
-      return results;
+      return measured(async (onRemoved) => {
+        const results: RemoveOrphanResult[] = [];
+        for (const imageId of input.imageIds) {
+          results.push(
+            await removeOrphan({ imageId, orphanGraceSeconds: input.orphanGraceSeconds }, onRemoved),
+          );
+        }
+        return results;
+      });
     },
 
     /** Logs a finished run and exports it as metrics of this host's worker. */

@@ -145,7 +145,15 @@ export interface ReconcileReport {
 
 export interface ReconcileCounts {
   orphansRemoved: number;
+  /** The removed orphans' image sizes, summed: shared layers counted again (see orphanBytesFreed). */
   orphanBytesRemoved: number;
+  /**
+   * What the removals freed on the engine's disk: df LayersSize before less after each batch
+   * (issue 21). Absent in reports made before it was measured, or when the engine has no df.
+   */
+  orphanBytesFreed?: number;
+  /** The part of orphanBytesFreed that is an estimate (a batch overlapped other image changes). */
+  orphanBytesFreedEstimated?: number;
   orphansKeptYoung: number;
   blocked: number;
   /** Always set by the reconciler; optional only for reports made before kept images were. */

@@ -164,6 +164,9 @@ export class HostPages {
   private recordRemoval(image: ManagedImage, result: RemoveOrphanResult): void {
     const { record } = this.deps;
     const holders = result.holders.slice(0, TAGS_PER_IMAGE_LIMIT);
+    // The batch's measure rides on its last removal (one df before and after a batch, not per image).
+    if (result.batchFreedBytes !== undefined)
+      record.freed(result.batchFreedBytes, result.batchFreedBytesMeasure ?? 'measured');
     switch (result.outcome) {
       case 'removed':
       case 'already-gone':

@@ -75,6 +75,14 @@ export class ReportRecorder {
     this.keep(this.report.orphansRemoved, image);
   }
 
+  /** What a batch of removals freed on the engine's disk, as its Docker worker measured it. */
+  freed(bytes: number, measure: 'measured' | 'estimated'): void {
+    const counts = this.report.counts;
+    counts.orphanBytesFreed = (counts.orphanBytesFreed ?? 0) + bytes;
+    if (measure === 'estimated')
+      counts.orphanBytesFreedEstimated = (counts.orphanBytesFreedEstimated ?? 0) + bytes;
+  }
+
   young(image: ManagedImage): void {
     this.report.counts.orphansKeptYoung++;
     this.keep(this.report.orphansKeptYoung, image);
