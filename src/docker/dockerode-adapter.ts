@@ -1,6 +1,7 @@
 import Dockerode from 'dockerode';
 import type { ContainerInfo, DockerPort, ImageInfo, LayerUsage } from './docker-port.js';
 import { DockerError, statusCodeOf } from './docker-port.js';
+import type { EngineFlavour } from './engine-names.js';
 import { engineReferences, fullImageId } from './engine-names.js';
 
 /** Parses DOCKER_HOST (unix:///path, tcp://host:port, or a bare socket path) for dockerode. */
@@ -22,15 +23,17 @@ function toDockerError(err: unknown, what: string): DockerError {
 }
 
 /**
- * Whether the engine is Podman (GET /version names a `Podman Engine` component), asked once per
- * adapter; a failed ask is asked again at the next call. Podman's digest references follow its
- * tags (src/docker/engine-names.ts), which the adapter must know to list references as Docker does.
+ * Which engine serves the API (GET /version names a `Podman Engine` component on Podman), asked
+ * once per adapter; a failed ask is asked again at the next call. Podman names images and their
+ * digests differently (src/docker/engine-names.ts), which the adapter must know to list them as
+ * Docker does.
  */
-function podmanProbe(docker: Dockerode): () => Promise<boolean> {
-  let known: Promise<boolean> | undefined;
+function engineProbe(docker: Dockerode): () => Promise<EngineFlavour> {
+  let known: Promise<EngineFlavour> | undefined;
   return () => {
     known ??= docker.version().then(
-      (v) => (v.Components ?? []).some((c) => c.Name === 'Podman Engine'),
+      (v): EngineFlavour =>
+        (v.Components ?? []).some((c) => c.Name === 'Podman Engine') ? 'podman' : 'docker',
       (err: unknown) => {
         known = undefined;
         throw toDockerError(err, 'docker version');
@@ -41,12 +44,12 @@ function podmanProbe(docker: Dockerode): () => Promise<boolean> {
 }
 
 export function createDockerPort(docker: Dockerode): DockerPort {
-  const isPodman = podmanProbe(docker);
+  const flavour = engineProbe(docker);
   return {
     async inspectImage(ref) {
       try {
         const info = await docker.getImage(ref).inspect();
-        const refs = engineReferences(info.RepoTags, info.RepoDigests, await isPodman());
+        const refs = engineReferences(info.RepoTags, info.RepoDigests, await flavour());
         return {
           id: fullImageId(info.Id),
           repoTags: refs.repoTags,
@@ -89,10 +92,10 @@ export function createDockerPort(docker: Dockerode): DockerPort {
           all: options.all ?? false,
           ...(filters ? { filters } : {}),
         });
-        const podman = await isPodman();
+        const engine = await flavour();
         return images.map((i): ImageInfo => ({
           id: fullImageId(i.Id),
-          ...engineReferences(i.RepoTags, i.RepoDigests, podman),
+          ...engineReferences(i.RepoTags, i.RepoDigests, engine),
           labels: i.Labels ?? {},
           sizeBytes: i.Size,
           createdAt: new Date(i.Created * 1000).toISOString(),
@@ -146,7 +149,7 @@ export function parseLayerUsage(raw: unknown): LayerUsage {
   if (typeof body.LayersSize !== 'number')
     throw new DockerError('docker system df: no LayersSize', undefined);
   const images = Array.isArray(body.Images) ? (body.Images as unknown[]) : [];
-  return {
+  const usage: LayerUsage = {
     layersSize: body.LayersSize,
     images: images.flatMap((i) => {
       const image = (typeof i === 'object' && i !== null ? i : {}) as Record<string, unknown>;
@@ -157,4 +160,12 @@ export function parseLayerUsage(raw: unknown): LayerUsage {
       return [{ id: fullImageId(image.Id), sizeBytes, sharedBytes }];
     }),
   };
+  // Podman 4.3 (vfs, seen here) answers LayersSize 0 whatever its images hold: a difference
+  // of two zeros would claim a measured 0 bytes freed. Such an engine cannot be measured.
+  if (usage.layersSize === 0 && usage.images.some((i) => i.sizeBytes > 0))
+    throw new DockerError(
+      'docker system df: LayersSize is 0 while images hold bytes: the engine does not count its layers',
+      undefined,
+    );
+  return usage;
 }

@@ -4,7 +4,8 @@
 // - it answers some ids as bare hex (a commit's Id, an image's Parent/ParentId) where Docker
 //   answers `sha256:<hex>`;
 // - it qualifies every short name it stored through the API with `docker.io/` (and `library/`
-//   for one-part names), where Docker lists the familiar `repo:tag`;
+//   for one-part names), and the names `podman commit`/`build` gave with `localhost/`, where Docker
+//   lists the familiar `repo:tag`; Podman resolves the short name to either when asked;
 // - it lists a digest reference `repo@sha256:…` for every tagged repository of an image, from the
 //   manifest it keeps for local images too. Such a digest is no name of its own: it goes with the
 //   tag (the image goes when its last tag goes), and removing it by name removes the whole image.
@@ -26,6 +27,11 @@ export function familiarReference(ref: string): string {
   return ref.replace(DOCKER_HUB_PREFIX, '');
 }
 
+/** Which engine answered: the names and digests of the two differ (above). */
+export type EngineFlavour = 'docker' | 'podman';
+
+const PODMAN_LOCAL_PREFIX = /^localhost\//;
+
 export interface EngineReferences {
   repoTags: string[];
   repoDigests: string[];
@@ -42,17 +48,22 @@ function repositoryOf(ref: string): string {
 
 /**
  * An image's references as snapkeeper compares them: familiar names, no `<none>` placeholders, and
- * (when `digestsFollowTags`, Podman) no digest of a repository the image is tagged in, since on
- * such an engine that digest is the tag's shadow, not a reference that could keep the image.
+ * on Podman no `localhost/` prefix (on dockerd `localhost/x` is a registry's name and stays) and no
+ * digest of a repository the image is tagged in, since there that digest is the tag's shadow, not
+ * a reference that could keep the image.
  */
 export function engineReferences(
   repoTags: readonly string[] | null | undefined,
   repoDigests: readonly string[] | null | undefined,
-  digestsFollowTags: boolean,
+  engine: EngineFlavour,
 ): EngineReferences {
-  const tags = unique((repoTags ?? []).filter((t) => t !== '<none>:<none>').map(familiarReference));
-  let digests = unique((repoDigests ?? []).filter((d) => d !== '<none>@<none>').map(familiarReference));
-  if (digestsFollowTags) {
+  const familiar = (ref: string) => {
+    const name = familiarReference(ref);
+    return engine === 'podman' ? name.replace(PODMAN_LOCAL_PREFIX, '') : name;
+  };
+  const tags = unique((repoTags ?? []).filter((t) => t !== '<none>:<none>').map(familiar));
+  let digests = unique((repoDigests ?? []).filter((d) => d !== '<none>@<none>').map(familiar));
+  if (engine === 'podman') {
     const tagged = new Set(tags.map(repositoryOf));
     digests = digests.filter((d) => !tagged.has(repositoryOf(d)));
   }

@@ -29,14 +29,22 @@ describe('engine names', () => {
       `docker.io/snapkeeper/held@${DIGEST}`,
       `docker.io/pulled/b@${DIGEST}`,
     ];
-    expect(engineReferences(tags, digests, true)).toEqual({
+    expect(engineReferences(tags, digests, 'podman')).toEqual({
       repoTags: ['snap/a:w1', 'snapkeeper/held:abc'],
       repoDigests: [`pulled/b@${DIGEST}`],
     });
-    expect(engineReferences(tags, digests, false)).toEqual({
+    expect(engineReferences(tags, digests, 'docker')).toEqual({
       repoTags: ['snap/a:w1', 'snapkeeper/held:abc'],
       repoDigests: [`snap/a@${DIGEST}`, `snapkeeper/held@${DIGEST}`, `pulled/b@${DIGEST}`],
     });
-    expect(engineReferences(null, ['<none>@<none>'], true)).toEqual({ repoTags: [], repoDigests: [] });
+    expect(engineReferences(null, ['<none>@<none>'], 'podman')).toEqual({ repoTags: [], repoDigests: [] });
+  });
+
+  it("lists Podman's localhost/ names (podman commit, build) by the short name it resolves, Docker's as they are", () => {
+    expect(engineReferences(['localhost/loc/x:1'], [`localhost/loc/x@${DIGEST}`], 'podman')).toEqual({
+      repoTags: ['loc/x:1'],
+      repoDigests: [],
+    });
+    expect(engineReferences(['localhost/loc/x:1'], [], 'docker').repoTags).toEqual(['localhost/loc/x:1']);
   });
 });
