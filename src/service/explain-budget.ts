@@ -57,7 +57,9 @@ export function budgetPosition(
   if (rank !== null) {
     sentence = `it is the ${ordinal(rank)} least recently used of ${snapshots} snapshot(s) on ${where} (${budgetWorkflowId})`;
   } else if (view.complete) {
-    sentence = `${budgetWorkflowId} does not count it yet (its admission may still be on its way); it counts ${snapshots} snapshot(s) on ${where}`;
+    // A host without count or byte limits is not told of registrations far from its disk watermark:
+    // its budget knows them from its full count, once a reconcile interval.
+    sentence = `${budgetWorkflowId} does not count it yet (its admission may still be on its way, or, where no count or byte limit applies, its next full count); it counts ${snapshots} snapshot(s) on ${where}`;
   } else {
     sentence = `it is not among the ${sorted.length} least recently used of ${snapshots} snapshot(s) on ${where} that ${budgetWorkflowId} tracks one by one: at least that many go before it`;
   }
