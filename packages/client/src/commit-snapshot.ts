@@ -166,8 +166,10 @@ export async function commitSnapshot(
       await lease.client.releaseLease(grant.leaseId).catch(() => false);
     throw err;
   }
-  const imageId = result.Id ?? result.id;
-  if (!imageId) throw new Error(`docker commit of ${containerId} returned no image id`);
+  const answered = result.Id ?? result.id;
+  if (!answered) throw new Error(`docker commit of ${containerId} returned no image id`);
+  // Podman answers a commit with the bare hex id; snapkeeper compares ids in Docker's sha256: form.
+  const imageId = /^[a-f0-9]{64}$/.test(answered) ? `sha256:${answered}` : answered;
   return {
     image,
     imageId,
