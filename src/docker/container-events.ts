@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { statusCodeOf } from './docker-port.js';
+import { fullImageId } from './engine-names.js';
 
 export interface ContainerEvent {
   containerId: string;
@@ -157,7 +158,8 @@ export function parseContainerEvent(line: string): ContainerEvent | undefined {
 export async function containerImageId(docker: Dockerode, containerId: string): Promise<string | null> {
   try {
     const info = await docker.getContainer(containerId).inspect();
-    return info.Image;
+    // Compared with the snapshot's `sha256:` id; an engine may answer bare hex (engine-names.ts).
+    return fullImageId(info.Image);
   } catch (err) {
     if (statusCodeOf(err) === 404) return null;
     throw err;

@@ -6,11 +6,23 @@ import type { Client } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createPullRequestControlActivities } from '../../src/activities/pull-request-activities.js';
+import type {
+  PullRequestClosedResult,
+  PullRequestLooksRequest,
+} from '../../src/contract/pull-request-types.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { FakeTemporal } from './api-fakes.js';
 
 const pullRequest = { repository: 'o/r', number: 7 };
 const branchTargets = [{ projectId: 'p', workItemId: 'w' }];
+const request = (since: number, lookDelaysSeconds: number[]): PullRequestLooksRequest => ({
+  kind: 'merged',
+  pullRequest,
+  deliveryId: 'd1',
+  branchTargets,
+  since: new Date(since).toISOString(),
+  lookDelaysSeconds,
+});
 
 /** Visibility that finds nothing, and signals that are only recorded, with their time. */
 function fakeClient() {
@@ -37,14 +49,10 @@ describe('lookForPullRequestTargets', () => {
   it('looks at once, then at each delay after `since`, signalling each time', async () => {
     const { client, signals } = fakeClient();
     const since = Date.now();
-    const result = await new MockActivityEnvironment().run(looksOf(client), {
-      kind: 'merged',
-      pullRequest,
-      deliveryId: 'd1',
-      branchTargets,
-      since: new Date(since).toISOString(),
-      lookDelaysSeconds: [0.6, 0.3],
-    });
+    const result: PullRequestClosedResult = await new MockActivityEnvironment().run(
+      looksOf(client),
+      request(since, [0.6, 0.3]),
+    );
     expect(result.looks).toHaveLength(3);
     expect(result.looks.map((l) => l.found)).toEqual([1, 1, 1]);
     expect(signals).toHaveLength(3);
@@ -59,14 +67,10 @@ describe('lookForPullRequestTargets', () => {
     const started = Date.now();
     // The attempt before this one began a second ago: its first two looks are past.
     const since = started - 1_000;
-    const result = await new MockActivityEnvironment().run(looksOf(client), {
-      kind: 'merged',
-      pullRequest,
-      deliveryId: 'd1',
-      branchTargets,
-      since: new Date(since).toISOString(),
-      lookDelaysSeconds: [0.5, 1.4],
-    });
+    const result: PullRequestClosedResult = await new MockActivityEnvironment().run(
+      looksOf(client),
+      request(since, [0.5, 1.4]),
+    );
     expect(result.looks).toHaveLength(3);
     expect(signals[0]! - started).toBeLessThan(250);
     expect(signals[1]! - started).toBeLessThan(250);
@@ -76,14 +80,7 @@ describe('lookForPullRequestTargets', () => {
   it('a cancellation while it waits ends it without the looks still ahead', async () => {
     const { client, signals } = fakeClient();
     const env = new MockActivityEnvironment();
-    const run = env.run(looksOf(client), {
-      kind: 'merged',
-      pullRequest,
-      deliveryId: 'd1',
-      branchTargets,
-      since: new Date().toISOString(),
-      lookDelaysSeconds: [30],
-    });
+    const run = env.run(looksOf(client), request(Date.now(), [30]));
     const deadline = Date.now() + 2_000;
     while (signals.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(signals).toHaveLength(1);
