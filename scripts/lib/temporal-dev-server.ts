@@ -25,6 +25,8 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
   detached?: boolean;
   onLine?: (line: string, stream: OutputStream) => void;
+  /** Dynamic config values besides DEV_SERVER_DYNAMIC_CONFIG (which they override). */
+  dynamicConfig?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -104,7 +106,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     // The user's CLI profile (~/.config/temporalio) must not change how the server starts.
     '--disable-config-file',
     '--disable-config-env',
-    ...Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${v}`]),
+    ...Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...options.dynamicConfig }).flatMap(([k, v]) => [
+      '--dynamic-config-value',
+      `${k}=${v}`,
+    ]),
   ];
 
   const launch = async (): Promise<ManagedChild> => {

@@ -1,14 +1,15 @@
-// One run of the simulation: its lanes (work items) step through their plans at the same time on
-// one server and one set of engines; then every workflow is brought to its end, and the run is
-// checked whole: every acknowledged image left the disk unless kept (invariant 3), and every
-// history replays on the same bundle without a failed workflow task (invariant 5).
+// One run of the simulation: its lanes (work items) step through their plans on one server and one
+// set of engines, a fixed number of them at once. Each lane, once through its steps, is brought to
+// its end and checked whole while the others go on: every acknowledged image left the disk unless
+// kept (invariant 3), and every history of its workflow replays on the same bundle without a failed
+// workflow task (invariant 5).
 import { setTimeout as delay } from 'node:timers/promises';
 import { LABEL_WORK_ITEM, keptTag } from '../../../src/contract/names.js';
 import { invalidateSignal } from '../../../src/contract/messages.js';
 import { isOwnTag } from './fake-engine.js';
 import type { RunPlan } from './sim-actions.js';
 import { Lane } from './sim-lane.js';
-import type { SimSystem } from './sim-system.js';
+import type { RunHistory, SimSystem } from './sim-system.js';
 import { SIM_HOSTS, failedWorkflowTasks } from './sim-system.js';
 
 export interface RunReport {
@@ -18,7 +19,7 @@ export interface RunReport {
   /** The lanes the violations name (every lane when none is named): where a shrink starts. */
   implicated: number[];
   ms: number;
-  /** Of `ms`: the lanes' steps, then the end of the run and its checks. */
+  /** Of `ms`: until the last lane's last step, then the end of the last lanes and their checks. */
   stepsMs: number;
   endMs: number;
 }
@@ -29,11 +30,11 @@ const QUIESCE_WITHIN_MS = 60_000;
 let runs = 0;
 
 /**
- * Runs a plan: at most `concurrency` lanes step at once (all of them when omitted); a lane that
- * finishes hands its place to the next one of the plan. A fixed number of busy lanes keeps the
- * server as loaded at the end of a run as at its start (with every lane started at once, most of a
- * run's second half waited on its few longest lanes), so one run can hold many lanes, and the end
- * of a run and its checks are paid once for all of them.
+ * Runs a plan: at most `concurrency` lanes step at once (all of them when omitted); a lane through
+ * its steps hands its place to the next one of the plan, and is ended and checked meanwhile. A fixed
+ * number of busy lanes keeps the server as loaded at the end of a run as at its start (with every
+ * lane started at once, most of a run's second half waited on its few longest lanes), and the ends
+ * and checks overlap with the steps instead of following them: one run can hold many lanes.
  */
 export async function runPlan(system: SimSystem, plan: RunPlan, concurrency?: number): Promise<RunReport> {
   const started = Date.now();
@@ -46,12 +47,24 @@ export async function runPlan(system: SimSystem, plan: RunPlan, concurrency?: nu
   let steps = 0;
   let actions = 0;
   let failed = false;
+  const finished = new Set<Lane>();
+  const ending: Promise<void>[] = [];
+  const replays = new ReplayQueue(system);
+  const finish = async (lane: Lane): Promise<void> => {
+    const found = await endAndCheck(system, lane, replays);
+    finished.add(lane);
+    if (found.length > 0) {
+      failed = true;
+      violations.push(...found);
+    }
+  };
   let next = 0;
   const drive = async (): Promise<void> => {
     for (let i = next++; i < lanes.length && !failed; i = next++) {
       const lane = lanes[i] as Lane;
       const lanePlan = plan.lanes[i];
       if (!lanePlan) continue;
+      let clean = true;
       for (const [n, step] of lanePlan.steps.entries()) {
         if (failed) return;
         const found = await lane.step(step).catch((err: unknown) => [`step threw: ${describeError(err)}`]);
@@ -59,24 +72,31 @@ export async function runPlan(system: SimSystem, plan: RunPlan, concurrency?: nu
         actions += step.length;
         if (found.length > 0) {
           failed = true;
+          clean = false;
           violations.push(...found.map((v) => `lane ${i} (${lane.workflowId}) step ${n}: ${v}`));
         }
       }
+      if (clean) ending.push(finish(lane));
     }
   };
   const width = Math.max(1, Math.min(concurrency ?? lanes.length, lanes.length));
   await Promise.all(Array.from({ length: width }, drive));
+  const stepped = Date.now();
+  // Every lane is through its steps: no engine goes down any more while the last ones end.
+  system.engines.heal();
+  await Promise.all(ending);
+  violations.push(...(await replays.drained()));
   const ofRun = (v: { what: string; workItem: string }) =>
     v.workItem === '' || lanes.some((l) => l.model.workItemId === v.workItem);
   violations.push(
     ...system.engines.violations.filter(ofRun).map((v) => `engine: ${v.what} (work item ${v.workItem})`),
   );
-  const ended = Date.now();
-  if (violations.length === 0) violations.push(...(await endAndCheck(system, lanes)));
-  else {
-    violations.push(...failedWorkflowTasks(await system.histories(runsOf(lanes))));
-    // Not checked, but ended, so a failed run's workflows do not keep the server busy meanwhile.
-    await Promise.all(lanes.map((lane) => endLane(system, lane)));
+  const unfinished = lanes.filter((lane) => !finished.has(lane));
+  if (unfinished.length > 0) {
+    // A failed run: the failed workflow tasks of the lanes not checked yet, and their end, so they
+    // do not keep the server busy meanwhile.
+    violations.push(...failedWorkflowTasks(await system.histories(runsOf(unfinished))));
+    await Promise.all(unfinished.map((lane) => endLane(system, lane)));
   }
   const named = lanes
     .map((lane, i) => ({ lane, i }))
@@ -92,9 +112,35 @@ export async function runPlan(system: SimSystem, plan: RunPlan, concurrency?: nu
     violations,
     implicated: named.length > 0 ? named : lanes.map((_, i) => i),
     ms: Date.now() - started,
-    stepsMs: ended - started,
-    endMs: Date.now() - ended,
+    stepsMs: stepped - started,
+    endMs: Date.now() - stepped,
   };
+}
+
+/**
+ * Replays histories against the bundle one batch at a time, in the background: each lane's
+ * histories join the queue as the lane ends, and each batch takes all that waited meanwhile.
+ */
+class ReplayQueue {
+  private readonly waiting: RunHistory[] = [];
+  private readonly failures: string[] = [];
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly system: SimSystem) {}
+
+  add(histories: RunHistory[]): void {
+    this.waiting.push(...histories);
+    this.chain = this.chain.then(async () => {
+      const batch = this.waiting.splice(0);
+      if (batch.length > 0) this.failures.push(...(await this.system.replay(batch)));
+    });
+  }
+
+  /** Once every queued history is replayed: one line per failed replay. */
+  async drained(): Promise<string[]> {
+    await this.chain;
+    return this.failures;
+  }
 }
 
 /** An error with its causes: a client's ServiceError says what went wrong only in its cause. */
@@ -107,42 +153,40 @@ export function describeError(err: unknown): string {
   return parts.join(' <- ');
 }
 
-async function endAndCheck(system: SimSystem, lanes: Lane[]): Promise<string[]> {
+/** Ends one lane's workflow and checks it whole; its histories join the replay queue. */
+async function endAndCheck(system: SimSystem, lane: Lane, replays: ReplayQueue): Promise<string[]> {
+  if (!lane.model.started) return [];
   const violations: string[] = [];
-  system.engines.heal();
-  for (const lane of lanes) lane.model.containers.length = 0;
-  await Promise.all(lanes.map((lane) => endLane(system, lane)));
-  // Each workflow's close is awaited with one long poll (its result, following continue-as-new),
-  // not by polling describe: a hundred lanes polling kept the server busy with nothing else.
+  // Its containers go, so nothing of this lane blocks its images' removal any more.
+  for (const c of lane.model.containers.splice(0)) system.engines.removeContainer(c.host, c.id);
+  await endLane(system, lane);
+  // The close is awaited with one long poll (the result, following continue-as-new), not by
+  // polling describe: a hundred lanes polling kept the server busy with nothing else.
+  const handle = system.client.workflow.getHandle(lane.workflowId);
   const timeout = new AbortController();
+  const closed = handle.result().then(
+    () => 'closed' as const,
+    () => 'closed' as const,
+  );
   const deadline = delay(QUIESCE_WITHIN_MS, 'deadline' as const, { signal: timeout.signal }).catch(
     () => 'deadline' as const,
   );
-  await Promise.all(
-    lanes.map(async (lane) => {
-      if (!lane.model.started) return;
-      const handle = system.client.workflow.getHandle(lane.workflowId);
-      const closed = handle.result().then(
-        () => 'closed' as const,
-        () => 'closed' as const,
-      );
-      if ((await Promise.race([closed, deadline])) === 'deadline') {
-        violations.push(
-          `${lane.workflowId} still running ${QUIESCE_WITHIN_MS} ms after its images were told to go`,
-        );
-        return;
-      }
-      const status = (await handle.describe()).status.name;
-      if (status === 'FAILED' || status === 'TERMINATED' || status === 'TIMED_OUT') {
-        violations.push(`${lane.workflowId} ended ${status}`);
-      }
-    }),
-  );
+  const outcome = await Promise.race([closed, deadline]);
   timeout.abort();
-  violations.push(...leftOnDisk(system, lanes));
-  const histories = await system.histories(runsOf(lanes));
+  if (outcome === 'deadline') {
+    violations.push(
+      `${lane.workflowId} still running ${QUIESCE_WITHIN_MS} ms after its images were told to go`,
+    );
+  } else {
+    const status = (await handle.describe()).status.name;
+    if (status === 'FAILED' || status === 'TERMINATED' || status === 'TIMED_OUT') {
+      violations.push(`${lane.workflowId} ended ${status}`);
+    }
+  }
+  violations.push(...leftOnDisk(system, [lane]));
+  const histories = await system.histories(runsOf([lane]));
   violations.push(...failedWorkflowTasks(histories));
-  violations.push(...(await system.replay(histories)));
+  replays.add(histories);
   return violations;
 }
 

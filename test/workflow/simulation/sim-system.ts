@@ -45,6 +45,16 @@ const UNHANDLED_COMMAND = 1;
 
 export const SIM_HOSTS = ['sim-1', 'sim-2'];
 
+/**
+ * One partition per task queue (the server's default is 4): with one worker per queue, tasks put
+ * into one partition and polled from another were forwarded between them, work for a server that
+ * bounds the simulation's speed.
+ */
+const SIM_SERVER_DYNAMIC_CONFIG = {
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+};
+
 const NAMESPACE = 'default';
 
 /**
@@ -93,6 +103,7 @@ export class SimSystem {
       cliPath: temporalCliPath,
       dbFile: join(dir, 'temporal.db'),
       headless: true,
+      dynamicConfig: SIM_SERVER_DYNAMIC_CONFIG,
     });
     let system: SimSystem | undefined;
     try {
