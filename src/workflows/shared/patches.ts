@@ -251,7 +251,8 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
     noFixture:
       'Its call runs only in a decision of a host with a byte limit (SNAPKEEPER_MAX_BYTES); no ' +
-      'recorded budget history has one (policy.test.ts and true-bytes.test.ts run both counts).',
+      'recorded budget history has one (unit test/unit/true-bytes.test.ts plans with both counts; ' +
+      'test/integration/true-bytes.test.ts runs the new one on a real engine).',
   },
   [REFUSED_REGISTRATION_KEEPS_CURRENT_PATCH]: {
     workflow: 'snapshotWorkflow',
