@@ -8,8 +8,13 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../src/contract/errors.js';
 import { dockerTaskQueue } from '../../src/contract/names.js';
-import { invalidateSignal, linkPullRequestUpdate } from '../../src/contract/messages.js';
-import type { ImageFacts, PullRequestRef } from '../../src/contract/snapshot-types.js';
+import {
+  invalidateSignal,
+  invalidateUpdate,
+  linkPullRequestUpdate,
+  mergedSignal,
+} from '../../src/contract/messages.js';
+import type { ImageFacts, PullRequestRef, SnapshotState } from '../../src/contract/snapshot-types.js';
 import { expectUpdateRefused } from './support/expect-failure.js';
 import { imageIdOf } from './support/fake-docker-hosts.js';
 import type { SnapshotHandle } from './support/snapshot-driver.js';
@@ -178,6 +183,118 @@ describe('a link to a merged pull request, checked while a registration set the 
         'removeSnapshotImage',
       ]);
     }
+  });
+});
+
+/**
+ * Registers `image` linked to the merged `pr` and holds its merge check until `during` (a message
+ * to the same workflow, sent once the check was asked) has answered; answers `during`'s outcome
+ * once the registration was refused.
+ */
+async function duringRefusedRegistration<T>(
+  handle: SnapshotHandle,
+  image: string,
+  pr: PullRequestRef,
+  during: () => Promise<T>,
+): Promise<T> {
+  const checkAsked = new Gate("the registration's merge check asked");
+  const answered = new Gate('the message during the check answered');
+  spec.control.beforeMergeAnswer = async (asked) => {
+    if (asked.number !== pr.number) return;
+    checkAsked.pass();
+    await answered.reached();
+  };
+  try {
+    const registration = driver.register(handle, { image, pullRequest: pr });
+    await checkAsked.reached();
+    const outcome = await during().finally(() => answered.pass());
+    await expectUpdateRefused(registration, {
+      type: ErrorType.pullRequestMerged,
+      message: `${pr.repository}#${pr.number} has already merged`,
+    });
+    return outcome;
+  } finally {
+    spec.control.beforeMergeAnswer = undefined;
+  }
+}
+
+describe('a message naming no image, sent while a registration is checked, means the snapshot the work item keeps', () => {
+  // A registration linked to a pull request sets the current image aside while its merge check
+  // runs; meanwhile the image being checked is what the state shows current. A link or an
+  // operator's invalidation names no image: it is meant for the work item's snapshot, which, once
+  // the registration is refused, is the image set aside again.
+  it('keeps a link made during the check on the image the refused registration gives back, and ends it at that merge', async () => {
+    const item = workItem('link-during-check');
+    const current = imageIdOf(item.image(1));
+    const open: PullRequestRef = { repository: REPO, number: 7 };
+    const merged: PullRequestRef = { repository: REPO, number: 6 };
+    spec.control.recordMerge(merged);
+    const { handle } = await driver.startWith(item.id, { image: item.image(1) });
+    runs.push(handle);
+
+    const linked: SnapshotState = await duringRefusedRegistration(handle, item.image(2), merged, () =>
+      handle.executeUpdate(linkPullRequestUpdate, { args: [open] }),
+    );
+    expect(linked.pullRequest).toEqual(open);
+    const view = await driver.state(handle);
+    expect(view.current).toMatchObject({ imageId: current, state: 'active', pullRequest: open });
+
+    await handle.signal(mergedSignal, {
+      pullRequest: open,
+      deliveryId: 'link-during-check-7',
+      match: 'link',
+    });
+    const result = await handle.result();
+    expect(result.last).toMatchObject({ imageId: current, state: 'removed', endReason: 'merged' });
+  });
+
+  it('ends the image the refused registration gives back when a link made during the check was to a merged pull request', async () => {
+    const item = workItem('merged-link-during-check');
+    const current = imageIdOf(item.image(1));
+    const linkedMerged: PullRequestRef = { repository: REPO, number: 9 };
+    const merged: PullRequestRef = { repository: REPO, number: 8 };
+    spec.control.recordMerge(merged);
+    spec.control.recordMerge(linkedMerged);
+    const { handle } = await driver.startWith(item.id, { image: item.image(1) });
+    runs.push(handle);
+    const releaseCleanup = spec.docker.holdInvalidation(current);
+
+    await duringRefusedRegistration(handle, item.image(2), merged, () =>
+      expectUpdateRefused(handle.executeUpdate(linkPullRequestUpdate, { args: [linkedMerged] }), {
+        type: ErrorType.pullRequestMerged,
+        message: 'the snapshot ended and its image is being removed',
+      }),
+    );
+    const view = await driver.state(handle);
+    releaseCleanup();
+    expect(view.current).toBeNull();
+    expect(view.retiring.find((i) => i.imageId === current)).toMatchObject({ endReason: 'merged' });
+    expect((await handle.result()).last).toMatchObject({ imageId: current, state: 'removed' });
+  });
+
+  it("ends the image the refused registration gives back when an operator's invalidation naming no image came during the check", async () => {
+    const item = workItem('invalidate-during-check');
+    const current = imageIdOf(item.image(1));
+    const checked = imageIdOf(item.image(2));
+    const merged: PullRequestRef = { repository: REPO, number: 10 };
+    spec.control.recordMerge(merged);
+    const { handle } = await driver.startWith(item.id, { image: item.image(1) });
+    runs.push(handle);
+    const releaseCleanup = spec.docker.holdInvalidation(current);
+
+    const ended: SnapshotState = await duringRefusedRegistration(handle, item.image(2), merged, () =>
+      handle.executeUpdate(invalidateUpdate, { args: [{ reason: 'spec: operator' }] }),
+    );
+    // The answer names the image the state showed current then: the one being checked.
+    expect(ended).toMatchObject({ imageId: checked, state: 'invalidated' });
+    const view = await driver.state(handle);
+    releaseCleanup();
+    expect(view.current).toBeNull();
+    expect(view.retiring.find((i) => i.imageId === current)).toMatchObject({
+      endReason: 'invalidated',
+      message: 'spec: operator',
+    });
+    expect((await handle.result()).last).toMatchObject({ imageId: current, state: 'removed' });
   });
 });
 

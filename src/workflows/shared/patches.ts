@@ -34,6 +34,10 @@ export const MERGED_LINK_ENDS_ASIDE_PATCH = 'merged-link-ends-aside';
 export const RECONCILE_RESULTS_BOUNDED_PATCH = 'reconcile-results-bounded';
 /** A registration whose image's cleanup finished while the host inspected it asks the host again. */
 export const REINSPECT_AFTER_CLEANUP_PATCH = 'reinspect-after-cleanup';
+/** A link made while a registration is checked reaches the image set aside too. */
+export const LINK_REACHES_ASIDE_PATCH = 'link-reaches-aside';
+/** An invalidateImage update naming no image ends the image set aside too, if it comes back. */
+export const UNSCOPED_INVALIDATION_REACHES_ASIDE_PATCH = 'unscoped-invalidation-reaches-aside';
 /**
  * The budget says when the disk stays over its watermarks with nothing left to evict (the
  * decision's diskShortfall, a warning, the host told), and when that is over.
@@ -73,6 +77,8 @@ export type PatchId =
   | typeof PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH
   | typeof BUDGET_LEAN_DECISIONS_PATCH
   | typeof REINSPECT_AFTER_CLEANUP_PATCH
+  | typeof LINK_REACHES_ASIDE_PATCH
+  | typeof UNSCOPED_INVALIDATION_REACHES_ASIDE_PATCH
   | typeof LEAN_LIFECYCLE_PATCH;
 
 export interface PatchRecord {
@@ -350,6 +356,35 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     noFixture:
       "Its call runs only when an image's whole cleanup fits inside the inspection of a registration " +
       'of that same image; no recorded history has that race (test/workflow/registration-races.spec.test.ts runs it).',
+  },
+  [LINK_REACHES_ASIDE_PATCH]: {
+    workflow: 'snapshotWorkflow (snapshot/registration.ts, called from keeper.ts)',
+    oldBranch:
+      'a link made while a registration was checked amended only the image being checked; a refused ' +
+      'registration gave the image set aside back without the link, and its merge ended nothing',
+    since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
+    oldBranchFixtures: [],
+    brokenByDeprecation: [],
+    status: 'live',
+    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+    noFixture:
+      'Its call runs only when a link arrives while a registration linked to a pull request is ' +
+      'checked; no recorded history has that race (test/workflow/registration-races.spec.test.ts runs it).',
+  },
+  [UNSCOPED_INVALIDATION_REACHES_ASIDE_PATCH]: {
+    workflow: 'snapshotWorkflow (snapshot/registration.ts, called from keeper.ts)',
+    oldBranch:
+      'an invalidateImage update naming no image, while a registration was checked, ended only the ' +
+      'image being checked; a refused registration gave the image set aside back, current',
+    since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
+    oldBranchFixtures: [],
+    brokenByDeprecation: [],
+    status: 'live',
+    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+    noFixture:
+      'Its call runs only when an unscoped invalidateImage update arrives while a registration ' +
+      'linked to a pull request is checked; no recorded history has that race ' +
+      '(test/workflow/registration-races.spec.test.ts runs it).',
   },
   [LEAN_LIFECYCLE_PATCH]: {
     workflow: 'snapshotWorkflow (snapshot/core.ts; publisher.ts and cleanup.ts take its branch)',

@@ -106,6 +106,7 @@ export class SnapshotKeeper extends SnapshotCore {
     const { state } = this;
     const linked: SnapshotState = { ...this.requireActive(), pullRequest: pr };
     state.amend(linked);
+    this.registration.linkAside(pr);
     this.publish();
     if (this.scopedToPullRequest) await this.registration.refuseMergedLink(pr, linked.imageId);
     return state.current?.imageId === linked.imageId ? state.current : linked;
@@ -155,7 +156,9 @@ export class SnapshotKeeper extends SnapshotCore {
   /** The operator's invalidation: ends the current image now and answers with it. */
   invalidateNow(req: InvalidateRequest): SnapshotState {
     const ended = this.requireActive();
-    this.endCurrent('invalidated', String(req?.reason ?? 'invalidated').slice(0, REASON_MAX_LENGTH));
+    const reason = String(req?.reason ?? 'invalidated').slice(0, REASON_MAX_LENGTH);
+    if (!req?.imageId) this.registration.invalidateAside(reason);
+    this.endCurrent('invalidated', reason);
     return this.state.latest(ended);
   }
 

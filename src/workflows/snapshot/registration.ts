@@ -16,8 +16,10 @@ import { mergeRemembered, mergeRecorded, rememberMerge } from '../pull-request/m
 import { targetedByPullRequest } from '../pull-request/match.js';
 import {
   BUDGET_ADMISSION_BY_SIGNAL_PATCH,
+  LINK_REACHES_ASIDE_PATCH,
   MERGED_LINK_ENDS_ASIDE_PATCH,
   REINSPECT_AFTER_CLEANUP_PATCH,
+  UNSCOPED_INVALIDATION_REACHES_ASIDE_PATCH,
   usePatch,
 } from '../shared/patches.js';
 import { nowIso } from '../shared/workflow-helpers.js';
@@ -125,9 +127,10 @@ export class SnapshotRegistration {
     const message = `pull request ${pr.repository}#${pr.number} had already merged when it was linked`;
     const ends = current?.imageId === imageId && targetedByPullRequest(current, pr, 'link');
     if (ends) workflow.endCurrent('merged', message);
-    else if (this.endsAside(pr, imageId)) {
-      // A registration set the linked image aside while this link was checked: it ends either way
-      // (replaced if that registration is accepted, merged if it is refused and gives it back).
+    if (this.endsAside(pr, imageId, ends)) {
+      // The image a registration still being checked has set aside carries this link: it ends
+      // either way (replaced if that registration is accepted, merged if it is refused and gives
+      // it back).
       state.endAside('merged', message);
       throw mergedRefusal(pr, true);
     }
@@ -135,17 +138,40 @@ export class SnapshotRegistration {
   }
 
   /**
-   * Whether the image a merged link amended is the one a registration still being checked has set
-   * aside (a link checked across that registration's start). Runs recorded before the patch let
-   * the refused registration give it back, still linked to the merged pull request.
+   * Whether the image set aside by a registration still being checked carries this merged link:
+   * the link amended it before that registration set it aside (a link checked across the
+   * registration's start), or reached it while it was aside (linkAside). Runs recorded before
+   * these patches let the refused registration give it back, linked to the merged pull request.
    */
-  private endsAside(pr: PullRequestRef, imageId: string): boolean {
+  private endsAside(pr: PullRequestRef, imageId: string, endedCurrent: boolean): boolean {
     const aside = this.workflow.state.aside;
-    return (
-      aside?.imageId === imageId &&
-      targetedByPullRequest(aside, pr, 'link') &&
-      usePatch(MERGED_LINK_ENDS_ASIDE_PATCH)
-    );
+    if (!aside || !targetedByPullRequest(aside, pr, 'link')) return false;
+    if (!endedCurrent && aside.imageId === imageId) return usePatch(MERGED_LINK_ENDS_ASIDE_PATCH);
+    return usePatch(LINK_REACHES_ASIDE_PATCH);
+  }
+
+  /**
+   * A link made while a registration is being checked amends the image being checked, which
+   * ends if that registration is refused; the link names no image, it is meant for the work
+   * item's snapshot, and that is the image set aside once the registration is refused. So the
+   * image set aside carries the link too (and ends with its merge). Runs recorded before the
+   * patch gave the image set aside back without the link, which then ended nothing.
+   */
+  linkAside(pr: PullRequestRef): void {
+    const { state } = this.workflow;
+    if (!state.aside || !usePatch(LINK_REACHES_ASIDE_PATCH)) return;
+    state.aside = { ...state.aside, pullRequest: pr };
+  }
+
+  /**
+   * An operator's invalidation that names no image means the work item's snapshot, as the
+   * unscoped invalidate signal does: the image a registration still being checked has set aside
+   * ends too if that registration is refused. Runs recorded before the patch gave it back.
+   */
+  invalidateAside(reason: string): void {
+    const { state } = this.workflow;
+    if (!state.aside || !usePatch(UNSCOPED_INVALIDATION_REACHES_ASIDE_PATCH)) return;
+    state.endAside('invalidated', reason);
   }
 
   /** The image of a registration refused by its merged pull request ends, never counted by the budget. */
