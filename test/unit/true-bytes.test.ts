@@ -96,10 +96,13 @@ describe('trueBytesNodes (the engine image tree)', () => {
     for (let i = 1; i < 20_000; i++) live.push({ name: `n${i}`, parent: `n${i - 1}`, own: 1 });
     const nodes = trueBytesNodes(tree(live), new Set([key('n19999')]), new Set());
     expect(nodes).toHaveLength(20_000);
-    const count = new TrueBytesCount(nodes, new Set([key('n19999')]), new Set());
+    // Known only the top: the layers below are held by snapshots it does not count, so not its own.
+    expect(new TrueBytesCount(nodes, new Set([key('n19999')]), new Set()).total).toBe(1);
+    const count = new TrueBytesCount(nodes, new Set(live.map((s) => key(s.name))), new Set());
     expect(count.total).toBe(20_000);
     // Every image below it is a live snapshot too: evicting the top frees its own layer only.
     expect(count.remove(key('n19999'))).toBe(1);
+    expect(count.remove(key('n0'))).toBe(0);
     const retired = live.map((s, i) => ({ ...s, tagged: i === live.length - 1 }));
     expect(shape(trueBytesNodes(tree(retired), new Set([key('n19999')]), new Set()))).toEqual({
       [key('n19999')]: '20000',
@@ -149,6 +152,23 @@ describe('the byte limit on true bytes (planEvictions with trueBytes)', () => {
     const p = plan(60);
     expect(names(p)).toEqual(['a', 'b']);
     expect(p.usage.bytes).toBe(37);
+  });
+
+  it('does not count layers an image it does not know also holds, so it never evicts for them', () => {
+    // x, built on d, is no snapshot the budget counts (a derived image, a commit in flight): d's
+    // 7 bytes stay while x does, whatever the budget evicts.
+    const host = tree([
+      { name: 'base', own: 100, managed: false },
+      { name: 'a', parent: 'base', own: 10 },
+      { name: 'b', parent: 'a', own: 20 },
+      { name: 'c', parent: 'base', own: 30 },
+      { name: 'u', parent: 'base', own: 5, managed: false },
+      { name: 'd', parent: 'u', own: 7 },
+      { name: 'x', parent: 'd', own: 3 },
+    ]);
+    const p = plan(5, { trueBytes: trueBytesNodes(host, ALL, new Set()) });
+    expect(names(p)).toEqual(['a', 'b', 'c']);
+    expect(p.usage.bytes).toBe(0);
   });
 
   it('counts a pending removal as gone, and snapshots not known one by one at their image size', () => {

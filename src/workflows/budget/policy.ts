@@ -262,10 +262,12 @@ class EvictionPlan {
 
 /**
  * The true bytes of the known snapshots (budget-true-bytes), on the engine's image tree: a node's
- * layers count while an image holding them stays (it, or a live image built on it) and one known
- * snapshot holds them, and are freed by the eviction of the last holder. Layers a snapshot shares
- * with an image the budget does not know one by one (a warmer snapshot, a kept image) count, and are
- * never credited to an eviction. An eviction walks down its chain: O(depth).
+ * layers count when known snapshots hold them and no other live image does (it, or an image built
+ * on it), and are freed by the eviction of the last of them. Layers a snapshot shares with an image
+ * the budget does not know one by one (a kept or derived image, a commit in flight built on it, a
+ * snapshot warmer than the cold set, itself counted at its image size) are not the snapshots' alone:
+ * they do not count, so no eviction is made for bytes no eviction can free. An eviction walks down
+ * its chain: O(depth).
  */
 export class TrueBytesCount {
   total = 0;
@@ -308,7 +310,8 @@ export class TrueBytesCount {
       }
       this.left.set(n.key, left);
       knownAbove.set(n.key, knownHere);
-      if (left > 0 && knownHere > 0) {
+      // Every live holder is a known snapshot: only then can evictions free these layers.
+      if (left > 0 && knownHere === left) {
         this.counted.add(n.key);
         this.total += n.bytes;
       }
