@@ -4,21 +4,25 @@
 // server with the real workflow bundle: the order that the protocol simulation found at random is
 // here every time.
 import { ApplicationFailure } from '@temporalio/common';
+import { WithStartWorkflowOperation } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../src/contract/errors.js';
-import { dockerTaskQueue } from '../../src/contract/names.js';
+import { dockerTaskQueue, snapshotWorkflowId } from '../../src/contract/names.js';
 import {
   invalidateSignal,
   invalidateUpdate,
   linkPullRequestUpdate,
   mergedSignal,
+  registerUpdate,
 } from '../../src/contract/messages.js';
 import type { ImageFacts, PullRequestRef, SnapshotState } from '../../src/contract/snapshot-types.js';
 import { expectUpdateRefused } from './support/expect-failure.js';
 import { imageIdOf } from './support/fake-docker-hosts.js';
 import type { SnapshotHandle } from './support/snapshot-driver.js';
-import { SnapshotDriver, newWorkItem } from './support/snapshot-driver.js';
+import { PROJECT, SnapshotDriver, newWorkItem } from './support/snapshot-driver.js';
+import type { snapshotWorkflow } from '../../src/workflows/snapshot/workflow.js';
+import { waitFor } from '../support/wait-for.js';
 import type { SpecEnvironment } from './support/spec-environment.js';
 import { startSpecEnvironment } from './support/spec-environment.js';
 import { injectSpecContext } from './support/provided-context.js';
@@ -337,6 +341,123 @@ describe('a registration of an image whose cleanup ran while it was inspected', 
       'invalidateSnapshot',
       'removeSnapshotImage',
     ]);
+  });
+});
+
+describe('a registration and an ending of its image answered in one workflow task', () => {
+  // The simulation's "current image ... is not on sim-1", as it happened (seed-3 counterexample,
+  // replayed at HEAD 638a6ea with both fixes above): a registration of the current image again and a
+  // link to a merged pull request; the inspection and the link's merge check were answered in the
+  // same workflow task. The registration's checks ran on the inspection's answer, then the link's
+  // check ended the image and started its removal, then the registration resumed and accepted
+  // the image again (`created`): current, while its removal took it off the disk. Here the two
+  // answers are made to land in one task by stopping the workflow worker while both complete.
+  const QUEUE = 'races-one-task';
+
+  function workflowWorker(): Promise<Worker> {
+    return Worker.create({
+      connection: spec.env.nativeConnection,
+      namespace: spec.env.namespace ?? 'default',
+      taskQueue: QUEUE,
+      workflowBundle: { codePath: injectSpecContext().workflowBundlePath },
+      // No sticky queue: the Java test server would keep sending the next task to the stopped
+      // worker's; every task replays the history instead.
+      maxCachedWorkflows: 0,
+    });
+  }
+
+  async function completedActivities(handle: SnapshotHandle): Promise<number> {
+    const history = await handle.fetchHistory();
+    return (history.events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).length;
+  }
+
+  it('refuses the registration, which must not make current an image that is being removed', async () => {
+    const item = workItem('one-task');
+    const imageId = imageIdOf(item.image(1));
+    const linked: PullRequestRef = { repository: REPO, number: 11 };
+    spec.control.recordMerge(linked);
+    // The control activities (merge check, budget) of this queue, apart from its workflow worker.
+    const control = await Worker.create({
+      connection: spec.env.nativeConnection,
+      namespace: spec.env.namespace ?? 'default',
+      taskQueue: QUEUE,
+      activities: spec.control.activities(),
+    });
+    const controlRunning = control.run();
+    let first: Worker | undefined = await workflowWorker();
+    let firstRunning: Promise<void> | undefined = first.run();
+    let second: Worker | undefined;
+    let secondRunning: Promise<void> | undefined;
+    try {
+      const workflowId = snapshotWorkflowId(PROJECT, item.id);
+      await spec.client.workflow.executeUpdateWithStart(registerUpdate, {
+        args: [{ image: item.image(1), host: SLOW_HOST }],
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof snapshotWorkflow>('snapshotWorkflow', {
+          workflowId,
+          taskQueue: QUEUE,
+          args: [{ projectId: PROJECT, workItemId: item.id }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        }),
+      });
+      const handle = driver.handle(item.id);
+      runs.push(handle);
+
+      const inspection = holdInspection();
+      const checkAsked = new Gate("the link's merge check asked");
+      const checkAnswer = new Gate("the link's merge check let go");
+      spec.control.beforeMergeAnswer = async (pr) => {
+        if (pr.number !== linked.number) return;
+        checkAsked.pass();
+        await checkAnswer.reached();
+      };
+      const again = driver.register(handle, { image: item.image(1), host: SLOW_HOST });
+      const againSettled = again.then(
+        () => undefined,
+        () => undefined,
+      );
+      await inspection.asked.reached();
+      const link = handle.executeUpdate(linkPullRequestUpdate, { args: [linked] });
+      const linkSettled = link.then(
+        () => undefined,
+        () => undefined,
+      );
+      await checkAsked.reached();
+
+      // No workflow worker while both answers come in: the next task carries both, in this order.
+      first.shutdown();
+      await firstRunning;
+      first = undefined;
+      firstRunning = undefined;
+      const before = await completedActivities(handle);
+      inspection.answer.pass();
+      await waitFor(async () => (await completedActivities(handle)) === before + 1, {
+        timeoutMs: 15_000,
+        message: 'the inspection answered',
+      });
+      checkAnswer.pass();
+      await waitFor(async () => (await completedActivities(handle)) === before + 2, {
+        timeoutMs: 15_000,
+        message: "the link's merge check answered",
+      });
+      second = await workflowWorker();
+      secondRunning = second.run();
+
+      await expectUpdateRefused(link, {
+        type: ErrorType.pullRequestMerged,
+        message: 'the snapshot ended and its image is being removed',
+      });
+      await expectUpdateRefused(again, { type: ErrorType.invalidRequest, message: 'is being removed' });
+      await Promise.all([againSettled, linkSettled]);
+      expect((await driver.state(handle)).current).toBeNull();
+      const result = await handle.result();
+      expect(result.last).toMatchObject({ imageId, state: 'removed', endReason: 'merged' });
+    } finally {
+      spec.control.beforeMergeAnswer = undefined;
+      first?.shutdown();
+      second?.shutdown();
+      control.shutdown();
+      await Promise.all([firstRunning, secondRunning, controlRunning]);
+    }
   });
 });
 

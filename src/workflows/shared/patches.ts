@@ -38,6 +38,8 @@ export const REINSPECT_AFTER_CLEANUP_PATCH = 'reinspect-after-cleanup';
 export const LINK_REACHES_ASIDE_PATCH = 'link-reaches-aside';
 /** An invalidateImage update naming no image ends the image set aside too, if it comes back. */
 export const UNSCOPED_INVALIDATION_REACHES_ASIDE_PATCH = 'unscoped-invalidation-reaches-aside';
+/** A registration checks its image again where it acts on the inspection (not only after it). */
+export const REGISTRATION_CHECKED_WHERE_IT_ACTS_PATCH = 'registration-checked-where-it-acts';
 /**
  * The budget says when the disk stays over its watermarks with nothing left to evict (the
  * decision's diskShortfall, a warning, the host told), and when that is over.
@@ -79,6 +81,7 @@ export type PatchId =
   | typeof REINSPECT_AFTER_CLEANUP_PATCH
   | typeof LINK_REACHES_ASIDE_PATCH
   | typeof UNSCOPED_INVALIDATION_REACHES_ASIDE_PATCH
+  | typeof REGISTRATION_CHECKED_WHERE_IT_ACTS_PATCH
   | typeof LEAN_LIFECYCLE_PATCH;
 
 export interface PatchRecord {
@@ -384,6 +387,21 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     noFixture:
       'Its call runs only when an unscoped invalidateImage update arrives while a registration ' +
       'linked to a pull request is checked; no recorded history has that race ' +
+      '(test/workflow/registration-races.spec.test.ts runs it).',
+  },
+  [REGISTRATION_CHECKED_WHERE_IT_ACTS_PATCH]: {
+    workflow: 'snapshotWorkflow (snapshot/registration.ts)',
+    oldBranch:
+      'a registration accepted an image that another handler ended (and began to remove) in the same ' +
+      'workflow activation, after the inspection was checked and before the registration acted on it',
+    since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
+    oldBranchFixtures: [],
+    brokenByDeprecation: [],
+    status: 'live',
+    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+    noFixture:
+      "Its call runs only when a registration's inspection and an ending of the same image are " +
+      'answered in one workflow task; no recorded history has that race ' +
       '(test/workflow/registration-races.spec.test.ts runs it).',
   },
   [LEAN_LIFECYCLE_PATCH]: {

@@ -37,6 +37,14 @@ export function mergedRefusal(pr: PullRequestRef, ended: boolean): ApplicationFa
   );
 }
 
+/** A registration of an image this workflow is taking off the disk. */
+export function beingRemoved(image: string, imageId: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `image ${image} (${imageId}) is being removed and cannot be registered again`,
+    ErrorType.invalidRequest,
+  );
+}
+
 /** A registration whose inspection failed: the host's words, or that the host did not answer. */
 export function registrationFailure(err: unknown, req: RegisterRequest): ApplicationFailure {
   if (err instanceof ActivityFailure) {

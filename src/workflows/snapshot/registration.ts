@@ -18,6 +18,7 @@ import {
   BUDGET_ADMISSION_BY_SIGNAL_PATCH,
   LINK_REACHES_ASIDE_PATCH,
   MERGED_LINK_ENDS_ASIDE_PATCH,
+  REGISTRATION_CHECKED_WHERE_IT_ACTS_PATCH,
   REINSPECT_AFTER_CLEANUP_PATCH,
   UNSCOPED_INVALIDATION_REACHES_ASIDE_PATCH,
   usePatch,
@@ -26,7 +27,7 @@ import { nowIso } from '../shared/workflow-helpers.js';
 import { acceptedState } from './accepted-state.js';
 import { admitToBudget, releaseFromBudget, signalAdmission } from './budget.js';
 import type { SnapshotCore } from './core.js';
-import { mergedRefusal, registrationFailure, shuttingDown } from './refusals.js';
+import { beingRemoved, mergedRefusal, registrationFailure, shuttingDown } from './refusals.js';
 
 export class SnapshotRegistration {
   constructor(private readonly workflow: SnapshotCore) {}
@@ -36,6 +37,7 @@ export class SnapshotRegistration {
     const { workflow } = this;
     const { state } = workflow;
     const facts = await this.inspect(req);
+    this.refuseEndedMeanwhile(req, facts);
     const unchanged = this.registerSameImage(req, facts);
     if (unchanged) return unchanged;
     const now = nowIso();
@@ -64,6 +66,7 @@ export class SnapshotRegistration {
     const { workflow } = this;
     const { state } = workflow;
     const facts = await this.inspect(req);
+    this.refuseEndedMeanwhile(req, facts);
     const unchanged = this.registerSameImage(req, facts);
     if (unchanged) {
       await this.refuseMergedLink(pr, unchanged.snapshot.imageId);
@@ -201,13 +204,23 @@ export class SnapshotRegistration {
       held.has(facts.imageId) && state.current?.imageId !== facts.imageId && !state.isRetiring(facts.imageId);
     if (left && usePatch(REINSPECT_AFTER_CLEANUP_PATCH)) facts = await this.inspectOnHost(req);
     if (workflow.state.closing) throw shuttingDown();
-    if (workflow.state.isRetiring(facts.imageId)) {
-      throw ApplicationFailure.nonRetryable(
-        `image ${req.image} (${facts.imageId}) is being removed and cannot be registered again`,
-        ErrorType.invalidRequest,
-      );
-    }
+    if (workflow.state.isRetiring(facts.imageId)) throw beingRemoved(req.image, facts.imageId);
     return facts;
+  }
+
+  /**
+   * inspect() checked its answer, but the registration acts on it only once its own await has
+   * resumed, and in between other handlers of the same workflow activation go on: a link's merge
+   * check answered in the same task ends this very image and starts its removal, or a cancel
+   * arrives. So the same checks again, right where the registration acts. Runs recorded before the
+   * patch accepted the image then: current, while its removal took it off the disk.
+   */
+  private refuseEndedMeanwhile(req: RegisterRequest, facts: ImageFacts): void {
+    const { state } = this.workflow;
+    if (!state.closing && !state.isRetiring(facts.imageId)) return;
+    if (!usePatch(REGISTRATION_CHECKED_WHERE_IT_ACTS_PATCH)) return;
+    if (state.closing) throw shuttingDown();
+    throw beingRemoved(req.image, facts.imageId);
   }
 
   /** Asks the host for the image's facts; a refusal of the host is the registration's. */
