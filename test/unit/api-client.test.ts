@@ -182,7 +182,11 @@ describe('commitSnapshot', () => {
         // The commit declares itself: its id in a label and in the Comment, its own tag in a label.
         comment: `snapkeeper commit ${a.commitId}`,
         changes: [
-          `LABEL "io.snapkeeper.managed"="true" "io.snapkeeper.project"="Org/Repo" "io.snapkeeper.work-item"="feature/X.1" "io.snapkeeper.commit"="${a.commitId}" "io.snapkeeper.reference"="${a.image}"`,
+          'LABEL "io.snapkeeper.managed"="true"',
+          'LABEL "io.snapkeeper.project"="Org/Repo"',
+          'LABEL "io.snapkeeper.work-item"="feature/X.1"',
+          `LABEL "io.snapkeeper.commit"="${a.commitId}"`,
+          `LABEL "io.snapkeeper.reference"="${a.image}"`,
         ],
       },
     });

@@ -147,10 +147,10 @@ export async function commitSnapshot(
     [LABEL_REFERENCE]: image,
     ...(leaseId ? { [LABEL_LEASE]: leaseId } : {}),
   };
-  // One Dockerfile LABEL instruction; the ids cannot hold quotes or backslashes (ID_PATTERN).
-  const labels = Object.entries(declared)
-    .map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`)
-    .join(' ');
+  // One LABEL instruction per label: Podman 4.3 reads `LABEL a="1" b="2"` as a="1\" b=\"2" (one
+  // label, the others lost), Docker reads both forms alike. The ids cannot hold quotes or
+  // backslashes (ID_PATTERN).
+  const changes = Object.entries(declared).map(([k, v]) => `LABEL ${JSON.stringify(k)}=${JSON.stringify(v)}`);
   let result: { Id?: string; id?: string };
   try {
     result = (await docker.getContainer(containerId).commit({
@@ -158,7 +158,7 @@ export async function commitSnapshot(
       tag,
       pause: options.pause ?? true,
       comment: commitComment(commitId),
-      changes: [`LABEL ${labels}`],
+      changes,
     })) as { Id?: string; id?: string };
   } catch (err) {
     // A lease taken for a commit that failed protects nothing; it would expire anyway.
