@@ -118,28 +118,46 @@ export async function runPlan(system: SimSystem, plan: RunPlan, concurrency?: nu
 }
 
 /**
- * Replays histories against the bundle one batch at a time, in the background: each lane's
- * histories join the queue as the lane ends, and each batch takes all that waited meanwhile.
+ * Replays histories against the bundle in the background, through one replay worker for the whole
+ * run: each lane's histories join the stream as the lane ends.
  */
 class ReplayQueue {
   private readonly waiting: RunHistory[] = [];
-  private readonly failures: string[] = [];
-  private chain: Promise<void> = Promise.resolve();
+  private wake: (() => void) | undefined;
+  private closed = false;
+  private readonly done: Promise<string[]>;
 
-  constructor(private readonly system: SimSystem) {}
+  constructor(system: SimSystem) {
+    // A replay that throws is a failure to report, like a failed replay.
+    this.done = system
+      .replay(this.stream())
+      .catch((err: unknown) => [`replaying the run's histories threw: ${describeError(err)}`]);
+  }
+
+  private async *stream(): AsyncGenerator<RunHistory> {
+    for (;;) {
+      const next = this.waiting.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      if (this.closed) return;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
 
   add(histories: RunHistory[]): void {
     this.waiting.push(...histories);
-    this.chain = this.chain.then(async () => {
-      const batch = this.waiting.splice(0);
-      if (batch.length > 0) this.failures.push(...(await this.system.replay(batch)));
-    });
+    this.wake?.();
   }
 
-  /** Once every queued history is replayed: one line per failed replay. */
+  /** Once every history added is replayed: one line per failed replay. */
   async drained(): Promise<string[]> {
-    await this.chain;
-    return this.failures;
+    this.closed = true;
+    this.wake?.();
+    return await this.done;
   }
 }
 

@@ -20,7 +20,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import type { HistoryAndWorkflowId } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { DevServer } from '../../../scripts/lib/temporal-dev-server.js';
 import { startDevServer } from '../../../scripts/lib/temporal-dev-server.js';
@@ -228,27 +228,44 @@ export class SimSystem {
     return out;
   }
 
-  /** Replays each history against the same bundle; answers one line per failed replay. */
-  async replay(histories: RunHistory[]): Promise<string[]> {
+  /**
+   * Replays each history against the same bundle, one replay worker for all of them (loading the
+   * bundle is most of a small replay's cost): histories may keep coming (an async iterable) until
+   * it ends. Answers one line per failed replay.
+   */
+  async replay(histories: Iterable<RunHistory> | AsyncIterable<RunHistory>): Promise<string[]> {
     const failures: string[] = [];
+    const sent: RunHistory[] = [];
+    async function* recorded(): AsyncGenerator<RunHistory> {
+      for await (const h of histories) {
+        sent.push(h);
+        yield h;
+      }
+    }
     let replayed = 0;
-    const results = Worker.runReplayHistories({ workflowBundle: { codePath: this.bundlePath } }, histories);
+    const results = Worker.runReplayHistories({ workflowBundle: { codePath: this.bundlePath } }, recorded());
     for await (const result of results) {
-      // They are replayed one at a time, in order: this result is of the history at this index.
-      const failed = histories[replayed];
+      // They are replayed one at a time, in order: this result is of the history sent at this index.
+      const failed = sent[replayed];
       replayed += 1;
       if (!result.error) continue;
       // The history goes with the report: the server and its database are gone after the run.
+      // Binary, as test/fixtures keeps histories (History.decode reads it back).
       const file = join(
         tmpdir(),
-        `snapkeeper-sim-history-${result.workflowId.replace(/\W/g, '-')}-${replayed}.json`,
+        `snapkeeper-sim-history-${result.workflowId.replace(/\W/g, '-')}-${Date.now()}-${replayed}.history.bin`,
       );
-      if (failed) await writeFile(file, historyToJSON(failed.history));
+      const kept =
+        failed &&
+        (await writeFile(file, temporal.api.history.v1.History.encode(failed.history).finish()).then(
+          () => true,
+          () => false,
+        ));
       failures.push(
-        `replay of ${result.workflowId} run ${result.runId}: ${result.error.message}${failed ? ` (history: ${file})` : ''}`,
+        `replay of ${result.workflowId} run ${result.runId}: ${result.error.message}${kept ? ` (history: ${file})` : ''}`,
       );
     }
-    if (replayed !== histories.length) failures.push(`replayed ${replayed} of ${histories.length} histories`);
+    if (replayed !== sent.length) failures.push(`replayed ${replayed} of ${sent.length} histories`);
     return failures;
   }
 }
