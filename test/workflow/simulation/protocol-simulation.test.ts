@@ -126,6 +126,7 @@ describe.runIf(ENABLED)('the snapshot protocol keeps its promises under random i
     for (const race of KNOWN_RACES)
       log(`KNOWN DEFECT (a race, reported and topped up if seen): ${race.knownFailing}`);
     const started = Date.now();
+    const cpuBefore = system.cpuSeconds();
     let actions = 0;
     let steps = 0;
     let runs = 0;
@@ -186,10 +187,12 @@ describe.runIf(ENABLED)('the snapshot protocol keeps its promises under random i
       }
     }
     const seconds = (Date.now() - started) / 1000;
+    const cpu = system.cpuSeconds();
     if (known.length > 0) log(`KNOWN DEFECTS seen again, not failing this test: ${known.join('; ')}`);
     log(
       `${actions} actions in ${steps} steps over ${runs} runs, ${system.restarts} worker restarts: ` +
-        `${seconds.toFixed(1)} s (${(actions / seconds).toFixed(0)} actions/s), seed ${BASE_SEED}`,
+        `${seconds.toFixed(1)} s (${(actions / seconds).toFixed(0)} actions/s), seed ${BASE_SEED}; ` +
+        `CPU: server ${(cpu.server - cpuBefore.server).toFixed(1)} s, test process ${(cpu.test - cpuBefore.test).toFixed(1)} s`,
     );
     expect(actions).toBeGreaterThanOrEqual(TARGET_ACTIONS);
   }, 900_000);

@@ -12,7 +12,7 @@
 // memo upsert" nondeterminism that the dev server never showed with the same setting). Here time is
 // real and short instead: one model hour is MODEL_HOUR_MS (sim-clock.ts), TTLs are seconds, and a
 // lane's "time passing" is a real wait that holds back only that lane.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,6 +189,23 @@ export class SimSystem {
 
   now(): number {
     return Date.now();
+  }
+
+  /**
+   * CPU seconds used so far by the server and by this process (the workers, the client, the
+   * checks): where a run's time goes. The server's from /proc (Linux); NaN elsewhere.
+   */
+  cpuSeconds(): { server: number; test: number } {
+    const usage = process.cpuUsage();
+    let server = NaN;
+    try {
+      // utime and stime, fields 14 and 15, in clock ticks (100 a second on Linux).
+      const fields = readFileSync(`/proc/${this.server.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      server = (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // Not Linux: the server's share is unknown.
+    }
+    return { server, test: (usage.user + usage.system) / 1e6 };
   }
 
   async teardown(): Promise<void> {
