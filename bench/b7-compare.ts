@@ -139,6 +139,7 @@ function namesTable(before: B7Cost, after: B7Cost): string[] {
         before: b?.actionsByName ? (b.actionsByName[role]?.[n] ?? 0) : undefined,
         after: a.actionsByName?.[role]?.[n] ?? 0,
       }));
+      for (const row of rows) row.n = shortName(row.n);
       rows.sort((x, y) => y.after - x.after || (y.before ?? 0) - (x.before ?? 0) || x.n.localeCompare(y.n));
       for (const row of rows)
         lines.push(
@@ -147,6 +148,15 @@ function namesTable(before: B7Cost, after: B7Cost): string[] {
     }
   }
   return lines;
+}
+
+/** A search attribute upsert of many keys, named by their count and the state it shows. */
+function shortName(name: string): string {
+  const m = /^search attributes (.*)$/.exec(name);
+  const keys = m?.[1]?.split(', ') ?? [];
+  if (keys.length <= 3) return name;
+  const state = keys.find((k) => k.startsWith('SnapshotState='));
+  return `search attributes (${keys.length} keys${state ? `, ${state}` : ''})`;
 }
 
 async function main(): Promise<void> {
