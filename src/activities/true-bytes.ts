@@ -11,6 +11,15 @@ import type { TrueBytesNode } from '../contract/budget-types.js';
 import { LABEL_MANAGED } from '../contract/names.js';
 import type { ImageInfo } from '../docker/docker-port.js';
 
+/** A node while the tree is walked; written out without its defaults (TrueBytesNode). */
+interface Node {
+  key: string;
+  parent: string | null;
+  bytes: number;
+  live: boolean;
+  others: number;
+}
+
 interface Subtree {
   /** Every image of it carries the managed label. */
   managed: boolean;
@@ -72,11 +81,11 @@ export function trueBytesNodes(
     return s.managed && s.wanted > 0;
   };
 
-  const nodes = new Map<string, TrueBytesNode>();
+  const nodes = new Map<string, Node>();
   for (const i of order) {
     if (!listed(i)) continue;
     const parent = i.parentId ? byId.get(i.parentId) : undefined;
-    const node: TrueBytesNode = {
+    const node: Node = {
       key: imageKey(i.id),
       parent: parent && listed(parent) ? imageKey(parent.id) : null,
       bytes: Math.max(i.sizeBytes - (parent?.sizeBytes ?? 0), 0),
@@ -95,11 +104,17 @@ export function trueBytesNodes(
     }
     nodes.set(node.key, node);
   }
-  return [...nodes.values()];
+  return [...nodes.values()].map(({ key, parent, bytes, live, others }) => ({
+    key,
+    bytes,
+    ...(parent !== null ? { parent } : {}),
+    ...(live ? {} : { retired: true as const }),
+    ...(others > 0 ? { others } : {}),
+  }));
 }
 
 function onlyListedChild(
-  up: TrueBytesNode,
+  up: Node,
   child: ImageInfo,
   byId: Map<string, ImageInfo>,
   children: Map<string, ImageInfo[]>,

@@ -124,13 +124,13 @@ export interface DiskUsageFacts {
 export interface TrueBytesNode {
   /** imageKey of the image. */
   key: string;
-  /** The node of its parent image, when listed. */
-  parent: string | null;
   bytes: number;
-  /** The image is a live snapshot (tagged, not on its way out): it holds the layers below it. */
-  live: boolean;
-  /** Live images built on it that are not listed (no asked-about snapshot above them): they hold it too. */
-  others: number;
+  /** The node of its parent image, when listed. (Defaults are left out: a decision's facts are history.) */
+  parent?: string;
+  /** Not a live snapshot itself (a retired parent, an image on its way out); absent: a live one. */
+  retired?: true;
+  /** Live images built on it that are not listed (no asked-about snapshot above them); absent: 0. */
+  others?: number;
 }
 
 /** The short key of an image id in true-bytes facts: 16 hex digits, as a ledger key has. */

@@ -48,7 +48,7 @@ const ALL = new Set(['a', 'b', 'c', 'd'].map(key));
 /** The nodes as `key: bytes (parent key)`, in a stable order. */
 const shape = (nodes: TrueBytesNode[]) =>
   Object.fromEntries(
-    nodes.map((n) => [n.key, `${n.bytes}${n.parent ? ` on ${n.parent}` : ''}${n.live ? '' : ' retired'}`]),
+    nodes.map((n) => [n.key, `${n.bytes}${n.parent ? ` on ${n.parent}` : ''}${n.retired ? ' retired' : ''}`]),
   );
 
 describe('trueBytesNodes (the engine image tree)', () => {
@@ -86,7 +86,7 @@ describe('trueBytesNodes (the engine image tree)', () => {
     ]);
     expect(shape(trueBytesNodes(host, new Set([key('s')]), new Set()))).toEqual({});
     const nodes = trueBytesNodes(host, new Set([key('t')]), new Set());
-    expect(nodes).toEqual([{ key: key('t'), parent: null, bytes: 3, live: true, others: 1 }]);
+    expect(nodes).toEqual([{ key: key('t'), bytes: 3, others: 1 }]);
   });
 
   it('walks a chain of 20,000 commits in linear time, and merges a retired chain into one node', () => {

@@ -282,7 +282,7 @@ export class TrueBytesCount {
     const children = new Map<string, TrueBytesNode[]>();
     const roots: TrueBytesNode[] = [];
     for (const n of nodes) {
-      if (n.parent === null || !this.nodes.has(n.parent)) roots.push(n);
+      if (n.parent === undefined || !this.nodes.has(n.parent)) roots.push(n);
       else {
         const list = children.get(n.parent) ?? [];
         list.push(n);
@@ -300,9 +300,10 @@ export class TrueBytesCount {
     const knownAbove = new Map<string, number>();
     for (let i = order.length - 1; i >= 0; i--) {
       const n = order[i] as TrueBytesNode;
-      const holds = n.live && !departed.has(n.key);
-      if (n.live && !holds) this.gone.add(n.key);
-      let left = (holds ? 1 : 0) + n.others;
+      const live = n.retired !== true;
+      const holds = live && !departed.has(n.key);
+      if (live && !holds) this.gone.add(n.key);
+      let left = (holds ? 1 : 0) + (n.others ?? 0);
       let knownHere = holds && known.has(n.key) ? 1 : 0;
       for (const c of children.get(n.key) ?? []) {
         left += this.left.get(c.key) ?? 0;
@@ -321,7 +322,7 @@ export class TrueBytesCount {
   /** The holder goes: the bytes of the layers it was the last to hold. */
   remove(holder: string): number {
     const start = this.nodes.get(holder);
-    if (!start?.live || this.gone.has(holder)) return 0;
+    if (!start || start.retired === true || this.gone.has(holder)) return 0;
     this.gone.add(holder);
     let freed = 0;
     for (let n: TrueBytesNode | undefined = start; n; n = n.parent ? this.nodes.get(n.parent) : undefined) {
