@@ -31,6 +31,7 @@ import {
   BUDGET_LEAN_DECISIONS_PATCH,
   BUDGET_OWN_KEYS_PATCH,
   BUDGET_TOTALS_IN_MEMO_PATCH,
+  CONTINUE_AS_NEW_DECISION_RECORDED_PATCH,
   usePatch,
 } from '../shared/patches.js';
 import { SerialLane, continueAsNewDue } from '../shared/workflow-helpers.js';
@@ -106,6 +107,10 @@ export async function budgetWorkflow(input: BudgetWorkflowInput): Promise<void> 
     await condition(() => continueAsNewDue(continueAsNewAfter) && lane.busy === 0);
     await condition(allHandlersFinished);
     if (lane.busy > 0) continue;
+    // Due in the task of a rejected admission (a speculative task, see the snapshot workflow's
+    // loop), this continue-as-new is a command replay gets no activation for: the marker is one
+    // it announces, so replay wakes in that task too (issue 17).
+    usePatch(CONTINUE_AS_NEW_DECISION_RECORDED_PATCH);
     const carry: BudgetCarry = budget.toCarry();
     await continueAsNew<typeof budgetWorkflow>({ hostId, options, carry });
   }

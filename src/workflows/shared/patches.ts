@@ -61,6 +61,12 @@ export const BUDGET_LEAN_DECISIONS_PATCH = 'budget-lean-decisions';
  * schedule-to-start timeout instead of a timer started with every step.
  */
 export const LEAN_LIFECYCLE_PATCH = 'lean-lifecycle';
+/**
+ * The snapshot and budget workflows record their decision to continue as new (a marker), so the
+ * workflow task it was taken in is kept and replayed (issue 17: in a rejected update's speculative
+ * task, the decision was dropped with the task, or kept but never replayed).
+ */
+export const CONTINUE_AS_NEW_DECISION_RECORDED_PATCH = 'continue-as-new-decision-recorded';
 
 export type PatchId =
   | typeof PULL_REQUEST_SCOPE_PATCH
@@ -82,7 +88,8 @@ export type PatchId =
   | typeof LINK_REACHES_ASIDE_PATCH
   | typeof UNSCOPED_INVALIDATION_REACHES_ASIDE_PATCH
   | typeof REGISTRATION_CHECKED_WHERE_IT_ACTS_PATCH
-  | typeof LEAN_LIFECYCLE_PATCH;
+  | typeof LEAN_LIFECYCLE_PATCH
+  | typeof CONTINUE_AS_NEW_DECISION_RECORDED_PATCH;
 
 export interface PatchRecord {
   /** The workflow type(s) whose code calls it, and the file. */
@@ -157,6 +164,14 @@ const LEAN_OLD_BRANCH_FIXTURES = [
   ...['0b542d6', 'db14c84', '27f0425'].flatMap((release) =>
     SNAPSHOT_RECORDINGS.map((name) => `${release}/snapshot_rec_${name}.pb`),
   ),
+  '0b542d6/snapshot_rec_continued-01a2527f.pb',
+  'db14c84/snapshot_rec_continued-01a251b7.pb',
+  '27f0425/snapshot_rec_continued-01a251b4.pb',
+];
+
+// The first run of each recorded continue-as-new reaches continue-as-new-decision-recorded's call
+// without its marker (measured: a throw at the call fails these and no other history).
+const CONTINUED_FIRST_RUNS = [
   '0b542d6/snapshot_rec_continued-01a2527f.pb',
   'db14c84/snapshot_rec_continued-01a251b7.pb',
   '27f0425/snapshot_rec_continued-01a251b4.pb',
@@ -415,6 +430,20 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     brokenByDeprecation: LEAN_OLD_BRANCH_FIXTURES,
     status: 'live',
     why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+  },
+  [CONTINUE_AS_NEW_DECISION_RECORDED_PATCH]: {
+    workflow: 'snapshotWorkflow (snapshot/workflow.ts), budgetWorkflow (budget/workflow.ts)',
+    oldBranch:
+      'no marker where a run decides to continue as new; the same commands otherwise. Decided in the ' +
+      'speculative task of a rejected update, the decision was dropped with the task (none of its own ' +
+      'commands yet) or kept but never replayed (a timer cancelled, the continue-as-new): replay failed',
+    since: { commit: 'unreleased', date: '2026-12-08', release: 'next' },
+    oldBranchFixtures: CONTINUED_FIRST_RUNS,
+    brokenByDeprecation: [],
+    status: 'live',
+    why:
+      'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch. Its old branch ' +
+      'differs only by the marker: with it deprecated every recorded history still replays (measured).',
   },
 };
 

@@ -31,6 +31,7 @@ import {
 } from '../../contract/messages.js';
 import { snapshotWorkflowId } from '../../contract/names.js';
 import type { SnapshotState } from '../../contract/snapshot-types.js';
+import { CONTINUE_AS_NEW_DECISION_RECORDED_PATCH, usePatch } from '../shared/patches.js';
 import { continueAsNewDue } from '../shared/workflow-helpers.js';
 import { ttlSummary } from './details.js';
 import { SnapshotKeeper } from './keeper.js';
@@ -96,6 +97,12 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
         }
       }
       if (continueAsNewNow()) {
+        // The waits above wake on the history's length, also in the task of an update its validator
+        // rejected: a speculative task, which the server drops if it ends without a command, and
+        // which replay gets no activation for unless it holds one it announces (issue 17). Live,
+        // the loop moved on there (a timer cancelled, a continue-as-new) where replay never wakes.
+        // The marker is such a command: the server keeps the task and replay wakes in it too.
+        usePatch(CONTINUE_AS_NEW_DECISION_RECORDED_PATCH);
         await condition(() => state.pendingRegistrations === 0 && allHandlersFinished());
         await continueAsNew<typeof snapshotWorkflow>({
           projectId,
