@@ -276,6 +276,58 @@ describe('a message naming no image, sent while a registration is checked, means
     expect((await handle.result()).last).toMatchObject({ imageId: current, state: 'removed' });
   });
 
+  it('ends the image the refused registration gives back, linked during the check, when that link is then found merged', async () => {
+    const item = workItem('merged-link-after-refusal');
+    const current = imageIdOf(item.image(1));
+    const linkedMerged: PullRequestRef = { repository: REPO, number: 13 };
+    const merged: PullRequestRef = { repository: REPO, number: 12 };
+    spec.control.recordMerge(merged);
+    spec.control.recordMerge(linkedMerged);
+    const { handle } = await driver.startWith(item.id, { image: item.image(1) });
+    runs.push(handle);
+    const releaseCleanup = spec.docker.holdInvalidation(current);
+
+    // The registration's check asked, then the link's; the registration is refused first, then
+    // the link's check answers.
+    const registrationAsked = new Gate("the registration's merge check asked");
+    const linkAsked = new Gate("the link's merge check asked");
+    const registrationAnswer = new Gate("the registration's merge check let go");
+    const linkAnswer = new Gate("the link's merge check let go");
+    spec.control.beforeMergeAnswer = async (pr) => {
+      if (pr.number === merged.number) {
+        registrationAsked.pass();
+        await registrationAnswer.reached();
+      } else if (pr.number === linkedMerged.number) {
+        linkAsked.pass();
+        await linkAnswer.reached();
+      }
+    };
+    try {
+      const registration = driver.register(handle, { image: item.image(2), pullRequest: merged });
+      await registrationAsked.reached();
+      const link = handle.executeUpdate(linkPullRequestUpdate, { args: [linkedMerged] });
+      const linkRefused = expectUpdateRefused(link, {
+        type: ErrorType.pullRequestMerged,
+        message: `${REPO}#13 has already merged`,
+      });
+      await linkAsked.reached();
+      registrationAnswer.pass();
+      await expectUpdateRefused(registration, {
+        type: ErrorType.pullRequestMerged,
+        message: `${REPO}#12 has already merged`,
+      });
+      linkAnswer.pass();
+      await linkRefused;
+    } finally {
+      spec.control.beforeMergeAnswer = undefined;
+    }
+    const view = await driver.state(handle);
+    releaseCleanup();
+    expect(view.current).toBeNull();
+    expect(view.retiring.find((i) => i.imageId === current)).toMatchObject({ endReason: 'merged' });
+    expect((await handle.result()).last).toMatchObject({ imageId: current, state: 'removed' });
+  });
+
   it("ends the image the refused registration gives back when an operator's invalidation naming no image came during the check", async () => {
     const item = workItem('invalidate-during-check');
     const current = imageIdOf(item.image(1));

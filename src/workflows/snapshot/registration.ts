@@ -128,7 +128,10 @@ export class SnapshotRegistration {
     rememberMerge(state.mergedPullRequests, pr);
     const current = state.current;
     const message = `pull request ${pr.repository}#${pr.number} had already merged when it was linked`;
-    const ends = current?.imageId === imageId && targetedByPullRequest(current, pr, 'link');
+    const targeted = !!current && targetedByPullRequest(current, pr, 'link');
+    // Another image than the one the link amended carries it when a refused registration gave back
+    // the image it had set aside, which the link reached there (linkAside) before this check answered.
+    const ends = targeted && (current?.imageId === imageId || usePatch(LINK_REACHES_ASIDE_PATCH));
     if (ends) workflow.endCurrent('merged', message);
     if (this.endsAside(pr, imageId, ends)) {
       // The image a registration still being checked has set aside carries this link: it ends
