@@ -17,7 +17,8 @@ export const KNOWN_RACES: readonly KnownRace[] = [
       'replay nondeterminism of the snapshot workflow (completes where the live run continued as new): ' +
       "its main loop's continue-as-new decision reads historyLength, which counts a rejected update's " +
       'speculative workflow task that the server then drops (workflow.ts, continueAsNewDue); routed to ' +
-      'the lead (/work/briefs/h1-findings.md, 2026-12-08), for the owner of src/workflows/snapshot/workflow.ts',
+      'the lead (2026-12-08); d68b6ae (patch continue-as-new-decision-recorded) is its fix: remove this ' +
+      'entry once a full simulation on that code has run without it',
     signature:
       /^replay of \S+ run \S+: .*Nondeterminism error: Complete workflow machine does not handle this event: HistoryEvent\(id: \d+, WorkflowExecutionContinuedAsNew\)/s,
   },

@@ -102,10 +102,7 @@ const exclusions = KNOWN_DEFECT_EXCLUSIONS.filter((x) =>
 
 let system: SimSystem;
 
-/** Still gated (SNAPKEEPER_SIM=1) until a full run at this size is measured on the 2-core machine. */
-const ENABLED = process.env.SNAPKEEPER_SIM === '1';
-
-describe.runIf(ENABLED)('the snapshot protocol keeps its promises under random interleavings', () => {
+describe('the snapshot protocol keeps its promises under random interleavings', () => {
   beforeAll(async () => {
     system = await SimSystem.start(ENGINE_LATENCY_MS);
   }, 120_000);
