@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     client,
     defaultTtlSeconds: config.defaultTtlSeconds,
     lookupRecordIntervalMs: config.lookupRecordIntervalMs,
+    pullRequestWorkflowOptions: { lookDelaysSeconds: config.mergeLookDelaysSeconds },
   });
   const leases = createLeaseService({ client });
   const app = createApiServer({ config, service, client, policies, log, leases });

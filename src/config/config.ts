@@ -24,6 +24,32 @@ const duration = z.string().transform((v, ctx) => {
   }
 });
 
+/**
+ * The later looks of a merge for linked snapshots, after its first: visibility trails the
+ * workflows, so a link made just before the merge may show only later. Whatever their delays, the
+ * looks are one activity (issue 19), so shorter ones cost nothing more; an hour bounds the wait of
+ * that activity, and a handful keeps a retried attempt's burst of looks small.
+ */
+const lookDelays = z.string().transform((v, ctx) => {
+  const parts = v.split(',').map((p) => p.trim());
+  if (parts.length > 5) {
+    ctx.addIssue({ code: 'custom', message: 'at most 5 looks, e.g. 10s,60s' });
+    return z.NEVER;
+  }
+  const seconds: number[] = [];
+  for (const part of parts) {
+    try {
+      const ms = parseDuration(part);
+      if (ms < 1000 || ms > 3_600_000) throw new Error(`${part}: each look from 1s to 1h after the first`);
+      seconds.push(Math.round(ms / 1000));
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  }
+  return seconds;
+});
+
 // Secrets are resolved, trimmed and checked by resolveSecrets before the schema sees them.
 const optionalSecret = z
   .string()
@@ -168,6 +194,7 @@ const schema = z.object({
   SNAPKEEPER_DISK_LOW_PERCENT: z.coerce.number().min(0).max(100).default(80),
   SNAPKEEPER_DISK_PATH: z.string().optional(),
   SNAPKEEPER_LOOKUP_RECORD_INTERVAL: z.string().default('1m').pipe(duration),
+  SNAPKEEPER_MERGE_LOOKS: z.string().default('10s,60s').pipe(lookDelays),
   SNAPKEEPER_MAX_CACHED_WORKFLOWS: intFromEnv(0, 1_000_000).default(1000),
   SNAPKEEPER_STICKY_QUEUE_TIMEOUT: z.string().default('10s').pipe(duration),
   SNAPKEEPER_MAX_LAYER_DEPTH: intFromEnv(2, MAX_LAYER_DEPTH_LIMIT).default(DEFAULT_MAX_LAYER_DEPTH),
@@ -231,6 +258,8 @@ export interface Config {
   maxLayerDepth: number;
   /** A lookup records its use in the workflow at most once per this interval (0: every lookup). */
   lookupRecordIntervalMs: number;
+  /** A merge's later looks for linked snapshots, in seconds after its first (SNAPKEEPER_MERGE_LOOKS). */
+  mergeLookDelaysSeconds: number[];
   workerRoles: Array<'workflow' | 'docker'>;
   /**
    * The workflow worker's cache: at most this many workflows stay in memory between their tasks
@@ -305,6 +334,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     defaultTtlSeconds: ttlSeconds,
     maxLayerDepth: e.SNAPKEEPER_MAX_LAYER_DEPTH,
     lookupRecordIntervalMs: e.SNAPKEEPER_LOOKUP_RECORD_INTERVAL,
+    mergeLookDelaysSeconds: e.SNAPKEEPER_MERGE_LOOKS,
     workerRoles: e.SNAPKEEPER_WORKER_ROLES,
     workflowCache: {
       maxCachedWorkflows: e.SNAPKEEPER_MAX_CACHED_WORKFLOWS,

@@ -48,6 +48,13 @@ describe('config', () => {
     );
   });
 
+  it("reads a merge's later looks, and refuses looks that could not work", () => {
+    expect(loadConfig({ SNAPKEEPER_HOST_ID: 'h1' }).mergeLookDelaysSeconds).toEqual([10, 60]);
+    expect(loadConfig({ SNAPKEEPER_MERGE_LOOKS: '5s, 2m' }).mergeLookDelaysSeconds).toEqual([5, 120]);
+    for (const bad of ['0s', '2h', 'soon', '1s,2s,3s,4s,5s,6s', ''])
+      expect(() => loadConfig({ SNAPKEEPER_MERGE_LOOKS: bad }), bad).toThrow(/SNAPKEEPER_MERGE_LOOKS/);
+  });
+
   it('every variable is documented in the README settings table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const undocumented = CONFIG_VARIABLES.filter((name) => !readme.includes(`| \`${name}\``));
