@@ -34,7 +34,8 @@ bash scripts/ensure-chromium.sh
 phase vitest
 if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi
 # With no arguments: the workflow project (the specification on the time-skipping server and the
-# protocol simulation on a dev server of its own, ~4 min of mostly CPU) runs beside the unit and
+# protocol simulation's kept counterexamples on a dev server of its own; with SNAPKEEPER_SIM=1 also
+# its 10,000-action random run, ~4 min of mostly CPU) runs beside the unit and
 # integration projects (~14 min, mostly waiting on timers and servers), in a vitest process of its
 # own: vitest runs one file at a time on a 2-core machine, so in one process the simulation's
 # minutes would add to the others'. Its output is printed when it ends, in one block.
