@@ -36,8 +36,9 @@ export default defineConfig({
         test: {
           // The snapshot workflow's specification: the real workflow code on Temporal's
           // time-skipping test server (a day of TTL passes in milliseconds), scripted activities.
-          // Also the protocol simulation (test/workflow/simulation/, issue 17): 10,000 random
-          // actions on a dev server of its own (docs/reliability.md).
+          // Also the protocol simulation (test/workflow/simulation/, issue 17): its kept
+          // counterexamples, and with SNAPKEEPER_SIM=1 10,000 random actions, on a dev server of its
+          // own (docs/reliability.md).
           name: 'workflow',
           include: ['test/workflow/**/*.test.ts'],
           globalSetup: ['test/workflow/support/global-setup.ts'],
