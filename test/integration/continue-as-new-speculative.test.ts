@@ -123,14 +123,8 @@ describe('a continue-as-new decided in the task of a rejected update', () => {
       .catch((err: unknown) => err);
     expect(touch).toBeInstanceOf(Error);
 
-    await untilContinuedAsNew(run, workflowId);
-    const history = await run.fetchHistory();
     // Failed before the fix: "No command scheduled for event HistoryEvent(id: …, TimerCanceled)".
-    await Worker.runReplayHistory({ workflowBundle }, history, workflowId);
-    const kept = (history.events ?? []).slice(before);
-    expect(kept.slice(0, 3).map((e) => e.eventType)).toEqual(TASK_EVENTS);
-    expect(kept.at(-1)?.eventType).toBe(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
-    expect(markerPatchIds(kept)).toEqual([CONTINUE_AS_NEW_DECISION_RECORDED_PATCH]);
+    await expectRecordedContinueAsNew(run, workflowId, before);
     expect((await latestRun(workflowId).query(stateQuery)).current?.imageId).toBe(current.imageId);
     await latestRun(workflowId).terminate('test over');
   });
@@ -147,14 +141,8 @@ describe('a continue-as-new decided in the task of a rejected update', () => {
     const touch = await run.executeUpdate(touchUpdate, { args: [{}] }).catch((err: unknown) => err);
     expect(touch).toBeInstanceOf(Error);
 
-    await untilContinuedAsNew(run, workflowId);
-    const history = await run.fetchHistory();
     // Failed before the fix: "No command scheduled for event … WorkflowExecutionContinuedAsNew".
-    await Worker.runReplayHistory({ workflowBundle }, history, workflowId);
-    const kept = (history.events ?? []).slice(before);
-    expect(kept.slice(0, 3).map((e) => e.eventType)).toEqual(TASK_EVENTS);
-    expect(kept.at(-1)?.eventType).toBe(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
-    expect(markerPatchIds(kept)).toEqual([CONTINUE_AS_NEW_DECISION_RECORDED_PATCH]);
+    await expectRecordedContinueAsNew(run, workflowId, before);
     await latestRun(workflowId).terminate('test over');
   });
 
@@ -326,6 +314,24 @@ async function firstTaskDone(run: WorkflowHandle, workflowId: string): Promise<n
     },
     { ...DEADLINE, message: `${workflowId}: the first task did not complete` },
   );
+}
+
+/**
+ * The run continued as new, its history replays, and the events after `before` are the deciding
+ * task, kept with the patch's marker, then the continue-as-new.
+ */
+async function expectRecordedContinueAsNew(
+  run: WorkflowHandle,
+  workflowId: string,
+  before: number,
+): Promise<void> {
+  await untilContinuedAsNew(run, workflowId);
+  const history = await run.fetchHistory();
+  await Worker.runReplayHistory({ workflowBundle }, history, workflowId);
+  const kept = (history.events ?? []).slice(before);
+  expect(kept.slice(0, 3).map((e) => e.eventType)).toEqual(TASK_EVENTS);
+  expect(kept.at(-1)?.eventType).toBe(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
+  expect(markerPatchIds(kept)).toEqual([CONTINUE_AS_NEW_DECISION_RECORDED_PATCH]);
 }
 
 async function untilContinuedAsNew(run: WorkflowHandle, workflowId: string): Promise<void> {
