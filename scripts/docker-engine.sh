@@ -7,22 +7,15 @@
 #   scripts/docker-engine.sh stop DIR    stops it (SIGTERM, then SIGKILL after a deadline)
 #   scripts/docker-engine.sh socket DIR  prints the socket path a started engine uses
 #
-# Environment:
-#   DOCKER_ENGINE_START_TIMEOUT   seconds to wait for `docker info` (default 90)
-#   DOCKER_ENGINE_STOP_TIMEOUT    seconds to wait for a graceful exit (default 30)
-#   DOCKER_ENGINE_OWNER_PID       if set, a watcher stops the engine when this process is gone, so
-#                                 a test run killed with SIGKILL does not leak a dockerd
+# Environment, the arguments, the stop, the watcher and the start's wait: scripts/lib/engine-control.sh
+# (shared with the Podman engine, scripts/lib/podman-engine.sh).
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop|socket DIR" >&2; exit 2; }
-[ $# -eq 2 ] || usage
-action="$1"
-SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")"
-if [ "$action" = stop ] && [ ! -d "$2" ]; then exit 0; fi
-mkdir -p "$2"
-DIR="$(cd "$2" && pwd -P)"
-
-log() { echo "docker-engine: $*" >&2; }
+ENGINE_NAME=docker-engine
+ENGINE_DAEMON=dockerd
+# shellcheck source=lib/engine-control.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/engine-control.sh"
+engine_args "$@"
 
 # A unix socket path must fit in 108 bytes, and the managed containerd puts its own sockets a few
 # levels below the exec root; a deep DIR therefore gets its socket and exec root in a short
@@ -50,25 +43,10 @@ is_dockerd() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q dockerd
 }
 
-# Alive and not a zombie (a zombie still answers kill -0).
-is_running() {
-  kill -0 "$1" 2>/dev/null || return 1
-  ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
+engine_answers() { docker_client info >/dev/null 2>&1; }
 
-read_pid() { [ -f "$1" ] && tr -dc '0-9' <"$1" || true; }
-
-ensure_installed() {
-  if command -v dockerd >/dev/null && command -v docker >/dev/null; then return; fi
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    log "dockerd not found; installing Debian's docker.io"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2
-  else
-    log "dockerd and docker are required (Debian: apt-get install docker.io); run as root to install automatically"
-    exit 1
-  fi
-}
+# $1 is dockerd itself (setsid execs in place); the pidfile check covers a forking setsid.
+engine_alive() { kill -0 "$1" 2>/dev/null || is_dockerd "$(read_pid "$PIDFILE")"; }
 
 # Called only once dockerd is gone. A dockerd killed with SIGKILL leaves its managed containerd
 # exiting (or exited with a pidfile a new dockerd trusts and waits on), container shims, the
@@ -109,10 +87,8 @@ clean_leftovers() {
 }
 
 stop_engine() {
-  local pid watcher
-  watcher="$(read_pid "$WATCH_PIDFILE")"
-  if [ -n "$watcher" ] && [ "$watcher" != "${WATCHER_SELF:-}" ]; then kill "$watcher" 2>/dev/null || true; fi
-  rm -f "$WATCH_PIDFILE"
+  local pid
+  stop_watcher
   pid="$(read_pid "$PIDFILE")"
   if is_dockerd "$pid"; then
     # Containers of a private engine are disposable, and `sleep` as PID 1 ignores SIGTERM: a
@@ -123,14 +99,7 @@ stop_engine() {
       # shellcheck disable=SC2086
       docker_client kill $running >/dev/null 2>&1 || true
     fi
-    kill -TERM "$pid"
-    local deadline=$((SECONDS + ${DOCKER_ENGINE_STOP_TIMEOUT:-30}))
-    while is_running "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-    if is_running "$pid"; then
-      log "dockerd $pid ignored SIGTERM for ${DOCKER_ENGINE_STOP_TIMEOUT:-30}s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      while is_running "$pid"; do sleep 0.1; done
-    fi
+    stop_process "$pid"
   fi
   clean_leftovers
   rm -f "$PIDFILE" "$SOCK"
@@ -138,24 +107,12 @@ stop_engine() {
   if [ "$RUN_DIR" != "$DIR" ]; then rm -rf "$RUN_DIR"; fi
 }
 
-start_watcher() {
-  local owner="$1"
-  # setsid + closed fds: the watcher must not hold the caller's stdout open (the caller reads the
-  # socket path until EOF) and must not die with the caller's process group.
-  setsid bash -c '
-    owner="$1"; script="$2"; dir="$3"
-    while kill -0 "$owner" 2>/dev/null; do sleep 2; done
-    WATCHER_SELF=$$ "$script" stop "$dir"
-  ' docker-engine-watcher "$owner" "$SELF" "$DIR" </dev/null >>"$LOG" 2>&1 &
-  echo $! >"$WATCH_PIDFILE"
-}
-
 start_engine() {
-  ensure_installed
+  ensure_packages "dockerd docker" docker.io
   local pid
   pid="$(read_pid "$PIDFILE")"
   if is_dockerd "$pid"; then
-    if docker_client info >/dev/null 2>&1; then
+    if engine_answers; then
       log "already running (pid $pid)"
       echo "$SOCK"
       return
@@ -181,31 +138,7 @@ start_engine() {
   # dockerd starts its own managed containerd when it is not told an address.
   echo "=== $(date -u +%FT%TZ) dockerd ${args[*]}" >>"$LOG"
   setsid dockerd "${args[@]}" </dev/null >>"$LOG" 2>&1 &
-  pid=$!
-
-  local deadline=$((SECONDS + ${DOCKER_ENGINE_START_TIMEOUT:-90}))
-  until docker_client info >/dev/null 2>&1; do
-    # $! is dockerd itself (setsid execs in place); the pidfile check covers a forking setsid.
-    if ! kill -0 "$pid" 2>/dev/null && ! is_dockerd "$(read_pid "$PIDFILE")"; then
-      log "dockerd exited during start-up; last lines of $LOG:"
-      tail -n 30 "$LOG" >&2
-      exit 1
-    fi
-    if [ $SECONDS -ge $deadline ]; then
-      log "dockerd did not answer within ${DOCKER_ENGINE_START_TIMEOUT:-90}s; last lines of $LOG:"
-      tail -n 30 "$LOG" >&2
-      stop_engine
-      exit 1
-    fi
-    sleep 0.2
-  done
-  if [ -n "${DOCKER_ENGINE_OWNER_PID:-}" ]; then start_watcher "$DOCKER_ENGINE_OWNER_PID"; fi
-  echo "$SOCK"
+  engine_wait_ready $!
 }
 
-case "$action" in
-  start) start_engine ;;
-  stop) stop_engine ;;
-  socket) echo "$SOCK" ;;
-  *) usage ;;
-esac
+engine_main

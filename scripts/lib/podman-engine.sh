@@ -7,21 +7,15 @@
 #   scripts/lib/podman-engine.sh start DIR   prints the socket path once the API answers
 #   scripts/lib/podman-engine.sh stop DIR    removes its containers and stops the service
 #
-# Environment:
-#   DOCKER_ENGINE_START_TIMEOUT   seconds to wait for the API (default 90)
-#   DOCKER_ENGINE_STOP_TIMEOUT    seconds to wait for a graceful exit (default 30)
-#   DOCKER_ENGINE_OWNER_PID       if set, a watcher stops the engine when this process is gone
+# Environment, the arguments, the stop, the watcher and the start's wait: engine-control.sh beside
+# this file (shared with scripts/docker-engine.sh).
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop|socket DIR" >&2; exit 2; }
-[ $# -eq 2 ] || usage
-action="$1"
-SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")"
-if [ "$action" = stop ] && [ ! -d "$2" ]; then exit 0; fi
-mkdir -p "$2"
-DIR="$(cd "$2" && pwd -P)"
-
-log() { echo "podman-engine: $*" >&2; }
+ENGINE_NAME=podman-engine
+ENGINE_DAEMON="podman system service"
+# shellcheck source=engine-control.sh
+source "$(dirname "${BASH_SOURCE[0]}")/engine-control.sh"
+engine_args "$@"
 
 # conmon's attach socket lives 90 bytes below the run root, and a unix socket path must fit in
 # 108: the run root (and the API socket with it) goes in a short directory named after DIR.
@@ -65,14 +59,9 @@ podman_cli() {
     --root "$DIR/storage" --runroot "$RUN_DIR/run" --storage-driver vfs "$@"
 }
 
-answers() { curl -sf --max-time 5 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
+engine_answers() { curl -sf --max-time 5 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
 
-is_running() {
-  kill -0 "$1" 2>/dev/null || return 1
-  ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
-
-read_pid() { [ -f "$1" ] && tr -dc '0-9' <"$1" || true; }
+engine_alive() { kill -0 "$1" 2>/dev/null; }
 
 is_service() {
   local pid="$1"
@@ -80,37 +69,14 @@ is_service() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "podman.*system service.*$SOCK"
 }
 
-ensure_installed() {
-  if command -v podman >/dev/null && command -v curl >/dev/null; then return; fi
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    log "podman not found; installing Debian's podman"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc curl >&2
-  else
-    log "podman is required (Debian: apt-get install podman); run as root to install automatically"
-    exit 1
-  fi
-}
-
 stop_engine() {
-  local pid watcher
-  watcher="$(read_pid "$WATCH_PIDFILE")"
-  if [ -n "$watcher" ] && [ "$watcher" != "${WATCHER_SELF:-}" ]; then kill "$watcher" 2>/dev/null || true; fi
-  rm -f "$WATCH_PIDFILE"
+  local pid
+  stop_watcher
   # Containers outlive the service (conmon holds them, not the service): remove them through the
   # CLI on the same storage, which works whether or not the service still answers.
   if [ -f "$CONF" ]; then podman_cli rm --all --force --time 0 >/dev/null 2>&1 || true; fi
   pid="$(read_pid "$PIDFILE")"
-  if is_service "$pid"; then
-    kill -TERM "$pid"
-    local deadline=$((SECONDS + ${DOCKER_ENGINE_STOP_TIMEOUT:-30}))
-    while is_running "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-    if is_running "$pid"; then
-      log "podman service $pid ignored SIGTERM; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      while is_running "$pid"; do sleep 0.1; done
-    fi
-  fi
+  if is_service "$pid"; then stop_process "$pid"; fi
   # conmon of a container the CLI could not remove, and the shm mounts of containers.
   local c
   for c in $(pgrep -f "conmon.*$RUN_DIR/" || true); do kill -KILL "$c" 2>/dev/null || true; done
@@ -124,21 +90,11 @@ stop_engine() {
   rm -rf "$RUN_DIR"
 }
 
-start_watcher() {
-  local owner="$1"
-  setsid bash -c '
-    owner="$1"; script="$2"; dir="$3"
-    while kill -0 "$owner" 2>/dev/null; do sleep 2; done
-    WATCHER_SELF=$$ "$script" stop "$dir"
-  ' podman-engine-watcher "$owner" "$SELF" "$DIR" </dev/null >>"$LOG" 2>&1 &
-  echo $! >"$WATCH_PIDFILE"
-}
-
 start_engine() {
-  ensure_installed
+  ensure_packages "podman curl" podman runc curl
   local pid
   pid="$(read_pid "$PIDFILE")"
-  if is_service "$pid" && answers; then
+  if is_service "$pid" && engine_answers; then
     log "already running (pid $pid)"
     echo "$SOCK"
     return
@@ -152,28 +108,7 @@ start_engine() {
     system service --time 0 "unix://$SOCK" </dev/null >>"$LOG" 2>&1 &
   pid=$!
   echo "$pid" >"$PIDFILE"
-  local deadline=$((SECONDS + ${DOCKER_ENGINE_START_TIMEOUT:-90}))
-  until answers; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "podman system service exited during start-up; last lines of $LOG:"
-      tail -n 30 "$LOG" >&2
-      exit 1
-    fi
-    if [ $SECONDS -ge $deadline ]; then
-      log "podman did not answer within ${DOCKER_ENGINE_START_TIMEOUT:-90}s; last lines of $LOG:"
-      tail -n 30 "$LOG" >&2
-      stop_engine
-      exit 1
-    fi
-    sleep 0.2
-  done
-  if [ -n "${DOCKER_ENGINE_OWNER_PID:-}" ]; then start_watcher "$DOCKER_ENGINE_OWNER_PID"; fi
-  echo "$SOCK"
+  engine_wait_ready "$pid"
 }
 
-case "$action" in
-  start) start_engine ;;
-  stop) stop_engine ;;
-  socket) echo "$SOCK" ;;
-  *) usage ;;
-esac
+engine_main
