@@ -133,6 +133,18 @@ const BEFORE_FIRST_RELEASE =
 const SINCE_0_2_0 =
   'Came in with 0.2.0: runs that 0.1.0 started (a snapshot lives up to 90 days, longer while lookups ' +
   'slide it) take its old branch until they end. Deprecate once no run from before 0.2.0 is open.';
+// The patches of the release after 0.2.0 (`since.release: 'next'`) stay live for the same reason.
+const SINCE_NEXT = 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.';
+
+// The registration-race patches (a handler that runs while a registration is checked) have no
+// recorded history of their old branch for one reason: recordings are plain lifecycles, and the
+// race needs two handlers in one window. The workflow specification runs both sides instead.
+function raceNoFixture(callRunsOnlyWhen: string): string {
+  return (
+    `Its call runs only when ${callRunsOnlyWhen}; no recorded history has that race ` +
+    '(test/workflow/registration-races.spec.test.ts runs it).'
+  );
+}
 
 // Every budget history recorded reaches budget-lean-decisions' call (the first task) without its
 // marker, and each one's decisions measured the host twice: none replays once it is deprecated.
@@ -272,7 +284,7 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranchFixtures: [],
     brokenByDeprecation: [],
     status: 'live',
-    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+    why: SINCE_NEXT,
     noFixture:
       'Its call runs only in a decision of a host with a byte limit (SNAPKEEPER_MAX_BYTES); no ' +
       'recorded budget history has one (unit test/unit/true-bytes.test.ts plans with both counts; ' +
@@ -297,11 +309,11 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranchFixtures: [],
     brokenByDeprecation: [],
     status: 'live',
-    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
-    noFixture:
-      'Its call runs only when a link to a merged pull request is checked across the start of a ' +
-      'registration linked to another pull request; no recorded history has that race ' +
-      '(test/workflow/registration-races.spec.test.ts runs it).',
+    why: SINCE_NEXT,
+    noFixture: raceNoFixture(
+      'a link to a merged pull request is checked across the start of a registration linked to ' +
+        'another pull request',
+    ),
   },
   [RECONCILE_RESULTS_BOUNDED_PATCH]: {
     workflow: 'reconcileWorkflow, reconcileHostWorkflow',
@@ -324,7 +336,7 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranchFixtures: [],
     brokenByDeprecation: [],
     status: 'live',
-    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+    why: SINCE_NEXT,
     noFixture:
       'Its call runs only when a disk stays over its watermarks with nothing to evict; no recorded ' +
       'budget history has that (the spec test budget-disk-shortfall.spec.test.ts runs both sides).',
@@ -370,10 +382,10 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranchFixtures: [],
     brokenByDeprecation: [],
     status: 'live',
-    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
-    noFixture:
-      "Its call runs only when an image's whole cleanup fits inside the inspection of a registration " +
-      'of that same image; no recorded history has that race (test/workflow/registration-races.spec.test.ts runs it).',
+    why: SINCE_NEXT,
+    noFixture: raceNoFixture(
+      "an image's whole cleanup fits inside the inspection of a registration of that same image",
+    ),
   },
   [LINK_REACHES_ASIDE_PATCH]: {
     workflow: 'snapshotWorkflow (snapshot/registration.ts, called from keeper.ts)',
@@ -384,10 +396,8 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranchFixtures: [],
     brokenByDeprecation: [],
     status: 'live',
-    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
-    noFixture:
-      'Its call runs only when a link arrives while a registration linked to a pull request is ' +
-      'checked; no recorded history has that race (test/workflow/registration-races.spec.test.ts runs it).',
+    why: SINCE_NEXT,
+    noFixture: raceNoFixture('a link arrives while a registration linked to a pull request is checked'),
   },
   [UNSCOPED_INVALIDATION_REACHES_ASIDE_PATCH]: {
     workflow: 'snapshotWorkflow (snapshot/registration.ts, called from keeper.ts)',
@@ -398,11 +408,10 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranchFixtures: [],
     brokenByDeprecation: [],
     status: 'live',
-    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
-    noFixture:
-      'Its call runs only when an unscoped invalidateImage update arrives while a registration ' +
-      'linked to a pull request is checked; no recorded history has that race ' +
-      '(test/workflow/registration-races.spec.test.ts runs it).',
+    why: SINCE_NEXT,
+    noFixture: raceNoFixture(
+      'an unscoped invalidateImage update arrives while a registration linked to a pull request is checked',
+    ),
   },
   [REGISTRATION_CHECKED_WHERE_IT_ACTS_PATCH]: {
     workflow: 'snapshotWorkflow (snapshot/registration.ts)',
@@ -413,11 +422,10 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranchFixtures: [],
     brokenByDeprecation: [],
     status: 'live',
-    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
-    noFixture:
-      "Its call runs only when a registration's inspection and an ending of the same image are " +
-      'answered in one workflow task; no recorded history has that race ' +
-      '(test/workflow/registration-races.spec.test.ts runs it).',
+    why: SINCE_NEXT,
+    noFixture: raceNoFixture(
+      "a registration's inspection and an ending of the same image are answered in one workflow task",
+    ),
   },
   [LEAN_LIFECYCLE_PATCH]: {
     workflow: 'snapshotWorkflow (snapshot/core.ts; publisher.ts and cleanup.ts take its branch)',
@@ -429,7 +437,7 @@ export const PATCHES: Readonly<Record<PatchId, PatchRecord>> = {
     oldBranchFixtures: LEAN_OLD_BRANCH_FIXTURES,
     brokenByDeprecation: LEAN_OLD_BRANCH_FIXTURES,
     status: 'live',
-    why: 'New in the release after 0.2.0: runs of 0.2.0 and before take its old branch.',
+    why: SINCE_NEXT,
   },
   [CONTINUE_AS_NEW_DECISION_RECORDED_PATCH]: {
     workflow: 'snapshotWorkflow (snapshot/workflow.ts), budgetWorkflow (budget/workflow.ts)',
