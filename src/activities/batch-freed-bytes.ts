@@ -6,6 +6,7 @@
 // batch held); otherwise with an estimate, said to be one.
 import type { DockerPort, ImageInfo, LayerUsage } from '../docker/docker-port.js';
 import type { FreedBytes } from '../docker/freed-bytes.js';
+import { batchIsClean } from '../docker/freed-bytes.js';
 
 export interface BatchMeasure<T> {
   result: T;
@@ -47,21 +48,7 @@ export async function freedByBatch(
   before: LayerUsage,
   after: LayerUsage,
 ): Promise<FreedBytes> {
-  const removedIds = new Set(images.map((i) => i.id));
-  const afterIds = new Set(after.images.map((i) => i.id));
-  const beforeIds = new Set(before.images.map((i) => i.id));
-  let clean = before.images.every((i) => afterIds.has(i.id) || removedIds.has(i.id));
-  if (clean) {
-    const theirs = new Set(images.flatMap((i) => i.layerIds ?? []));
-    for (const i of after.images) {
-      if (beforeIds.has(i.id)) continue;
-      const other = await docker.inspectImage(i.id);
-      if (!other?.layerIds || !other.layerIds.every((l) => theirs.has(l))) {
-        clean = false;
-        break;
-      }
-    }
-  }
+  const clean = await batchIsClean(docker, images, before, after);
   if (clean) return { bytes: Math.max(before.layersSize - after.layersSize, 0), measure: 'measured' };
   // Each removed image's size less what it shared, as the engine listed it before: a lower bound
   // (layers the removed images shared only with each other count in none of them).

@@ -127,6 +127,129 @@ describe('createFreedBytesMeter', () => {
     expect(rb.freed).toEqual({ bytes: 20, measure: 'measured' });
   });
 
+  it('removals that come while a batch is measured run together in the next one: two df calls for them all', async () => {
+    const [a, b, c] = [
+      image('sha256:a', ['la'], 10),
+      image('sha256:b', ['lb'], 20),
+      image('sha256:c', ['lc'], 40),
+    ];
+    const docker = engine(
+      [],
+      [
+        usage(170, ['sha256:a', 10, 0], ['sha256:b', 20, 0], ['sha256:c', 40, 0], ['sha256:base', 100, 0]),
+        usage(160, ['sha256:b', 20, 0], ['sha256:c', 40, 0], ['sha256:base', 100, 0]),
+        usage(160, ['sha256:b', 20, 0], ['sha256:c', 40, 0], ['sha256:base', 100, 0]),
+        usage(100, ['sha256:base', 100, 0]),
+      ],
+    );
+    const order: string[] = [];
+    const meter = createFreedBytesMeter(docker, (err) => {
+      throw err;
+    });
+    const removal = (name: string) => async () => {
+      order.push(`${name} starts`);
+      await new Promise((resolve) => setImmediate(resolve));
+      order.push(`${name} ends`);
+      return name;
+    };
+    const [ra, rb, rc] = await Promise.all([
+      meter.measure(removal('a'), () => a),
+      meter.measure(removal('b'), () => b),
+      meter.measure(removal('c'), () => c),
+    ]);
+    // a alone (it found no batch under way); b and c waited for it, then ran side by side.
+    expect(order).toEqual(['a starts', 'a ends', 'b starts', 'c starts', 'b ends', 'c ends']);
+    expect(docker.dfCalls).toBe(4);
+    expect(ra.freed).toEqual({ bytes: 10, measure: 'measured' });
+    // The batch's 60 bytes, split by the engine's per-image account, which adds up to it.
+    expect(rb.freed).toEqual({ bytes: 20, measure: 'measured' });
+    expect(rc.freed).toEqual({ bytes: 40, measure: 'measured' });
+  });
+
+  it('a batch whose shares do not add up to its difference is split as estimates that do', async () => {
+    // b and c shared a layer (15 bytes) no other image held: it counts in neither's own bytes.
+    const [a, b, c] = [
+      image('sha256:a', ['la'], 10),
+      image('sha256:b', ['ls', 'lb'], 35),
+      image('sha256:c', ['ls', 'lc'], 55),
+    ];
+    const docker = engine(
+      [],
+      [
+        usage(175, ['sha256:a', 10, 0], ['sha256:b', 35, 15], ['sha256:c', 55, 15], ['sha256:base', 100, 0]),
+        usage(165, ['sha256:b', 35, 15], ['sha256:c', 55, 15], ['sha256:base', 100, 0]),
+        usage(165, ['sha256:b', 35, 15], ['sha256:c', 55, 15], ['sha256:base', 100, 0]),
+        usage(100, ['sha256:base', 100, 0]),
+      ],
+    );
+    const meter = createFreedBytesMeter(docker, (err) => {
+      throw err;
+    });
+    const [, rb, rc] = await Promise.all([
+      meter.measure(
+        async () => 'a',
+        () => a,
+      ),
+      meter.measure(
+        async () => 'b',
+        () => b,
+      ),
+      meter.measure(
+        async () => 'c',
+        () => c,
+      ),
+    ]);
+    expect(rb.freed?.measure).toBe('estimated');
+    expect(rc.freed?.measure).toBe('estimated');
+    expect((rb.freed?.bytes ?? 0) + (rc.freed?.bytes ?? 0)).toBe(65);
+    expect(rb.freed?.bytes).toBeGreaterThanOrEqual(20);
+    expect(rc.freed?.bytes).toBeGreaterThanOrEqual(40);
+  });
+
+  it('in a batch, a removal that fails or removes nothing leaves the others measured', async () => {
+    const [b, c] = [image('sha256:b', ['lb'], 20), image('sha256:c', ['lc'], 40)];
+    const docker = engine(
+      [],
+      [
+        usage(160, ['sha256:b', 20, 0], ['sha256:c', 40, 0], ['sha256:base', 100, 0]),
+        usage(160, ['sha256:b', 20, 0], ['sha256:c', 40, 0], ['sha256:base', 100, 0]),
+        usage(120, ['sha256:b', 20, 0], ['sha256:base', 100, 0]),
+      ],
+    );
+    const meter = createFreedBytesMeter(docker, (err) => {
+      throw err;
+    });
+    const first = meter.measure(
+      async () => 'kept',
+      () => undefined,
+    );
+    const failing = meter.measure(
+      async () => {
+        throw new Error('409');
+      },
+      () => b,
+    );
+    const [rb, rc, rk] = await Promise.allSettled([
+      failing,
+      meter.measure(
+        async () => 'c',
+        () => c,
+      ),
+      meter.measure(
+        async () => 'kept too',
+        () => undefined,
+      ),
+    ]);
+    expect((await first).freed).toBeUndefined();
+    expect(rb).toMatchObject({ status: 'rejected' });
+    // b failed and stayed: the difference is c's alone.
+    expect(rc).toMatchObject({
+      status: 'fulfilled',
+      value: { result: 'c', freed: { bytes: 40, measure: 'measured' } },
+    });
+    expect(rk).toMatchObject({ status: 'fulfilled', value: { result: 'kept too', freed: undefined } });
+  });
+
   it('a failing df leaves the removal unmeasured, never failed; nothing removed, nothing measured after', async () => {
     const errors: unknown[] = [];
     const docker = engine([], [new Error('df failed'), usage(10)]);
