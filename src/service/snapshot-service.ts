@@ -15,6 +15,7 @@ import {
   mergedPullRequestWorkflowId,
   snapshotWorkflowId,
 } from '../contract/names.js';
+import { SNAPSHOT_RUN_GENERATION } from '../contract/run-generation.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../contract/search-attribute-keys.js';
 import type {
   InvalidateRequest,
@@ -99,7 +100,15 @@ export function createSnapshotService({
         {
           workflowId: snapshotWorkflowId(projectId, workItemId),
           taskQueue: WORKFLOW_TASK_QUEUE,
-          args: [{ projectId, workItemId, ...(workflowOptions ? { options: workflowOptions } : {}) }],
+          args: [
+            {
+              projectId,
+              workItemId,
+              // A run of this code knows it is new: it takes what that generation has without markers.
+              generation: SNAPSHOT_RUN_GENERATION,
+              ...(workflowOptions ? { options: workflowOptions } : {}),
+            },
+          ],
           workflowIdConflictPolicy: 'USE_EXISTING',
           staticSummary: `Snapshot of work item ${workItemId} in project ${projectId}`,
           staticDetails:

@@ -487,3 +487,18 @@ export function usePatch(id: PatchId): boolean {
   }
   return patched(id);
 }
+
+/**
+ * A live patch in a run whose input says it was started by code that has the patch
+ * (src/contract/run-generation.ts): the run takes the new branch without recording the marker
+ * (no command, so no `TemporalChangeVersion` upsert and two events fewer). Returns true when the
+ * history holds the marker after all: a worker of the previous code took up the run's first task
+ * (a rolling deploy) and recorded it, and its code knew nothing of the generation; the call here
+ * matches that marker while replaying (a marker without a call is a nondeterminism error), and
+ * the caller keeps to what that worker did. Live it records nothing and returns false, and a
+ * replay of such a run finds no marker and returns false (patchInternal remembers no decision
+ * while replaying without the marker), as `usePatch` relies on for deprecated patches.
+ */
+export function markedByEarlierWorker(id: PatchId): boolean {
+  return workflowInfo().unsafe.isReplaying && patched(id);
+}

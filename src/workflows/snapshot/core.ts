@@ -12,6 +12,7 @@ import {
   LEAN_LIFECYCLE_PATCH,
   LOOKUPS_FROM_MEMO_PATCH,
   PULL_REQUEST_SCOPE_PATCH,
+  markedByEarlierWorker,
   usePatch,
 } from '../shared/patches.js';
 import { releaseFromBudget } from './budget.js';
@@ -41,6 +42,12 @@ export class SnapshotCore {
    * every change as it happens and times every cleanup step.
    */
   readonly lean: boolean;
+  /**
+   * True in a run started by code of SNAPSHOT_RUN_GENERATION 1 or later (its input says so) whose
+   * first task no earlier worker took: a recorded use of a fixed TTL is not upserted to the memo on
+   * its own (keeper.ts).
+   */
+  readonly usesRideAlong: boolean;
   private readonly publisher: SnapshotPublisher;
   private readonly cleanup: SnapshotCleanup;
   private readonly hosts = new Map<string, HostActivities>();
@@ -49,6 +56,8 @@ export class SnapshotCore {
     readonly workItem: WorkItem,
     carry: SnapshotCarry | undefined,
     cleanupSettings: CleanupSettings,
+    /** The run's generation (src/contract/run-generation.ts); 0 for runs started without one. */
+    generation = 0,
   ) {
     this.state = new SnapshotWorkflowState(carry);
     // In this order, first thing in the run, as every recorded history has them.
@@ -57,7 +66,16 @@ export class SnapshotCore {
     // Once per run, at its first task, before anything is published: a run decides here, for
     // good, which way it publishes and cleans up (one patch for all of it: each patch called
     // costs an action and two events per run).
-    this.lean = usePatch(LEAN_LIFECYCLE_PATCH);
+    // A run started by code that has the lean lifecycle (generation 1) takes it without the marker,
+    // unless a worker of the previous code recorded the marker in its first task (then it runs as
+    // that worker ran it).
+    if (generation >= 1) {
+      this.lean = true;
+      this.usesRideAlong = !markedByEarlierWorker(LEAN_LIFECYCLE_PATCH);
+    } else {
+      this.lean = usePatch(LEAN_LIFECYCLE_PATCH);
+      this.usesRideAlong = false;
+    }
     this.publisher = new SnapshotPublisher(workItem, this.state, this.lookupsFromMemo, this.lean);
     this.cleanup = new SnapshotCleanup(this, cleanupSettings, this.lean);
   }
@@ -65,6 +83,20 @@ export class SnapshotCore {
   /** Shows the state: memo, search attributes, current details (publisher.ts). */
   publish(): void {
     this.publisher.publish();
+  }
+
+  /**
+   * Shows a recorded use. One that moves nothing a search attribute holds (a fixed TTL) leaves the
+   * memo as it is in a run whose uses ride along (usesRideAlong): the memo then carries the use with
+   * the next change it publishes (a link, the ending) or never, which costs the memo upsert of
+   * every recorded use (issue 19). What a stale `lastUsedAt` in the memo costs: a lookup past the
+   * recording interval since that one, in an API process that did not send the use itself
+   * (RecentUses), sends its `used` signal again, which the workflow ignores (usedWithin).
+   */
+  publishUse(): void {
+    const current = this.state.current;
+    if (this.usesRideAlong && current && !current.slidingTtl) this.publisher.publishDetailsOnly();
+    else this.publisher.publish();
   }
 
   /** Ends the current image, if there is one: it leaves the budget and the disk. */

@@ -74,8 +74,9 @@ export class SnapshotKeeper extends SnapshotCore {
   touch(): SnapshotState {
     const active = this.requireActive();
     const touched = this.state.touch();
-    // The memo carries the last use, which the budget's LRU order reads.
-    if (active.slidingTtl || this.lookupsFromMemo) this.publish();
+    // The last use: lookups read it in the memo to record at most once per interval (the budget
+    // asks the workflow's query for its LRU order); a sliding TTL's new expiry shows everywhere.
+    if (active.slidingTtl || this.lookupsFromMemo) this.publishUse();
     return touched;
   }
 
@@ -99,7 +100,7 @@ export class SnapshotKeeper extends SnapshotCore {
     // Lookups of several API processes may race past the interval; the first one records the use.
     if (this.state.usedWithin(signal.recordEveryMs)) return;
     this.state.touch();
-    this.publish();
+    this.publishUse();
   }
 
   async linkPullRequest(pr: PullRequestRef): Promise<SnapshotState> {

@@ -44,6 +44,21 @@ export class SnapshotPublisher {
     });
   }
 
+  /**
+   * The Web UI's current details only (not an event): for a recorded use that leaves the memo and
+   * the search attributes as they are (SnapshotCore.publishUse). The memo keeps what it last
+   * published, so the next publication carries the use with it.
+   */
+  publishDetailsOnly(): void {
+    const image = this.state.publishedImage();
+    if (!image) return;
+    const details = snapshotDetails(this.state.publishedStatus(image), image, this.state.retiring);
+    if (details !== this.published.details) {
+      setCurrentDetails(details);
+      this.published = { ...this.published, details };
+    }
+  }
+
   private publishNow(): void {
     const { state } = this;
     const current = state.current;

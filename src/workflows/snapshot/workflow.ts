@@ -54,6 +54,12 @@ export interface SnapshotWorkflowInput {
   workItemId: string;
   options?: SnapshotWorkflowOptions;
   carry?: SnapshotCarry;
+  /**
+   * Which code started the run (SNAPSHOT_RUN_GENERATION, src/contract/run-generation.ts): the API
+   * sets it, continue-as-new carries it. Absent in runs started by earlier code, which decide by
+   * their patches.
+   */
+  generation?: number;
 }
 
 export interface SnapshotWorkflowResult {
@@ -67,11 +73,16 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   assertIdentity(projectId, workItemId);
   const options = input.options ?? {};
   const continueAsNewAfter = options.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER;
-  const keeper = new SnapshotKeeper({ projectId, workItemId }, input.carry, {
-    backoffInitialSeconds: options.removalBackoffInitialSeconds ?? 2,
-    backoffMaxSeconds: options.removalBackoffMaxSeconds ?? 60,
-    hostWaitNoticeMs: (options.hostWaitNoticeSeconds ?? 30) * 1000,
-  });
+  const keeper = new SnapshotKeeper(
+    { projectId, workItemId },
+    input.carry,
+    {
+      backoffInitialSeconds: options.removalBackoffInitialSeconds ?? 2,
+      backoffMaxSeconds: options.removalBackoffMaxSeconds ?? 60,
+      hostWaitNoticeMs: (options.hostWaitNoticeSeconds ?? 30) * 1000,
+    },
+    input.generation ?? 0,
+  );
   const { state } = keeper;
   const continueAsNewNow = () => continueAsNewDue(continueAsNewAfter);
   setHandlers(keeper);
@@ -109,6 +120,8 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
           workItemId,
           options,
           carry: state.carry(),
+          // As it came: a run started without one decides by its patches in every run after it.
+          ...(input.generation !== undefined ? { generation: input.generation } : {}),
         });
       }
     }
