@@ -6,20 +6,9 @@ import type { BudgetDecision, BudgetEntry, BudgetLimits } from '../../src/contra
 import { budgetDetails } from '../../src/workflows/budget/details.js';
 import { planEvictions } from '../../src/workflows/budget/policy.js';
 import { createWorkerMetrics } from '../../src/worker/worker-metrics.js';
+import { budgetEntry as entry } from '../support/budget-entry.js';
 
 const LIMITS: BudgetLimits = { diskHighPercent: 85, diskLowPercent: 80, projectMaxSnapshots: {} };
-
-function entry(id: string, sizeBytes: number, minute: number): BudgetEntry {
-  const at = new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
-  return {
-    workflowId: `snapshot:p:${id}`,
-    projectId: 'p',
-    imageId: `sha256:${id}`,
-    sizeBytes,
-    createdAt: at,
-    lastUsedAt: at,
-  };
-}
 
 function plan(entries: BudgetEntry[], usedBytes: number, extra: { protectedWorkflowId?: string } = {}) {
   return planEvictions({

@@ -17,21 +17,10 @@ import { Decision } from '../../src/workflows/budget/decision.js';
 import type { BudgetControl, BudgetHost } from '../../src/workflows/budget/host-lookups.js';
 import { HostLookups } from '../../src/workflows/budget/host-lookups.js';
 import { BudgetLedger } from '../../src/workflows/budget/ledger.js';
+import { budgetEntry as entry } from '../support/budget-entry.js';
 
 const HOST = 'h1';
 const TOTAL = 100_000;
-
-function entry(id: string, sizeBytes: number, minute: number): BudgetEntry {
-  const at = new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
-  return {
-    workflowId: `snapshot:p:${id}`,
-    projectId: 'p',
-    imageId: `sha256:${id}`,
-    sizeBytes,
-    createdAt: at,
-    lastUsedAt: at,
-  };
-}
 
 function running(e: BudgetEntry): SnapshotOwnerView {
   return {
