@@ -9,13 +9,23 @@ import { mergedSignal } from '../src/contract/messages.js';
 import type { BenchContext } from './bench-context.js';
 import { sizeOf } from './bench-context.js';
 import { commitImages } from './bench-images.js';
-import { post } from './http-post.js';
+import { parseServerTiming, post } from './http-post.js';
 import { mergeDelivery } from './merge-delivery.js';
 import { registerLinked } from './register-linked.js';
 import type { BenchResult } from './result-types.js';
 import { summarize, wallMs } from './stats.js';
 
 export const B4_CONCURRENCY = 16;
+
+const PHASE_NAMES: Record<string, string> = {
+  verify: 'signature check',
+  'hand-off': 'hand-off (pull request workflow start)',
+  'fast-pass': 'fast pass (beside the hand-off)',
+  lookup: 'fast pass: visibility look for linked snapshots',
+  signals: 'fast pass: merged signals',
+};
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
 
 export async function runB4(ctx: BenchContext): Promise<BenchResult> {
   const n = sizeOf(ctx, 'B4', 100, 1000);
@@ -53,6 +63,9 @@ export async function runB4(ctx: BenchContext): Promise<BenchResult> {
 
   ctx.progress(`B4: ${n} merge webhooks, ${B4_CONCURRENCY} in flight`);
   const apiLatency: number[] = [];
+  // Each answer's Server-Timing: where the API spent the delivery's time (verify, hand-off, and
+  // beside it the fast pass's visibility look and signals).
+  const phases = new Map<string, number[]>();
   const apiStart = wallMs();
   await mapLimit(images, B4_CONCURRENCY, async (img, i) => {
     const d = mergeDelivery({
@@ -66,6 +79,8 @@ export async function runB4(ctx: BenchContext): Promise<BenchResult> {
     const res = await post(`${ctx.stack.baseUrl}/webhooks/github`, d.headers, d.body);
     if (res.status !== 202) throw new Error(`merge webhook answered ${res.status}: ${res.text}`);
     apiLatency.push(wallMs() - t0);
+    for (const [name, ms] of Object.entries(parseServerTiming(res.serverTiming)))
+      phases.set(name, [...(phases.get(name) ?? []), ms]);
   });
   const apiSeconds = (wallMs() - apiStart) / 1000;
   const gone = await Promise.all(images.map((img) => ctx.events.deleted(img.imageId, 300_000)));
@@ -96,6 +111,26 @@ export async function runB4(ctx: BenchContext): Promise<BenchResult> {
         what: `first webhook sent → last of the ${n} images gone`,
         measured: { kind: 'figure', label: 'all gone', value: allGoneSeconds, unit: 's' },
       },
+    ],
+    timeline: [
+      ...[...phases].map(([name, values]) => {
+        const s = summarize(values);
+        return {
+          step: `webhook phase (Server-Timing): ${PHASE_NAMES[name] ?? name}`,
+          medianMs: round(s.median),
+          p99Ms: round(s.p99),
+          n: s.n,
+        };
+      }),
+      (() => {
+        const s = summarize(rawLatency);
+        return {
+          step: 'raw client signal (baseline)',
+          medianMs: round(s.median),
+          p99Ms: round(s.p99),
+          n: s.n,
+        };
+      })(),
     ],
     notes: [
       'Each webhook merges its own pull request, linked to one snapshot; the raw signals went to the same workflows first, naming another pull request (ignored by the workflow).',

@@ -46,15 +46,21 @@ async function settledWithLimit<T, R>(
   return out;
 }
 
+/** Where one pass spent its time, in milliseconds: the visibility look, then the signals. */
+export type TargetsPhase = 'lookup' | 'signals';
+
 export async function signalPullRequestTargets(
   client: VisibilityClient,
   signaller: TargetSignaller,
   req: PullRequestTargetsRequest,
+  onPhase?: (phase: TargetsPhase, ms: number) => void,
 ): Promise<TargetsOutcome> {
   const targets = new Map<string, WorkItemRef & { match: PullRequestMatch }>();
+  const lookStart = performance.now();
   const linked = await findSnapshotsByPullRequest(client, req.pullRequest, {
     ...(req.pageSize ? { pageSize: req.pageSize } : {}),
   });
+  onPhase?.('lookup', performance.now() - lookStart);
   for (const w of linked) targets.set(snapshotWorkflowId(w.projectId, w.workItemId), { ...w, match: 'link' });
   // A branch match is the looser one (it also ends an image without a link), so it wins.
   for (const w of req.branchTargets)
@@ -65,6 +71,7 @@ export async function signalPullRequestTargets(
   // The snapshot workflow remembers this to drop a repeated merge: the signed event key, not the
   // delivery header, which a replay of a captured body may set to anything.
   const dedupKey = req.eventKey ? pullRequestSignalKey(pullRequest, req.kind, req.eventKey) : deliveryId;
+  const signalStart = performance.now();
   const results = await settledWithLimit(list, SIGNAL_CONCURRENCY, (w) =>
     req.kind === 'merged'
       ? signaller.merged(w.projectId, w.workItemId, {
@@ -80,6 +87,7 @@ export async function signalPullRequestTargets(
           ...(req.at ? { occurredAt: req.at } : {}),
         }),
   );
+  onPhase?.('signals', performance.now() - signalStart);
   const failures: TargetsOutcome['failures'] = [];
   const workItems = list.map((w, i): SignalledWorkItem => {
     const r = results[i] as PromiseSettledResult<boolean>;

@@ -202,6 +202,16 @@ describe('events', () => {
     expect(res.json()).toMatchObject({ outcome: 'merged', workItems: [] });
   });
 
+  it('an answered merge says where its time went (Server-Timing): signature, hand-off, the look and the signals', async () => {
+    h = buildApp();
+    linked(11, ['p1', 'w1']);
+    const res = await post(merged(11, 'no-rule-matches'));
+    expect(res.statusCode).toBe(202);
+    const timing = String(res.headers['server-timing']);
+    for (const phase of ['verify', 'hand-off', 'fast-pass', 'lookup', 'signals'])
+      expect(timing).toMatch(new RegExp(`(^|, )${phase};dur=\\d+\\.\\d\\b`));
+  });
+
   it('closed without merge: no effect by default', async () => {
     h = buildApp();
     linked(11, ['acme', 'TICKET-11']);

@@ -54,8 +54,14 @@ function signallerOf(service: ApiSnapshotService): TargetSignaller {
   };
 }
 
+/**
+ * Where an answered delivery spent its time, in milliseconds (the answer's Server-Timing header):
+ * the hand-off to the durable workflow, and beside it the fast pass's visibility look and signals.
+ */
+export type WebhookTimings = Partial<Record<'hand-off' | 'fast-pass' | 'lookup' | 'signals', number>>;
+
 /** The answer to one delivery: its HTTP status and body. */
-export type Dispatched = { status: number; result: WebhookResult };
+export type Dispatched = { status: number; result: WebhookResult; timings?: WebhookTimings };
 
 /** A delivery acknowledged without effect (200). */
 export function ignored(deps: DispatchDeps, deliveryId: string, reason: string): Dispatched {
@@ -85,10 +91,19 @@ export async function onPullRequestClosed(
     branchTargets: deps.policies.workItemsForPullRequest(event),
   };
   const outcome: WebhookOutcome = event.merged ? 'merged' : 'invalidated';
+  const timings: WebhookTimings = {};
+  const started = performance.now();
   // The fast pass runs beside the hand-off instead of after it: the image leaves the disk without
   // waiting for the durable workflow to start, and the answer still waits for the hand-off.
   const firstPass = deps.fastPass
-    ? fastPass(deps, request, Math.min(HTTP_LIMITS.webhookFastPassMs, HTTP_LIMITS.webhookAnswerMs))
+    ? fastPass(
+        deps,
+        request,
+        Math.min(HTTP_LIMITS.webhookFastPassMs, HTTP_LIMITS.webhookAnswerMs),
+        timings,
+      ).finally(() => {
+        timings['fast-pass'] = performance.now() - started;
+      })
     : undefined;
   try {
     const { workflowId } = await client.connection
@@ -107,13 +122,18 @@ export async function onPullRequestClosed(
           'the pull request could not be handed to Temporal in time; redeliver it (redelivery is harmless)',
         );
       });
+    timings['hand-off'] = performance.now() - started;
     const workItems = firstPass ? await firstPass : undefined;
     metrics.webhookDeliveries.inc({ event: 'pull_request', outcome });
     log.info(
       { deliveryId, repository: event.repository, number: event.number, outcome, workflowId, workItems },
       'pull request closed',
     );
-    return { status: 202, result: { ...base, outcome, workflowId, ...(workItems ? { workItems } : {}) } };
+    return {
+      status: 202,
+      result: { ...base, outcome, workflowId, ...(workItems ? { workItems } : {}) },
+      timings,
+    };
   } catch (err) {
     metrics.webhookDeliveries.inc({ event: 'pull_request', outcome: 'failed' });
     throw err;
@@ -125,11 +145,14 @@ async function fastPass(
   deps: DispatchDeps,
   request: PullRequestTargetsRequest,
   withinMs: number,
+  timings: WebhookTimings,
 ): Promise<SignalledWorkItem[] | undefined> {
   const kind = request.kind === 'merged' ? 'merged' : 'invalidate';
   try {
     const { workItems, failures } = await deps.client.connection.withDeadline(Date.now() + withinMs, () =>
-      signalPullRequestTargets(deps.client, signallerOf(deps.service), request),
+      signalPullRequestTargets(deps.client, signallerOf(deps.service), request, (phase, ms) => {
+        timings[phase] = ms;
+      }),
     );
     const key = (w: { projectId: string; workItemId: string }) => `${w.projectId}\u0000${w.workItemId}`;
     const failed = new Set(failures.map((f) => key(f.target)));
