@@ -47,6 +47,8 @@ export interface PullRequestWorkflowOptions {
 
 export interface PullRequestClosedInput extends Omit<PullRequestTargetsRequest, 'pageSize'> {
   options?: PullRequestWorkflowOptions;
+  /** Which code started it (PULL_REQUEST_RUN_GENERATION, run-generation.ts); absent before. */
+  generation?: number;
 }
 
 export interface PullRequestLook {

@@ -15,7 +15,7 @@ import {
   mergedPullRequestWorkflowId,
   snapshotWorkflowId,
 } from '../contract/names.js';
-import { SNAPSHOT_RUN_GENERATION } from '../contract/run-generation.js';
+import { PULL_REQUEST_RUN_GENERATION, SNAPSHOT_RUN_GENERATION } from '../contract/run-generation.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../contract/search-attribute-keys.js';
 import type {
   InvalidateRequest,
@@ -267,7 +267,14 @@ export function createSnapshotService({
       await client.workflow.start<PullRequestClosedWorkflowFunction>(WORKFLOW_TYPES.pullRequestClosed, {
         workflowId,
         taskQueue: WORKFLOW_TASK_QUEUE,
-        args: [{ ...input, ...(pullRequestWorkflowOptions ? { options: pullRequestWorkflowOptions } : {}) }],
+        args: [
+          {
+            ...input,
+            // A run of this code knows it is new: its looks in one activity need no marker.
+            generation: PULL_REQUEST_RUN_GENERATION,
+            ...(pullRequestWorkflowOptions ? { options: pullRequestWorkflowOptions } : {}),
+          },
+        ],
         workflowIdConflictPolicy: 'USE_EXISTING',
         // Recorded now, run later: the execution exists (and is durable) once the start returns.
         ...(startDelayMs > 0 ? { startDelay: startDelayMs } : {}),

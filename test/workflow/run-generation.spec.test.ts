@@ -8,11 +8,19 @@ import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerUpdate, usedSignal } from '../../src/contract/messages.js';
-import { WORKFLOW_TASK_QUEUE, snapshotWorkflowId } from '../../src/contract/names.js';
-import { SNAPSHOT_RUN_GENERATION } from '../../src/contract/run-generation.js';
+import { WORKFLOW_TASK_QUEUE, WORKFLOW_TYPES, snapshotWorkflowId } from '../../src/contract/names.js';
+import type {
+  PullRequestClosedInput,
+  PullRequestClosedWorkflowFunction,
+  PullRequestLooksRequest,
+} from '../../src/contract/pull-request-types.js';
+import { PULL_REQUEST_RUN_GENERATION, SNAPSHOT_RUN_GENERATION } from '../../src/contract/run-generation.js';
 import type { RegisterRequest, SnapshotWorkflowView } from '../../src/contract/snapshot-types.js';
 import type { snapshotWorkflow } from '../../src/workflows/snapshot/workflow.js';
-import { LEAN_LIFECYCLE_PATCH } from '../../src/workflows/shared/patches.js';
+import {
+  LEAN_LIFECYCLE_PATCH,
+  PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH,
+} from '../../src/workflows/shared/patches.js';
 import { imageIdOf } from './support/fake-docker-hosts.js';
 import { injectSpecContext } from './support/provided-context.js';
 import type { SnapshotHandle } from './support/snapshot-driver.js';
@@ -26,9 +34,21 @@ const EventType = temporal.api.enums.v1.EventType;
 
 let spec: SpecEnvironment;
 let driver: SnapshotDriver;
+/** What the pull request workflows' one look activity was asked, in order. */
+const looksAsked: PullRequestLooksRequest[] = [];
 
 beforeAll(async () => {
-  spec = await startSpecEnvironment();
+  spec = await startSpecEnvironment({
+    controlActivities: () => ({
+      // Each look found nothing: what the workflow records does not depend on it.
+      lookForPullRequestTargets(req: PullRequestLooksRequest) {
+        looksAsked.push(req);
+        return Promise.resolve({
+          looks: req.lookDelaysSeconds.map(() => ({ at: req.since, found: 0, signalled: 0 })),
+        });
+      },
+    }),
+  });
   driver = new SnapshotDriver(spec);
 });
 
@@ -57,6 +77,7 @@ async function startWith(
 
 interface Counted {
   markers: string[];
+  activities: string[];
   changeVersionUpserts: number;
   attributeUpserts: number;
   memoUpserts: number;
@@ -64,7 +85,14 @@ interface Counted {
 }
 
 function count(history: History): Counted {
-  const c: Counted = { markers: [], changeVersionUpserts: 0, attributeUpserts: 0, memoUpserts: 0, timers: 0 };
+  const c: Counted = {
+    markers: [],
+    activities: [],
+    changeVersionUpserts: 0,
+    attributeUpserts: 0,
+    memoUpserts: 0,
+    timers: 0,
+  };
   for (const e of history.events ?? []) {
     switch (e.eventType) {
       case EventType.EVENT_TYPE_MARKER_RECORDED: {
@@ -84,11 +112,23 @@ function count(history: History): Counted {
       case EventType.EVENT_TYPE_TIMER_STARTED:
         c.timers++;
         break;
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        c.activities.push(e.activityTaskScheduledEventAttributes?.activityType?.name ?? '?');
+        break;
       default:
         break;
     }
   }
   return c;
+}
+
+/** The first event's input with the generation set, as a worker of this code would read it. */
+function withGeneration(history: History, generation: number): void {
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload?.data) throw new Error('no input payload in the first event');
+  const input = JSON.parse(Buffer.from(payload.data).toString('utf8')) as Record<string, unknown>;
+  expect(input.generation).toBeUndefined();
+  payload.data = Buffer.from(JSON.stringify({ ...input, generation }), 'utf8');
 }
 
 async function replay(workflowId: string, history: History): Promise<void> {
@@ -169,13 +209,59 @@ describe('a run started with a generation', () => {
     // without one. The same history with the generation in its input is what this code meets
     // when such a run comes back to it (a rolling deploy).
     const { handle, history } = await ttlLifecycle('gen-earlier-worker', { ttlSeconds: 3600 }, undefined);
-    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-    const payload = started?.input?.payloads?.[0];
-    if (!payload?.data) throw new Error('no input payload in the first event');
-    const input = JSON.parse(Buffer.from(payload.data).toString('utf8')) as Record<string, unknown>;
-    expect(input.generation).toBeUndefined();
-    payload.data = Buffer.from(JSON.stringify({ ...input, generation: SNAPSHOT_RUN_GENERATION }), 'utf8');
+    withGeneration(history, SNAPSHOT_RUN_GENERATION);
     expect(count(history).markers).toEqual([LEAN_LIFECYCLE_PATCH]);
     await replay(handle.workflowId, history);
+  });
+});
+
+/** A merged pull request's workflow, started as the API hands a merge over, run to its end. */
+async function pullRequestRun(
+  label: string,
+  generation: number | undefined,
+): Promise<{ id: string; history: History }> {
+  const id = `pull-request-${newWorkItem(label)}`;
+  const input: PullRequestClosedInput = {
+    kind: 'merged',
+    pullRequest: { repository: 'acme/app', number: 7 },
+    deliveryId: `delivery-${id}`,
+    branchTargets: [],
+    options: { lookDelaysSeconds: [10, 60] },
+    ...(generation !== undefined ? { generation } : {}),
+  };
+  const handle = await spec.client.workflow.start<PullRequestClosedWorkflowFunction>(
+    WORKFLOW_TYPES.pullRequestClosed,
+    {
+      workflowId: id,
+      taskQueue: WORKFLOW_TASK_QUEUE,
+      args: [input],
+    },
+  );
+  const result = await handle.result();
+  expect(result.looks).toHaveLength(2);
+  return { id, history: await handle.fetchHistory() };
+}
+
+describe('a pull request workflow started with a generation', () => {
+  it('makes its looks in one activity without the patch marker, and replays', async () => {
+    const { id, history } = await pullRequestRun('pr-gen', PULL_REQUEST_RUN_GENERATION);
+    const c = count(history);
+    expect(c.markers).toEqual([]);
+    expect(c.changeVersionUpserts).toBe(0);
+    expect(c.activities).toEqual(['lookForPullRequestTargets']);
+    // The activity is asked what the webhook handed over, and nothing of which code started it.
+    expect(looksAsked.at(-1)).not.toHaveProperty('generation');
+    await replay(id, history);
+  });
+
+  it('without a generation decides by the patch, as before; with one taken up by an earlier worker (the marker in its history) it replays', async () => {
+    const { id, history } = await pullRequestRun('pr-none', undefined);
+    const c = count(history);
+    expect(c.markers).toEqual([PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH]);
+    expect(c.changeVersionUpserts).toBe(1);
+    expect(c.activities).toEqual(['lookForPullRequestTargets']);
+    await replay(id, history);
+    withGeneration(history, PULL_REQUEST_RUN_GENERATION);
+    await replay(id, history);
   });
 });

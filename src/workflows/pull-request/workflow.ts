@@ -12,7 +12,11 @@ import type {
   PullRequestLook,
 } from '../../contract/pull-request-types.js';
 import { ACTIVITY_PROFILES } from '../shared/activity-profiles.js';
-import { PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH, usePatch } from '../shared/patches.js';
+import {
+  PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH,
+  markedByEarlierWorker,
+  usePatch,
+} from '../shared/patches.js';
 import { nowIso } from '../shared/workflow-helpers.js';
 
 export type { PullRequestClosedInput, PullRequestClosedResult } from '../../contract/pull-request-types.js';
@@ -28,11 +32,11 @@ const control = proxyActivities<PullRequestControlActivities>(ACTIVITY_PROFILES.
 export async function pullRequestClosedWorkflow(
   input: PullRequestClosedInput,
 ): Promise<PullRequestClosedResult> {
-  const { options, ...request } = input;
+  const { options, generation = 0, ...request } = input;
   const delays = options?.lookDelaysSeconds ?? DEFAULT_LOOK_DELAYS_SECONDS;
   const targets = { ...request, ...(options?.pageSize ? { pageSize: options.pageSize } : {}) };
   let looks: PullRequestLook[];
-  if (usePatch(PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH)) {
+  if (lookInOneActivity(generation)) {
     // The same looks at the same times, waited for inside one activity: one action where a look
     // and a timer each were one (6 actions and 33 events a merge, now 3 and 13). Its attempt lasts
     // as long as the waits, so the timeout covers them; a worker that dies meanwhile is retried
@@ -66,4 +70,16 @@ export async function pullRequestClosedWorkflow(
     looks,
   });
   return { looks };
+}
+
+/**
+ * A run started by code that has the looks in one activity (generation 1, set by the API) takes
+ * them without the patch's marker and its TemporalChangeVersion upsert; the call while replaying
+ * matches the marker of a worker of the previous code that took up its first task (which took the
+ * same branch). Runs without a generation decide by the patch, as before.
+ */
+function lookInOneActivity(generation: number): boolean {
+  if (generation < 1) return usePatch(PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH);
+  markedByEarlierWorker(PULL_REQUEST_LOOKS_IN_ONE_ACTIVITY_PATCH);
+  return true;
 }
