@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TargetSignaller } from '../service/signal-pull-request-targets.js';
 import { signalPullRequestTargets as signalTargets } from '../service/signal-pull-request-targets.js';
+import { coalescedPullRequestLookup } from '../service/coalesced-pull-request-lookup.js';
 import { mergedPullRequestWorkflowId, snapshotWorkflowId } from '../contract/names.js';
 import type { PullRequestRef } from '../contract/snapshot-types.js';
 import { invalidateSignal, mergedSignal } from '../contract/messages.js';
@@ -46,10 +47,17 @@ async function waitUnlessCancelled(ms: number): Promise<void> {
 }
 
 export function createPullRequestControlActivities({ client, log }: ControlDeps) {
+  // One per worker: the looks of pull request workflows that run at the same moment share a query.
+  const findLinked = client ? coalescedPullRequestLookup(client) : undefined;
   /** One look and its signals; any failed signal fails the attempt, and the retry sends them all again. */
   async function signalPullRequestTargets(req: PullRequestTargetsRequest): Promise<TargetsSignalled> {
     const c = requireClient(client);
-    const { workItems, failures } = await signalTargets(c, signallerFor(c), req);
+    const { workItems, failures } = await signalTargets(
+      c,
+      signallerFor(c),
+      req,
+      findLinked ? { findLinked } : {},
+    );
     if (failures.length > 0) {
       const first = failures[0]?.error;
       throw new Error(

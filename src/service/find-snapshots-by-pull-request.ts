@@ -6,6 +6,7 @@ import { REPOSITORY_PATTERN } from '../contract/limits.js';
 import { parseSnapshotWorkflowId } from '../contract/names.js';
 import type { WorkItemRef } from '../contract/pull-request-types.js';
 import type { PullRequestRef } from '../contract/snapshot-types.js';
+import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
 import type { VisibilityClient } from './visibility.js';
 import { RUNNING, attributeEquals, listAllWorkflowIds, snapshotWorkflowsQuery } from './visibility.js';
 
@@ -18,6 +19,18 @@ export function pullRequestQuery(pr: PullRequestRef): string {
     RUNNING,
     attributeEquals('repository', pr.repository),
     attributeEquals('pullRequest', pr.number),
+  );
+}
+
+/** The open snapshot workflows linked to any of these pull requests of one repository. */
+export function pullRequestsQuery(repository: string, numbers: readonly number[]): string {
+  if (!REPOSITORY_PATTERN.test(repository)) throw new Error('repository must be "owner/name"');
+  if (numbers.length === 0 || numbers.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error('numbers must be positive integers');
+  return snapshotWorkflowsQuery(
+    RUNNING,
+    attributeEquals('repository', repository),
+    `${SEARCH_ATTRIBUTES.pullRequest} IN (${numbers.join(', ')})`,
   );
 }
 

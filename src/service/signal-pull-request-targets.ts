@@ -9,6 +9,7 @@ import type {
   WorkItemRef,
 } from '../contract/pull-request-types.js';
 import { findSnapshotsByPullRequest } from './find-snapshots-by-pull-request.js';
+import type { FindLinkedSnapshots } from './coalesced-pull-request-lookup.js';
 import type { VisibilityClient } from './visibility.js';
 
 /** Sends one signal; false when the work item has no open workflow. */
@@ -49,18 +50,31 @@ async function settledWithLimit<T, R>(
 /** Where one pass spent its time, in milliseconds: the visibility look, then the signals. */
 export type TargetsPhase = 'lookup' | 'signals';
 
+export interface TargetsOptions {
+  /** Hears how long each phase took. */
+  onPhase?: (phase: TargetsPhase, ms: number) => void;
+  /**
+   * The look for linked snapshots, when the process shares one between concurrent passes
+   * (coalesced-pull-request-lookup.ts); a request with its own page size looks by itself.
+   */
+  findLinked?: FindLinkedSnapshots;
+}
+
 export async function signalPullRequestTargets(
   client: VisibilityClient,
   signaller: TargetSignaller,
   req: PullRequestTargetsRequest,
-  onPhase?: (phase: TargetsPhase, ms: number) => void,
+  options: TargetsOptions = {},
 ): Promise<TargetsOutcome> {
   const targets = new Map<string, WorkItemRef & { match: PullRequestMatch }>();
   const lookStart = performance.now();
-  const linked = await findSnapshotsByPullRequest(client, req.pullRequest, {
-    ...(req.pageSize ? { pageSize: req.pageSize } : {}),
-  });
-  onPhase?.('lookup', performance.now() - lookStart);
+  const linked =
+    options.findLinked && !req.pageSize
+      ? await options.findLinked(req.pullRequest)
+      : await findSnapshotsByPullRequest(client, req.pullRequest, {
+          ...(req.pageSize ? { pageSize: req.pageSize } : {}),
+        });
+  options.onPhase?.('lookup', performance.now() - lookStart);
   for (const w of linked) targets.set(snapshotWorkflowId(w.projectId, w.workItemId), { ...w, match: 'link' });
   // A branch match is the looser one (it also ends an image without a link), so it wins.
   for (const w of req.branchTargets)
@@ -87,7 +101,7 @@ export async function signalPullRequestTargets(
           ...(req.at ? { occurredAt: req.at } : {}),
         }),
   );
-  onPhase?.('signals', performance.now() - signalStart);
+  options.onPhase?.('signals', performance.now() - signalStart);
   const failures: TargetsOutcome['failures'] = [];
   const workItems = list.map((w, i): SignalledWorkItem => {
     const r = results[i] as PromiseSettledResult<boolean>;

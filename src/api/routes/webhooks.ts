@@ -3,6 +3,7 @@
 // action (github-receiver.ts); a closed pull request is handed to its durable workflow before the
 // answer (dispatch-pull-request.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { coalescedPullRequestLookup } from '../../service/coalesced-pull-request-lookup.js';
 import type { RouteDeps } from '../deps.js';
 import { HTTP_LIMITS } from '../http-limits.js';
 import { ApiError } from '../errors.js';
@@ -35,6 +36,8 @@ export async function webhookRoutes(app: FastifyInstance, deps: RouteDeps): Prom
     metrics,
     log,
     fastPass: deps.webhookFastPass ?? true,
+    // One per API process: concurrent deliveries of a repository share their visibility look.
+    findLinked: coalescedPullRequestLookup(client),
   };
   // Without a secret there is no receiver: the preflight refuses every delivery (503).
   const receiver = secret ? githubReceiver(dispatchDeps, secret) : undefined;

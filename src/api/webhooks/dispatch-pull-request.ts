@@ -6,6 +6,7 @@
 // idempotent.
 import type { ProjectPolicies } from '../../config/project-policy.js';
 import type { Logger } from '../../logging/logger.js';
+import type { FindLinkedSnapshots } from '../../service/coalesced-pull-request-lookup.js';
 import type { TargetSignaller } from '../../service/signal-pull-request-targets.js';
 import { signalPullRequestTargets } from '../../service/signal-pull-request-targets.js';
 import { pullRequestEventKey } from '../../contract/names.js';
@@ -45,6 +46,8 @@ export interface DispatchDeps {
   log: Logger;
   /** The API's own first pass; off in tests that prove the durable workflow alone. */
   fastPass: boolean;
+  /** The fast pass's look, shared by the deliveries that look at the same moment; absent: each looks alone. */
+  findLinked?: FindLinkedSnapshots;
 }
 
 function signallerOf(service: ApiSnapshotService): TargetSignaller {
@@ -150,8 +153,11 @@ async function fastPass(
   const kind = request.kind === 'merged' ? 'merged' : 'invalidate';
   try {
     const { workItems, failures } = await deps.client.connection.withDeadline(Date.now() + withinMs, () =>
-      signalPullRequestTargets(deps.client, signallerOf(deps.service), request, (phase, ms) => {
-        timings[phase] = ms;
+      signalPullRequestTargets(deps.client, signallerOf(deps.service), request, {
+        onPhase: (phase, ms) => {
+          timings[phase] = ms;
+        },
+        ...(deps.findLinked ? { findLinked: deps.findLinked } : {}),
       }),
     );
     const key = (w: { projectId: string; workItemId: string }) => `${w.projectId}\u0000${w.workItemId}`;
