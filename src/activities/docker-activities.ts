@@ -225,12 +225,13 @@ export function createDockerActivities({ docker, log, headroom, metrics, hostId 
       const verdict = headroom
         ? await headroom({ projectId: input.projectId, sizeBytes: info.sizeBytes })
         : 'near';
+      const references = await registrationReferences(docker, input.image, info);
       return {
         imageId: info.id,
         sizeBytes: info.sizeBytes,
         labels: info.labels,
         createdAt: info.createdAt,
-        references: referencesAtRegistration(input.image, info),
+        references,
         layerDepth: info.layers,
         budgetHeadroom: verdict !== 'near',
         ...(verdict === 'uncounted' ? { budgetUncounted: true } : {}),
@@ -434,3 +435,15 @@ async function removeRetiredParents(docker: DockerPort, removed: ImageInfo, log:
 }
 
 export type DockerActivities = ReturnType<typeof createDockerActivities>;
+
+/**
+ * What a registration records as the image's own references. The image list is read only when
+ * the single-tag rule would claim a tag (an undeclared commit registered by id with exactly one
+ * tag): a parent's only tag is not taken as its own (referencesAtRegistration).
+ */
+async function registrationReferences(docker: DockerPort, ref: string, info: ImageInfo): Promise<string[]> {
+  const loose = referencesAtRegistration(ref, info);
+  const strict = referencesAtRegistration(ref, info, { hasChildren: true });
+  if (strict.length === loose.length) return loose;
+  return (await childrenOf(docker, info.id)).length > 0 ? strict : loose;
+}

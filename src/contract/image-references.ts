@@ -137,9 +137,17 @@ export function attributeReferences(image: ReferenceFacts, recorded?: readonly s
  * image was named by id or digest, the commit's own tag by the same rule the reconciler uses (the
  * declared one, or the single tag of an image that has exactly one).
  */
-export function referencesAtRegistration(ref: string, image: ReferenceFacts): string[] {
+export function referencesAtRegistration(
+  ref: string,
+  image: ReferenceFacts,
+  options: { hasChildren?: boolean } = {},
+): string[] {
   const registered = registeredReference(ref, image);
-  const owned = new Set(attributeReferences(image).owned);
+  // An image with children is a parent, not a fresh commit: when its own snapshot retired,
+  // snapkeeper untagged it and kept it for its child, so its only tag may be one someone added
+  // since (issue 17's foreign-tag counterexample). Its single tag is not taken as its own; if it
+  // is, the image is reported kept by it at its end, never stripped of it.
+  const owned = new Set(attributeReferences(image, options.hasChildren ? [] : undefined).owned);
   if (registered) owned.add(registered);
   return [...owned].filter((r) => !isSnapkeeperTag(r, image.id));
 }

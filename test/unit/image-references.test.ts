@@ -138,6 +138,23 @@ describe('references recorded at registration', () => {
     expect(referencesAtRegistration(ID, image())).toEqual([]);
   });
 
+  it("by id, of a parent: its single tag is not taken as its own (it may be someone's, added after snapkeeper untagged it)", () => {
+    const facts = image({ repoTags: ['others/w:keep-1'] });
+    expect(referencesAtRegistration(ID, facts)).toEqual(['others/w:keep-1']);
+    expect(referencesAtRegistration(ID, facts, { hasChildren: true })).toEqual([]);
+    // A declared commit's own tag stays its own, parent or not.
+    const declaredFacts = image({
+      repoTags: ['snap/p:c1'],
+      labels: declared('c1', 'snap/p:c1'),
+      comment: commitComment('c1'),
+    });
+    expect(referencesAtRegistration(ID, declaredFacts, { hasChildren: true })).toEqual(['snap/p:c1']);
+    // Registered by that tag, the tag is the registration's own.
+    expect(referencesAtRegistration('others/w:keep-1', facts, { hasChildren: true })).toEqual([
+      'others/w:keep-1',
+    ]);
+  });
+
   it('by digest: the digest, and the declared tag of a declared commit', () => {
     const digest = `snap/p@sha256:${'c'.repeat(64)}`;
     const facts = image({
