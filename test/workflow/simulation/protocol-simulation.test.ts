@@ -21,7 +21,7 @@
 // items driven at once, 24).
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunPlan } from './sim-actions.js';
@@ -73,13 +73,18 @@ interface Counterexample {
   plan: RunPlan;
 }
 
-const examples = (existsSync(COUNTEREXAMPLES) ? readdirSync(COUNTEREXAMPLES) : [])
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((file) => ({
-    file,
-    example: JSON.parse(readFileSync(join(COUNTEREXAMPLES, file), 'utf8')) as Counterexample,
-  }));
+// SNAPKEEPER_SIM_PLAN=path replays one more plan file among the counterexamples (for instance one
+// kept under unexplained/, to diagnose it), without making it a kept case.
+const examples = [
+  ...(existsSync(COUNTEREXAMPLES) ? readdirSync(COUNTEREXAMPLES) : [])
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((file) => join(COUNTEREXAMPLES, file)),
+  ...(process.env.SNAPKEEPER_SIM_PLAN ? [process.env.SNAPKEEPER_SIM_PLAN] : []),
+].map((path) => ({
+  file: basename(path),
+  example: JSON.parse(readFileSync(path, 'utf8')) as Counterexample,
+}));
 
 /** The known, unfixed defect all these violations show, if there is one: a counterexample or a race. */
 function knownDefect(violations: string[]): { file: string; knownFailing: string } | undefined {

@@ -154,8 +154,16 @@ export function checkStep(model: LaneModel, outcomes: Outcome[], seen: Observati
         ? { ...state, pullRequest: { repository: model.repository, number: o.action.pr } }
         : state;
     if (!explainEnding(model, linked, outcomes, seen.nowMs)) {
+      // What the workflow says ended it (when it still holds it), and the clocks the model read:
+      // a TTL's end and a missing explanation are told apart from the line alone.
+      const ending = seen.ended?.find((e) => e.imageId === o.answered);
       violations.push(
-        `registration of ${img?.tag ?? o.answered} was acknowledged, then ended within the step without a reason`,
+        `registration of ${img?.tag ?? o.answered} was acknowledged, then ended within the step without a reason` +
+          (ending
+            ? ` [the workflow ended it: ${ending.endReason ?? 'no reason'}: ${ending.message ?? ''}; expires ${ending.expiresAt}]`
+            : ' [the workflow no longer holds it]') +
+          ` [answered expiry ${linked.expiresAt}; at the check ${new Date(seen.nowMs).toISOString()}; now ${show(next)}; ` +
+          `step: ${outcomes.map((x) => `${JSON.stringify(x.action)} -> ${x.result}${x.detail ? ` ${x.detail}` : ''}`).join('; ')}]`,
       );
     }
   }

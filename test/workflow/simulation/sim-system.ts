@@ -63,6 +63,18 @@ const NAMESPACE = 'default';
  */
 const STICKY_TIMEOUT = '1 second';
 
+/**
+ * The workflow worker keeps no workflow between tasks unless SNAPKEEPER_SIM_CACHE says how many.
+ * With a cache, a query task that arrives with events newer than the cached run's last task makes
+ * the SDK's Core run their activation at once, and a signal or update that comes with the next
+ * task then gets an activation of its own; replaying that history puts both in one activation,
+ * message first, and fails with a nondeterminism error (docs/reliability.md, "A query between a
+ * timer and an update"; counterexample timer-and-update-split-by-a-query.json). The simulation's
+ * steps query after every step, so with a cache it finds that SDK defect again and again under
+ * load; without one, every task replays the run's history and the orders agree.
+ */
+const WORKFLOW_CACHE = Number(process.env.SNAPKEEPER_SIM_CACHE ?? 0);
+
 export class SimSystem {
   private workflowWorker: { worker: Worker; running: Promise<void> } | undefined;
   private readonly dockerWorkers: { worker: Worker; running: Promise<void> }[] = [];
@@ -158,6 +170,7 @@ export class SimSystem {
       workflowBundle: { codePath: this.bundlePath },
       activities: this.control.activities(),
       stickyQueueScheduleToStartTimeout: STICKY_TIMEOUT,
+      maxCachedWorkflows: WORKFLOW_CACHE,
     });
     this.workflowWorker = { worker, running: worker.run().finally(() => connection.close()) };
   }
