@@ -1,5 +1,6 @@
 // One time-skipping Temporal test server per spec file, with the real workflow bundle on a worker
 // and scripted activities on the workflow queue and on each host's Docker queue.
+import { appendFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -126,6 +127,18 @@ export function installQuietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
+    // SNAPKEEPER_CORE_LOG=path: the SDK Core's debug log, one line per entry, for what a history
+    // alone does not show (which jobs each activation held; docs/reliability.md used it).
+    const coreLog = process.env.SNAPKEEPER_CORE_LOG;
+    if (coreLog) {
+      Runtime.install({
+        logger: new DefaultLogger('DEBUG', (entry) => {
+          appendFileSync(coreLog, `${entry.message} ${JSON.stringify(entry.meta ?? {})}\n`);
+        }),
+        telemetryOptions: { logging: { filter: { core: 'DEBUG', other: 'ERROR' }, forward: {} } },
+      });
+      return;
+    }
     Runtime.install({
       logger: new DefaultLogger('ERROR'),
       telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
