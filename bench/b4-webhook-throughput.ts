@@ -10,6 +10,7 @@ import type { BenchContext } from './bench-context.js';
 import { sizeOf } from './bench-context.js';
 import { commitImages } from './bench-images.js';
 import { parseServerTiming, post } from './http-post.js';
+import { cpuPerOperation, cpuSnapshot } from './process-cpu.js';
 import { mergeDelivery } from './merge-delivery.js';
 import { registerLinked } from './register-linked.js';
 import type { BenchResult } from './result-types.js';
@@ -27,6 +28,10 @@ const PHASE_NAMES: Record<string, string> = {
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
+/** `{ worker: 3 }` under `cpuMsPerRawSignal` as `{ 'cpuMsPerRawSignal.worker': 3 }`: parameters are flat. */
+const flat = (prefix: string, values: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(values).map(([name, v]) => [`${prefix}.${name}`, v]));
+
 export async function runB4(ctx: BenchContext): Promise<BenchResult> {
   const n = sizeOf(ctx, 'B4', 100, 1000);
   const projectId = `b4-${ctx.run}`;
@@ -41,6 +46,14 @@ export async function runB4(ctx: BenchContext): Promise<BenchResult> {
 
   ctx.progress(`B4: ${n} raw merged signals (another pull request), ${B4_CONCURRENCY} in flight`);
   const rawLatency: number[] = [];
+  // CPU of every process of the stack, per operation, in each window: where a webhook's cost lands.
+  const pids = {
+    ...ctx.environment.processes(),
+    worker: ctx.stack.workerPid,
+    api: ctx.stack.apiPid,
+    bench: process.pid,
+  };
+  const cpuRawStart = cpuSnapshot(pids);
   const rawStart = wallMs();
   await mapLimit(images, B4_CONCURRENCY, async (img, i) => {
     const t0 = wallMs();
@@ -55,6 +68,7 @@ export async function runB4(ctx: BenchContext): Promise<BenchResult> {
     rawLatency.push(wallMs() - t0);
   });
   const rawSeconds = (wallMs() - rawStart) / 1000;
+  const cpuRaw = cpuPerOperation(cpuRawStart, cpuSnapshot(pids), n);
   // The raw signals must not have ended anything, or the webhooks would find nothing to do.
   await sleep(2_000);
   const ended = images.filter((img) => ctx.events.wasDeleted(img.imageId)).length;
@@ -66,6 +80,7 @@ export async function runB4(ctx: BenchContext): Promise<BenchResult> {
   // Each answer's Server-Timing: where the API spent the delivery's time (verify, hand-off, and
   // beside it the fast pass's visibility look and signals).
   const phases = new Map<string, number[]>();
+  const cpuApiStart = cpuSnapshot(pids);
   const apiStart = wallMs();
   await mapLimit(images, B4_CONCURRENCY, async (img, i) => {
     const d = mergeDelivery({
@@ -83,15 +98,28 @@ export async function runB4(ctx: BenchContext): Promise<BenchResult> {
       phases.set(name, [...(phases.get(name) ?? []), ms]);
   });
   const apiSeconds = (wallMs() - apiStart) / 1000;
+  const cpuAnswered = cpuSnapshot(pids);
   const gone = await Promise.all(images.map((img) => ctx.events.deleted(img.imageId, 300_000)));
   const allGoneSeconds = (Math.max(...gone.map((g) => g.engineMs)) - apiStart) / 1000;
+  const cpuWebhooks = cpuPerOperation(cpuApiStart, cpuAnswered, n);
+  const cpuThroughGone = cpuPerOperation(cpuApiStart, cpuSnapshot(pids), n);
+  const cpuLine = (what: string, perOp: Record<string, number>) =>
+    `CPU ms per operation, ${what}: ${Object.entries(perOp)
+      .map(([name, ms]) => `${name} ${ms}`)
+      .join(', ')} (total ${Math.round(Object.values(perOp).reduce((a, b) => a + b, 0) * 100) / 100})`;
 
   const rawRate = n / rawSeconds;
   const apiRate = n / apiSeconds;
   return {
     id: 'B4',
     title: 'merge webhooks',
-    parameters: { n, concurrency: B4_CONCURRENCY },
+    parameters: {
+      n,
+      concurrency: B4_CONCURRENCY,
+      ...flat('cpuMsPerRawSignal', cpuRaw),
+      ...flat('cpuMsPerWebhookAnswered', cpuWebhooks),
+      ...flat('cpuMsPerWebhookThroughGone', cpuThroughGone),
+    },
     rows: [
       {
         what: `merge webhooks answered per second (${B4_CONCURRENCY} in flight)`,
@@ -134,6 +162,12 @@ export async function runB4(ctx: BenchContext): Promise<BenchResult> {
     ],
     notes: [
       'Each webhook merges its own pull request, linked to one snapshot; the raw signals went to the same workflows first, naming another pull request (ignored by the workflow).',
+      cpuLine('raw signals (their window)', cpuRaw),
+      cpuLine('webhooks (first sent to last answered)', cpuWebhooks),
+      cpuLine(
+        'webhooks (first sent to the last image gone, after the answers: cleanup and pull request workflows)',
+        cpuThroughGone,
+      ),
     ],
   };
 }

@@ -1,6 +1,7 @@
 // The infrastructure one bench run measures against: a private Docker engine, the busybox base
 // image, and a Temporal server (the CLI's dev server on SQLite, or the PostgreSQL-backed server that
 // production runs), all started here and gone afterwards.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureBaseImage } from '../scripts/lib/base-image.js';
@@ -27,6 +28,8 @@ export interface BenchEnvironment {
   baseImage: string;
   /** What the figures were taken against, written beside them. */
   server: Record<string, unknown>;
+  /** The processes of the engine and the Temporal server by name (pids), for CPU accounting. */
+  processes(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -47,6 +50,16 @@ const BENCH_DEV_SERVER_DYNAMIC_CONFIG = {
   'system.enableActivityEagerExecution': false,
   ...DEV_SERVER_DYNAMIC_CONFIG,
 };
+
+/** dockerd's pid, from the pid file scripts/docker-engine.sh starts it with; none when unreadable. */
+function engineProcess(engineDir: string): Record<string, number> {
+  try {
+    const pid = Number(readFileSync(join(engineDir, 'docker.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? { dockerd: pid } : {};
+  } catch {
+    return {};
+  }
+}
 
 export async function startBenchEnvironment(dir: string, kind: TemporalKind): Promise<BenchEnvironment> {
   const engine = await startDockerEngine(join(dir, 'engine'));
@@ -79,6 +92,7 @@ export async function startBenchEnvironment(dir: string, kind: TemporalKind): Pr
           what: `temporal server start-dev (CLI v1.5.1, server v1.29.1), SQLite file (${pragmas}), headless`,
           dynamicConfig: BENCH_DEV_SERVER_DYNAMIC_CONFIG,
         },
+        processes: () => ({ temporal: server.pid, ...engineProcess(engine.dir) }),
         stop: stopAll,
       };
     }
@@ -99,6 +113,7 @@ export async function startBenchEnvironment(dir: string, kind: TemporalKind): Pr
         eagerActivities:
           'server default (system.enableActivityEagerExecution off) unless the file above sets it',
       },
+      processes: () => engineProcess(engine.dir),
       stop: stopAll,
     };
   } catch (err) {
