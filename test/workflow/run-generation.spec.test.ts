@@ -7,6 +7,7 @@ import { WithStartWorkflowOperation } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { billableActionNames, tallyOf } from '../../bench/b7-history-cost.js';
 import { registerUpdate, usedSignal } from '../../src/contract/messages.js';
 import { WORKFLOW_TASK_QUEUE, WORKFLOW_TYPES, snapshotWorkflowId } from '../../src/contract/names.js';
 import type {
@@ -131,6 +132,11 @@ function withGeneration(history: History, generation: number): void {
   payload.data = Buffer.from(JSON.stringify({ ...input, generation }), 'utf8');
 }
 
+/** How B7 names the snapshot workflow's attribute upsert in a state. */
+const B7_ATTRIBUTES = (state: string): string =>
+  'SnapshotExpiresAt, SnapshotHost, SnapshotImage, SnapshotProjectId, SnapshotPullRequest, ' +
+  `SnapshotRepository, SnapshotSizeBytes, SnapshotState=${state}, SnapshotWorkItemId`;
+
 async function replay(workflowId: string, history: History): Promise<void> {
   const { workflowBundlePath } = injectSpecContext();
   await Worker.runReplayHistory({ workflowBundle: { codePath: workflowBundlePath } }, history, workflowId);
@@ -177,6 +183,22 @@ describe('a run started with a generation', () => {
     expect(c.timers).toBe(1);
     // Recorded where the budget and the state query read it.
     expect(used.current?.lastUsedAt).not.toBe(used.current?.createdAt);
+    // As B7 names and counts them (bench/b7-history-cost.ts); the scripted host tells the budget of
+    // every image (admitToBudget), which B7's host, without limits, does not: B7's 10 plus that one.
+    expect(billableActionNames(history.events ?? []).sort()).toEqual([
+      'activity admitToBudget',
+      'activity inspectSnapshotImage',
+      'activity retireSnapshotImage',
+      'memo snapshot',
+      'memo snapshot',
+      `search attributes ${B7_ATTRIBUTES('active')}`,
+      `search attributes ${B7_ATTRIBUTES('removed')}`,
+      'signal used',
+      'start snapshotWorkflow',
+      'timer 3600 s',
+      'update register',
+    ]);
+    expect(tallyOf(history.events ?? []).actions).toBe(11);
     await replay(handle.workflowId, history);
   });
 
@@ -201,6 +223,8 @@ describe('a run started with a generation', () => {
     expect(c.markers).toEqual([LEAN_LIFECYCLE_PATCH]);
     expect(c.changeVersionUpserts).toBe(1);
     expect(c.memoUpserts).toBe(3);
+    // B7's 12 for a TTL lifecycle before the generation, plus the scripted host's admission.
+    expect(tallyOf(history.events ?? []).actions).toBe(13);
     await replay(handle.workflowId, history);
   });
 
