@@ -43,6 +43,12 @@ export default defineConfig({
           include: ['test/workflow/**/*.test.ts'],
           globalSetup: ['test/workflow/support/global-setup.ts'],
           pool: 'forks',
+          // Off unless the simulation asks for it (SNAPKEEPER_LEAN_SANDBOX): the SDK's deadlock
+          // detector, a watchdog thread per call into the workflow sandbox (the file says why).
+          execArgv: [
+            '--require',
+            fileURLToPath(new URL('./test/workflow/simulation/lean-sandbox.cjs', import.meta.url)),
+          ],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

@@ -105,6 +105,9 @@ export class SimSystem {
   }
 
   static async start(latencyMs: number): Promise<SimSystem> {
+    // Before any worker or replay worker exists, so their sandboxes run without the SDK's deadlock
+    // detector (lean-sandbox.cjs: a watchdog thread per call into the sandbox).
+    process.env.SNAPKEEPER_LEAN_SANDBOX = '1';
     installQuietRuntime();
     const { workflowBundlePath } = injectSpecContext();
     const { temporalCliPath } = await ensureTemporal();
