@@ -5,6 +5,7 @@
 // is the scarce part of a merge webhook: the server limits its requests per namespace (100 a second
 // on the dev server, 10 by default on a cluster), and every delivery looked once in the API and
 // again in its pull request workflow; a burst of merges (issue 19's B4) queued on that limit.
+import { AsyncResource } from 'node:async_hooks';
 import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { parseSnapshotWorkflowId } from '../contract/names.js';
@@ -34,11 +35,26 @@ interface RepositoryLooks {
   busy: boolean;
 }
 
+export interface CoalescedLookupOptions {
+  pageSize?: number;
+  /**
+   * Runs each shared query, e.g. under a deadline of its own (the API's fast pass). A query belongs
+   * to no single caller, so it never runs in a caller's call context (the Temporal connection's
+   * deadline of the delivery that happened to start it).
+   */
+  runQuery?: <T>(query: () => Promise<T>) => Promise<T>;
+}
+
 export function coalescedPullRequestLookup(
   client: VisibilityClient,
-  options: { pageSize?: number } = {},
+  options: CoalescedLookupOptions = {},
 ): FindLinkedSnapshots {
   const repositories = new Map<string, RepositoryLooks>();
+  // The async context of whoever created the lookup (the API or worker at start-up), not of the
+  // first caller: the connection keeps a call's deadline in async-local storage, and a drain that
+  // ran on in the first delivery's context would give every later batch that delivery's deadline.
+  const root = new AsyncResource('coalesced-pull-request-lookup');
+  const runQuery = options.runQuery ?? (<T>(query: () => Promise<T>) => query());
 
   async function drain(repository: string, looks: RepositoryLooks): Promise<void> {
     looks.busy = true;
@@ -51,7 +67,9 @@ export function coalescedPullRequestLookup(
           return w;
         });
         try {
-          const found = await lookOnce(client, repository, numbers, options.pageSize ?? PAGE_SIZE);
+          const found = await runQuery(() =>
+            lookOnce(client, repository, numbers, options.pageSize ?? PAGE_SIZE),
+          );
           numbers.forEach((n, i) => {
             for (const w of waiters[i] ?? []) w.resolve(found.get(n) ?? []);
           });
@@ -76,7 +94,7 @@ export function coalescedPullRequestLookup(
     const current = looks;
     return new Promise<WorkItemRef[]>((resolve, reject) => {
       current.waiting.set(pr.number, [...(current.waiting.get(pr.number) ?? []), { resolve, reject }]);
-      if (!current.busy) void drain(pr.repository, current);
+      if (!current.busy) root.runInAsyncScope(() => void drain(pr.repository, current));
     });
   };
 }

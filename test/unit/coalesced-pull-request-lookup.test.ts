@@ -1,6 +1,7 @@
 // Concurrent looks for merged pull requests share one visibility query per repository (issue 19's
 // B4: visibility is rate-limited per namespace), each answered with its own rows; a look that comes
 // alone asks exactly the query it always asked.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_PULL_REQUESTS_PER_LOOK,
@@ -81,6 +82,31 @@ describe('coalescedPullRequestLookup', () => {
     await Promise.all(Array.from({ length: count }, (_, i) => find({ repository: REPO, number: i + 1 })));
     // The first alone, then two full queries.
     expect(temporal.queries).toHaveLength(3);
+  });
+
+  it("a shared query runs in no caller's call context (a delivery's deadline), only in runQuery's", async () => {
+    // The Temporal connection keeps a call's deadline in async-local storage, as this does.
+    const context = new AsyncLocalStorage<string>();
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const temporal = visibility([], { gate });
+    const seen: Array<string | undefined> = [];
+    const listed = temporal.workflowService.listWorkflowExecutions;
+    temporal.workflowService.listWorkflowExecutions = async (req) => {
+      seen.push(context.getStore());
+      return listed(req);
+    };
+    const plain = coalescedPullRequestLookup(temporal);
+    const first = context.run('delivery 1', () => plain({ repository: REPO, number: 1 }));
+    const second = context.run('delivery 2', () => plain({ repository: REPO, number: 2 }));
+    open();
+    await Promise.all([first, second]);
+    expect(seen).toEqual([undefined, undefined]);
+    const wrapped = coalescedPullRequestLookup(temporal, {
+      runQuery: (query) => context.run('its own deadline', query),
+    });
+    await context.run('delivery 3', () => wrapped({ repository: REPO, number: 3 }));
+    expect(seen[2]).toBe('its own deadline');
   });
 
   it('a failed query fails the looks it carried, and the next looks go on', async () => {

@@ -36,8 +36,12 @@ export async function webhookRoutes(app: FastifyInstance, deps: RouteDeps): Prom
     metrics,
     log,
     fastPass: deps.webhookFastPass ?? true,
-    // One per API process: concurrent deliveries of a repository share their visibility look.
-    findLinked: coalescedPullRequestLookup(client),
+    // One per API process: concurrent deliveries of a repository share their visibility look, each
+    // shared query under the fast pass's own deadline (a delivery waits at most for the query in
+    // flight and then its own: two fast-pass deadlines, within the answer's).
+    findLinked: coalescedPullRequestLookup(client, {
+      runQuery: (query) => client.connection.withDeadline(Date.now() + HTTP_LIMITS.webhookFastPassMs, query),
+    }),
   };
   // Without a secret there is no receiver: the preflight refuses every delivery (503).
   const receiver = secret ? githubReceiver(dispatchDeps, secret) : undefined;
