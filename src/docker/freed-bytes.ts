@@ -10,6 +10,7 @@
 // less SharedSize, before): when the shares add up to the difference, each is exactly what that
 // removal freed. Anything else that changed the engine's images meanwhile (a commit, a pull, another
 // client's rmi) is detected, and the removals are then credited with estimates, said to be ones.
+import { AsyncResource } from 'node:async_hooks';
 import type { DockerPort, ImageInfo, LayerUsage } from './docker-port.js';
 
 export interface FreedBytes {
@@ -114,7 +115,9 @@ export function createFreedBytesMeter(docker: DockerPort, onError: (err: unknown
     measure<T>(remove: () => Promise<T>, removed: (result: T) => ImageInfo | undefined) {
       return new Promise<Measured<T>>((resolve, reject) => {
         waiting.push({
-          remove,
+          // Run where its caller is (its own activity's context), not in the drain's, which is
+          // the context of whichever removal started the drain.
+          remove: AsyncResource.bind(remove),
           removed: (result) => removed(result as T),
           resolve: (m) => resolve({ result: m.result as T, freed: m.freed }),
           reject,

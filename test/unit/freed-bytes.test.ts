@@ -1,6 +1,7 @@
 // The freed-bytes measure (src/docker/freed-bytes.ts): the engine's LayersSize difference when only
 // the removal changed the engine's images, an estimate said to be one otherwise, removals of one
 // meter measured one at a time, and a failing df never failing a removal.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import type { DockerPort, ImageInfo, LayerUsage } from '../../src/docker/docker-port.js';
 import { parseLayerUsage } from '../../src/docker/dockerode-adapter.js';
@@ -164,6 +165,25 @@ describe('createFreedBytesMeter', () => {
     // The batch's 60 bytes, split by the engine's per-image account, which adds up to it.
     expect(rb.freed).toEqual({ bytes: 20, measure: 'measured' });
     expect(rc.freed).toEqual({ bytes: 40, measure: 'measured' });
+  });
+
+  it("each removal of a batch runs in its own caller's async context (its activity's), not the drain's", async () => {
+    const context = new AsyncLocalStorage<string>();
+    const docker = engine([], [usage(10), usage(10)]);
+    const meter = createFreedBytesMeter(docker, (err) => {
+      throw err;
+    });
+    const seen: Array<string | undefined> = [];
+    const removal = async () => {
+      seen.push(context.getStore());
+      return 'kept';
+    };
+    await Promise.all(
+      ['activity a', 'activity b', 'activity c'].map((name) =>
+        context.run(name, () => meter.measure(removal, () => undefined)),
+      ),
+    );
+    expect(seen).toEqual(['activity a', 'activity b', 'activity c']);
   });
 
   it('a batch whose shares do not add up to its difference is split as estimates that do', async () => {
