@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/logging/logger.js';
@@ -12,7 +12,6 @@ import type { SnapshotService } from '../../src/service/snapshot-service.js';
 import { createSnapshotService } from '../../src/service/snapshot-service.js';
 import { budgetWorkflowId, managedLabels } from '../../src/contract/names.js';
 import { createWorkers } from '../../src/worker/create-workers.js';
-import { webpackConfigHook, workflowsPath } from '../../src/worker/workflow-bundle-options.js';
 import { TEST_WORKFLOW_OPTIONS } from '../support/in-process-worker.js';
 import { ScaleFakeDocker } from '../support/scale-fake-docker.js';
 import { testEnv } from '../support/test-env.js';
@@ -42,7 +41,8 @@ export async function startFakeHost(options: {
   });
   const log = createLogger({ level: config.logLevel, name: `test-${hostId}` });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath, webpackConfigHook, logger: quiet });
+  // The run's one workflow bundle (the global setup's).
+  const workflowBundle = { codePath: env.workflowBundlePath };
   const workers = await createWorkers({ config, connection: nativeConnection, docker, log, workflowBundle });
   const running = Promise.all(workers.map((w) => w.run()));
   const connection = await Connection.connect({ address: config.temporal.address });
@@ -70,17 +70,6 @@ export async function startFakeHost(options: {
     },
   };
 }
-
-const quiet = {
-  log() {},
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error(message: string) {
-    process.stderr.write(`bundle: ${message}\n`);
-  },
-};
 
 export const fakeImageId = (n: number, salt = 0) =>
   `sha256:${(n + salt * 1_000_000).toString(16).padStart(16, '0').repeat(4)}`;

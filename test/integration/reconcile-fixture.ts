@@ -8,7 +8,6 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type Dockerode from 'dockerode';
 import { ensureBaseImage } from '../../scripts/lib/base-image.js';
 import type { Config } from '../../src/config/config.js';
@@ -23,7 +22,6 @@ import { connectNative } from '../../src/temporal/connect-native.js';
 import { createWorkers } from '../../src/worker/create-workers.js';
 import type { UpkeepMetrics } from '../../src/activities/upkeep-metrics.js';
 import { createWorkerMetrics } from '../../src/worker/worker-metrics.js';
-import { webpackConfigHook, workflowsPath } from '../../src/worker/workflow-bundle-options.js';
 import type { BudgetWorkflowOptions, budgetWorkflow } from '../../src/workflows/budget/workflow.js';
 import type { BudgetView } from '../../src/contract/budget-types.js';
 import { budgetStateQuery } from '../../src/contract/messages.js';
@@ -72,25 +70,6 @@ export interface StartTestHostOptions {
   /** Another host id on the engine of this test host (a misconfiguration the reconciler survives). */
   engineOf?: TestHost;
 }
-
-let bundle: Promise<{ code: string }> | undefined;
-
-/** One workflow bundle per test file, shared by all its workers. */
-function workflowBundle(): Promise<{ code: string }> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, webpackConfigHook, logger: quietLogger });
-  return bundle;
-}
-
-const quietLogger = {
-  log() {},
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error(message: string, meta?: Record<string, unknown>) {
-    process.stderr.write(`bundle: ${message} ${meta ? JSON.stringify(meta) : ''}\n`);
-  },
-};
 
 export async function startTestHost(options: StartTestHostOptions): Promise<TestHost> {
   const env = testEnv();
@@ -155,7 +134,8 @@ export async function startTestHost(options: StartTestHostOptions): Promise<Test
       docker: createDockerPort(createDockerode(dockerHost)),
       log,
       metrics,
-      workflowBundle: await workflowBundle(),
+      // The run's one workflow bundle (the global setup's).
+      workflowBundle: { codePath: env.workflowBundlePath },
       ...(options.budgetWorkflowOptions ? { budgetWorkflowOptions: options.budgetWorkflowOptions } : {}),
     });
     const running = Promise.all(workers.map((w) => w.run()));

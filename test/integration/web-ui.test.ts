@@ -66,6 +66,8 @@ beforeAll(async () => {
     connection: native,
     docker: createDockerPort(createDockerode(env.dockerHost)),
     log: createLogger({ level: 'warn', name: `test-${hostId}` }),
+    // The run's one workflow bundle (the global setup's).
+    workflowBundle: { codePath: env.workflowBundlePath },
   });
   running = Promise.all(workers.map((w) => w.run()));
   connection = await Connection.connect({ address: server.address });

@@ -9,6 +9,7 @@ import { ensureTemporal } from '../../scripts/lib/ensure-temporal.js';
 import type { HarnessContext } from './provided-context.js';
 import { HARNESS_KEYS } from './provided-context.js';
 import { imageExists, makeSnapshotImage } from './snapshot-images.js';
+import { writeWorkflowBundle } from './workflow-bundle.js';
 import { newDocker } from './test-env.js';
 import type { TestTemporal } from './test-temporal.js';
 import { startTestTemporal, testTemporalKind } from './test-temporal.js';
@@ -61,7 +62,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const dockerHost = settled(engineResult).dockerHost;
     const docker = newDocker(dockerHost);
 
-    const [imagesResult, serverResult] = await Promise.allSettled([
+    const [imagesResult, serverResult, bundleResult] = await Promise.allSettled([
       timed('base + canary images', async () => {
         const baseImageId = await ensureBaseImage(dockerHost, BASE_IMAGE);
         const canary = await makeSnapshotImage(docker, {
@@ -81,10 +82,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
           namespaces: TEST_NAMESPACES,
         }),
       ),
+      timed('workflow bundle', () => writeWorkflowBundle(join(workDir, 'workflow-bundle.js'), log)),
     ]);
     if (serverResult.status === 'fulfilled') server = serverResult.value;
     const { baseImageId, canary } = settled(imagesResult);
     const devServer = settled(serverResult);
+    const workflowBundlePath = settled(bundleResult);
 
     if (!binaries.tctlPath && process.env.SNAPKEEPER_REQUIRE_TCTL === '1')
       throw new Error(
@@ -105,6 +108,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       devServerDbFile: devServer.dbFile,
       temporalNamespaces: TEST_NAMESPACES,
       workDir,
+      workflowBundlePath,
     };
     for (const key of HARNESS_KEYS) provide(project, key, context);
     log(`ready in ${Date.now() - started} ms: temporal (${kind}) ${devServer.address}, docker ${dockerHost}`);

@@ -44,7 +44,9 @@ export async function startInProcessWorker(options: {
   const log = createLogger({ level: config.logLevel, name: `test-worker-${options.hostId}` });
   const nativeConnection = await connectNative(config);
   const docker = createDockerPort(createDockerode(config.docker.host));
-  const workers = await createWorkers({ config, connection: nativeConnection, docker, log });
+  // The run's one bundle (global setup), not webpack at every start.
+  const workflowBundle = { codePath: env.workflowBundlePath };
+  const workers = await createWorkers({ config, connection: nativeConnection, docker, log, workflowBundle });
   const running = Promise.all(workers.map((w) => w.run()));
   const { connection, client } = await connectClient(config);
   const service = createSnapshotService({
