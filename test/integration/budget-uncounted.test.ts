@@ -2,39 +2,25 @@
 // host's budget nothing (issue 19): no `admitted` signal, no awaited admission, no `release` at the
 // end; the budget learns the host's snapshots from its full count (the reconciler's check). Real
 // dev server and a private engine; the host has the default budget (disk watermarks only).
-import { randomUUID } from 'node:crypto';
 import type { temporal } from '@temporalio/proto';
-import type Dockerode from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBudgetControlActivities } from '../../src/activities/budget-control-activities.js';
 import { budgetStateQuery } from '../../src/contract/messages.js';
 import { budgetWorkflowId, snapshotWorkflowId } from '../../src/contract/names.js';
 import { createLogger } from '../../src/logging/logger.js';
-import type { InProcessWorker } from '../support/in-process-worker.js';
-import { startInProcessWorker } from '../support/in-process-worker.js';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
-import { newDocker, uniqueIds } from '../support/test-env.js';
+import { uniqueIds } from '../support/test-env.js';
+import { useFileWorker } from '../support/file-worker.js';
 import { waitFor } from '../support/wait-for.js';
 
-const HOST = `uncounted-${randomUUID().slice(0, 8)}`;
+const files = useFileWorker('uncounted');
+const HOST = files.hostId;
 const DEADLINE = { timeoutMs: 60_000 };
-
-let worker: InProcessWorker;
-let docker: Dockerode;
-
-beforeAll(async () => {
-  docker = newDocker();
-  worker = await startInProcessWorker({ hostId: HOST });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-});
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 async function events(workflowId: string): Promise<HistoryEvent[]> {
-  return (await worker.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  return (await files.worker.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
 }
 
 /** What the workflow told its budget: signals sent, and the awaited admission. */
@@ -51,17 +37,17 @@ function budgetMessages(history: HistoryEvent[]): string[] {
 describe('a host without count or byte limits, its disk far from the watermark', () => {
   it('registrations and endings tell the budget nothing; its full count finds the snapshots', async () => {
     const [kept, ended] = [uniqueIds('uncounted-kept'), uniqueIds('uncounted-ended')];
-    const keptImg = await makeSnapshotImage(docker, { ...kept, labels: 'managed' });
-    const endedImg = await makeSnapshotImage(docker, { ...ended, labels: 'managed' });
-    await worker.service.register({ ...kept, image: keptImg.image, host: HOST });
-    await worker.service.register({ ...ended, image: endedImg.image, host: HOST });
-    await worker.service.invalidate(ended.projectId, ended.workItemId, 'spec: ended');
+    const keptImg = await makeSnapshotImage(files.docker, { ...kept, labels: 'managed' });
+    const endedImg = await makeSnapshotImage(files.docker, { ...ended, labels: 'managed' });
+    await files.worker.service.register({ ...kept, image: keptImg.image, host: HOST });
+    await files.worker.service.register({ ...ended, image: endedImg.image, host: HOST });
+    await files.worker.service.invalidate(ended.projectId, ended.workItemId, 'spec: ended');
     const endedId = snapshotWorkflowId(ended.projectId, ended.workItemId);
-    expect((await worker.client.workflow.getHandle(endedId).result()).last).toMatchObject({
+    expect((await files.worker.client.workflow.getHandle(endedId).result()).last).toMatchObject({
       imageId: endedImg.imageId,
       state: 'removed',
     });
-    expect(await imageExists(docker, endedImg.imageId)).toBe(false);
+    expect(await imageExists(files.docker, endedImg.imageId)).toBe(false);
 
     const keptId = snapshotWorkflowId(kept.projectId, kept.workItemId);
     expect(budgetMessages(await events(keptId))).toEqual([]);
@@ -69,12 +55,12 @@ describe('a host without count or byte limits, its disk far from the watermark',
 
     // The reconciler's check (the same activity it runs) counts the host: the one left open.
     const control = createBudgetControlActivities({
-      client: worker.client,
+      client: files.worker.client,
       log: createLogger({ level: 'silent' }),
     });
     const checked = await control.checkBudget({ host: HOST, discover: true });
     expect(checked.usage.snapshots).toBe(1);
-    const view = await worker.client.workflow.getHandle(budgetWorkflowId(HOST)).query(budgetStateQuery);
+    const view = await files.worker.client.workflow.getHandle(budgetWorkflowId(HOST)).query(budgetStateQuery);
     expect(view.totals.count).toBe(1);
     expect(view.entries.map((e) => e.workflowId)).toEqual([keptId]);
     // Nothing reached the budget from the lifecycles themselves.
@@ -83,8 +69,8 @@ describe('a host without count or byte limits, its disk far from the watermark',
       0,
     );
 
-    await worker.service.invalidate(kept.projectId, kept.workItemId, 'spec: done');
-    await waitFor(async () => !(await imageExists(docker, keptImg.imageId)), {
+    await files.worker.service.invalidate(kept.projectId, kept.workItemId, 'spec: done');
+    await waitFor(async () => !(await imageExists(files.docker, keptImg.imageId)), {
       ...DEADLINE,
       message: 'the kept image was not removed',
     });

@@ -1,27 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type Dockerode from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InProcessWorker } from '../support/in-process-worker.js';
-import { startInProcessWorker } from '../support/in-process-worker.js';
+import { describe, expect, it } from 'vitest';
 import { imageExists, makeSnapshotImage } from '../support/snapshot-images.js';
-import { newDocker, uniqueIds } from '../support/test-env.js';
+import { uniqueIds } from '../support/test-env.js';
+import { useFileWorker } from '../support/file-worker.js';
 import { waitFor } from '../support/wait-for.js';
 
-const HOST = `summaries-${randomUUID().slice(0, 8)}`;
-
-let worker: InProcessWorker;
-let docker: Dockerode;
-
-beforeAll(async () => {
-  docker = newDocker();
-  worker = await startInProcessWorker({ hostId: HOST });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-});
+const files = useFileWorker('summaries');
+const HOST = files.hostId;
 
 function summaries(events: temporal.api.history.v1.IHistoryEvent[]): string[] {
   return events.flatMap((e) => {
@@ -33,13 +19,13 @@ function summaries(events: temporal.api.history.v1.IHistoryEvent[]): string[] {
 describe('event history', () => {
   it("reads as the snapshot's story: inspect, TTL timer and the cleanup carry summaries", async () => {
     const ids = uniqueIds('story');
-    const img = await makeSnapshotImage(docker, { ...ids, labels: 'managed' });
-    await worker.service.register({ ...ids, image: img.image, host: HOST, ttlSeconds: 2 });
-    await waitFor(async () => !(await imageExists(docker, img.imageId)), {
+    const img = await makeSnapshotImage(files.docker, { ...ids, labels: 'managed' });
+    await files.worker.service.register({ ...ids, image: img.image, host: HOST, ttlSeconds: 2 });
+    await waitFor(async () => !(await imageExists(files.docker, img.imageId)), {
       timeoutMs: 60_000,
       message: `image ${img.imageId} still on the engine after its TTL`,
     });
-    const handle = worker.service.handle(ids.projectId, ids.workItemId);
+    const handle = files.worker.service.handle(ids.projectId, ids.workItemId);
     const short = `${img.imageId.slice(0, 19)}…`;
     await waitFor(
       async () =>
