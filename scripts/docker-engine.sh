@@ -70,13 +70,9 @@ clean_leftovers() {
   fi
   rm -f "$EXEC_ROOT/containerd/containerd.pid"
 
-  # Containers' overlay mounts and network namespaces, innermost first.
-  local root m
-  for root in "$DIR/data/" "$EXEC_ROOT/"; do
-    awk -v r="$root" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
-      umount -l "$m" 2>/dev/null || true
-    done
-  done
+  # Containers' overlay mounts and network namespaces.
+  unmount_below "$DIR/data/" "$EXEC_ROOT/"
+  local m
   # dockerd turns a data root that is not a mount point into a private bind mount of itself, and
   # only undoes that on a clean shutdown. Such a bind shows a root other than "/" in mountinfo; a
   # filesystem the caller mounted there on purpose (a tmpfs for disk-pressure tests) shows "/".

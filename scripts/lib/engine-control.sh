@@ -56,6 +56,17 @@ ensure_packages() {
   fi
 }
 
+# Lazily unmounts every mount below each given directory (a trailing slash each), innermost first:
+# what containers leave mounted keeps the engine's directories busy.
+unmount_below() {
+  local root m
+  for root in "$@"; do
+    awk -v r="$root" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
+      umount -l "$m" 2>/dev/null || true
+    done
+  done
+}
+
 # SIGTERM, then SIGKILL after DOCKER_ENGINE_STOP_TIMEOUT; returns once PID is gone.
 stop_process() {
   local pid="$1"

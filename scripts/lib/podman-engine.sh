@@ -80,12 +80,7 @@ stop_engine() {
   # conmon of a container the CLI could not remove, and the shm mounts of containers.
   local c
   for c in $(pgrep -f "conmon.*$RUN_DIR/" || true); do kill -KILL "$c" 2>/dev/null || true; done
-  local root m
-  for root in "$DIR/" "$RUN_DIR/"; do
-    awk -v r="$root" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
-      umount -l "$m" 2>/dev/null || true
-    done
-  done
+  unmount_below "$DIR/" "$RUN_DIR/"
   rm -f "$PIDFILE"
   rm -rf "$RUN_DIR"
 }
