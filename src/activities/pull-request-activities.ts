@@ -4,7 +4,6 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TargetSignaller } from '../service/signal-pull-request-targets.js';
 import { signalPullRequestTargets as signalTargets } from '../service/signal-pull-request-targets.js';
-import { coalescedPullRequestLookup } from '../service/coalesced-pull-request-lookup.js';
 import { mergedPullRequestWorkflowId, snapshotWorkflowId } from '../contract/names.js';
 import type { PullRequestRef } from '../contract/snapshot-types.js';
 import { invalidateSignal, mergedSignal } from '../contract/messages.js';
@@ -47,17 +46,14 @@ async function waitUnlessCancelled(ms: number): Promise<void> {
 }
 
 export function createPullRequestControlActivities({ client, log }: ControlDeps) {
-  // One per worker: the looks of pull request workflows that run at the same moment share a query.
-  const findLinked = client ? coalescedPullRequestLookup(client) : undefined;
+  // No shared (coalesced) look here, unlike the API's fast pass: a look shared by several
+  // activities runs outside each one's context, so cancelling an activity (a worker shutdown)
+  // would leave its visibility call open; each activity's own look is aborted with it
+  // (test/unit/until-cancelled.test.ts).
   /** One look and its signals; any failed signal fails the attempt, and the retry sends them all again. */
   async function signalPullRequestTargets(req: PullRequestTargetsRequest): Promise<TargetsSignalled> {
     const c = requireClient(client);
-    const { workItems, failures } = await signalTargets(
-      c,
-      signallerFor(c),
-      req,
-      findLinked ? { findLinked } : {},
-    );
+    const { workItems, failures } = await signalTargets(c, signallerFor(c), req);
     if (failures.length > 0) {
       const first = failures[0]?.error;
       throw new Error(
