@@ -179,8 +179,10 @@ export class SimSystem {
   }
 
   /**
-   * Stops the workflow worker and starts a new one: its cache goes with it, so the next task of
-   * every open workflow replays the whole history first. One restart at a time.
+   * Stops the workflow worker and starts a new one: with a cache (SNAPKEEPER_SIM_CACHE), the cache
+   * goes with it and the next task of every open workflow replays the whole history first; without
+   * one (the default) every task replays anyway, so a restart tests little more than the new
+   * worker's start. One restart at a time.
    */
   restartWorkflowWorker(): Promise<void> {
     const next = this.restarting.then(async () => {
